@@ -1,0 +1,87 @@
+//! The core against real hub processes. Needs an interpreter with the hub
+//! installed: `$FASTMCP_BRIDGE_PYTHON`, else the repository's `.venv`
+//! (`npm test` sets both up).
+
+use std::path::PathBuf;
+
+use bridge_core::{Bridge, BridgeConfig, Error};
+use serde_json::json;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> String {
+    std::env::var("FASTMCP_BRIDGE_PYTHON").unwrap_or_else(|_| {
+        let venv = repo().join(".venv/bin/python");
+        assert!(venv.exists(), "no hub interpreter: run `npm run setup` or set FASTMCP_BRIDGE_PYTHON");
+        venv.to_string_lossy().into_owned()
+    })
+}
+
+fn bridge(workspaces: serde_json::Value) -> Bridge {
+    let options = json!({ "python": python(), "workspaces": workspaces });
+    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_a_tool_of_a_real_workspace_and_closes_it() {
+    let alpha = repo().join("examples/workspaces/alpha");
+    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let result = bridge
+        .call("alpha", "tools/call", Some(json!({"name": "add", "arguments": {"a": 2, "b": 3}})))
+        .await
+        .unwrap();
+    assert_eq!(result["structuredContent"]["result"], json!(5.0));
+    let info = bridge.server_info("alpha").await.unwrap();
+    assert_eq!(info["serverInfo"]["name"], "alpha");
+    let pid = bridge.workspace("alpha").unwrap().pid().await.expect("running");
+
+    bridge.close().await;
+    // The process is gone: signal 0 to its pid fails.
+    let alive = std::process::Command::new("kill").args(["-0", &pid.to_string()]).status().unwrap();
+    assert!(!alive.success(), "process {pid} outlived close()");
+    assert!(matches!(bridge.call("alpha", "tools/list", None).await, Err(Error::Closed)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_error_responses_pass_through() {
+    let alpha = repo().join("examples/workspaces/alpha");
+    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let err = bridge.call("alpha", "no/such/method", None).await.unwrap_err();
+    assert!(matches!(err, Error::JsonRpc { code: -32601, .. }), "{err:?}");
+    bridge.close().await;
+}
+
+#[tokio::test]
+async fn unknown_workspace_is_refused() {
+    let bridge = bridge(json!({}));
+    let err = bridge.call("nope", "tools/list", None).await.unwrap_err();
+    assert!(matches!(err, Error::UnknownWorkspace(ref id) if id == "nope"));
+}
+
+#[tokio::test]
+async fn missing_directory_fails_to_start_with_the_hub_stderr() {
+    let bridge = bridge(json!({ "gone": { "dir": "/nonexistent/workspace" } }));
+    match bridge.call("gone", "tools/list", None).await {
+        Err(Error::StartFailed { stderr, .. }) => {
+            assert!(stderr.iter().any(|l| l.contains("/nonexistent/workspace")), "{stderr:?}")
+        }
+        other => panic!("expected StartFailed, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn start_timeout_kills_a_silent_process() {
+    // A workspace whose tool module sleeps on import never prints its ready line.
+    let dir = std::env::temp_dir().join(format!("fastmcp-bridge-slow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("workspace.json"), r#"{"tools": ["slow"]}"#).unwrap();
+    std::fs::write(dir.join("slow.py"), "import time\ntime.sleep(60)\n").unwrap();
+    let bridge = bridge(json!({ "slow": { "dir": dir, "startTimeoutMs": 1500 } }));
+    let started = std::time::Instant::now();
+    let err = bridge.call("slow", "tools/list", None).await.unwrap_err();
+    assert!(matches!(err, Error::StartFailed { ref reason, .. } if reason.contains("ready line")), "{err:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,9 @@
+// `node examples/express-app/server.js`: serves the demo app until Ctrl-C.
+// PORT (default 3000) and HOST (default 127.0.0.1) choose the address.
+import { startServer } from './app.js';
+
+const server = await startServer({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
+console.log(`fastmcp-bridge demo listening on ${server.url} (workspaces: alpha, beta)`);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => server.close().then(() => process.exit(0)));
+}

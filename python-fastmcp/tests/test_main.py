@@ -1,0 +1,102 @@
+"""The hub's command line: ready line, health route, MCP endpoint, exit paths."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from pathlib import Path
+
+from conftest import EXAMPLES, REPO
+
+MCP_HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+}
+
+
+def post(url: str, message: dict, headers: dict | None = None):
+    request = urllib.request.Request(
+        url, data=json.dumps(message).encode(), headers={**MCP_HEADERS, **(headers or {})}
+    )
+    return urllib.request.urlopen(request, timeout=10)
+
+
+def sse_messages(body: str) -> list[dict]:
+    return [json.loads(line[len("data: "):]) for line in body.splitlines() if line.startswith("data: ")]
+
+
+def test_prints_exactly_one_ready_line_with_a_loopback_url(hub_factory):
+    hub = hub_factory(EXAMPLES / "alpha", "--port", "0")
+    ready = hub.ready()
+    assert ready["event"] == "ready"
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/mcp", ready["url"])
+    assert set(ready) == {"event", "url"}
+
+
+def test_health_route_answers_ok(hub_factory):
+    url = hub_factory(EXAMPLES / "alpha", "--port", "0").ready()["url"]
+    with urllib.request.urlopen(url.removesuffix("/mcp") + "/health", timeout=10) as response:
+        assert response.status == 200
+        assert json.load(response) == {"status": "ok"}
+
+
+def test_serves_the_workspace_tools_over_streamable_http(hub_factory):
+    url = hub_factory(EXAMPLES / "beta", "--port", "0").ready()["url"]
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "pytest", "version": "0"},
+        },
+    }
+    with post(url, init) as response:
+        session = response.headers["Mcp-Session-Id"]
+        [result] = sse_messages(response.read().decode())
+    assert result["result"]["serverInfo"]["name"] == "beta"
+    headers = {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"}
+    post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers).close()
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "word_count", "arguments": {"text": "one two three"}},
+    }
+    with post(url, call, headers) as response:
+        [reply] = sse_messages(response.read().decode())
+    assert reply["result"]["structuredContent"] == {"result": 3}
+
+
+def test_exits_when_stdin_closes(hub_factory):
+    hub = hub_factory(EXAMPLES / "alpha", "--port", "0")
+    hub.ready()
+    hub.process.stdin.close()
+    assert hub.process.wait(timeout=10) == 0
+
+
+def test_missing_directory_is_one_error_line_and_status_2(hub_factory, tmp_path: Path):
+    hub = hub_factory(tmp_path / "missing", "--port", "0")
+    assert hub.process.wait(timeout=30) == 2
+    assert hub.process.stdout.read() == ""
+    errors = hub.process.stderr.read().strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("fastmcp_workspace: error:")
+
+
+def test_tool_module_that_raises_on_import_fails_before_ready(hub_factory, tmp_path: Path):
+    (tmp_path / "workspace.json").write_text(json.dumps({"tools": ["broken"]}))
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
+    hub = hub_factory(tmp_path, "--port", "0")
+    assert hub.process.wait(timeout=30) == 2
+    assert hub.process.stdout.read() == ""
+    assert "broken" in hub.process.stderr.read()
+
+
+def test_error_registry_is_well_formed():
+    registry = json.loads((REPO / "errors.json").read_text())["errors"]
+    codes = [entry["code"] for entry in registry]
+    assert len(set(codes)) == len(codes)
+    assert all(-32019 <= code <= -32000 and code != -32002 for code in codes)
+    assert len({entry["name"] for entry in registry}) == len(registry)

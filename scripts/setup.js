@@ -1,0 +1,42 @@
+// Installs and builds whatever is missing in a checkout: npm packages, the
+// Rust addon (release build; cargo skips it when nothing changed) and the
+// Python venv `.venv` with the pinned hub dependencies. Node built-ins only.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { ensureHubVenv } from './lib/python.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+function run(command, args) {
+  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit' });
+  if (result.error) throw new Error(`${command}: ${result.error.message}`);
+  if (result.status !== 0) {
+    console.error(`setup: ${command} ${args.join(' ')} exited with status ${result.status}`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function newer(a, b) {
+  return !existsSync(b) || statSync(a).mtimeMs > statSync(b).mtimeMs;
+}
+
+// npm packages, from the lockfile.
+if (newer(path.join(root, 'package-lock.json'), path.join(root, 'node_modules', '.package-lock.json'))) {
+  console.error('setup: installing npm packages');
+  run(npm, ['ci', '--no-audit', '--no-fund']);
+}
+
+// The native addon.
+run(npm, ['run', '--silent', 'build']);
+
+// The Python venv with the hub.
+ensureHubVenv({
+  packageDir: root,
+  venvDir: path.join(root, '.venv'),
+  editable: true,
+  extraRequirements: [path.join(root, 'python-fastmcp', 'requirements-dev.lock')],
+});

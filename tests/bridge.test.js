@@ -1,0 +1,150 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
+
+import { isAlive, makeWorkspace, workspacesDir } from './helpers.js';
+
+/** Runs fn with a new Bridge and closes it after, as `await using` would (Node 22+). */
+async function withBridge(options, fn) {
+  const bridge = new Bridge(options);
+  try {
+    await fn(bridge);
+  } finally {
+    await bridge[Symbol.asyncDispose]();
+  }
+}
+
+function hubPids() {
+  try {
+    return execFileSync('pgrep', ['-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+describe('Bridge.call against real FastMCP workspaces', () => {
+  let bridge;
+  before(() => {
+    bridge = new Bridge({
+      workspaces: {
+        alpha: { dir: path.join(workspacesDir, 'alpha') },
+        beta: { dir: path.join(workspacesDir, 'beta') },
+      },
+    });
+  });
+  after(() => bridge.close());
+
+  it('calls a tool and resolves with the JSON-RPC result', async () => {
+    const result = await bridge.call('alpha', 'tools/call', { name: 'echo', arguments: { text: 'hi' } });
+    assert.deepEqual(result.content, [{ type: 'text', text: 'hi' }]);
+    assert.equal(result.isError, false);
+  });
+
+  it('keeps each workspace in its own process with its own tools', async () => {
+    const [alpha, beta] = await Promise.all([bridge.call('alpha', 'tools/list'), bridge.call('beta', 'tools/list')]);
+    assert.deepEqual(alpha.tools.map((t) => t.name).sort(), ['add', 'echo']);
+    assert.deepEqual(beta.tools.map((t) => t.name).sort(), ['echo', 'word_count']);
+    const [a, b] = await Promise.all([bridge.serverInfo('alpha'), bridge.serverInfo('beta')]);
+    assert.equal(a.serverInfo.name, 'alpha');
+    assert.equal(b.serverInfo.name, 'beta');
+  });
+
+  it('serves concurrent calls on one process, each with its own result', async () => {
+    const texts = Array.from({ length: 20 }, (_, i) => `message ${i}`);
+    const results = await Promise.all(
+      texts.map((text) => bridge.call('alpha', 'tools/call', { name: 'echo', arguments: { text } })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.content[0].text),
+      texts,
+    );
+  });
+
+  it('rejects a JSON-RPC error from the server with its numeric code', async () => {
+    await assert.rejects(bridge.call('alpha', 'no/such/method'), (err) => {
+      assert.ok(err instanceof BridgeError);
+      assert.equal(err.code, -32601);
+      assert.equal(err.rpcCode, -32601);
+      return true;
+    });
+  });
+
+  it('rejects an unknown workspace with UNKNOWN_WORKSPACE', async () => {
+    await assert.rejects(bridge.call('nope', 'tools/list'), (err) => {
+      assert.ok(err instanceof BridgeError);
+      assert.equal(err.code, 'UNKNOWN_WORKSPACE');
+      assert.equal(err.rpcCode, errorCodes.UNKNOWN_WORKSPACE.code);
+      return true;
+    });
+  });
+
+  it('rejects malformed arguments with INVALID_ARGUMENT', async () => {
+    await assert.rejects(bridge.call('alpha', ''), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', [1]), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call(42, 'tools/list'), { code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('workspaces that cannot start', () => {
+  it('a missing directory rejects with START_FAILED carrying the hub stderr', async () => {
+    await withBridge({ workspaces: { gone: { dir: '/nonexistent/fastmcp-bridge-ws' } } }, async (bridge) => {
+      await assert.rejects(bridge.call('gone', 'tools/list'), (err) => {
+        assert.equal(err.code, 'START_FAILED');
+        assert.ok(err.data.stderr.some((line) => line.includes('/nonexistent/fastmcp-bridge-ws')), err.data.stderr);
+        return true;
+      });
+    });
+  });
+
+  it('a Python error on import rejects with START_FAILED carrying the traceback', async () => {
+    const dir = makeWorkspace({ tools: ['broken'] }, { 'broken.py': 'raise ValueError("broken on purpose")\n' });
+    await withBridge({ workspaces: { broken: { dir } } }, async (bridge) => {
+      await assert.rejects(bridge.call('broken', 'tools/list'), (err) => {
+        assert.equal(err.code, 'START_FAILED');
+        assert.ok(err.data.stderr.join('\n').includes('broken on purpose'), err.data.stderr);
+        return true;
+      });
+    });
+  });
+
+  it('a process that never becomes ready rejects within the start timeout', async () => {
+    const dir = makeWorkspace({ tools: ['slow'] }, { 'slow.py': 'import time\ntime.sleep(120)\n' });
+    await withBridge({ workspaces: { slow: { dir, startTimeoutMs: 1500 } } }, async (bridge) => {
+      const started = Date.now();
+      await assert.rejects(bridge.call('slow', 'tools/list'), { code: 'START_FAILED' });
+      assert.ok(Date.now() - started < 15_000);
+    });
+  });
+
+  it('a missing interpreter rejects with START_FAILED', async () => {
+    const options = { python: '/nonexistent/python3', workspaces: { alpha: { dir: path.join(workspacesDir, 'alpha') } } };
+    await withBridge(options, async (bridge) => {
+      await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'START_FAILED' });
+    });
+  });
+});
+
+describe('Bridge lifecycle', () => {
+  it('rejects unknown options when constructed', () => {
+    assert.throws(() => new Bridge({ workspaces: {}, pyhton: 'x' }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => new Bridge({ workspaces: { a: {} } }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => new Bridge({ workspaces: { a: { dir: 'x', startTimeoutMs: -1 } } }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  it('close() stops every process it started and later calls reject with BRIDGE_CLOSED', async () => {
+    const before = new Set(hubPids());
+    const bridge = new Bridge({ workspaces: { alpha: { dir: path.join(workspacesDir, 'alpha') } } });
+    await bridge.call('alpha', 'tools/list');
+    const started = hubPids().filter((pid) => !before.has(pid));
+    assert.equal(started.length, 1);
+    await Promise.all([bridge.close(), bridge.close()]);
+    assert.equal(isAlive(started[0]), false);
+    await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'BRIDGE_CLOSED' });
+  });
+});
