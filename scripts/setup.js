@@ -24,10 +24,12 @@ function newer(a, b) {
   return !existsSync(b) || statSync(a).mtimeMs > statSync(b).mtimeMs;
 }
 
-// npm packages, from the lockfile.
+// npm packages, at the lockfile's versions. `npm install` rather than
+// `npm ci`: npm 11's ci refuses this lockfile because it leaves out
+// engine-incompatible optional platform packages of @napi-rs/lzma.
 if (newer(path.join(root, 'package-lock.json'), path.join(root, 'node_modules', '.package-lock.json'))) {
   console.error('setup: installing npm packages');
-  run(npm, ['ci', '--no-audit', '--no-fund']);
+  run(npm, ['install', '--no-audit', '--no-fund']);
 }
 
 // The native addon.
