@@ -8,15 +8,41 @@ export declare class NativeBridge {
    *
    * Throws `INVALID_ARGUMENT: …` when the options are malformed.
    */
-  constructor(optionsJson: string)
-  /** Sends a JSON-RPC request; `params_json` is JSON text or absent. */
-  call(workspaceId: string, method: string, paramsJson?: string | undefined | null): Promise<Outcome>
+  constructor(optionsJson: string, onNotification?: NotificationCallback | undefined | null)
+  /**
+   * Sends a JSON-RPC request; `params_json` is JSON text or absent.
+   * The call is queued before this returns, so calls keep their order.
+   * Progress updates reach `on_progress` before the promise resolves.
+   */
+  call(workspaceId: string, method: string, paramsJson?: string | undefined | null, options?: NativeCallOptions | undefined | null, onProgress?: ProgressCallback | undefined | null): Promise<Outcome>
+  /**
+   * Aborts the call started with this `callId`: it rejects with
+   * `ABORTED`, and the server is sent `notifications/cancelled` if the
+   * request was sent.
+   */
+  cancel(callId: number): void
   /** The workspace server's `InitializeResult`, starting it if needed. */
   serverInfo(workspaceId: string): Promise<Outcome>
+  /** JSON text of a workspace's metrics. */
+  metrics(workspaceId: string): Outcome
   /** The configured workspace ids, sorted. */
   workspaceIds(): Array<string>
   /** Stops every process the bridge started. Idempotent. */
   close(): Promise<void>
+}
+
+/** Options of one native call (see `CallOptions` in index.d.ts). */
+export interface NativeCallOptions {
+  /** `"high"`, `"normal"` or `"low"`. */
+  priority?: string
+  /** Per-call timeout, in ms. */
+  timeoutMs?: number
+  /** Restart the timeout on each progress notification. */
+  resetTimeoutOnProgress?: boolean
+  /** Cap on the whole call, in ms. */
+  maxTotalTimeoutMs?: number
+  /** Handle for [`NativeBridge::cancel`]. */
+  callId?: number
 }
 
 /** A failed call, as the JS wrapper turns it into a `BridgeError`. */
@@ -40,4 +66,14 @@ export interface Outcome {
   result?: string
   /** The failure. */
   error?: NativeError
+}
+
+/** One MCP progress notification of a call. */
+export interface ProgressUpdate {
+  /** Progress so far. */
+  progress: number
+  /** Total, when known. */
+  total?: number
+  /** Status message, when given. */
+  message?: string
 }

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -9,8 +10,12 @@ export { BridgeError, errorCodes };
 
 const require = createRequire(import.meta.url);
 const packageDir = path.dirname(fileURLToPath(import.meta.url));
-const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs']);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs']);
+const LIMIT_KEYS = ['maxConcurrent', 'maxQueue', 'timeoutMs', 'maxRetries', 'maxMessageBytes'];
+const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs', ...LIMIT_KEYS]);
+const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', ...LIMIT_KEYS]);
+const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress']);
+const PRIORITIES = new Set(['high', 'normal', 'low']);
+const MAX_CALL_ID = 0xffffffff;
 
 let native;
 function loadNative() {
@@ -42,18 +47,45 @@ function checkKeys(object, allowed, where) {
   }
 }
 
+function checkLimits(object, where) {
+  for (const key of LIMIT_KEYS) {
+    const value = object[key];
+    if (value === undefined) continue;
+    const min = key === 'maxQueue' || key === 'maxRetries' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw bridgeError('INVALID_ARGUMENT', `${where}: ${key} must be an integer >= ${min}, got ${String(value)}`);
+    }
+  }
+}
+
 function nativeOptions(options) {
   if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options must be an object');
   checkKeys(options, BRIDGE_KEYS, 'Bridge options');
+  checkLimits(options, 'Bridge options');
   const workspaces = {};
   for (const [id, spec] of Object.entries(options.workspaces ?? {})) {
     if (!isPlainObject(spec) || typeof spec.dir !== 'string' || spec.dir === '') {
       throw bridgeError('INVALID_ARGUMENT', `workspace ${JSON.stringify(id)}: "dir" must be a non-empty string`);
     }
     checkKeys(spec, WORKSPACE_KEYS, `workspace ${JSON.stringify(id)}`);
+    checkLimits(spec, `workspace ${JSON.stringify(id)}`);
     workspaces[id] = { ...spec, dir: path.resolve(spec.dir) };
   }
   return { ...options, workspaces, python: options.python ?? defaultPython() };
+}
+
+/** Wraps a user's onProgress so that a throwing handler cannot break the call. */
+function progressCallback(onProgress) {
+  return (update) => {
+    const progress = { progress: update.progress };
+    if (update.total !== null && update.total !== undefined) progress.total = update.total;
+    if (update.message !== null && update.message !== undefined) progress.message = update.message;
+    try {
+      onProgress(progress);
+    } catch (err) {
+      process.emitWarning(`onProgress handler threw: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+    }
+  };
 }
 
 function unwrap(outcome) {
@@ -65,20 +97,51 @@ function unwrap(outcome) {
   return JSON.parse(outcome.result);
 }
 
+function nativeCallOptions(options) {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'call options must be an object');
+  checkKeys(options, CALL_KEYS, 'call options');
+  const { signal, priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs, onProgress } = options;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw bridgeError('INVALID_ARGUMENT', 'call options: signal must be an AbortSignal');
+  }
+  if (priority !== undefined && !PRIORITIES.has(priority)) {
+    throw bridgeError('INVALID_ARGUMENT', `call options: priority must be 'high', 'normal' or 'low', got ${String(priority)}`);
+  }
+  for (const [name, value] of [['timeoutMs', timeoutMs], ['maxTotalTimeoutMs', maxTotalTimeoutMs]]) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 1)) {
+      throw bridgeError('INVALID_ARGUMENT', `call options: ${name} must be a number >= 1 (ms), got ${String(value)}`);
+    }
+  }
+  if (resetTimeoutOnProgress !== undefined && typeof resetTimeoutOnProgress !== 'boolean') {
+    throw bridgeError('INVALID_ARGUMENT', 'call options: resetTimeoutOnProgress must be a boolean');
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw bridgeError('INVALID_ARGUMENT', 'call options: onProgress must be a function');
+  }
+  return { priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs };
+}
+
 /**
  * Runs one Python FastMCP hub process per workspace and calls it over MCP.
- * See index.d.ts for the full contract.
+ * Emits `'notification'` with `(workspaceId, message)` for every server
+ * notification not tied to a call. See index.d.ts for the full contract.
  */
-export class Bridge {
+export class Bridge extends EventEmitter {
   #native;
   #closing;
+  #nextCallId = 1;
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
+    super();
     const config = nativeOptions(options);
     const { NativeBridge } = loadNative();
+    const onNotification = (workspaceId, json) => {
+      this.emit('notification', workspaceId, JSON.parse(json));
+    };
     try {
-      this.#native = new NativeBridge(JSON.stringify(config));
+      this.#native = new NativeBridge(JSON.stringify(config), onNotification);
     } catch (err) {
       const message = String(err?.message ?? err).replace(/^INVALID_ARGUMENT: /, '');
       throw new BridgeError('INVALID_ARGUMENT', message, { cause: err });
@@ -95,19 +158,56 @@ export class Bridge {
    * the response's `result`.
    * @param {string} workspaceId
    * @param {string} method
-   * @param {Record<string, unknown>} [params]
+   * @param {Record<string, unknown> | unknown[]} [params]
+   * @param {import('./index.js').CallOptions} [options]
    * @returns {Promise<any>}
    */
-  async call(workspaceId, method, params) {
+  async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     if (typeof method !== 'string' || method === '') {
       throw bridgeError('INVALID_ARGUMENT', 'method must be a non-empty string');
     }
-    if (params !== undefined && !isPlainObject(params)) {
-      throw bridgeError('INVALID_ARGUMENT', 'params must be an object when given');
+    if (params !== undefined && params !== null && typeof params !== 'object') {
+      throw bridgeError('INVALID_ARGUMENT', 'params must be an object or an array when given');
     }
-    const paramsJson = params === undefined ? undefined : JSON.stringify(params);
-    return unwrap(await this.#native.call(workspaceId, method, paramsJson));
+    const native = nativeCallOptions(options);
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
+    }
+    const paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
+    const onProgress = options?.onProgress && progressCallback(options.onProgress);
+    let onAbort;
+    if (signal) {
+      const callId = this.#nextCallId;
+      this.#nextCallId = callId === MAX_CALL_ID ? 1 : callId + 1;
+      native.callId = callId;
+      onAbort = () => this.#native.cancel(callId);
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    try {
+      return unwrap(await this.#native.call(workspaceId, method, paramsJson, native, onProgress));
+    } catch (err) {
+      if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
+        err.cause ??= signal.reason;
+      }
+      throw err;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Counters, gauges and latency percentiles (ms) of one workspace's calls,
+   * or of every workspace by id.
+   * @param {string} [workspaceId]
+   */
+  metrics(workspaceId) {
+    if (workspaceId === undefined) {
+      return Object.fromEntries(this.workspaceIds.map((id) => [id, unwrap(this.#native.metrics(id))]));
+    }
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    return unwrap(this.#native.metrics(workspaceId));
   }
 
   /**
@@ -120,7 +220,7 @@ export class Bridge {
     return unwrap(await this.#native.serverInfo(workspaceId));
   }
 
-  /** Stops every process this bridge started; later calls reject with `BRIDGE_CLOSED`. Idempotent. */
+  /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */
   close() {
     this.#closing ??= this.#native.close();
     return this.#closing;

@@ -17,9 +17,10 @@ async function withBridge(options, fn) {
   }
 }
 
+/** Pids of the hub processes this test process started. */
 function hubPids() {
   try {
-    return execFileSync('pgrep', ['-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
@@ -86,7 +87,10 @@ describe('Bridge.call against real FastMCP workspaces', () => {
 
   it('rejects malformed arguments with INVALID_ARGUMENT', async () => {
     await assert.rejects(bridge.call('alpha', ''), { code: 'INVALID_ARGUMENT' });
-    await assert.rejects(bridge.call('alpha', 'tools/list', [1]), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', 'text'), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', {}, { priority: 'urgent' }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeoutMs: 0 }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeout: 5 }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call(42, 'tools/list'), { code: 'INVALID_ARGUMENT' });
   });
 });
@@ -137,7 +141,7 @@ describe('Bridge lifecycle', () => {
     assert.throws(() => new Bridge({ workspaces: { a: { dir: 'x', startTimeoutMs: -1 } } }), { code: 'INVALID_ARGUMENT' });
   });
 
-  it('close() stops every process it started and later calls reject with BRIDGE_CLOSED', async () => {
+  it('close() stops every process it started and later calls reject with CLOSED', async () => {
     const before = new Set(hubPids());
     const bridge = new Bridge({ workspaces: { alpha: { dir: path.join(workspacesDir, 'alpha') } } });
     await bridge.call('alpha', 'tools/list');
@@ -145,6 +149,6 @@ describe('Bridge lifecycle', () => {
     assert.equal(started.length, 1);
     await Promise.all([bridge.close(), bridge.close()]);
     assert.equal(isAlive(started[0]), false);
-    await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'BRIDGE_CLOSED' });
+    await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'CLOSED' });
   });
 });

@@ -1,45 +1,60 @@
 //! The bridge: workspaces by id, each reached through its own process.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::{BridgeConfig, HubCommand};
+use crate::call::CallOptions;
+use crate::config::{BridgeConfig, HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
-use crate::workspace::Workspace;
+use crate::metrics::MetricsSnapshot;
+use crate::queue::Limiter;
+use crate::workspace::{CallLimits, NotificationHandler, Workspace};
 
 /// Runs and talks to one hub process per workspace.
 pub struct Bridge {
     workspaces: HashMap<String, Arc<Workspace>>,
-    closed: Arc<AtomicBool>,
+    closing: CancellationToken,
 }
 
 impl Bridge {
     /// A bridge over the configured workspaces. Starts nothing: each process
-    /// is spawned on its workspace's first call.
-    pub fn new(config: BridgeConfig) -> Self {
-        let closed = Arc::new(AtomicBool::new(false));
+    /// is spawned on its workspace's first call. `notifications` receives
+    /// every server notification not tied to a call, with its workspace id.
+    pub fn new(config: BridgeConfig, notifications: Option<NotificationHandler>) -> Self {
+        let closing = CancellationToken::new();
         let workspaces = config
             .workspaces
             .iter()
             .map(|(id, spec)| {
-                let command = HubCommand::new(&config, spec);
-                let workspace = Workspace::new(id.clone(), command, closed.clone());
+                let limits = ResolvedLimits::new(&config, spec);
+                let workspace = Workspace::new(
+                    id.clone(),
+                    HubCommand::new(&config, spec),
+                    Limiter::new(limits.max_concurrent, limits.max_queue),
+                    CallLimits {
+                        timeout: limits.timeout,
+                        max_retries: limits.max_retries,
+                        max_message_bytes: limits.max_message_bytes,
+                    },
+                    closing.clone(),
+                    notifications.clone(),
+                );
                 (id.clone(), Arc::new(workspace))
             })
             .collect();
-        Bridge { workspaces, closed }
+        Bridge { workspaces, closing }
     }
 
     /// The workspace with this id.
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] after [`Bridge::close`]; [`Error::UnknownWorkspace`].
+    /// `CLOSED` after [`Bridge::close`]; `UNKNOWN_WORKSPACE`.
     pub fn workspace(&self, id: &str) -> Result<&Arc<Workspace>> {
-        if self.closed.load(Ordering::Acquire) {
+        if self.closing.is_cancelled() {
             return Err(Error::Closed);
         }
         self.workspaces
@@ -55,31 +70,51 @@ impl Bridge {
     }
 
     /// Sends a JSON-RPC request to a workspace and resolves with its `result`.
+    /// The call is queued when this function is called (see
+    /// [`Workspace::call`]).
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownWorkspace`], then as [`Workspace::call`].
+    /// `UNKNOWN_WORKSPACE`, then as [`Workspace::call`].
     ///
     /// # Cancel safety
     ///
     /// As [`Workspace::call`].
-    pub async fn call(&self, workspace: &str, method: &str, params: Option<Value>) -> Result<Value> {
-        self.workspace(workspace)?.call(method, params).await
+    pub fn call(
+        &self,
+        workspace: &str,
+        method: &str,
+        params: Option<Value>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        let call = self
+            .workspace(workspace)
+            .map(|w| w.call(method, params, options));
+        async move { call?.await }
     }
 
     /// The workspace server's `InitializeResult`, starting it if needed.
     ///
     /// # Errors
     ///
-    /// As [`Bridge::call`].
+    /// `UNKNOWN_WORKSPACE`, `START_FAILED`, `CLOSED`.
     pub async fn server_info(&self, workspace: &str) -> Result<Value> {
         self.workspace(workspace)?.server_info().await
     }
 
-    /// Stops every process the bridge started and refuses later calls with
-    /// [`Error::Closed`]. Idempotent.
+    /// Metrics of one workspace.
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub fn metrics(&self, workspace: &str) -> Result<MetricsSnapshot> {
+        Ok(self.workspace(workspace)?.metrics())
+    }
+
+    /// Stops every process the bridge started; calls queued or in flight
+    /// fail with `CLOSED`, and so do later calls. Idempotent.
     pub async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
+        self.closing.cancel();
         let stops = self.workspaces.values().map(|w| w.stop());
         futures_util::future::join_all(stops).await;
     }

@@ -15,8 +15,9 @@ use crate::error::{Error, Result};
 /// - `python`: `"python3"`
 /// - `startTimeoutMs`: 30000
 /// - `workspaces`: none
+/// - request limits: see [`Limits`]
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct BridgeConfig {
     /// Workspaces by id.
     #[serde(default)]
@@ -27,12 +28,62 @@ pub struct BridgeConfig {
     /// How long a workspace process may take to print its ready line, in ms.
     #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
+    /// Request limits of every workspace.
+    #[serde(flatten)]
+    pub limits: Limits,
+}
+
+/// Request limits; set on the bridge, overridable per workspace.
+///
+/// # Default
+///
+/// - `maxConcurrent`: 20 requests in flight per workspace
+/// - `maxQueue`: 200 requests waiting per workspace
+/// - `timeoutMs`: 30000
+/// - `maxRetries`: 3 (only requests that never reached the server)
+/// - `maxMessageBytes`: 16777216 (16 MiB)
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Requests in flight at once, per workspace (at least 1).
+    pub max_concurrent: Option<usize>,
+    /// Requests waiting for a slot, per workspace.
+    pub max_queue: Option<usize>,
+    /// Default per-call timeout, in ms, queue wait included.
+    pub timeout_ms: Option<u64>,
+    /// Retries of a request that never reached the server.
+    pub max_retries: Option<u32>,
+    /// Largest request or response, in bytes.
+    pub max_message_bytes: Option<usize>,
+}
+
+impl Limits {
+    /// `self` where set, else `fallback`.
+    fn or(&self, fallback: &Limits) -> Limits {
+        Limits {
+            max_concurrent: self.max_concurrent.or(fallback.max_concurrent),
+            max_queue: self.max_queue.or(fallback.max_queue),
+            timeout_ms: self.timeout_ms.or(fallback.timeout_ms),
+            max_retries: self.max_retries.or(fallback.max_retries),
+            max_message_bytes: self.max_message_bytes.or(fallback.max_message_bytes),
+        }
+    }
+
+    fn check(&self, wherein: &str) -> Result<()> {
+        let positive = |name: &str, value: Option<u64>| match value {
+            Some(0) => Err(Error::InvalidArgument(format!("{wherein}: {name} must be at least 1"))),
+            _ => Ok(()),
+        };
+        positive("maxConcurrent", self.max_concurrent.map(|v| v as u64))?;
+        positive("timeoutMs", self.timeout_ms)?;
+        positive("maxMessageBytes", self.max_message_bytes.map(|v| v as u64))
+    }
 }
 
 /// One workspace: a directory holding `workspace.json`, served by its own
 /// hub process.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkspaceSpec {
     /// The workspace directory; relative paths resolve against the current
     /// directory of the process.
@@ -46,6 +97,23 @@ pub struct WorkspaceSpec {
     /// Overrides [`BridgeConfig::start_timeout_ms`] for this workspace.
     #[serde(default)]
     pub start_timeout_ms: Option<u64>,
+    /// Overrides the bridge's request limits for this workspace.
+    #[serde(flatten)]
+    pub limits: Limits,
+}
+
+const LIMIT_KEYS: &[&str] = &["maxConcurrent", "maxQueue", "timeoutMs", "maxRetries", "maxMessageBytes"];
+const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs"], LIMIT_KEYS];
+const WORKSPACE_KEYS: &[&[&str]] = &[&["dir", "python", "env", "startTimeoutMs"], LIMIT_KEYS];
+
+fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
+    let Some(object) = value.as_object() else {
+        return Err(Error::InvalidArgument(format!("{wherein}: expected an object")));
+    };
+    match object.keys().find(|k| !known.iter().any(|set| set.contains(&k.as_str()))) {
+        Some(key) => Err(Error::InvalidArgument(format!("{wherein}: unknown option {key:?}"))),
+        None => Ok(()),
+    }
 }
 
 fn default_python() -> String {
@@ -63,9 +131,20 @@ impl BridgeConfig {
     ///
     /// [`Error::InvalidArgument`] naming the offending field.
     pub fn from_json(json: &str) -> Result<Self> {
-        let config: BridgeConfig = serde_json::from_str(json)
+        let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::InvalidArgument(format!("bridge options: {e}")))?;
+        // serde's deny_unknown_fields does not combine with flatten: check by hand.
+        known_keys(&value, BRIDGE_KEYS, "bridge options")?;
+        if let Some(workspaces) = value.get("workspaces").and_then(|w| w.as_object()) {
+            for (id, spec) in workspaces {
+                known_keys(spec, WORKSPACE_KEYS, &format!("workspace {id:?}"))?;
+            }
+        }
+        let config: BridgeConfig = serde_json::from_value(value)
+            .map_err(|e| Error::InvalidArgument(format!("bridge options: {e}")))?;
+        config.limits.check("bridge options")?;
         for (id, spec) in &config.workspaces {
+            spec.limits.check(&format!("workspace {id:?}"))?;
             if id.is_empty() {
                 return Err(Error::InvalidArgument("workspace id must not be empty".into()));
             }
@@ -74,6 +153,29 @@ impl BridgeConfig {
             }
         }
         Ok(config)
+    }
+}
+
+/// A workspace's resolved request limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResolvedLimits {
+    pub max_concurrent: usize,
+    pub max_queue: usize,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub max_message_bytes: usize,
+}
+
+impl ResolvedLimits {
+    pub(crate) fn new(config: &BridgeConfig, spec: &WorkspaceSpec) -> Self {
+        let limits = spec.limits.or(&config.limits);
+        ResolvedLimits {
+            max_concurrent: limits.max_concurrent.unwrap_or(20),
+            max_queue: limits.max_queue.unwrap_or(200),
+            timeout: Duration::from_millis(limits.timeout_ms.unwrap_or(30_000)),
+            max_retries: limits.max_retries.unwrap_or(3),
+            max_message_bytes: limits.max_message_bytes.unwrap_or(16 * 1024 * 1024),
+        }
     }
 }
 
@@ -115,6 +217,27 @@ mod tests {
         assert_eq!(a.start_timeout, Duration::from_secs(30));
         assert_eq!(b.python, "py");
         assert_eq!(b.start_timeout, Duration::from_millis(5));
+    }
+
+    #[test]
+    fn limits_default_and_workspace_values_win_over_bridge_values() {
+        let config = BridgeConfig::from_json(
+            r#"{"maxQueue":5,"timeoutMs":100,"workspaces":{"a":{"dir":"/a"},"b":{"dir":"/b","maxQueue":7}}}"#,
+        )
+        .unwrap();
+        let a = ResolvedLimits::new(&config, &config.workspaces["a"]);
+        let b = ResolvedLimits::new(&config, &config.workspaces["b"]);
+        assert_eq!((a.max_concurrent, a.max_queue, a.timeout), (20, 5, Duration::from_millis(100)));
+        assert_eq!(b.max_queue, 7);
+        assert_eq!(a.max_message_bytes, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn zero_limits_are_rejected_with_their_name() {
+        for bad in [r#"{"maxConcurrent":0}"#, r#"{"workspaces":{"a":{"dir":"/a","timeoutMs":0}}}"#] {
+            let err = BridgeConfig::from_json(bad).unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(_)), "{bad}");
+        }
     }
 
     #[test]

@@ -1,29 +1,52 @@
 //! The core's one error type.
 //!
-//! Every variant has a symbolic name and a JSON-RPC error code, listed in the
-//! repository's `errors.json`, the registry shared with the JS and Python
-//! sides. A JSON-RPC error returned by the server keeps the server's own code.
+//! Every variant but [`Error::JsonRpc`] has a symbolic name and a JSON-RPC
+//! error code, listed in the repository's `errors.json`, the registry shared
+//! with the JS and Python sides. A JSON-RPC error returned by the server
+//! keeps the server's own code, message and data.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// Result alias of the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What went wrong with a call or with the bridge.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
+    /// The bridge was closed.
+    #[error("bridge is closed")]
+    Closed,
+
+    /// The call did not settle in time.
+    #[error("request timed out after {ms} ms")]
+    Timeout {
+        /// The limit that expired, in ms.
+        ms: u64,
+    },
+
     /// No workspace with this id is configured.
     #[error("unknown workspace {0:?}")]
     UnknownWorkspace(String),
 
     /// The workspace process could not be spawned, exited, or did not print
-    /// its ready line within the start timeout.
+    /// its ready line within the start timeout, or MCP initialization failed.
     #[error("workspace {workspace:?} failed to start: {reason}")]
     StartFailed {
         /// Workspace id.
         workspace: String,
         /// Why, in one line.
         reason: String,
+        /// The process's last stderr lines, oldest first.
+        stderr: Vec<String>,
+    },
+
+    /// The workspace process exited while the call was in flight.
+    #[error("workspace {workspace:?} process exited ({status})")]
+    WorkspaceCrashed {
+        /// Workspace id.
+        workspace: String,
+        /// Exit code or signal, e.g. `exit status 1` or `signal 9 (SIGKILL)`.
+        status: String,
         /// The process's last stderr lines, oldest first.
         stderr: Vec<String>,
     },
@@ -36,13 +59,29 @@ pub enum Error {
     #[error("protocol error: {0}")]
     Protocol(String),
 
+    /// The workspace's queue is full.
+    #[error("queue full: {max_queue} requests already wait")]
+    QueueFull {
+        /// The queue's capacity.
+        max_queue: usize,
+    },
+
+    /// The caller aborted the call.
+    #[error("request aborted")]
+    Aborted,
+
     /// Bridge options or call arguments are malformed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    /// The bridge was closed.
-    #[error("bridge is closed")]
-    Closed,
+    /// A request or response exceeds the size limit.
+    #[error("{what} larger than {max} bytes")]
+    PayloadTooLarge {
+        /// `"request"` or `"response"`.
+        what: &'static str,
+        /// The limit, in bytes.
+        max: usize,
+    },
 
     /// A JSON-RPC error response from the server, passed through unchanged
     /// (JSON-RPC 2.0, section 5.1).
@@ -62,12 +101,17 @@ impl Error {
     /// (the server's own error).
     pub fn name(&self) -> Option<&'static str> {
         Some(match self {
+            Error::Closed => "CLOSED",
+            Error::Timeout { .. } => "TIMEOUT",
             Error::UnknownWorkspace(_) => "UNKNOWN_WORKSPACE",
             Error::StartFailed { .. } => "START_FAILED",
+            Error::WorkspaceCrashed { .. } => "WORKSPACE_CRASHED",
             Error::Transport(_) => "TRANSPORT_ERROR",
             Error::Protocol(_) => "PROTOCOL_ERROR",
+            Error::QueueFull { .. } => "QUEUE_FULL",
+            Error::Aborted => "ABORTED",
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
-            Error::Closed => "BRIDGE_CLOSED",
+            Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             Error::JsonRpc { .. } => return None,
         })
     }
@@ -76,25 +120,39 @@ impl Error {
     /// server's for [`Error::JsonRpc`].
     pub fn rpc_code(&self) -> i64 {
         match self {
-            Error::UnknownWorkspace(_) => -32001,
-            Error::StartFailed { .. } => -32003,
-            Error::Transport(_) => -32004,
-            Error::Protocol(_) => -32005,
-            Error::InvalidArgument(_) => -32006,
-            Error::Closed => -32007,
+            Error::Closed => -32000,
+            Error::Timeout { .. } => -32001,
+            Error::UnknownWorkspace(_) => -32003,
+            Error::StartFailed { .. } => -32004,
+            Error::WorkspaceCrashed { .. } => -32005,
+            Error::Transport(_) => -32006,
+            Error::Protocol(_) => -32007,
+            Error::QueueFull { .. } => -32008,
+            Error::Aborted => -32009,
+            Error::InvalidArgument(_) => -32010,
+            Error::PayloadTooLarge { .. } => -32011,
             Error::JsonRpc { code, .. } => *code,
         }
     }
 
-    /// Structured details for the caller: the server's `data`, or for
-    /// [`Error::StartFailed`] `{ "workspace", "stderr": [lines] }`.
+    /// Structured details for the caller: the server's `data`, or the
+    /// bridge's own (`{ workspace, stderr }` for start failures and crashes,
+    /// `{ timeoutMs }`, `{ maxQueue }`, `{ maxBytes }`).
     pub fn data(&self) -> Option<Value> {
         match self {
             Error::JsonRpc { data, .. } => data.clone(),
             Error::StartFailed {
                 workspace, stderr, ..
-            } => Some(serde_json::json!({ "workspace": workspace, "stderr": stderr })),
-            Error::UnknownWorkspace(id) => Some(serde_json::json!({ "workspace": id })),
+            } => Some(json!({ "workspace": workspace, "stderr": stderr })),
+            Error::WorkspaceCrashed {
+                workspace,
+                status,
+                stderr,
+            } => Some(json!({ "workspace": workspace, "status": status, "stderr": stderr })),
+            Error::UnknownWorkspace(id) => Some(json!({ "workspace": id })),
+            Error::Timeout { ms } => Some(json!({ "timeoutMs": ms })),
+            Error::QueueFull { max_queue } => Some(json!({ "maxQueue": max_queue })),
+            Error::PayloadTooLarge { max, .. } => Some(json!({ "maxBytes": max })),
             _ => None,
         }
     }
@@ -107,16 +165,28 @@ mod tests {
     /// One of each variant of the bridge's own errors.
     fn own_errors() -> Vec<Error> {
         vec![
+            Error::Closed,
+            Error::Timeout { ms: 1 },
             Error::UnknownWorkspace("w".into()),
             Error::StartFailed {
                 workspace: "w".into(),
                 reason: "r".into(),
                 stderr: vec![],
             },
+            Error::WorkspaceCrashed {
+                workspace: "w".into(),
+                status: "exit status 1".into(),
+                stderr: vec![],
+            },
             Error::Transport("t".into()),
             Error::Protocol("p".into()),
+            Error::QueueFull { max_queue: 1 },
+            Error::Aborted,
             Error::InvalidArgument("a".into()),
-            Error::Closed,
+            Error::PayloadTooLarge {
+                what: "request",
+                max: 1,
+            },
         ]
     }
 

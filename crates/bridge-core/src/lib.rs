@@ -8,24 +8,39 @@
 //! A [`Bridge`] holds one [`Workspace`] per configured id. A workspace's hub
 //! process is spawned on its first call ([`process`]): the core waits for
 //! the hub's single ready line on stdout, which names its MCP endpoint, then
-//! performs MCP initialization once per process ([`workspace`]). Calls are
-//! JSON-RPC 2.0 requests sent over a [`transport::Transport`], today MCP
-//! streamable HTTP on TCP loopback ([`transport::http`]); each resolves with
-//! the response's `result` or fails with an [`Error`] whose symbolic name
-//! and code come from the repository's `errors.json`.
+//! performs MCP initialization once per process ([`workspace`]).
+//!
+//! A call passes the workspace's bounded priority queue ([`queue`]), gets a
+//! request id and a reply channel in the pending map ([`pending`]), and is
+//! sent over a [`transport::Transport`], today MCP streamable HTTP on TCP
+//! loopback ([`transport::http`]). The transport hands every message the
+//! server sends to the workspace's inbox, which routes responses and
+//! progress to the calls waiting for them. A call settles exactly once: with
+//! the response's `result`, or with an [`Error`] (server error, timeout,
+//! abort, crash, close) whose symbolic name and code come from the
+//! repository's `errors.json`. The full sequence, with deadlines,
+//! cancellation and retries, is in [`workspace`]'s theory of operation.
 //!
 //! [`Bridge::close`] stops every process it started: the hub exits when its
 //! stdin closes, and is killed if it has not after a grace period.
 
 pub mod bridge;
+pub mod call;
 pub mod config;
 pub mod error;
 pub mod jsonrpc;
+pub mod metrics;
+pub mod pending;
 pub mod process;
+pub mod queue;
 pub mod transport;
 pub mod workspace;
 
 pub use bridge::Bridge;
+pub use call::CallOptions;
 pub use config::{BridgeConfig, WorkspaceSpec};
 pub use error::{Error, Result};
+pub use metrics::MetricsSnapshot;
+pub use pending::Progress;
+pub use queue::Priority;
 pub use workspace::Workspace;

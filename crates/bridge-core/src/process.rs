@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::config::HubCommand;
 use crate::error::{Error, Result};
@@ -83,9 +83,13 @@ impl LineBuffer {
 }
 
 /// A running hub process.
+///
+/// A monitor task owns the child and publishes its exit status the moment
+/// it exits, so a crash is known at once, not at the next call.
 pub struct HubProcess {
-    child: tokio::sync::Mutex<Child>,
     stdin: Mutex<Option<ChildStdin>>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+    exit: watch::Receiver<Option<String>>,
     pid: Option<u32>,
     stderr: LineBuffer,
     url: String,
@@ -164,9 +168,14 @@ impl HubProcess {
                 tracing::info!(workspace = workspace_id, line, "hub stdout");
             }
         });
+        let stdin = child.stdin.take();
+        let (kill, killed) = oneshot::channel();
+        let (exited, exit) = watch::channel(None);
+        tokio::spawn(monitor(child, killed, exited, workspace.to_owned()));
         Ok(HubProcess {
-            stdin: Mutex::new(child.stdin.take()),
-            child: tokio::sync::Mutex::new(child),
+            stdin: Mutex::new(stdin),
+            kill: Mutex::new(Some(kill)),
+            exit,
             pid,
             stderr,
             url: ready.url,
@@ -188,24 +197,81 @@ impl HubProcess {
         self.stderr.tail(n)
     }
 
-    /// Whether the process has exited.
-    pub async fn has_exited(&self) -> bool {
-        !matches!(self.child.lock().await.try_wait(), Ok(None))
+    /// Whether the process is still running.
+    pub fn is_running(&self) -> bool {
+        self.exit.borrow().is_none()
+    }
+
+    /// How the process ended (`exit status N` or `signal N`), waiting up to
+    /// 500 ms for the exit to be noticed; `None` when it still runs.
+    pub async fn exit_status(&self) -> Option<String> {
+        let mut exit = self.exit.clone();
+        let noticed = tokio::time::timeout(Duration::from_millis(500), async {
+            exit.wait_for(Option::is_some).await.ok().and_then(|s| s.clone())
+        });
+        match noticed.await {
+            Ok(Some(status)) => Some(status),
+            _ => self.exit.borrow().clone(),
+        }
     }
 
     /// Stops the process: closes its stdin (the hub exits on EOF), waits up
-    /// to 5 s, then kills it. Idempotent.
+    /// to 5 s, then kills it. Idempotent; returns once it has exited.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future leaves the process to `kill_on_drop`.
+    /// Dropping the future leaves the process to exit or be killed later.
     pub async fn stop(&self) {
         drop(self.stdin.lock().take());
-        let mut child = self.child.lock().await;
-        if tokio::time::timeout(STOP_GRACE, child.wait()).await.is_err() {
+        let mut exit = self.exit.clone();
+        let exited = tokio::time::timeout(STOP_GRACE, async {
+            let _ = exit.wait_for(Option::is_some).await;
+        })
+        .await;
+        if exited.is_err() {
             tracing::warn!(pid = self.pid, "hub did not exit after stdin closed; killing");
-            let _ = child.kill().await;
+            if let Some(kill) = self.kill.lock().take() {
+                let _ = kill.send(());
+            }
+            let _ = exit.wait_for(Option::is_some).await;
         }
+    }
+}
+
+/// Owns the child: publishes its exit status, kills it on request.
+async fn monitor(
+    mut child: Child,
+    killed: oneshot::Receiver<()>,
+    exited: watch::Sender<Option<String>>,
+    workspace: String,
+) {
+    let status = tokio::select! {
+        status = child.wait() => status,
+        _ = killed => {
+            let _ = child.start_kill();
+            child.wait().await
+        }
+    };
+    let status = match status {
+        Ok(status) => describe(status),
+        Err(e) => format!("unknown ({e})"),
+    };
+    tracing::info!(workspace, status, "hub process exited");
+    let _ = exited.send(Some(status));
+}
+
+/// `exit status N` or `signal N`.
+fn describe(status: std::process::ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return format!("signal {signal}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => "exited".to_owned(),
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use bridge_core::{Bridge, BridgeConfig, Error};
+use bridge_core::{Bridge, BridgeConfig, CallOptions, Error};
 use serde_json::json;
 
 fn repo() -> PathBuf {
@@ -21,7 +21,7 @@ fn python() -> String {
 
 fn bridge(workspaces: serde_json::Value) -> Bridge {
     let options = json!({ "python": python(), "workspaces": workspaces });
-    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap())
+    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap(), None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,26 +29,31 @@ async fn calls_a_tool_of_a_real_workspace_and_closes_it() {
     let alpha = repo().join("examples/workspaces/alpha");
     let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
     let result = bridge
-        .call("alpha", "tools/call", Some(json!({"name": "add", "arguments": {"a": 2, "b": 3}})))
+        .call(
+            "alpha",
+            "tools/call",
+            Some(json!({"name": "add", "arguments": {"a": 2, "b": 3}})),
+            CallOptions::default(),
+        )
         .await
         .unwrap();
     assert_eq!(result["structuredContent"]["result"], json!(5.0));
     let info = bridge.server_info("alpha").await.unwrap();
     assert_eq!(info["serverInfo"]["name"], "alpha");
-    let pid = bridge.workspace("alpha").unwrap().pid().await.expect("running");
+    let pid = bridge.workspace("alpha").unwrap().pid().expect("running");
 
     bridge.close().await;
     // The process is gone: signal 0 to its pid fails.
     let alive = std::process::Command::new("kill").args(["-0", &pid.to_string()]).status().unwrap();
     assert!(!alive.success(), "process {pid} outlived close()");
-    assert!(matches!(bridge.call("alpha", "tools/list", None).await, Err(Error::Closed)));
+    assert!(matches!(bridge.call("alpha", "tools/list", None, CallOptions::default()).await, Err(Error::Closed)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_error_responses_pass_through() {
     let alpha = repo().join("examples/workspaces/alpha");
     let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
-    let err = bridge.call("alpha", "no/such/method", None).await.unwrap_err();
+    let err = bridge.call("alpha", "no/such/method", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::JsonRpc { code: -32601, .. }), "{err:?}");
     bridge.close().await;
 }
@@ -56,14 +61,14 @@ async fn server_error_responses_pass_through() {
 #[tokio::test]
 async fn unknown_workspace_is_refused() {
     let bridge = bridge(json!({}));
-    let err = bridge.call("nope", "tools/list", None).await.unwrap_err();
+    let err = bridge.call("nope", "tools/list", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::UnknownWorkspace(ref id) if id == "nope"));
 }
 
 #[tokio::test]
 async fn missing_directory_fails_to_start_with_the_hub_stderr() {
     let bridge = bridge(json!({ "gone": { "dir": "/nonexistent/workspace" } }));
-    match bridge.call("gone", "tools/list", None).await {
+    match bridge.call("gone", "tools/list", None, CallOptions::default()).await {
         Err(Error::StartFailed { stderr, .. }) => {
             assert!(stderr.iter().any(|l| l.contains("/nonexistent/workspace")), "{stderr:?}")
         }
@@ -80,7 +85,7 @@ async fn start_timeout_kills_a_silent_process() {
     std::fs::write(dir.join("slow.py"), "import time\ntime.sleep(60)\n").unwrap();
     let bridge = bridge(json!({ "slow": { "dir": dir, "startTimeoutMs": 1500 } }));
     let started = std::time::Instant::now();
-    let err = bridge.call("slow", "tools/list", None).await.unwrap_err();
+    let err = bridge.call("slow", "tools/list", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::StartFailed { ref reason, .. } if reason.contains("ready line")), "{err:?}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -5,7 +5,8 @@
 //! text/event-stream`. A request's answer is either one JSON body or an SSE
 //! stream whose events carry server messages until the response to it. The
 //! `Mcp-Session-Id` the server issues on `initialize` is sent on every later
-//! request, and so is `MCP-Protocol-Version` once negotiated.
+//! request, and so is `MCP-Protocol-Version` once negotiated. Every message
+//! read from a response goes to the [`Inbox`].
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -21,7 +22,9 @@ use parking_lot::RwLock;
 use serde_json::Value;
 use sse_stream::SseStream;
 
-use super::Transport;
+use std::sync::Arc;
+
+use super::{Inbox, SendError, Transport};
 use crate::error::{Error, Result};
 use crate::jsonrpc::Message;
 
@@ -43,15 +46,18 @@ pub struct HttpTransport {
     session_id: RwLock<Option<HeaderValue>>,
     protocol_version: RwLock<Option<HeaderValue>>,
     max_message_bytes: usize,
+    inbox: Arc<dyn Inbox>,
 }
 
 impl HttpTransport {
-    /// A transport to `url` (e.g. `http://127.0.0.1:8123/mcp`).
+    /// A transport to `url` (e.g. `http://127.0.0.1:8123/mcp`) delivering
+    /// to `inbox`, reading messages of at most `max_message_bytes` (bytes; a
+    /// response stream counts as one message).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] when `url` is not an `http://` URL.
-    pub fn new(url: &str) -> Result<Self> {
+    pub fn new(url: &str, inbox: Arc<dyn Inbox>, max_message_bytes: usize) -> Result<Self> {
         let url: Uri = url
             .parse()
             .map_err(|e| Error::InvalidArgument(format!("endpoint URL {url:?}: {e}")))?;
@@ -66,14 +72,9 @@ impl HttpTransport {
             url,
             session_id: RwLock::new(None),
             protocol_version: RwLock::new(None),
-            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            max_message_bytes,
+            inbox,
         })
-    }
-
-    /// Sends `MCP-Protocol-Version: version` on every later request, as MCP
-    /// 2025-06-18 requires after initialization.
-    pub fn set_protocol_version(&self, version: &str) {
-        *self.protocol_version.write() = HeaderValue::from_str(version).ok();
     }
 
     /// The MCP session id the server issued, if any.
@@ -98,19 +99,19 @@ impl HttpTransport {
             .map_err(|e| Error::InvalidArgument(format!("request: {e}")))
     }
 
-    async fn post(&self, message: Value) -> Result<Option<Value>> {
-        let expects = match Message::classify(&message)? {
+    async fn post(&self, message: Value) -> Result<(), SendError> {
+        let expects = match Message::classify(&message).map_err(SendError::delivered)? {
             Message::Request { id, .. } => Some(id),
             _ => None,
         };
         let body = serde_json::to_vec(&message)
-            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?;
-        let request = self.build(Method::POST, body.into())?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| Error::Transport(format!("POST {}: {e}", self.url)))?;
+            .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?;
+        let request = self.build(Method::POST, body.into()).map_err(SendError::delivered)?;
+        let response = self.client.request(request).await.map_err(|e| SendError {
+            error: Error::Transport(format!("POST {}: {e}", self.url)),
+            // A connect error means nothing was written.
+            maybe_delivered: !e.is_connect(),
+        })?;
         if let Some(id) = response.headers().get(SESSION_HEADER) {
             let mut slot = self.session_id.write();
             if slot.as_ref() != Some(id) {
@@ -119,14 +120,16 @@ impl HttpTransport {
         }
         let status = response.status();
         if !status.is_success() {
-            return Err(self.http_error(response).await);
+            return Err(SendError::delivered(self.http_error(response).await));
         }
         let Some(expected) = expects else {
             // Notifications and responses: 202 Accepted, no body.
-            return Ok(None);
+            return Ok(());
         };
         if status == StatusCode::ACCEPTED {
-            return Err(Error::Protocol("server answered a request with 202 Accepted".into()));
+            return Err(SendError::delivered(Error::Protocol(
+                "server answered a request with 202 Accepted".into(),
+            )));
         }
         let content_type = response
             .headers()
@@ -134,18 +137,21 @@ impl HttpTransport {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        if content_type.starts_with("text/event-stream") {
-            self.read_sse(response.into_body(), &expected).await.map(Some)
+        let outcome = if content_type.starts_with("text/event-stream") {
+            self.read_sse(response.into_body(), &expected).await
         } else if content_type.starts_with("application/json") {
-            let bytes = self.read_body(response.into_body()).await?;
-            let value: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Protocol(format!("invalid JSON response: {e}")))?;
-            Ok(Some(value))
+            match self.read_body(response.into_body()).await {
+                Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
+                    .map_err(|e| Error::Protocol(format!("invalid JSON response: {e}")))
+                    .map(|message| self.inbox.deliver(message, Some(&expected))),
+                Err(e) => Err(e),
+            }
         } else {
             Err(Error::Protocol(format!(
                 "unexpected content type {content_type:?} for a request"
             )))
-        }
+        };
+        outcome.map_err(SendError::delivered)
     }
 
     async fn read_body(&self, body: Incoming) -> Result<Bytes> {
@@ -155,31 +161,48 @@ impl HttpTransport {
             .map(|c| c.to_bytes())
             .map_err(|e| {
                 if e.is::<http_body_util::LengthLimitError>() {
-                    Error::Protocol(format!(
-                        "message larger than {} bytes",
-                        self.max_message_bytes
-                    ))
+                    Error::PayloadTooLarge {
+                        what: "response",
+                        max: self.max_message_bytes,
+                    }
                 } else {
                     Error::Transport(format!("reading response: {e}"))
                 }
             })
     }
 
-    /// Reads SSE events until the response with id `expected`. Other server
-    /// messages on the stream are logged and skipped for now.
-    async fn read_sse(&self, body: Incoming, expected: &Value) -> Result<Value> {
+    /// Hands every message of an SSE response stream to the inbox, until
+    /// the response with id `expected`.
+    async fn read_sse(&self, body: Incoming, expected: &Value) -> Result<()> {
         let limited = Limited::new(body, self.max_message_bytes).map_err(body_error);
         let mut events = std::pin::pin!(SseStream::new(limited));
         while let Some(event) = events.next().await {
-            let event = event.map_err(|e| Error::Transport(format!("SSE stream: {e}")))?;
+            let event = event.map_err(|e| {
+                let too_large = std::error::Error::source(&e)
+                    .and_then(|s| s.downcast_ref::<std::io::Error>())
+                    .and_then(|io| io.get_ref())
+                    .is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>());
+                if too_large {
+                    Error::PayloadTooLarge {
+                        what: "response",
+                        max: self.max_message_bytes,
+                    }
+                } else {
+                    Error::Transport(format!("SSE stream: {e}"))
+                }
+            })?;
             let Some(data) = event.data.filter(|d| !d.is_empty()) else {
                 continue; // priming or keep-alive event
             };
             let message: Value = serde_json::from_str(&data)
                 .map_err(|e| Error::Protocol(format!("invalid JSON in SSE event: {e}")))?;
-            match Message::classify(&message)? {
-                Message::Response { ref id } if id == expected => return Ok(message),
-                other => tracing::debug!(?other, "server message on a request stream"),
+            let is_answer = matches!(
+                Message::classify(&message)?,
+                Message::Response { ref id } if id == expected
+            );
+            self.inbox.deliver(message, Some(expected));
+            if is_answer {
+                return Ok(());
             }
         }
         Err(Error::Protocol("SSE stream ended without a response".into()))
@@ -219,8 +242,14 @@ fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
 }
 
 impl Transport for HttpTransport {
-    fn send(&self, message: Value) -> BoxFuture<'_, Result<Option<Value>>> {
+    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>> {
         Box::pin(self.post(message))
+    }
+
+    /// MCP 2025-06-18, Basic / Transports / Streamable HTTP: the client
+    /// sends the negotiated version on every request after initialization.
+    fn set_protocol_version(&self, version: &str) {
+        *self.protocol_version.write() = HeaderValue::from_str(version).ok();
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

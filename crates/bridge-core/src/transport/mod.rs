@@ -1,30 +1,67 @@
 //! How the core reaches a workspace process.
 //!
-//! A transport carries JSON-RPC messages to one MCP server and brings back
-//! the response to each request. It is small on purpose (send, close); the
-//! MCP session handshake is done above it, in [`crate::workspace`].
+//! A transport carries JSON-RPC messages to one MCP server and hands every
+//! message the server sends back (responses, notifications, server
+//! requests) to an [`Inbox`]. It is small on purpose (send, close); the
+//! correlation of responses to calls and the MCP session handshake are done
+//! above it, in [`crate::pending`] and [`crate::workspace`].
 
 pub mod http;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
-use crate::error::Result;
+use crate::error::Error;
+
+/// Where a transport delivers what the server sends.
+pub trait Inbox: Send + Sync + 'static {
+    /// One message from the server. `related` is the id of the request on
+    /// whose response stream it came, when the transport knows it (MCP
+    /// streamable HTTP: the POST's SSE stream).
+    fn deliver(&self, message: Value, related: Option<&Value>);
+}
+
+/// A send that failed, and whether the server may have seen the message.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    /// What failed.
+    pub error: Error,
+    /// `false` only when the message surely never reached the server (the
+    /// connection was refused before it was written): only then is a
+    /// request safe to send again.
+    pub maybe_delivered: bool,
+}
+
+impl SendError {
+    /// A failure after which the server may have seen the message.
+    pub fn delivered(error: Error) -> Self {
+        SendError {
+            error,
+            maybe_delivered: true,
+        }
+    }
+}
 
 /// One connection to an MCP server.
 pub trait Transport: Send + Sync + 'static {
     /// Sends one JSON-RPC message.
     ///
-    /// For a request, resolves with the server's response to it; for a
-    /// notification or response, resolves with `None` once the server has
-    /// accepted it.
+    /// For a request, resolves once the server's response to it has been
+    /// handed to the inbox (along with whatever the server sent before it on
+    /// the same stream); for a notification or response, once the server
+    /// has accepted it.
     ///
     /// # Errors
     ///
-    /// [`Error::Transport`](crate::Error::Transport) when the connection
-    /// fails; [`Error::Protocol`](crate::Error::Protocol) when the server's
-    /// answer is not valid MCP.
-    fn send(&self, message: Value) -> BoxFuture<'_, Result<Option<Value>>>;
+    /// A [`SendError`] wrapping [`Error::Transport`] when the connection
+    /// fails, [`Error::Protocol`] when the server's answer is not valid MCP,
+    /// [`Error::PayloadTooLarge`] for an oversized response.
+    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>>;
+
+    /// Sends `MCP-Protocol-Version: version` with every later message. Only
+    /// streamable HTTP carries the negotiated version out of band; other
+    /// transports ignore it.
+    fn set_protocol_version(&self, _version: &str) {}
 
     /// Ends the MCP session on the server, if the transport has one. Errors
     /// are logged, not returned: closing is best effort.

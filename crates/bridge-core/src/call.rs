@@ -1,0 +1,36 @@
+//! Per-call options.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::pending::Progress;
+use crate::queue::Priority;
+
+/// Called with each progress notification of a call, in order, before the
+/// call settles.
+pub type ProgressHandler = Box<dyn Fn(Progress) + Send + Sync>;
+
+/// Options of one call. Semantics of the timeouts follow the official MCP
+/// TypeScript SDK's `RequestOptions`.
+///
+/// # Default
+///
+/// Normal priority; the workspace's timeout (30000 ms unless configured);
+/// no progress, no total cap, no cancellation.
+#[derive(Default)]
+pub struct CallOptions {
+    /// Queue priority.
+    pub priority: Priority,
+    /// Time from the call (queue wait included) to its settling; `None` uses
+    /// the workspace's `timeoutMs`.
+    pub timeout: Option<Duration>,
+    /// Restart the timeout at each progress notification.
+    pub reset_timeout_on_progress: bool,
+    /// Cap on the whole call, whatever the progress.
+    pub max_total_timeout: Option<Duration>,
+    /// Cancelling it aborts the call (`ABORTED`).
+    pub cancel: Option<CancellationToken>,
+    /// Asks the server for progress (`_meta.progressToken`) and receives it.
+    pub on_progress: Option<ProgressHandler>,
+}

@@ -1,0 +1,208 @@
+//! Request correlation: JSON-RPC responses and MCP progress notifications
+//! matched to the calls waiting for them.
+//!
+//! Each request the core sends has a unique numeric id. The waiting call
+//! registers a reply channel under that id (and, when it wants progress, a
+//! progress channel: its progress token is the request id). Whatever
+//! settles the entry first wins: the response, a send failure, or the call
+//! itself giving up (timeout, abort, close) by removing it. Inserting a
+//! duplicate id gives the entry back; completing an unknown id returns
+//! `false` and is logged by the caller, never a panic.
+
+use std::collections::HashMap;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::Error;
+use crate::transport::SendError;
+
+/// One MCP progress notification's payload (MCP 2025-06-18, Basic /
+/// Utilities / Progress).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// Progress so far; increases with every notification.
+    pub progress: f64,
+    /// Total, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// Human-readable status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Progress {
+    /// Reads `notifications/progress` params; `None` when `progress` is
+    /// missing or not a number.
+    pub fn from_params(params: &Value) -> Option<Progress> {
+        Some(Progress {
+            progress: params.get("progress")?.as_f64()?,
+            total: params.get("total").and_then(Value::as_f64),
+            message: params.get("message").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+}
+
+/// What settles a call: the server's response message, or why there is none.
+pub type Reply = Result<Value, SendError>;
+
+/// A waiting call.
+pub struct Entry {
+    /// Receives the reply.
+    pub reply: oneshot::Sender<Reply>,
+    /// Receives progress notifications, when the call asked for them.
+    pub progress: Option<mpsc::UnboundedSender<Progress>>,
+}
+
+/// Calls waiting for their responses, by request id.
+#[derive(Default)]
+pub struct Pending {
+    map: Mutex<HashMap<u64, Entry>>,
+}
+
+fn numeric_id(id: &Value) -> Option<u64> {
+    id.as_u64()
+}
+
+impl Pending {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a call.
+    ///
+    /// # Errors
+    ///
+    /// Gives the entry back when the id is already taken.
+    pub fn insert(&self, id: u64, entry: Entry) -> std::result::Result<(), Entry> {
+        let mut map = self.map.lock();
+        if map.contains_key(&id) {
+            return Err(entry);
+        }
+        map.insert(id, entry);
+        Ok(())
+    }
+
+    /// Settles the call whose id the response carries. `false` when no call
+    /// waits for that id (unknown, or already settled).
+    pub fn complete(&self, response: Value) -> bool {
+        let Some(id) = response.get("id").and_then(numeric_id) else {
+            return false;
+        };
+        match self.map.lock().remove(&id) {
+            Some(entry) => {
+                let _ = entry.reply.send(Ok(response));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Settles call `id` with a send failure. `false` when it was already
+    /// settled.
+    pub fn fail(&self, id: u64, error: SendError) -> bool {
+        match self.map.lock().remove(&id) {
+            Some(entry) => {
+                let _ = entry.reply.send(Err(error));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets call `id` (the caller gave up). `true` when it was waiting.
+    pub fn remove(&self, id: u64) -> bool {
+        self.map.lock().remove(&id).is_some()
+    }
+
+    /// Routes a progress notification to the call whose token it names.
+    /// `false` when no waiting call asked for progress with that token.
+    pub fn progress(&self, token: &Value, progress: Progress) -> bool {
+        let Some(id) = numeric_id(token) else {
+            return false;
+        };
+        match self.map.lock().get(&id).and_then(|e| e.progress.as_ref()) {
+            Some(sink) => sink.send(progress).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Settles every waiting call with an error made by `error`.
+    pub fn fail_all(&self, error: impl Fn() -> Error) {
+        let entries: Vec<Entry> = self.map.lock().drain().map(|(_, e)| e).collect();
+        for entry in entries {
+            let _ = entry.reply.send(Err(SendError::delivered(error())));
+        }
+    }
+
+    /// Calls waiting.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    /// Whether no call waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn entry() -> (Entry, oneshot::Receiver<Reply>) {
+        let (reply, rx) = oneshot::channel();
+        (Entry { reply, progress: None }, rx)
+    }
+
+    #[test]
+    fn a_response_settles_its_call_once() {
+        let pending = Pending::new();
+        let (e, mut rx) = entry();
+        pending.insert(7, e).ok().unwrap();
+        assert!(pending.complete(json!({"jsonrpc": "2.0", "id": 7, "result": 1})));
+        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": 7, "result": 2})));
+        assert_eq!(rx.try_recv().unwrap().unwrap()["result"], 1);
+        assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn unknown_ids_and_duplicates_are_refused_without_panic() {
+        let pending = Pending::new();
+        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": 99, "result": 1})));
+        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": "x", "result": 1})));
+        let (a, _rx_a) = entry();
+        let (b, _rx_b) = entry();
+        pending.insert(1, a).ok().unwrap();
+        assert!(pending.insert(1, b).is_err());
+    }
+
+    #[test]
+    fn progress_reaches_only_the_call_that_asked() {
+        let pending = Pending::new();
+        let (reply, _rx) = oneshot::channel();
+        let (tx, mut progress) = mpsc::unbounded_channel();
+        pending.insert(3, Entry { reply, progress: Some(tx) }).ok().unwrap();
+        let p = Progress::from_params(&json!({"progressToken": 3, "progress": 1, "total": 4})).unwrap();
+        assert!(pending.progress(&json!(3), p.clone()));
+        assert!(!pending.progress(&json!(4), p.clone()));
+        assert_eq!(progress.try_recv().unwrap(), p);
+    }
+
+    #[test]
+    fn fail_all_settles_every_waiting_call() {
+        let pending = Pending::new();
+        let (a, mut rx_a) = entry();
+        let (b, mut rx_b) = entry();
+        pending.insert(1, a).ok().unwrap();
+        pending.insert(2, b).ok().unwrap();
+        pending.fail_all(|| Error::Closed);
+        assert!(matches!(rx_a.try_recv().unwrap(), Err(SendError { error: Error::Closed, .. })));
+        assert!(matches!(rx_b.try_recv().unwrap(), Err(SendError { error: Error::Closed, .. })));
+        assert!(pending.is_empty());
+    }
+}

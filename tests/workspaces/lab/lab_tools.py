@@ -1,0 +1,66 @@
+"""Tools for exercising the request path: sleep, progress, size, order, logs.
+
+Module state records what the server observed (call order, cancellations)
+so that tests can ask the server itself.
+"""
+
+import asyncio
+
+from fastmcp import Context, FastMCP
+
+_order: list[str] = []
+_cancelled: list[str] = []
+
+
+def register(mcp: FastMCP) -> None:
+    """Adds the lab tools."""
+
+    @mcp.tool
+    async def sleep(seconds: float, tag: str = "") -> str:
+        """Sleeps, recording ``tag`` if the call is cancelled."""
+        try:
+            await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            _cancelled.append(tag)
+            raise
+        return tag
+
+    @mcp.tool
+    def cancelled() -> list[str]:
+        """Tags of the sleep calls that were cancelled."""
+        return list(_cancelled)
+
+    @mcp.tool
+    def record(tag: str) -> str:
+        """Appends ``tag`` to the call order."""
+        _order.append(tag)
+        return tag
+
+    @mcp.tool
+    def order() -> list[str]:
+        """The tags recorded so far, in the order the server ran them."""
+        return list(_order)
+
+    @mcp.tool
+    async def progress(steps: int, delay: float, ctx: Context) -> int:
+        """Reports progress 1..steps of steps, ``delay`` seconds apart."""
+        for step in range(1, steps + 1):
+            await asyncio.sleep(delay)
+            await ctx.report_progress(step, steps, f"step {step}")
+        return steps
+
+    @mcp.tool
+    def large(size: int) -> str:
+        """Returns ``size`` characters."""
+        return "x" * size
+
+    @mcp.tool
+    async def log(message: str, ctx: Context) -> str:
+        """Sends ``message`` as an MCP logging notification."""
+        await ctx.info(message)
+        return message
+
+    @mcp.tool
+    def echo(text: str) -> str:
+        """Returns the text unchanged."""
+        return text
