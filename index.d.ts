@@ -8,13 +8,27 @@ export declare class NativeBridge {
    *
    * Throws `INVALID_ARGUMENT: …` when the options are malformed.
    */
-  constructor(optionsJson: string, onNotification?: NotificationCallback | undefined | null)
+  constructor(optionsJson: string, onNotification?: NotificationCallback | undefined | null, onRequest?: BridgeRequestCallback | undefined | null)
   /**
    * Sends a JSON-RPC request; `params_json` is JSON text or absent.
    * The call is queued before this returns, so calls keep their order.
    * Progress updates reach `on_progress` before the promise resolves.
    */
-  call(workspaceId: string, method: string, paramsJson?: string | undefined | null, options?: NativeCallOptions | undefined | null, onProgress?: ProgressCallback | undefined | null): Promise<Outcome>
+  call(workspaceId: string, method: string, paramsJson?: string | undefined | null, options?: NativeCallOptions | undefined | null, onProgress?: ProgressCallback | undefined | null, onRequest?: CallRequestCallback | undefined | null): Promise<Outcome>
+  /**
+   * Opens a further MCP session on a workspace's process with its own
+   * `clientInfo` and capabilities (JSON text) and request handler.
+   */
+  session(workspaceId: string, clientInfoJson?: string | undefined | null, capabilitiesJson?: string | undefined | null, onRequest?: SessionRequestCallback | undefined | null): Outcome
+  /**
+   * Sends a JSON-RPC request on a session opened with
+   * [`NativeBridge::session`].
+   */
+  sessionCall(sessionId: number, method: string, paramsJson?: string | undefined | null, options?: NativeCallOptions | undefined | null, onProgress?: ProgressCallback | undefined | null, onRequest?: CallRequestCallback | undefined | null): Promise<Outcome>
+  /** The `InitializeResult` of a session's MCP session. */
+  sessionServerInfo(sessionId: number): Promise<Outcome>
+  /** Ends a session; idempotent. */
+  sessionClose(sessionId: number): Promise<void>
   /**
    * Aborts the call started with this `callId`: it rejects with
    * `ABORTED`, and the server is sent `notifications/cancelled` if the

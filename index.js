@@ -12,8 +12,9 @@ const require = createRequire(import.meta.url);
 const packageDir = path.dirname(fileURLToPath(import.meta.url));
 const LIMIT_KEYS = ['maxConcurrent', 'maxQueue', 'timeoutMs', 'maxRetries', 'maxMessageBytes'];
 const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs', ...LIMIT_KEYS]);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', ...LIMIT_KEYS]);
-const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress']);
+const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', ...LIMIT_KEYS]);
+const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
+const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
 const MAX_CALL_ID = 0xffffffff;
 
@@ -74,6 +75,69 @@ function nativeOptions(options) {
   return { ...options, workspaces, python: options.python ?? defaultPython() };
 }
 
+/**
+ * Runs a server-request handler and encodes its outcome for the native side:
+ * `{"result": ...}`, or `{"error": {code, message, data?}}` where a thrown
+ * error's numeric `code` (or `rpcCode`) is kept and anything else is -32603.
+ */
+async function answer(request, handler, ...args) {
+  if (!handler) {
+    return JSON.stringify({ error: { code: -32601, message: `Method not found: ${request.method}` } });
+  }
+  try {
+    const result = await handler(...args, request);
+    return JSON.stringify({ result: result ?? {} });
+  } catch (err) {
+    const code = Number.isInteger(err?.code) ? err.code : Number.isInteger(err?.rpcCode) ? err.rpcCode : -32603;
+    const error = { code, message: String(err?.message ?? err) };
+    if (err?.data !== undefined) error.data = err.data;
+    return JSON.stringify({ error });
+  }
+}
+
+function checkHandler(method, handler) {
+  if (typeof method !== 'string' || method === '') throw bridgeError('INVALID_ARGUMENT', 'onRequest: method must be a non-empty string');
+  if (typeof handler !== 'function') throw bridgeError('INVALID_ARGUMENT', 'onRequest: handler must be a function');
+}
+
+/**
+ * Runs one call on the native side: checks arguments, wires the abort
+ * signal, progress and request handlers, and unwraps the outcome.
+ */
+async function runCall(bridge, start, method, params, options) {
+  if (typeof method !== 'string' || method === '') {
+    throw bridgeError('INVALID_ARGUMENT', 'method must be a non-empty string');
+  }
+  if (params !== undefined && params !== null && typeof params !== 'object') {
+    throw bridgeError('INVALID_ARGUMENT', 'params must be an object or an array when given');
+  }
+  const native = nativeCallOptions(options);
+  const signal = options?.signal;
+  if (signal?.aborted) {
+    throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
+  }
+  const paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
+  const onProgress = options?.onProgress && progressCallback(options.onProgress);
+  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), options.onRequest));
+  let onAbort;
+  if (signal) {
+    const callId = bridge.nextCallId();
+    native.callId = callId;
+    onAbort = () => bridge.cancel(callId);
+    signal.addEventListener('abort', onAbort, { once: true });
+  }
+  try {
+    return unwrap(await start(paramsJson, native, onProgress, onRequest));
+  } catch (err) {
+    if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
+      err.cause ??= signal.reason;
+    }
+    throw err;
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Wraps a user's onProgress so that a throwing handler cannot break the call. */
 function progressCallback(onProgress) {
   return (update) => {
@@ -119,6 +183,9 @@ function nativeCallOptions(options) {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: onProgress must be a function');
   }
+  if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
+    throw bridgeError('INVALID_ARGUMENT', 'call options: onRequest must be a function');
+  }
   return { priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs };
 }
 
@@ -131,6 +198,7 @@ export class Bridge extends EventEmitter {
   #native;
   #closing;
   #nextCallId = 1;
+  #requestHandlers = new Map();
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
@@ -140,8 +208,12 @@ export class Bridge extends EventEmitter {
     const onNotification = (workspaceId, json) => {
       this.emit('notification', workspaceId, JSON.parse(json));
     };
+    const onRequest = (workspaceId, json) => {
+      const request = JSON.parse(json);
+      return answer(request, this.#requestHandlers.get(request.method), workspaceId);
+    };
     try {
-      this.#native = new NativeBridge(JSON.stringify(config), onNotification);
+      this.#native = new NativeBridge(JSON.stringify(config), onNotification, onRequest);
     } catch (err) {
       const message = String(err?.message ?? err).replace(/^INVALID_ARGUMENT: /, '');
       throw new BridgeError('INVALID_ARGUMENT', message, { cause: err });
@@ -164,37 +236,72 @@ export class Bridge extends EventEmitter {
    */
   async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
-    if (typeof method !== 'string' || method === '') {
-      throw bridgeError('INVALID_ARGUMENT', 'method must be a non-empty string');
+    return runCall(
+      this.#calls,
+      (paramsJson, native, onProgress, onRequest) =>
+        this.#native.call(workspaceId, method, paramsJson, native, onProgress, onRequest),
+      method,
+      params,
+      options,
+    );
+  }
+
+  /** Call ids and cancellation, shared with sessions. */
+  get #calls() {
+    return {
+      nextCallId: () => {
+        const callId = this.#nextCallId;
+        this.#nextCallId = callId === MAX_CALL_ID ? 1 : callId + 1;
+        return callId;
+      },
+      cancel: (callId) => this.#native.cancel(callId),
+    };
+  }
+
+  /**
+   * Answers server requests of `method` (e.g. `'sampling/createMessage'`,
+   * `'elicitation/create'`, `'roots/list'`) that no call or session handler
+   * takes: `handler(workspaceId, request)` returns the result (or a
+   * promise); a thrown error with a numeric `code` becomes that JSON-RPC
+   * error, anything else -32603. Without a handler the server gets -32601.
+   * @returns {this}
+   */
+  onRequest(method, handler) {
+    checkHandler(method, handler);
+    this.#requestHandlers.set(method, handler);
+    return this;
+  }
+
+  /**
+   * Opens a further MCP session on a workspace's process, with its own
+   * `clientInfo`, `capabilities` and request handlers.
+   * @param {string} workspaceId
+   * @param {{ clientInfo?: object, capabilities?: object, onRequest?: Function }} [options]
+   * @returns {Session}
+   */
+  session(workspaceId, options = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'session options must be an object');
+    checkKeys(options, SESSION_KEYS, 'session options');
+    const { clientInfo, capabilities } = options;
+    for (const [name, value] of [['clientInfo', clientInfo], ['capabilities', capabilities]]) {
+      if (value !== undefined && !isPlainObject(value)) throw bridgeError('INVALID_ARGUMENT', `session options: ${name} must be an object`);
     }
-    if (params !== undefined && params !== null && typeof params !== 'object') {
-      throw bridgeError('INVALID_ARGUMENT', 'params must be an object or an array when given');
-    }
-    const native = nativeCallOptions(options);
-    const signal = options?.signal;
-    if (signal?.aborted) {
-      throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
-    }
-    const paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
-    const onProgress = options?.onProgress && progressCallback(options.onProgress);
-    let onAbort;
-    if (signal) {
-      const callId = this.#nextCallId;
-      this.#nextCallId = callId === MAX_CALL_ID ? 1 : callId + 1;
-      native.callId = callId;
-      onAbort = () => this.#native.cancel(callId);
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
-    try {
-      return unwrap(await this.#native.call(workspaceId, method, paramsJson, native, onProgress));
-    } catch (err) {
-      if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
-        err.cause ??= signal.reason;
-      }
-      throw err;
-    } finally {
-      if (onAbort) signal.removeEventListener('abort', onAbort);
-    }
+    const handlers = new Map();
+    const onRequest = (json) => {
+      const request = JSON.parse(json);
+      const own = handlers.get(request.method);
+      if (own) return answer(request, own);
+      return answer(request, this.#requestHandlers.get(request.method), workspaceId);
+    };
+    const opened = this.#native.session(
+      workspaceId,
+      clientInfo && JSON.stringify(clientInfo),
+      capabilities && JSON.stringify(capabilities),
+      onRequest,
+    );
+    const sessionId = Number(unwrap(opened));
+    return new Session(this.#native, this.#calls, sessionId, handlers);
   }
 
   /**
@@ -223,6 +330,65 @@ export class Bridge extends EventEmitter {
   /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */
   close() {
     this.#closing ??= this.#native.close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose]() {
+    return this.close();
+  }
+}
+
+/**
+ * A further MCP session on a workspace's process (see `Bridge.session`).
+ * Its calls share the workspace's queue; it re-initializes by itself after
+ * the process restarts.
+ */
+export class Session {
+  #native;
+  #calls;
+  #id;
+  #handlers;
+  #closing;
+
+  /** @internal Use `bridge.session()`. */
+  constructor(native, calls, id, handlers) {
+    this.#native = native;
+    this.#calls = calls;
+    this.#id = id;
+    this.#handlers = handlers;
+  }
+
+  /** As `bridge.call`, on this session. Rejects with `CLOSED` after `close()`. */
+  call(method, params, options) {
+    return runCall(
+      this.#calls,
+      (paramsJson, native, onProgress, onRequest) =>
+        this.#native.sessionCall(this.#id, method, paramsJson, native, onProgress, onRequest),
+      method,
+      params,
+      options,
+    );
+  }
+
+  /** This session's server `InitializeResult`. */
+  async serverInfo() {
+    return unwrap(await this.#native.sessionServerInfo(this.#id));
+  }
+
+  /**
+   * Answers this session's server requests of `method`; falls back to the
+   * bridge's `onRequest` handlers.
+   * @returns {this}
+   */
+  onRequest(method, handler) {
+    checkHandler(method, handler);
+    this.#handlers.set(method, handler);
+    return this;
+  }
+
+  /** Ends the MCP session; idempotent. */
+  close() {
+    this.#closing ??= this.#native.sessionClose(this.#id);
     return this.#closing;
   }
 

@@ -6,12 +6,27 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::CallOptions;
+use crate::call::{CallOptions, RequestHandler};
 use crate::config::{BridgeConfig, HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
 use crate::queue::Limiter;
-use crate::workspace::{CallLimits, NotificationHandler, Workspace};
+use crate::session::{ClientIdentity, SessionHandle};
+use crate::workspace::{CallLimits, Handlers, NotificationHandler, Workspace};
+
+/// Answers server requests not handled by a call or session: given the
+/// workspace id and the whole JSON-RPC request, as [`RequestHandler`].
+pub type BridgeRequestHandler =
+    Arc<dyn Fn(&str, serde_json::Value) -> futures_util::future::BoxFuture<'static, Result<serde_json::Value>> + Send + Sync>;
+
+/// Where a bridge's server-initiated traffic goes.
+#[derive(Default, Clone)]
+pub struct BridgeHandlers {
+    /// Server notifications not tied to a call, with their workspace id.
+    pub notifications: Option<NotificationHandler>,
+    /// Server requests not answered by a call's or session's handler.
+    pub requests: Option<BridgeRequestHandler>,
+}
 
 /// Runs and talks to one hub process per workspace.
 pub struct Bridge {
@@ -21,9 +36,9 @@ pub struct Bridge {
 
 impl Bridge {
     /// A bridge over the configured workspaces. Starts nothing: each process
-    /// is spawned on its workspace's first call. `notifications` receives
-    /// every server notification not tied to a call, with its workspace id.
-    pub fn new(config: BridgeConfig, notifications: Option<NotificationHandler>) -> Self {
+    /// is spawned on its workspace's first call. `handlers` receive the
+    /// server notifications and requests not tied to a call.
+    pub fn new(config: BridgeConfig, handlers: BridgeHandlers) -> Self {
         let closing = CancellationToken::new();
         let workspaces = config
             .workspaces
@@ -40,7 +55,17 @@ impl Bridge {
                         max_message_bytes: limits.max_message_bytes,
                     },
                     closing.clone(),
-                    notifications.clone(),
+                    Handlers {
+                        identity: ClientIdentity {
+                            capabilities: config.capabilities.clone().unwrap_or_else(|| serde_json::json!({})),
+                            ..ClientIdentity::default()
+                        },
+                        notifications: handlers.notifications.clone(),
+                        requests: handlers.requests.clone().map(|bridge_handler| {
+                            let workspace = id.clone();
+                            Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
+                        }),
+                    },
                 );
                 (id.clone(), Arc::new(workspace))
             })
@@ -91,6 +116,21 @@ impl Bridge {
             .workspace(workspace)
             .map(|w| w.call(method, params, options));
         async move { call?.await }
+    }
+
+    /// Opens a further MCP session on a workspace's process, with its own
+    /// client identity and request handler (falling back to `-32601`).
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub fn session(
+        &self,
+        workspace: &str,
+        identity: ClientIdentity,
+        requests: Option<RequestHandler>,
+    ) -> Result<Arc<SessionHandle>> {
+        Ok(self.workspace(workspace)?.session(identity, requests))
     }
 
     /// The workspace server's `InitializeResult`, starting it if needed.

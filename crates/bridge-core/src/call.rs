@@ -1,15 +1,26 @@
 //! Per-call options.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::error::Error;
 use crate::pending::Progress;
 use crate::queue::Priority;
 
 /// Called with each progress notification of a call, in order, before the
 /// call settles.
 pub type ProgressHandler = Box<dyn Fn(Progress) + Send + Sync>;
+
+/// Answers a server request (`sampling/createMessage`, `elicitation/create`,
+/// `roots/list`, ...): given the whole JSON-RPC request, resolves with its
+/// `result`, or fails with [`Error::JsonRpc`] (any other error answers
+/// -32603).
+pub type RequestHandler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
 
 /// Options of one call. Semantics of the timeouts follow the official MCP
 /// TypeScript SDK's `RequestOptions`.
@@ -33,4 +44,7 @@ pub struct CallOptions {
     pub cancel: Option<CancellationToken>,
     /// Asks the server for progress (`_meta.progressToken`) and receives it.
     pub on_progress: Option<ProgressHandler>,
+    /// Answers server requests that arrive in the context of this call (on
+    /// its response stream); others go to the session's handler.
+    pub on_request: Option<RequestHandler>,
 }

@@ -28,6 +28,10 @@ pub struct BridgeConfig {
     /// How long a workspace process may take to print its ready line, in ms.
     #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
+    /// Client capabilities every workspace's default MCP session declares
+    /// in `initialize` (e.g. `{"sampling": {}, "elicitation": {}}`).
+    #[serde(default)]
+    pub capabilities: Option<serde_json::Value>,
     /// Request limits of every workspace.
     #[serde(flatten)]
     pub limits: Limits,
@@ -103,7 +107,7 @@ pub struct WorkspaceSpec {
 }
 
 const LIMIT_KEYS: &[&str] = &["maxConcurrent", "maxQueue", "timeoutMs", "maxRetries", "maxMessageBytes"];
-const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs"], LIMIT_KEYS];
+const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities"], LIMIT_KEYS];
 const WORKSPACE_KEYS: &[&[&str]] = &[&["dir", "python", "env", "startTimeoutMs"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {

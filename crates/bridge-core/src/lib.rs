@@ -33,14 +33,16 @@ pub mod metrics;
 pub mod pending;
 pub mod process;
 pub mod queue;
+pub mod session;
 pub mod transport;
 pub mod workspace;
 
-pub use bridge::Bridge;
+pub use bridge::{Bridge, BridgeHandlers};
 pub use call::CallOptions;
 pub use config::{BridgeConfig, WorkspaceSpec};
 pub use error::{Error, Result};
 pub use metrics::MetricsSnapshot;
 pub use pending::Progress;
 pub use queue::Priority;
+pub use session::{ClientIdentity, SessionHandle};
 pub use workspace::Workspace;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::call::RequestHandler;
 use crate::error::Error;
 use crate::transport::SendError;
 
@@ -54,6 +55,19 @@ pub struct Entry {
     pub reply: oneshot::Sender<Reply>,
     /// Receives progress notifications, when the call asked for them.
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
+    /// Answers server requests related to this call.
+    pub on_request: Option<RequestHandler>,
+}
+
+impl Entry {
+    /// An entry with a reply channel only.
+    pub fn new(reply: oneshot::Sender<Reply>) -> Self {
+        Entry {
+            reply,
+            progress: None,
+            on_request: None,
+        }
+    }
 }
 
 /// Calls waiting for their responses, by request id.
@@ -130,6 +144,12 @@ impl Pending {
         }
     }
 
+    /// The request handler of the call with this id, if it has one.
+    pub fn request_handler(&self, id: &Value) -> Option<RequestHandler> {
+        let id = numeric_id(id)?;
+        self.map.lock().get(&id).and_then(|e| e.on_request.clone())
+    }
+
     /// Settles every waiting call with an error made by `error`.
     pub fn fail_all(&self, error: impl Fn() -> Error) {
         let entries: Vec<Entry> = self.map.lock().drain().map(|(_, e)| e).collect();
@@ -156,7 +176,7 @@ mod tests {
 
     fn entry() -> (Entry, oneshot::Receiver<Reply>) {
         let (reply, rx) = oneshot::channel();
-        (Entry { reply, progress: None }, rx)
+        (Entry::new(reply), rx)
     }
 
     #[test]
@@ -186,7 +206,8 @@ mod tests {
         let pending = Pending::new();
         let (reply, _rx) = oneshot::channel();
         let (tx, mut progress) = mpsc::unbounded_channel();
-        pending.insert(3, Entry { reply, progress: Some(tx) }).ok().unwrap();
+        let entry = Entry { progress: Some(tx), ..Entry::new(reply) };
+        pending.insert(3, entry).ok().unwrap();
         let p = Progress::from_params(&json!({"progressToken": 3, "progress": 1, "total": 4})).unwrap();
         assert!(pending.progress(&json!(3), p.clone()));
         assert!(!pending.progress(&json!(4), p.clone()));

@@ -19,7 +19,7 @@
 //! the deadline, up to `maxRetries` times; anything else is never sent twice.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::{BoxFuture, Shared};
@@ -30,21 +30,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::CallOptions;
+use crate::call::{CallOptions, RequestHandler};
 use crate::config::HubCommand;
 use crate::error::{Error, Result};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc;
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::pending::{Entry, Pending, Progress};
+use crate::pending::{Entry, Progress};
 use crate::process::HubProcess;
 use crate::queue::Limiter;
-use crate::transport::http::HttpTransport;
-use crate::transport::{Inbox, SendError, Transport};
+use crate::session::{ClientIdentity, Session, SessionHandle};
+use crate::transport::SendError;
 
-/// The MCP revision the core asks for in `initialize`.
-pub const PROTOCOL_VERSION: &str = "2025-11-25";
-/// MCP revisions the core accepts from a server.
-pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
 /// Stderr lines carried by start failures and crashes.
 const STDERR_LINES: usize = 20;
 /// First retry delay; doubles each retry.
@@ -54,73 +50,12 @@ const RETRY_BASE: Duration = Duration::from_millis(50);
 /// tied to a call.
 pub type NotificationHandler = Arc<dyn Fn(&str, Value) + Send + Sync>;
 
-/// A started hub process and the MCP session on it.
+/// A started hub process and its default MCP session.
 pub(crate) struct Connection {
     process: HubProcess,
-    transport: Arc<dyn Transport>,
-    pending: Arc<Pending>,
-    /// The server's `InitializeResult`.
-    init: Value,
-}
-
-/// Routes what the server sends: responses and progress to waiting calls,
-/// other notifications to the bridge's handler, and answers server requests.
-struct Router {
-    workspace: String,
-    pending: Arc<Pending>,
-    transport: OnceLock<Weak<dyn Transport>>,
-    notifications: Option<NotificationHandler>,
-}
-
-impl Router {
-    fn reply(&self, response: Value) {
-        let Some(transport) = self.transport.get().and_then(Weak::upgrade) else {
-            return;
-        };
-        tokio::spawn(async move {
-            if let Err(e) = transport.send(response).await {
-                tracing::warn!(error = %e.error, "could not answer a server request");
-            }
-        });
-    }
-}
-
-impl Inbox for Router {
-    fn deliver(&self, message: Value, _related: Option<&Value>) {
-        match Message::classify(&message) {
-            Ok(Message::Response { id }) => {
-                if !self.pending.complete(message) {
-                    tracing::warn!(workspace = self.workspace, %id, "response to no waiting call; dropped");
-                }
-            }
-            Ok(Message::Notification { method }) => {
-                if method == "notifications/progress" {
-                    let params = message.get("params").cloned().unwrap_or(Value::Null);
-                    if let (Some(token), Some(progress)) =
-                        (params.get("progressToken"), Progress::from_params(&params))
-                    {
-                        if self.pending.progress(token, progress) {
-                            return;
-                        }
-                    }
-                }
-                match &self.notifications {
-                    Some(handler) => handler(&self.workspace, message),
-                    None => tracing::debug!(workspace = self.workspace, method, "server notification"),
-                }
-            }
-            Ok(Message::Request { id, method }) => {
-                let response = if method == "ping" {
-                    json!({ "jsonrpc": "2.0", "id": id, "result": {} })
-                } else {
-                    json!({ "jsonrpc": "2.0", "id": id,
-                            "error": { "code": -32601, "message": format!("Method not found: {method}") } })
-                };
-                self.reply(response);
-            }
-            Err(e) => tracing::warn!(workspace = self.workspace, error = %e, "invalid message from server; dropped"),
-        }
-    }
+    /// Distinguishes this process from earlier ones of the workspace.
+    generation: u64,
+    default: Arc<Session>,
 }
 
 type Starting = Shared<BoxFuture<'static, Result<Arc<Connection>>>>;
@@ -145,11 +80,23 @@ pub struct Workspace {
     command: HubCommand,
     limits: CallLimits,
     closing: CancellationToken,
+    identity: ClientIdentity,
     notifications: Option<NotificationHandler>,
+    requests: Option<RequestHandler>,
     state: Mutex<State>,
     limiter: Limiter,
     metrics: Metrics,
     next_id: Arc<AtomicU64>,
+    generations: AtomicU64,
+}
+
+/// What a workspace's default session declares and where server messages
+/// that are not tied to a call go.
+#[derive(Default, Clone)]
+pub(crate) struct Handlers {
+    pub identity: ClientIdentity,
+    pub notifications: Option<NotificationHandler>,
+    pub requests: Option<RequestHandler>,
 }
 
 impl Workspace {
@@ -159,19 +106,47 @@ impl Workspace {
         limiter: Limiter,
         limits: CallLimits,
         closing: CancellationToken,
-        notifications: Option<NotificationHandler>,
+        handlers: Handlers,
     ) -> Self {
         Workspace {
             id,
             command,
             limits,
             closing,
-            notifications,
+            identity: handlers.identity,
+            notifications: handlers.notifications,
+            requests: handlers.requests,
             state: Mutex::new(State::Idle),
             limiter,
             metrics: Metrics::default(),
             next_id: Arc::new(AtomicU64::new(1)),
+            generations: AtomicU64::new(0),
         }
+    }
+
+    pub(crate) fn max_message_bytes(&self) -> usize {
+        self.limits.max_message_bytes
+    }
+
+    /// The request id counter shared by all sessions of the workspace.
+    pub(crate) fn ids(&self) -> &AtomicU64 {
+        &self.next_id
+    }
+
+    pub(crate) fn notification_handler(&self) -> Option<NotificationHandler> {
+        self.notifications.clone()
+    }
+
+    /// The live process's generation and MCP endpoint URL, starting it if
+    /// needed.
+    pub(crate) async fn live_process(&self) -> Result<(u64, String)> {
+        let conn = self.connection().await?;
+        Ok((conn.generation, conn.process.url().to_owned()))
+    }
+
+    /// Opens a further MCP session on this workspace's process.
+    pub fn session(self: &Arc<Self>, identity: ClientIdentity, requests: Option<RequestHandler>) -> Arc<SessionHandle> {
+        SessionHandle::new(self.clone(), identity, requests)
     }
 
     /// The workspace id.
@@ -194,9 +169,14 @@ impl Workspace {
                     let start = Self::start(
                         self.id.clone(),
                         self.command.clone(),
+                        self.generations.fetch_add(1, Ordering::Relaxed) + 1,
                         self.limits.max_message_bytes,
                         self.next_id.clone(),
-                        self.notifications.clone(),
+                        Handlers {
+                            identity: self.identity.clone(),
+                            notifications: self.notifications.clone(),
+                            requests: self.requests.clone(),
+                        },
                     );
                     let task = tokio::spawn(start);
                     let starting = async move {
@@ -231,32 +211,28 @@ impl Workspace {
     async fn start(
         id: String,
         command: HubCommand,
+        generation: u64,
         max_message_bytes: usize,
         next_id: Arc<AtomicU64>,
-        notifications: Option<NotificationHandler>,
+        handlers: Handlers,
     ) -> Result<Arc<Connection>> {
         let process = HubProcess::spawn(&id, &command).await?;
         tracing::info!(workspace = id, pid = process.pid(), url = process.url(), "workspace ready");
-        let pending = Arc::new(Pending::new());
-        let router = Arc::new(Router {
-            workspace: id.clone(),
-            pending: pending.clone(),
-            transport: OnceLock::new(),
-            notifications,
-        });
-        let session = async {
-            let transport: Arc<dyn Transport> =
-                Arc::new(HttpTransport::new(process.url(), router.clone(), max_message_bytes)?);
-            let _ = router.transport.set(Arc::downgrade(&transport));
-            let init = initialize(&*transport, &pending, &next_id).await?;
-            Ok::<_, Error>((transport, init))
-        };
-        match session.await {
-            Ok((transport, init)) => Ok(Arc::new(Connection {
+        let session = Session::open(
+            &id,
+            process.url(),
+            &handlers.identity,
+            max_message_bytes,
+            &next_id,
+            handlers.notifications,
+            handlers.requests,
+        )
+        .await;
+        match session {
+            Ok(session) => Ok(Arc::new(Connection {
                 process,
-                transport,
-                pending,
-                init,
+                generation,
+                default: Arc::new(session),
             })),
             Err(e) => {
                 let stderr = process.stderr_tail(STDERR_LINES);
@@ -295,6 +271,17 @@ impl Workspace {
         params: Option<Value>,
         options: CallOptions,
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        self.call_on(None, method, params, options)
+    }
+
+    /// [`Workspace::call`] on `session`, or on the default session.
+    pub(crate) fn call_on(
+        self: &Arc<Self>,
+        session: Option<Arc<SessionHandle>>,
+        method: &str,
+        params: Option<Value>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
         let started = Instant::now();
         self.metrics.started();
         let admitted = if self.closing.is_cancelled() {
@@ -308,7 +295,7 @@ impl Workspace {
         let method = method.to_owned();
         async move {
             let result = match admitted {
-                Ok(acquire) => this.call_inner(&method, params, options, started, acquire).await,
+                Ok(acquire) => this.call_inner(session, &method, params, options, started, acquire).await,
                 Err(e) => Err(e),
             };
             this.metrics.settled(result.as_ref().map(|_| ()), started.elapsed());
@@ -318,6 +305,7 @@ impl Workspace {
 
     async fn call_inner(
         &self,
+        target: Option<Arc<SessionHandle>>,
         method: &str,
         params: Option<Value>,
         options: CallOptions,
@@ -357,10 +345,11 @@ impl Workspace {
 
         let mut attempt = 0;
         loop {
-            let conn = tokio::select! {
-                conn = self.connection() => conn?,
+            let session = tokio::select! {
+                session = self.session_of(target.as_deref()) => session?,
                 e = interrupted(&deadline) => return Err(e),
             };
+            let (conn, session) = session;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             request["id"] = json!(id);
             let (progress_tx, mut progress_rx) = match options.on_progress {
@@ -372,10 +361,15 @@ impl Workspace {
                 None => (None, None),
             };
             let (reply, mut replied) = oneshot::channel();
-            if conn.pending.insert(id, Entry { reply, progress: progress_tx }).is_err() {
+            let entry = Entry {
+                reply,
+                progress: progress_tx,
+                on_request: options.on_request.clone(),
+            };
+            if session.pending.insert(id, entry).is_err() {
                 return Err(Error::Protocol(format!("request id {id} already in use")));
             }
-            let sent = spawn_send(conn.clone(), id, request.clone());
+            let sent = spawn_send(session.clone(), id, request.clone());
             let outcome = loop {
                 tokio::select! {
                     biased;
@@ -389,11 +383,11 @@ impl Workspace {
                         }
                     }
                     e = interrupted(&deadline) => {
-                        conn.pending.remove(id);
+                        session.pending.remove(id);
                         sent.abort();
                         if !matches!(e, Error::Closed) {
                             let reason = e.to_string();
-                            cancel_request(&conn, id, &reason);
+                            cancel_request(&session, id, &reason);
                         }
                         return Err(e);
                     }
@@ -434,6 +428,16 @@ impl Workspace {
         }
     }
 
+    /// The live connection and the session a call goes on.
+    async fn session_of(&self, target: Option<&SessionHandle>) -> Result<(Arc<Connection>, Arc<Session>)> {
+        let conn = self.connection().await?;
+        let session = match target {
+            None => conn.default.clone(),
+            Some(handle) => handle.session_for(conn.generation, conn.process.url()).await?,
+        };
+        Ok((conn, session))
+    }
+
     /// The server's `InitializeResult` (protocol version, capabilities,
     /// serverInfo, instructions), starting the process if needed.
     ///
@@ -441,7 +445,7 @@ impl Workspace {
     ///
     /// `START_FAILED`, `CLOSED`.
     pub async fn server_info(&self) -> Result<Value> {
-        Ok(self.connection().await?.init.clone())
+        Ok(self.connection().await?.default.init.clone())
     }
 
     /// The OS process id, when a process is running.
@@ -460,7 +464,7 @@ impl Workspace {
     /// Calls waiting for a response on the live connection.
     pub fn pending(&self) -> usize {
         match &*self.state.lock() {
-            State::Ready(conn) => conn.pending.len(),
+            State::Ready(conn) => conn.default.pending.len(),
             _ => 0,
         }
     }
@@ -475,67 +479,31 @@ impl Workspace {
             State::Starting(_) | State::Idle => None,
         };
         if let Some(conn) = conn {
-            conn.pending.fail_all(|| Error::Closed);
-            conn.transport.close().await;
+            conn.default.close(|| Error::Closed).await;
             conn.process.stop().await;
         }
     }
 }
 
-/// MCP initialization (MCP 2025-06-18, Basic / Lifecycle): `initialize`,
-/// then `notifications/initialized`.
-async fn initialize(transport: &dyn Transport, pending: &Pending, next_id: &AtomicU64) -> Result<Value> {
-    let id = next_id.fetch_add(1, Ordering::Relaxed);
-    let params = json!({
-        "protocolVersion": PROTOCOL_VERSION,
-        "capabilities": {},
-        "clientInfo": { "name": "fastmcp-bridge", "version": env!("CARGO_PKG_VERSION") },
-    });
-    let (reply, replied) = oneshot::channel();
-    let _ = pending.insert(id, Entry { reply, progress: None });
-    if let Err(e) = transport.send(jsonrpc::request(id, "initialize", Some(params))).await {
-        pending.remove(id);
-        return Err(e.error);
-    }
-    let response = replied
-        .await
-        .unwrap_or(Err(SendError::delivered(Error::Closed)))
-        .map_err(|e| e.error)?;
-    let init = jsonrpc::into_result(response)?;
-    let version = init
-        .get("protocolVersion")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Error::Protocol("InitializeResult has no protocolVersion".into()))?;
-    if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version) {
-        return Err(Error::Protocol(format!("unsupported MCP protocol version {version:?}")));
-    }
-    transport.set_protocol_version(version);
-    transport
-        .send(jsonrpc::notification("notifications/initialized", None))
-        .await
-        .map_err(|e| e.error)?;
-    Ok(init)
-}
-
 /// Sends a request from its own task; a failure settles the pending entry.
-fn spawn_send(conn: Arc<Connection>, id: u64, request: Value) -> tokio::task::JoinHandle<()> {
+fn spawn_send(session: Arc<Session>, id: u64, request: Value) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(error) = conn.transport.send(request).await {
-            conn.pending.fail(id, error);
+        if let Err(error) = session.transport.send(request).await {
+            session.pending.fail(id, error);
         }
     })
 }
 
 /// Tells the server to stop working on request `id` (MCP 2025-06-18, Basic /
 /// Utilities / Cancellation), in the background.
-fn cancel_request(conn: &Arc<Connection>, id: u64, reason: &str) {
+fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
     let notification = jsonrpc::notification(
         "notifications/cancelled",
         Some(json!({ "requestId": id, "reason": reason })),
     );
-    let conn = conn.clone();
+    let session = session.clone();
     tokio::spawn(async move {
-        if let Err(e) = conn.transport.send(notification).await {
+        if let Err(e) = session.transport.send(notification).await {
             tracing::debug!(error = %e.error, "notifications/cancelled not delivered");
         }
     });

@@ -21,7 +21,7 @@ fn python() -> String {
 
 fn bridge(workspaces: serde_json::Value) -> Bridge {
     let options = json!({ "python": python(), "workspaces": workspaces });
-    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap(), None)
+    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap(), Default::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bridge_core::{Bridge, BridgeConfig, CallOptions, Error, Priority, Progress};
-use napi::bindgen_prelude::{FnArgs, PromiseRaw};
+use bridge_core::bridge::BridgeRequestHandler;
+use bridge_core::call::RequestHandler;
+use bridge_core::{
+    Bridge, BridgeConfig, BridgeHandlers, CallOptions, ClientIdentity, Error, Priority, Progress,
+    SessionHandle,
+};
+use napi::bindgen_prelude::{FnArgs, Promise, PromiseRaw};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -55,6 +60,79 @@ type ProgressCallback = ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, S
 /// so that it never keeps Node's event loop alive.
 type NotificationCallback =
     ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
+
+/// Answers a server request: given its JSON text, resolves with JSON text
+/// `{"result": ...}` or `{"error": {code, message, data?}}`.
+type CallRequestCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false>;
+/// As [`CallRequestCallback`] for a session; weak.
+type SessionRequestCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
+/// As [`CallRequestCallback`], with the workspace id first; weak.
+type BridgeRequestCallback = ThreadsafeFunction<
+    FnArgs<(String, String)>,
+    Promise<String>,
+    FnArgs<(String, String)>,
+    Status,
+    false,
+    true,
+>;
+
+/// Reads a JS handler's answer envelope.
+fn answer(envelope: napi::Result<String>) -> Result<serde_json::Value, Error> {
+    let text = envelope.map_err(|e| Error::JsonRpc {
+        code: -32603,
+        message: format!("request handler failed: {}", e.reason),
+        data: None,
+    })?;
+    let mut value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Error::Protocol(format!("request handler answer: {e}")))?;
+    if let Some(result) = value.get_mut("result") {
+        return Ok(result.take());
+    }
+    let error = value.get_mut("error").map(serde_json::Value::take).unwrap_or_default();
+    Err(Error::JsonRpc {
+        code: error.get("code").and_then(serde_json::Value::as_i64).unwrap_or(-32603),
+        message: error.get("message").and_then(serde_json::Value::as_str).unwrap_or("").to_owned(),
+        data: error.get("data").cloned(),
+    })
+}
+
+macro_rules! js_request_handler {
+    ($callback:expr, $args:expr) => {{
+        let callback = Arc::new($callback);
+        Arc::new(move |request: serde_json::Value| {
+            let callback = callback.clone();
+            Box::pin(async move {
+                let promise = callback.call_async_catch($args(request.to_string())).await;
+                match promise {
+                    Ok(promise) => answer(promise.await),
+                    Err(e) => answer(Err(e)),
+                }
+            }) as BoxFuture<'static, Result<serde_json::Value, Error>>
+        })
+    }};
+}
+
+fn call_request_handler(callback: CallRequestCallback) -> RequestHandler {
+    js_request_handler!(callback, |json: String| json)
+}
+
+fn session_request_handler(callback: SessionRequestCallback) -> RequestHandler {
+    js_request_handler!(callback, |json: String| json)
+}
+
+fn bridge_request_handler(callback: BridgeRequestCallback) -> BridgeRequestHandler {
+    let callback = Arc::new(callback);
+    Arc::new(move |workspace: &str, request: serde_json::Value| {
+        let callback = callback.clone();
+        let args = FnArgs::from((workspace.to_owned(), request.to_string()));
+        Box::pin(async move {
+            match callback.call_async_catch(args).await {
+                Ok(promise) => answer(promise.await),
+                Err(e) => answer(Err(e)),
+            }
+        }) as BoxFuture<'static, Result<serde_json::Value, Error>>
+    })
+}
 
 /// Options of one native call (see `CallOptions` in index.d.ts).
 #[napi(object)]
@@ -111,11 +189,120 @@ fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
     }
 }
 
+/// The synchronous part of a native call: checks the arguments and queues
+/// the call (`make`); the returned future does the rest.
+fn start_call<F>(
+    cancels: &Arc<Mutex<HashMap<u32, CancellationToken>>>,
+    params_json: Option<String>,
+    options: Option<NativeCallOptions>,
+    on_progress: Option<ProgressCallback>,
+    on_request: Option<CallRequestCallback>,
+    make: impl FnOnce(Option<serde_json::Value>, CallOptions) -> F,
+) -> BoxFuture<'static, Outcome>
+where
+    F: std::future::Future<Output = Result<serde_json::Value, Error>> + Send + 'static,
+{
+    let params = match params_json.as_deref().map(serde_json::from_str) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(e)) => return ready(failure(Error::InvalidArgument(format!("params: {e}")))),
+    };
+    let options = options.unwrap_or(NativeCallOptions {
+        priority: None,
+        timeout_ms: None,
+        reset_timeout_on_progress: None,
+        max_total_timeout_ms: None,
+        call_id: None,
+    });
+    let priority = match options.priority.as_deref().map(|p| (p, Priority::parse(p))) {
+        None => Priority::Normal,
+        Some((_, Some(priority))) => priority,
+        Some((text, None)) => {
+            return ready(failure(Error::InvalidArgument(format!(
+                "priority must be 'high', 'normal' or 'low', got {text:?}"
+            ))))
+        }
+    };
+    let (timeout, max_total_timeout) = match (
+        millis(options.timeout_ms, "timeoutMs"),
+        millis(options.max_total_timeout_ms, "maxTotalTimeoutMs"),
+    ) {
+        (Ok(t), Ok(m)) => (t, m),
+        (Err(e), _) | (_, Err(e)) => return ready(failure(e)),
+    };
+    let cancel = options.call_id.map(|id| {
+        // An abort may arrive before this task runs: share its token.
+        cancels.lock().expect("cancel map").entry(id).or_default().clone()
+    });
+
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+    let on_progress_core = on_progress.is_some().then(|| {
+        Box::new(move |p: Progress| {
+            let _ = progress_tx.send(p);
+        }) as bridge_core::call::ProgressHandler
+    });
+    let call_options = CallOptions {
+        priority,
+        timeout,
+        reset_timeout_on_progress: options.reset_timeout_on_progress.unwrap_or(false),
+        max_total_timeout,
+        cancel,
+        on_progress: on_progress_core,
+        on_request: on_request.map(call_request_handler),
+    };
+    let call = make(params, call_options);
+    let cancels = cancels.clone();
+    Box::pin(async move {
+        // Deliver every progress update to JS, in order, before resolving.
+        let deliver = async {
+            if let Some(callback) = &on_progress {
+                while let Some(p) = progress_rx.recv().await {
+                    let update = ProgressUpdate {
+                        progress: p.progress,
+                        total: p.total,
+                        message: p.message,
+                    };
+                    let _ = callback.call_async_catch(update).await;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(call, deliver);
+        if let Some(id) = options.call_id {
+            cancels.lock().expect("cancel map").remove(&id);
+        }
+        outcome(result)
+    })
+}
+
+/// Sessions opened through a bridge, by a small integer id for JS.
+#[derive(Default)]
+struct Sessions {
+    next: u32,
+    open: HashMap<u32, Arc<SessionHandle>>,
+}
+
+impl Sessions {
+    fn insert(&mut self, handle: Arc<SessionHandle>) -> u32 {
+        self.next = self.next.wrapping_add(1).max(1);
+        self.open.insert(self.next, handle);
+        self.next
+    }
+
+    fn get(&self, id: u32) -> Option<Arc<SessionHandle>> {
+        self.open.get(&id).cloned()
+    }
+
+    fn remove(&mut self, id: u32) -> Option<Arc<SessionHandle>> {
+        self.open.remove(&id)
+    }
+}
+
 /// The native bridge; use the `Bridge` class of the JS package instead.
 #[napi]
 pub struct NativeBridge {
     inner: Arc<Bridge>,
     cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
+    sessions: Mutex<Sessions>,
 }
 
 #[napi]
@@ -124,7 +311,11 @@ impl NativeBridge {
     ///
     /// Throws `INVALID_ARGUMENT: …` when the options are malformed.
     #[napi(constructor)]
-    pub fn new(options_json: String, on_notification: Option<NotificationCallback>) -> napi::Result<Self> {
+    pub fn new(
+        options_json: String,
+        on_notification: Option<NotificationCallback>,
+        on_request: Option<BridgeRequestCallback>,
+    ) -> napi::Result<Self> {
         let config = BridgeConfig::from_json(&options_json)
             .map_err(|e| napi::Error::from_reason(format!("INVALID_ARGUMENT: {e}")))?;
         let notifications = on_notification.map(|callback| {
@@ -136,9 +327,14 @@ impl NativeBridge {
                 );
             }) as bridge_core::workspace::NotificationHandler
         });
+        let handlers = BridgeHandlers {
+            notifications,
+            requests: on_request.map(bridge_request_handler),
+        };
         Ok(NativeBridge {
-            inner: Arc::new(Bridge::new(config, notifications)),
+            inner: Arc::new(Bridge::new(config, handlers)),
             cancels: Arc::default(),
+            sessions: Mutex::default(),
         })
     }
 
@@ -154,90 +350,88 @@ impl NativeBridge {
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
+        on_request: Option<CallRequestCallback>,
     ) -> napi::Result<PromiseRaw<'env, Outcome>> {
-        let outcome = self.start_call(workspace_id, method, params_json, options, on_progress);
+        let bridge = self.inner.clone();
+        let outcome = start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
+            bridge.call(&workspace_id, &method, params, options)
+        });
         env.spawn_future(async move { Ok(outcome.await) })
     }
 
-    /// The synchronous part of [`NativeBridge::call`]: checks the arguments
-    /// and queues the call; the returned future does the rest.
-    fn start_call(
+    /// Opens a further MCP session on a workspace's process with its own
+    /// `clientInfo` and capabilities (JSON text) and request handler.
+    #[napi]
+    pub fn session(
         &self,
         workspace_id: String,
+        client_info_json: Option<String>,
+        capabilities_json: Option<String>,
+        on_request: Option<SessionRequestCallback>,
+    ) -> Outcome {
+        let mut identity = ClientIdentity::default();
+        for (json, slot) in [
+            (client_info_json, &mut identity.client_info),
+            (capabilities_json, &mut identity.capabilities),
+        ] {
+            match json.as_deref().map(serde_json::from_str) {
+                None => {}
+                Some(Ok(value)) => *slot = value,
+                Some(Err(e)) => return failure(Error::InvalidArgument(format!("session options: {e}"))),
+            }
+        }
+        match self.inner.session(&workspace_id, identity, on_request.map(session_request_handler)) {
+            Ok(handle) => {
+                let id = self.sessions.lock().expect("session map").insert(handle);
+                Outcome {
+                    result: Some(id.to_string()),
+                    error: None,
+                }
+            }
+            Err(e) => failure(e),
+        }
+    }
+
+    /// Sends a JSON-RPC request on a session opened with
+    /// [`NativeBridge::session`].
+    #[napi(ts_return_type = "Promise<Outcome>")]
+    pub fn session_call<'env>(
+        &self,
+        env: &'env Env,
+        session_id: u32,
         method: String,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
-    ) -> BoxFuture<'static, Outcome> {
-        let params = match params_json.as_deref().map(serde_json::from_str) {
-            None => None,
-            Some(Ok(value)) => Some(value),
-            Some(Err(e)) => return ready(failure(Error::InvalidArgument(format!("params: {e}")))),
+        on_request: Option<CallRequestCallback>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome>> {
+        let handle = self.sessions.lock().expect("session map").get(session_id);
+        let outcome = match handle {
+            None => ready(failure(Error::Closed)),
+            Some(handle) => start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
+                handle.call(&method, params, options)
+            }),
         };
-        let options = options.unwrap_or(NativeCallOptions {
-            priority: None,
-            timeout_ms: None,
-            reset_timeout_on_progress: None,
-            max_total_timeout_ms: None,
-            call_id: None,
-        });
-        let priority = match options.priority.as_deref().map(|p| (p, Priority::parse(p))) {
-            None => Priority::Normal,
-            Some((_, Some(priority))) => priority,
-            Some((text, None)) => {
-                return ready(failure(Error::InvalidArgument(format!(
-                    "priority must be 'high', 'normal' or 'low', got {text:?}"
-                ))))
-            }
-        };
-        let (timeout, max_total_timeout) = match (
-            millis(options.timeout_ms, "timeoutMs"),
-            millis(options.max_total_timeout_ms, "maxTotalTimeoutMs"),
-        ) {
-            (Ok(t), Ok(m)) => (t, m),
-            (Err(e), _) | (_, Err(e)) => return ready(failure(e)),
-        };
-        let cancel = options.call_id.map(|id| {
-            // An abort may arrive before this task runs: share its token.
-            self.cancels.lock().expect("cancel map").entry(id).or_default().clone()
-        });
+        env.spawn_future(async move { Ok(outcome.await) })
+    }
 
-        let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-        let on_progress_core = on_progress.is_some().then(|| {
-            Box::new(move |p: Progress| {
-                let _ = progress_tx.send(p);
-            }) as bridge_core::call::ProgressHandler
-        });
-        let call_options = CallOptions {
-            priority,
-            timeout,
-            reset_timeout_on_progress: options.reset_timeout_on_progress.unwrap_or(false),
-            max_total_timeout,
-            cancel,
-            on_progress: on_progress_core,
-        };
-        let call = self.inner.call(&workspace_id, &method, params, call_options);
-        let cancels = self.cancels.clone();
-        Box::pin(async move {
-            // Deliver every progress update to JS, in order, before resolving.
-            let deliver = async {
-                if let Some(callback) = &on_progress {
-                    while let Some(p) = progress_rx.recv().await {
-                        let update = ProgressUpdate {
-                            progress: p.progress,
-                            total: p.total,
-                            message: p.message,
-                        };
-                        let _ = callback.call_async_catch(update).await;
-                    }
-                }
-            };
-            let (result, ()) = tokio::join!(call, deliver);
-            if let Some(id) = options.call_id {
-                cancels.lock().expect("cancel map").remove(&id);
-            }
-            outcome(result)
-        })
+    /// The `InitializeResult` of a session's MCP session.
+    #[napi]
+    pub async fn session_server_info(&self, session_id: u32) -> Outcome {
+        let handle = self.sessions.lock().expect("session map").get(session_id);
+        match handle {
+            None => failure(Error::Closed),
+            Some(handle) => outcome(handle.server_info().await),
+        }
+    }
+
+    /// Ends a session; idempotent.
+    #[napi]
+    pub async fn session_close(&self, session_id: u32) {
+        let handle = self.sessions.lock().expect("session map").remove(session_id);
+        if let Some(handle) = handle {
+            handle.close().await;
+        }
     }
 
     /// Aborts the call started with this `callId`: it rejects with

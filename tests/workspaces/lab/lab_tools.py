@@ -14,6 +14,7 @@ _cancelled: list[str] = []
 
 def register(mcp: FastMCP) -> None:
     """Adds the lab tools."""
+    register_client_requests(mcp)
 
     @mcp.tool
     async def sleep(seconds: float, tag: str = "") -> str:
@@ -64,3 +65,24 @@ def register(mcp: FastMCP) -> None:
     def echo(text: str) -> str:
         """Returns the text unchanged."""
         return text
+
+
+def register_client_requests(mcp: FastMCP) -> None:
+    """Adds tools that send requests to the client while they run."""
+
+    @mcp.tool
+    async def sample(prompt: str, ctx: Context) -> str:
+        """Asks the client to sample a message (sampling/createMessage)."""
+        from mcp import types
+
+        result = await ctx.session.create_message(
+            [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+            max_tokens=16,
+            related_request_id=ctx.request_id,
+        )
+        return result.content.text
+
+    @mcp.tool
+    async def client_name(ctx: Context) -> str:
+        """The clientInfo name of the MCP session the call came on."""
+        return ctx.session.client_params.client_info.name
