@@ -149,7 +149,7 @@ async def _serve(args: argparse.Namespace) -> int:
         max_attempts=int(_setting("RESTART_ATTEMPTS", "10")),
     )
     hub = build_hub(config, backoff=backoff)
-    json_response = _setting("JSON_RESPONSE", "1") not in ("0", "false", "")
+    json_response = _setting("JSON_RESPONSE", "0") not in ("0", "false", "")
     app = hub.mcp.http_app(path=MCP_PATH, json_response=json_response)
     http = _setting("HTTP", "httptools" if _installed("httptools") else "h11")
     sock, ready = _bind(args)
