@@ -18,9 +18,10 @@ parent died or closed it).
 Serving settings (chosen by measurement, see BENCHMARKS.md), each
 overridable by an environment variable:
 
-- ``FASTMCP_WORKSPACE_JSON_RESPONSE`` (default ``1``): answer POSTs with
-  ``application/json``; notifications related to a request (progress,
-  logging) then travel on the session's GET stream.
+- ``FASTMCP_WORKSPACE_JSON_RESPONSE`` (default ``0``): ``1`` answers POSTs
+  with ``application/json`` instead of an SSE stream. Faster, but mcp 2.3.0
+  then drops every notification related to a request, so progress and
+  logging never reach the caller.
 - ``FASTMCP_WORKSPACE_LOOP`` (default ``uvloop`` when installed, else
   ``asyncio``).
 - ``FASTMCP_WORKSPACE_HTTP`` (default ``httptools`` when installed, else
