@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -28,9 +29,10 @@ def read_line(stream, timeout: float) -> str:
 class Hub:
     """A running hub process."""
 
-    def __init__(self, directory: Path, *extra: str) -> None:
+    def __init__(self, directory: Path, *extra: str, env: dict | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fastmcp_workspace", "--dir", str(directory), *extra],
+            env={**os.environ, **(env or {})},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -44,7 +46,11 @@ class Hub:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            self.process.terminate()  # graceful: the hub closes its children
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
         self.process.wait(timeout=10)
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             stream.close()
@@ -54,11 +60,47 @@ class Hub:
 def hub_factory():
     hubs: list[Hub] = []
 
-    def start(directory: Path, *extra: str) -> Hub:
-        hub = Hub(directory, *extra)
+    def start(directory: Path, *extra: str, env: dict | None = None) -> Hub:
+        hub = Hub(directory, *extra, env=env)
         hubs.append(hub)
         return hub
 
     yield start
     for hub in hubs:
         hub.stop()
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FLAKY = {"command": "python", "args": [str(FIXTURES / "flaky_server.py")]}
+TIME = {"command": "python", "args": ["-m", "mcp_server_time", "--local-timezone", "UTC"]}
+LOCAL_TOOLS = '''
+def register(mcp):
+    @mcp.tool
+    def echo(text: str) -> str:
+        return text
+'''
+
+
+def make_workspace(directory: Path, servers: dict, tools: bool = True) -> Path:
+    """Writes a workspace with ``servers`` as mcpServers and a local ``echo``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config: dict = {"mcpServers": servers}
+    if tools:
+        (directory / "local_tools.py").write_text(LOCAL_TOOLS)
+        config["tools"] = ["local_tools"]
+    (directory / "workspace.json").write_text(json.dumps(config))
+    return directory
+
+
+def get_health(url: str) -> dict:
+    """``GET /health`` of the hub serving ``url``."""
+    import urllib.request
+
+    with urllib.request.urlopen(url.removesuffix("/mcp") + "/health", timeout=10) as response:
+        assert response.status == 200
+        return json.load(response)
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"

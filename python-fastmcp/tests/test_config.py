@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fastmcp_workspace import ConfigError, load_config
+import sys
+
+from fastmcp_workspace import Backoff, ConfigError, HttpServer, StdioServer, load_config
+from fastmcp_workspace.supervisor import resolve_command
 
 
 def write(tmp_path: Path, config: object) -> Path:
@@ -39,3 +42,56 @@ def test_invalid_json_is_a_config_error(tmp_path: Path):
 def test_missing_file_is_a_config_error(tmp_path: Path):
     with pytest.raises(ConfigError):
         load_config(tmp_path)
+
+
+def test_mcp_servers_take_the_claude_desktop_shape(tmp_path: Path):
+    config = load_config(
+        write(
+            tmp_path,
+            {
+                "mcpServers": {
+                    "time": {"command": "python", "args": ["-m", "t"], "env": {"A": "1"}, "cwd": "sub"},
+                    "docs": {"url": "http://127.0.0.1:9/mcp", "headers": {"X": "y"}},
+                }
+            },
+        )
+    )
+    assert list(config.servers) == ["time", "docs"]
+    assert config.servers["time"] == StdioServer("python", ["-m", "t"], {"A": "1"}, tmp_path.resolve() / "sub")
+    assert config.servers["docs"] == HttpServer("http://127.0.0.1:9/mcp", {"X": "y"})
+
+
+@pytest.mark.parametrize(
+    "servers",
+    [
+        {"t": {}},
+        {"t": {"command": ""}},
+        {"t": {"command": "x", "args": "y"}},
+        {"t": {"command": "x", "url": "http://a"}},
+        {"t": {"url": "ftp://a"}},
+        {"t": {"url": "http://a", "headers": {"X": 1}}},
+        {"a_b": {"command": "x"}},
+        {"t": "x"},
+        [],
+    ],
+)
+def test_malformed_server_is_a_config_error(tmp_path: Path, servers: object):
+    with pytest.raises(ConfigError):
+        load_config(write(tmp_path, {"mcpServers": servers}))
+
+
+def test_inline_config_is_checked_like_the_file(tmp_path: Path):
+    assert load_config(tmp_path, '{"name": "x"}').name == "x"
+    with pytest.raises(ConfigError):
+        load_config(tmp_path, '{"nmae": "x"}')
+
+
+def test_python_command_means_the_hub_interpreter():
+    assert resolve_command("python") == sys.executable
+    assert resolve_command("python3") == sys.executable
+    assert resolve_command("node") == "node"
+
+
+def test_backoff_doubles_up_to_its_maximum_and_stops():
+    assert list(Backoff(initial=1, maximum=5, max_attempts=5)) == [1, 2, 4, 5, 5]
+    assert list(Backoff(max_attempts=0)) == []

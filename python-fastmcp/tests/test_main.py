@@ -7,6 +7,7 @@ import re
 import urllib.request
 from pathlib import Path
 
+import pytest
 from conftest import EXAMPLES, REPO
 
 MCP_HEADERS = {
@@ -22,7 +23,11 @@ def post(url: str, message: dict, headers: dict | None = None):
     return urllib.request.urlopen(request, timeout=10)
 
 
-def sse_messages(body: str) -> list[dict]:
+def messages(response) -> list[dict]:
+    """The JSON-RPC messages of a POST's answer, JSON or SSE."""
+    body = response.read().decode()
+    if response.headers["Content-Type"].startswith("application/json"):
+        return [json.loads(body)]
     return [json.loads(line[len("data: "):]) for line in body.splitlines() if line.startswith("data: ")]
 
 
@@ -38,7 +43,7 @@ def test_health_route_answers_ok(hub_factory):
     url = hub_factory(EXAMPLES / "alpha", "--port", "0").ready()["url"]
     with urllib.request.urlopen(url.removesuffix("/mcp") + "/health", timeout=10) as response:
         assert response.status == 200
-        assert json.load(response) == {"status": "ok"}
+        assert json.load(response)["status"] == "ok"
 
 
 def test_serves_the_workspace_tools_over_streamable_http(hub_factory):
@@ -55,7 +60,7 @@ def test_serves_the_workspace_tools_over_streamable_http(hub_factory):
     }
     with post(url, init) as response:
         session = response.headers["Mcp-Session-Id"]
-        [result] = sse_messages(response.read().decode())
+        [result] = messages(response)
     assert result["result"]["serverInfo"]["name"] == "beta"
     headers = {"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-06-18"}
     post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, headers).close()
@@ -66,7 +71,7 @@ def test_serves_the_workspace_tools_over_streamable_http(hub_factory):
         "params": {"name": "word_count", "arguments": {"text": "one two three"}},
     }
     with post(url, call, headers) as response:
-        [reply] = sse_messages(response.read().decode())
+        [reply] = messages(response)
     assert reply["result"]["structuredContent"] == {"result": 3}
 
 
@@ -100,3 +105,73 @@ def test_error_registry_is_well_formed():
     assert len(set(codes)) == len(codes)
     assert all(-32019 <= code <= -32000 and code != -32002 for code in codes)
     assert len({entry["name"] for entry in registry}) == len(registry)
+
+
+def test_ready_line_over_a_unix_socket_names_the_socket_and_health_answers(hub_factory, tmp_path: Path):
+    import http.client
+    import socket as socket_module
+
+    path = tmp_path / "hub.sock"
+    hub = hub_factory(EXAMPLES / "beta", "--uds", str(path))
+    ready = hub.ready()
+    assert ready == {"event": "ready", "url": "http://localhost/mcp", "uds": str(path)}
+
+    class UnixConnection(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket_module.socket(socket_module.AF_UNIX, socket_module.SOCK_STREAM)
+            self.sock.settimeout(10)
+            self.sock.connect(str(path))
+
+    connection = UnixConnection("localhost", timeout=10)
+    connection.request("GET", "/health")
+    response = connection.getresponse()
+    assert response.status == 200 and json.load(response)["status"] == "ok"
+    connection.close()
+    hub.process.terminate()
+    assert hub.process.wait(timeout=20) == 0
+    assert not path.exists()
+
+
+def test_sigterm_shuts_down_gracefully_and_stops_the_children(hub_factory):
+    hub = hub_factory(EXAMPLES / "alpha", "--port", "0")
+    hub.ready()
+    hub.process.terminate()
+    assert hub.process.wait(timeout=20) == 0
+    assert hub.process.stdout.read() == ""
+    assert "MCP server 'time' is running" in hub.process.stderr.read()
+
+
+def test_inline_config_replaces_workspace_json(hub_factory, tmp_path: Path):
+    (tmp_path / "workspace.json").write_text("{not json")
+    (tmp_path / "mine.py").write_text("def register(mcp):\n    pass\n")
+    inline = json.dumps({"name": "inline", "tools": ["mine"]})
+    url = hub_factory(tmp_path, "--port", "0", "--config-json", inline).ready()["url"]
+    with urllib.request.urlopen(url.removesuffix("/mcp") + "/health", timeout=10) as response:
+        assert json.load(response) == {"status": "ok", "servers": {}}
+
+
+@pytest.mark.parametrize(
+    ("config", "where"),
+    [
+        ("{not json", "file"),
+        ("{not json", "inline"),
+        (json.dumps({"tools": [], "servers": {}}), "inline"),
+        (json.dumps({"mcpServers": {"time": {"args": ["-m", "mcp_server_time"]}}}), "file"),
+        (json.dumps({"mcpServers": {"time": {"command": "python", "argv": []}}}), "inline"),
+        (json.dumps({"tools": ["broken"]}), "file"),
+    ],
+    ids=["invalid-json", "invalid-json-inline", "unknown-key", "missing-command", "unknown-server-key", "module-raises"],
+)
+def test_bad_config_is_one_error_line_and_status_2_before_ready(
+    hub_factory, tmp_path: Path, config: str, where: str
+):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom\\nsecond line')\n")
+    if where == "inline":
+        hub = hub_factory(tmp_path, "--port", "0", "--config-json", config)
+    else:
+        (tmp_path / "workspace.json").write_text(config)
+        hub = hub_factory(tmp_path, "--port", "0")
+    assert hub.process.wait(timeout=30) == 2
+    assert hub.process.stdout.read() == ""
+    errors = hub.process.stderr.read().strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("fastmcp_workspace: error: ")

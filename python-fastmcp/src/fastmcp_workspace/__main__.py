@@ -1,32 +1,66 @@
-"""Command line: ``python -m fastmcp_workspace --dir DIR --port 0``.
+"""Command line: ``python -m fastmcp_workspace --dir DIR (--port 0 | --uds PATH)``.
 
-Serves the workspace over MCP streamable HTTP on ``--host`` (default
-127.0.0.1). Once listening, prints exactly one line on stdout::
+Serves the workspace hub over MCP streamable HTTP, on TCP at ``--host``
+(default 127.0.0.1) or on the Unix socket ``--uds``. Once listening (after
+each child server's first start attempt, bounded by ``STARTUP_WAIT_S``),
+prints exactly one line on stdout::
 
-    {"event": "ready", "url": "http://127.0.0.1:<port>/mcp"}
+    {"event":"ready","url":"http://127.0.0.1:<port>/mcp"}
+    {"event":"ready","url":"http://localhost/mcp","uds":"<PATH>"}
 
-Everything else (logs, errors) goes to stderr. A configuration error is one
-line on stderr and exit status 2, before any ready line. The process exits
-when its stdin reaches end of file (the parent died or closed it) or on
-SIGTERM / SIGINT.
+Nothing else is ever written to stdout: logs, errors and the stderr of
+stdio child servers go to stderr. A configuration error is one line
+``fastmcp_workspace: error: ...`` on stderr and exit status 2, before any
+ready line. The process shuts down gracefully (children closed, socket file
+removed, exit status 0) on SIGTERM, SIGINT or end of file on stdin (the
+parent died or closed it).
+
+Serving settings (chosen by measurement, see BENCHMARKS.md), each
+overridable by an environment variable:
+
+- ``FASTMCP_WORKSPACE_JSON_RESPONSE`` (default ``0``): ``1`` answers POSTs
+  with ``application/json`` instead of an SSE stream. Faster, but mcp 2.3.0
+  then drops every notification related to a request, so progress and
+  logging never reach the caller.
+- ``FASTMCP_WORKSPACE_LOOP`` (default ``uvloop`` when installed, else
+  ``asyncio``).
+- ``FASTMCP_WORKSPACE_HTTP`` (default ``httptools`` when installed, else
+  ``h11``).
+
+Child restarts: ``FASTMCP_WORKSPACE_RESTART_DELAY`` is the first backoff
+delay (s, default 0.5, doubling up to 30) and
+``FASTMCP_WORKSPACE_RESTART_ATTEMPTS`` how many restarts in a row a child
+gets before it is ``failed`` (default 10).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import logging
+import os
+import signal
 import socket
+import stat
 import sys
 import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from fastmcp_workspace.backoff import Backoff
 from fastmcp_workspace.config import ConfigError, load_config
-from fastmcp_workspace.server import build_server
+from fastmcp_workspace.server import build_hub
 
 MCP_PATH = "/mcp"
+ENV_PREFIX = "FASTMCP_WORKSPACE_"
+GRACEFUL_SHUTDOWN_S = 5
+"""How long open HTTP connections may delay shutdown (s)."""
 log = logging.getLogger("fastmcp_workspace")
 
 
@@ -35,8 +69,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="fastmcp_workspace", description="Serve one fastmcp-bridge workspace."
     )
     parser.add_argument("--dir", required=True, help="workspace directory")
+    parser.add_argument(
+        "--config-json",
+        metavar="JSON",
+        help="the workspace configuration inline, instead of DIR/workspace.json",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
-    parser.add_argument("--port", type=int, default=0, help="TCP port; 0 = OS-assigned")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--port", type=int, default=0, help="TCP port; 0 = OS-assigned")
+    where.add_argument("--uds", metavar="PATH", help="serve on this Unix socket instead of TCP")
     parser.add_argument(
         "--no-stdin-watch",
         action="store_true",
@@ -45,10 +86,33 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _setting(name: str, default: str) -> str:
+    return os.environ.get(ENV_PREFIX + name, default)
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+class _HubServer(uvicorn.Server):
+    """uvicorn's server, minus re-raising the signal after a graceful shutdown.
+
+    uvicorn re-raises a captured SIGTERM once it has shut down, which would
+    kill the process before the socket file is removed; the hub exits with
+    status 0 instead.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def _watch_stdin(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> None:
     """Asks the server to exit once stdin reaches EOF (parent death)."""
+    # os.read on the descriptor, not sys.stdin: a daemon thread blocked
+    # inside a BufferedReader holds its lock and aborts interpreter shutdown.
     try:
-        while sys.stdin.buffer.read(65536):
+        while os.read(0, 65536):
             pass
     except (OSError, ValueError):
         pass
@@ -56,46 +120,96 @@ def _watch_stdin(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> Non
     loop.call_soon_threadsafe(setattr, server, "should_exit", True)
 
 
+def _bind(args: argparse.Namespace) -> tuple[socket.socket, dict[str, str]]:
+    """Binds the listening socket; returns it and the ready line."""
+    if args.uds is None:
+        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+        host, port = sock.getsockname()[:2]
+        host = f"[{host}]" if ":" in host else host
+        return sock, {"event": "ready", "url": f"http://{host}:{port}{MCP_PATH}"}
+    path = Path(args.uds)
+    if path.exists() or path.is_symlink():
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise ConfigError(f"--uds {path}: exists and is not a socket")
+        path.unlink()  # a stale socket left by a killed hub
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(path))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"--uds {path}: {exc.strerror or exc}") from None
+    return sock, {"event": "ready", "url": f"http://localhost{MCP_PATH}", "uds": str(path)}
+
+
 async def _serve(args: argparse.Namespace) -> int:
-    config = load_config(args.dir)
-    mcp = build_server(config)
-    app = mcp.http_app(path=MCP_PATH)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    config = load_config(args.dir, args.config_json)
+    backoff = Backoff(
+        initial=float(_setting("RESTART_DELAY", "0.5")),
+        max_attempts=int(_setting("RESTART_ATTEMPTS", "10")),
     )
-    if not args.no_stdin_watch:
-        threading.Thread(
-            target=_watch_stdin,
-            args=(server, asyncio.get_running_loop()),
-            name="stdin-watch",
-            daemon=True,
-        ).start()
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if serving.done():
-            return 1 if serving.exception() else 0
-        await asyncio.sleep(0.01)
-    ready = {"event": "ready", "url": f"http://{host}:{port}{MCP_PATH}"}
-    sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
-    sys.stdout.flush()
-    await serving
-    return 0
+    hub = build_hub(config, backoff=backoff)
+    json_response = _setting("JSON_RESPONSE", "0") not in ("0", "false", "")
+    app = hub.mcp.http_app(path=MCP_PATH, json_response=json_response)
+    http = _setting("HTTP", "httptools" if _installed("httptools") else "h11")
+    sock, ready = _bind(args)
+    try:
+        server = _HubServer(
+            uvicorn.Config(
+                app,
+                http=http,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            )
+        )
+        if not args.no_stdin_watch:
+            threading.Thread(
+                target=_watch_stdin,
+                args=(server, asyncio.get_running_loop()),
+                name="stdin-watch",
+                daemon=True,
+            ).start()
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if serving.done():
+                return 1 if serving.exception() else 0
+            await asyncio.sleep(0.01)
+        sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+        await serving
+        return 0
+    finally:
+        sock.close()
+        if args.uds is not None:
+            Path(args.uds).unlink(missing_ok=True)
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    loop = _setting("LOOP", "uvloop" if _installed("uvloop") else "asyncio")
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Runs the hub; returns the process exit status."""
+    """Runs the hub; returns the process exit status (0, or 2 for a bad config)."""
     logging.basicConfig(
         stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     args = _parse_args(argv)
+    # uvicorn's handler only runs once serving started; before that, SIGTERM
+    # must still end the process (quietly, as from KeyboardInterrupt).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return asyncio.run(_serve(args))
+        return _run(_serve(args))
     except ConfigError as exc:
-        sys.stderr.write(f"fastmcp_workspace: error: {exc}\n")
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"fastmcp_workspace: error: {message}\n")
         return 2
     except KeyboardInterrupt:
         return 0
