@@ -11,7 +11,7 @@ export { BridgeError, errorCodes };
 const require = createRequire(import.meta.url);
 const packageDir = path.dirname(fileURLToPath(import.meta.url));
 const LIMIT_KEYS = ['maxConcurrent', 'maxQueue', 'timeoutMs', 'maxRetries', 'maxMessageBytes'];
-const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs', ...LIMIT_KEYS]);
+const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs', 'mcpServers', 'tools', ...LIMIT_KEYS]);
 const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', ...LIMIT_KEYS]);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);

@@ -49,7 +49,7 @@ describe('Bridge.call against real FastMCP workspaces', () => {
 
   it('keeps each workspace in its own process with its own tools', async () => {
     const [alpha, beta] = await Promise.all([bridge.call('alpha', 'tools/list'), bridge.call('beta', 'tools/list')]);
-    assert.deepEqual(alpha.tools.map((t) => t.name).sort(), ['add', 'echo']);
+    assert.deepEqual(alpha.tools.map((t) => t.name).sort(), ['add', 'echo', 'time_convert_time', 'time_get_current_time']);
     assert.deepEqual(beta.tools.map((t) => t.name).sort(), ['echo', 'word_count']);
     const [a, b] = await Promise.all([bridge.serverInfo('alpha'), bridge.serverInfo('beta')]);
     assert.equal(a.serverInfo.name, 'alpha');
@@ -92,6 +92,36 @@ describe('Bridge.call against real FastMCP workspaces', () => {
     await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeoutMs: 0 }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeout: 5 }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call(42, 'tools/list'), { code: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('inline workspace configuration', () => {
+  it('aggregates inline mcpServers and tools without a workspace.json', async () => {
+    const dir = makeWorkspace({}, { 'inline_tools.py': 'def register(mcp):\n    @mcp.tool\n    def shout(text: str) -> str:\n        return text.upper()\n' });
+    const workspace = {
+      dir,
+      tools: ['inline_tools'],
+      mcpServers: { clock: { command: 'python', args: ['-m', 'mcp_server_time'] } },
+    };
+    await withBridge({ workspaces: { inline: workspace } }, async (bridge) => {
+      const { tools } = await bridge.call('inline', 'tools/list');
+      const names = tools.map((t) => t.name);
+      assert.ok(names.includes('shout'), names.join());
+      assert.ok(names.includes('clock_get_current_time'), names.join());
+      const result = await bridge.call('inline', 'tools/call', { name: 'shout', arguments: { text: 'hi' } });
+      assert.equal(result.content[0].text, 'HI');
+    });
+  });
+
+  it('a bad inline server entry rejects with START_FAILED carrying the hub error line', async () => {
+    const dir = makeWorkspace({});
+    await withBridge({ workspaces: { bad: { dir, mcpServers: { broken: { args: ['x'] } } } } }, async (bridge) => {
+      await assert.rejects(bridge.call('bad', 'tools/list'), (err) => {
+        assert.equal(err.code, 'START_FAILED');
+        assert.ok(err.data.stderr.some((line) => line.includes('broken')), err.data.stderr);
+        return true;
+      });
+    });
   });
 });
 

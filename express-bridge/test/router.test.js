@@ -40,7 +40,7 @@ describe('bridgeRouter with a real workspace and the official MCP client', () =>
       assert.equal(client.getServerVersion().name, 'alpha');
       assert.ok(client.getServerCapabilities().tools);
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'echo']);
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['add', 'echo', 'time_convert_time', 'time_get_current_time']);
       const result = await client.callTool({ name: 'add', arguments: { a: 20, b: 22 } });
       assert.deepEqual(result.structuredContent, { result: 42 });
     } finally {

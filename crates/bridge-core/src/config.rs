@@ -98,6 +98,14 @@ pub struct WorkspaceSpec {
     /// Extra environment variables of the workspace process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// MCP servers the hub aggregates, in the Claude Desktop `mcpServers`
+    /// shape; given inline instead of in `workspace.json`.
+    #[serde(default)]
+    pub mcp_servers: Option<serde_json::Value>,
+    /// Python modules of local tools; given inline instead of in
+    /// `workspace.json`.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
     /// Overrides [`BridgeConfig::start_timeout_ms`] for this workspace.
     #[serde(default)]
     pub start_timeout_ms: Option<u64>,
@@ -108,7 +116,7 @@ pub struct WorkspaceSpec {
 
 const LIMIT_KEYS: &[&str] = &["maxConcurrent", "maxQueue", "timeoutMs", "maxRetries", "maxMessageBytes"];
 const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities"], LIMIT_KEYS];
-const WORKSPACE_KEYS: &[&[&str]] = &[&["dir", "python", "env", "startTimeoutMs"], LIMIT_KEYS];
+const WORKSPACE_KEYS: &[&[&str]] = &[&["dir", "python", "env", "startTimeoutMs", "mcpServers", "tools"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
     let Some(object) = value.as_object() else {
@@ -117,6 +125,23 @@ fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Re
     match object.keys().find(|k| !known.iter().any(|set| set.contains(&k.as_str()))) {
         Some(key) => Err(Error::InvalidArgument(format!("{wherein}: unknown option {key:?}"))),
         None => Ok(()),
+    }
+}
+
+impl WorkspaceSpec {
+    /// The hub configuration given inline, as `workspace.json` would hold it.
+    fn inline_config(&self) -> Option<String> {
+        if self.mcp_servers.is_none() && self.tools.is_none() {
+            return None;
+        }
+        let mut config = serde_json::Map::new();
+        if let Some(servers) = &self.mcp_servers {
+            config.insert("mcpServers".into(), servers.clone());
+        }
+        if let Some(tools) = &self.tools {
+            config.insert("tools".into(), serde_json::json!(tools));
+        }
+        Some(serde_json::Value::Object(config).to_string())
     }
 }
 
@@ -190,6 +215,8 @@ pub(crate) struct HubCommand {
     pub dir: PathBuf,
     pub env: BTreeMap<String, String>,
     pub start_timeout: Duration,
+    /// The hub's `--config-json`, when the configuration is given inline.
+    pub inline_config: Option<String>,
 }
 
 impl HubCommand {
@@ -201,6 +228,7 @@ impl HubCommand {
             start_timeout: Duration::from_millis(
                 spec.start_timeout_ms.unwrap_or(config.start_timeout_ms),
             ),
+            inline_config: spec.inline_config(),
         }
     }
 }
@@ -242,6 +270,18 @@ mod tests {
             let err = BridgeConfig::from_json(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidArgument(_)), "{bad}");
         }
+    }
+
+    #[test]
+    fn inline_servers_and_tools_become_the_hub_config() {
+        let config = BridgeConfig::from_json(
+            r#"{"workspaces":{"a":{"dir":"/a","tools":["m"],"mcpServers":{"t":{"command":"x"}}},"b":{"dir":"/b"}}}"#,
+        )
+        .unwrap();
+        let a = HubCommand::new(&config, &config.workspaces["a"]);
+        let inline: serde_json::Value = serde_json::from_str(a.inline_config.as_deref().unwrap()).unwrap();
+        assert_eq!(inline, serde_json::json!({"tools": ["m"], "mcpServers": {"t": {"command": "x"}}}));
+        assert!(HubCommand::new(&config, &config.workspaces["b"]).inline_config.is_none());
     }
 
     #[test]

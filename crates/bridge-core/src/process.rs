@@ -122,6 +122,7 @@ impl HubProcess {
             .arg(&cmd.dir)
             .arg("--port")
             .arg("0")
+            .args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]))
             .envs(&cmd.env)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
