@@ -19,7 +19,7 @@ export declare class NativeBridge {
    * Opens a further MCP session on a workspace's process with its own
    * `clientInfo` and capabilities (JSON text) and request handler.
    */
-  session(workspaceId: string, clientInfoJson?: string | undefined | null, capabilitiesJson?: string | undefined | null, onRequest?: SessionRequestCallback | undefined | null): Outcome
+  session(workspaceId: string, clientInfoJson?: string | undefined | null, capabilitiesJson?: string | undefined | null, onRequest?: SessionRequestCallback | undefined | null, onNotification?: NotificationCallback | undefined | null): Outcome
   /**
    * Sends a JSON-RPC request on a session opened with
    * [`NativeBridge::session`].

@@ -294,14 +294,19 @@ export class Bridge extends EventEmitter {
       if (own) return answer(request, own);
       return answer(request, this.#requestHandlers.get(request.method), workspaceId);
     };
-    const opened = this.#native.session(
-      workspaceId,
-      clientInfo && JSON.stringify(clientInfo),
-      capabilities && JSON.stringify(capabilities),
-      onRequest,
-    );
-    const sessionId = Number(unwrap(opened));
-    return new Session(this.#native, this.#calls, sessionId, handlers);
+    const open = (onNotification) =>
+      Number(
+        unwrap(
+          this.#native.session(
+            workspaceId,
+            clientInfo && JSON.stringify(clientInfo),
+            capabilities && JSON.stringify(capabilities),
+            onRequest,
+            onNotification,
+          ),
+        ),
+      );
+    return new Session(this.#native, this.#calls, handlers, open);
   }
 
   /**
@@ -341,9 +346,10 @@ export class Bridge extends EventEmitter {
 /**
  * A further MCP session on a workspace's process (see `Bridge.session`).
  * Its calls share the workspace's queue; it re-initializes by itself after
- * the process restarts.
+ * the process restarts. Emits `'notification'` with `(message)` for the
+ * server notifications of this MCP session that are not progress of a call.
  */
-export class Session {
+export class Session extends EventEmitter {
   #native;
   #calls;
   #id;
@@ -351,11 +357,12 @@ export class Session {
   #closing;
 
   /** @internal Use `bridge.session()`. */
-  constructor(native, calls, id, handlers) {
+  constructor(native, calls, handlers, open) {
+    super();
     this.#native = native;
     this.#calls = calls;
-    this.#id = id;
     this.#handlers = handlers;
+    this.#id = open((_workspaceId, json) => this.emit('notification', JSON.parse(json)));
   }
 
   /** As `bridge.call`, on this session. Rejects with `CLOSED` after `close()`. */

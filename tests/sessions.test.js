@@ -74,6 +74,23 @@ describe('sessions and server requests', () => {
     await assert.rejects(session.call('tools/list'), { code: 'CLOSED' });
   });
 
+  it("delivers a session's server notifications to that session only", async () => {
+    const session = bridge.session('lab');
+    const onBridge = [];
+    const listener = (_id, message) => onBridge.push(message.method);
+    bridge.on('notification', listener);
+    try {
+      const received = new Promise((resolve) => session.once('notification', resolve));
+      await session.call('tools/call', { name: 'log', arguments: { message: 'for the session' } });
+      const message = await received;
+      assert.equal(message.method, 'notifications/message');
+      assert.ok(!onBridge.includes('notifications/message'));
+    } finally {
+      bridge.off('notification', listener);
+      await session.close();
+    }
+  });
+
   it('shares the workspace queue and metrics with bridge.call', async () => {
     const session = bridge.session('lab');
     const before = bridge.metrics('lab').requests;

@@ -119,7 +119,8 @@ impl Bridge {
     }
 
     /// Opens a further MCP session on a workspace's process, with its own
-    /// client identity and request handler (falling back to `-32601`).
+    /// client identity, request handler (without one: `-32601`) and
+    /// notification handler (without one: the bridge's).
     ///
     /// # Errors
     ///
@@ -129,8 +130,9 @@ impl Bridge {
         workspace: &str,
         identity: ClientIdentity,
         requests: Option<RequestHandler>,
+        notifications: Option<NotificationHandler>,
     ) -> Result<Arc<SessionHandle>> {
-        Ok(self.workspace(workspace)?.session(identity, requests))
+        Ok(self.workspace(workspace)?.session(identity, requests, notifications))
     }
 
     /// The workspace server's `InitializeResult`, starting it if needed.

@@ -213,16 +213,23 @@ pub struct SessionHandle {
     workspace: Arc<Workspace>,
     identity: ClientIdentity,
     requests: Option<RequestHandler>,
+    notifications: Option<NotificationHandler>,
     current: tokio::sync::Mutex<Option<(u64, Arc<Session>)>>,
     closed: AtomicBool,
 }
 
 impl SessionHandle {
-    pub(crate) fn new(workspace: Arc<Workspace>, identity: ClientIdentity, requests: Option<RequestHandler>) -> Arc<Self> {
+    pub(crate) fn new(
+        workspace: Arc<Workspace>,
+        identity: ClientIdentity,
+        requests: Option<RequestHandler>,
+        notifications: Option<NotificationHandler>,
+    ) -> Arc<Self> {
         Arc::new(SessionHandle {
             workspace,
             identity,
             requests,
+            notifications,
             current: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
         })
@@ -247,7 +254,7 @@ impl SessionHandle {
                 &self.identity,
                 self.workspace.max_message_bytes(),
                 self.workspace.ids(),
-                self.workspace.notification_handler(),
+                self.notifications.clone().or_else(|| self.workspace.notification_handler()),
                 self.requests.clone(),
             )
             .await?,

@@ -144,9 +144,15 @@ impl Workspace {
         Ok((conn.generation, conn.process.url().to_owned()))
     }
 
-    /// Opens a further MCP session on this workspace's process.
-    pub fn session(self: &Arc<Self>, identity: ClientIdentity, requests: Option<RequestHandler>) -> Arc<SessionHandle> {
-        SessionHandle::new(self.clone(), identity, requests)
+    /// Opens a further MCP session on this workspace's process. Its server
+    /// notifications go to `notifications`, else to the bridge's handler.
+    pub fn session(
+        self: &Arc<Self>,
+        identity: ClientIdentity,
+        requests: Option<RequestHandler>,
+        notifications: Option<NotificationHandler>,
+    ) -> Arc<SessionHandle> {
+        SessionHandle::new(self.clone(), identity, requests, notifications)
     }
 
     /// The workspace id.

@@ -134,6 +134,16 @@ fn bridge_request_handler(callback: BridgeRequestCallback) -> BridgeRequestHandl
     })
 }
 
+fn notification_handler(callback: NotificationCallback) -> bridge_core::workspace::NotificationHandler {
+    let callback = Arc::new(callback);
+    Arc::new(move |workspace: &str, message: serde_json::Value| {
+        callback.call(
+            FnArgs::from((workspace.to_owned(), message.to_string())),
+            ThreadsafeFunctionCallMode::NonBlocking,
+        );
+    })
+}
+
 /// Options of one native call (see `CallOptions` in index.d.ts).
 #[napi(object)]
 pub struct NativeCallOptions {
@@ -318,15 +328,7 @@ impl NativeBridge {
     ) -> napi::Result<Self> {
         let config = BridgeConfig::from_json(&options_json)
             .map_err(|e| napi::Error::from_reason(format!("INVALID_ARGUMENT: {e}")))?;
-        let notifications = on_notification.map(|callback| {
-            let callback = Arc::new(callback);
-            Arc::new(move |workspace: &str, message: serde_json::Value| {
-                callback.call(
-                    FnArgs::from((workspace.to_owned(), message.to_string())),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            }) as bridge_core::workspace::NotificationHandler
-        });
+        let notifications = on_notification.map(notification_handler);
         let handlers = BridgeHandlers {
             notifications,
             requests: on_request.map(bridge_request_handler),
@@ -368,6 +370,7 @@ impl NativeBridge {
         client_info_json: Option<String>,
         capabilities_json: Option<String>,
         on_request: Option<SessionRequestCallback>,
+        on_notification: Option<NotificationCallback>,
     ) -> Outcome {
         let mut identity = ClientIdentity::default();
         for (json, slot) in [
@@ -380,7 +383,8 @@ impl NativeBridge {
                 Some(Err(e)) => return failure(Error::InvalidArgument(format!("session options: {e}"))),
             }
         }
-        match self.inner.session(&workspace_id, identity, on_request.map(session_request_handler)) {
+        let notifications = on_notification.map(notification_handler);
+        match self.inner.session(&workspace_id, identity, on_request.map(session_request_handler), notifications) {
             Ok(handle) => {
                 let id = self.sessions.lock().expect("session map").insert(handle);
                 Outcome {
