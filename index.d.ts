@@ -8,7 +8,7 @@ export declare class NativeBridge {
    *
    * Throws `INVALID_ARGUMENT: …` when the options are malformed.
    */
-  constructor(optionsJson: string, onNotification?: NotificationCallback | undefined | null, onRequest?: BridgeRequestCallback | undefined | null)
+  constructor(optionsJson: string, onNotification?: NotificationCallback | undefined | null, onRequest?: BridgeRequestCallback | undefined | null, onEvent?: EventCallback | undefined | null)
   /**
    * Sends a JSON-RPC request; `params_json` is JSON text or absent.
    * The call is queued before this returns, so calls keep their order.
@@ -37,6 +37,20 @@ export declare class NativeBridge {
   cancel(callId: number): void
   /** The workspace server's `InitializeResult`, starting it if needed. */
   serverInfo(workspaceId: string): Promise<Outcome>
+  /** JSON text of a workspace's supervision state. */
+  status(workspaceId: string): Outcome
+  /** JSON text of every workspace's supervision state. */
+  statuses(): string
+  /** JSON text of a workspace's last output lines. */
+  logs(workspaceId: string, lines: number): Outcome
+  /** JSON text of the last supervision events, of one workspace or all. */
+  events(workspaceId?: string | undefined | null): string
+  /** Starts a workspace's process now. */
+  start(workspaceId: string): Promise<Outcome>
+  /** Stops a workspace's process with a grace period in ms. */
+  stop(workspaceId: string, graceMs: number): Promise<Outcome>
+  /** Restarts a workspace's process with a grace period in ms. */
+  restart(workspaceId: string, graceMs: number): Promise<Outcome>
   /** JSON text of a workspace's metrics. */
   metrics(workspaceId: string): Outcome
   /** The configured workspace ids, sorted. */

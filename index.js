@@ -10,8 +10,22 @@ export { BridgeError, errorCodes };
 
 const require = createRequire(import.meta.url);
 const packageDir = path.dirname(fileURLToPath(import.meta.url));
-const LIMIT_KEYS = ['maxConcurrent', 'maxQueue', 'timeoutMs', 'maxRetries', 'maxMessageBytes'];
-const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'startTimeoutMs', 'mcpServers', 'tools', ...LIMIT_KEYS]);
+const LIMIT_KEYS = [
+  'maxConcurrent',
+  'maxQueue',
+  'timeoutMs',
+  'maxRetries',
+  'maxMessageBytes',
+  'healthIntervalMs',
+  'healthTimeoutMs',
+  'maxHealthFailures',
+  'maxRestarts',
+  'restartWindowMs',
+  'logLines',
+];
+const ZERO_ALLOWED = new Set(['maxQueue', 'maxRetries', 'maxRestarts', 'logLines']);
+const DEFAULT_GRACE_MS = 10_000;
+const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'inheritEnv', 'startTimeoutMs', 'mcpServers', 'tools', ...LIMIT_KEYS]);
 const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', ...LIMIT_KEYS]);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
@@ -52,7 +66,7 @@ function checkLimits(object, where) {
   for (const key of LIMIT_KEYS) {
     const value = object[key];
     if (value === undefined) continue;
-    const min = key === 'maxQueue' || key === 'maxRetries' ? 0 : 1;
+    const min = ZERO_ALLOWED.has(key) ? 0 : 1;
     if (!Number.isSafeInteger(value) || value < min) {
       throw bridgeError('INVALID_ARGUMENT', `${where}: ${key} must be an integer >= ${min}, got ${String(value)}`);
     }
@@ -212,8 +226,11 @@ export class Bridge extends EventEmitter {
       const request = JSON.parse(json);
       return answer(request, this.#requestHandlers.get(request.method), workspaceId);
     };
+    const onEvent = (json) => {
+      this.emit('event', JSON.parse(json));
+    };
     try {
-      this.#native = new NativeBridge(JSON.stringify(config), onNotification, onRequest);
+      this.#native = new NativeBridge(JSON.stringify(config), onNotification, onRequest, onEvent);
     } catch (err) {
       const message = String(err?.message ?? err).replace(/^INVALID_ARGUMENT: /, '');
       throw new BridgeError('INVALID_ARGUMENT', message, { cause: err });
@@ -330,6 +347,67 @@ export class Bridge extends EventEmitter {
   async serverInfo(workspaceId) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     return unwrap(await this.#native.serverInfo(workspaceId));
+  }
+
+  /**
+   * Supervision state of one workspace: `{ id, state, pid?, startedAt?,
+   * restarts, lastExit?, lastError? }`.
+   * @param {string} workspaceId
+   */
+  status(workspaceId) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    return unwrap(this.#native.status(workspaceId));
+  }
+
+  /** Supervision state of every workspace, sorted by id. */
+  workspaces() {
+    return JSON.parse(this.#native.statuses());
+  }
+
+  /**
+   * The last output lines of a workspace's processes, oldest first:
+   * `[{ at, stream, line }]` (`at` in ms since the epoch).
+   * @param {string} workspaceId
+   * @param {{ lines?: number }} [options] `lines`: default 100.
+   */
+  logs(workspaceId, { lines = 100 } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (!Number.isSafeInteger(lines) || lines < 0) throw bridgeError('INVALID_ARGUMENT', 'logs: lines must be an integer >= 0');
+    return unwrap(this.#native.logs(workspaceId, Math.min(lines, 0xffffffff)));
+  }
+
+  /**
+   * The last supervision events (at most 500), of one workspace or all,
+   * oldest first.
+   * @param {string} [workspaceId]
+   */
+  events(workspaceId) {
+    return JSON.parse(this.#native.events(workspaceId));
+  }
+
+  /** Starts a workspace's process now (it would start on its first call). */
+  async start(workspaceId) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    unwrap(await this.#native.start(workspaceId));
+  }
+
+  /**
+   * Stops a workspace's process: calls in flight may finish within
+   * `graceMs`, the rest reject with `WORKSPACE_STOPPED`; SIGTERM to the
+   * process group, SIGKILL after `graceMs` (default 10000). A later call
+   * starts it again.
+   */
+  async stop(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (!Number.isFinite(graceMs) || graceMs < 0) throw bridgeError('INVALID_ARGUMENT', 'stop: graceMs must be a number >= 0');
+    unwrap(await this.#native.stop(workspaceId, graceMs));
+  }
+
+  /** Stops and starts a workspace's process; also brings a `failed` workspace back. */
+  async restart(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (!Number.isFinite(graceMs) || graceMs < 0) throw bridgeError('INVALID_ARGUMENT', 'restart: graceMs must be a number >= 0');
+    unwrap(await this.#native.restart(workspaceId, graceMs));
   }
 
   /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */

@@ -1,8 +1,10 @@
 //! The bridge: workspaces by id, each reached through its own process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
+use parking_lot::Mutex;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -10,9 +12,15 @@ use crate::call::{CallOptions, RequestHandler};
 use crate::config::{BridgeConfig, HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
-use crate::queue::Limiter;
+use crate::process::LogLine;
 use crate::session::{ClientIdentity, SessionHandle};
-use crate::workspace::{CallLimits, Handlers, NotificationHandler, Workspace};
+use crate::supervisor::{EventSink, WorkspaceStatus};
+use crate::workspace::{Handlers, NotificationHandler, Workspace};
+
+/// Supervision events kept for [`Bridge::events`].
+pub const EVENT_BUFFER: usize = 500;
+/// Grace period of the stops done by [`Bridge::close`].
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Answers server requests not handled by a call or session: given the
 /// workspace id and the whole JSON-RPC request, as [`RequestHandler`].
@@ -26,12 +34,22 @@ pub struct BridgeHandlers {
     pub notifications: Option<NotificationHandler>,
     /// Server requests not answered by a call's or session's handler.
     pub requests: Option<BridgeRequestHandler>,
+    /// Supervision events (`{ id, workspaceId, type, at, ... }`).
+    pub events: Option<EventSink>,
 }
 
 /// Runs and talks to one hub process per workspace.
 pub struct Bridge {
     workspaces: HashMap<String, Arc<Workspace>>,
     closing: CancellationToken,
+    events: Arc<Mutex<EventLog>>,
+}
+
+/// The last [`EVENT_BUFFER`] events, each numbered.
+#[derive(Default)]
+struct EventLog {
+    next_id: u64,
+    recent: VecDeque<Value>,
 }
 
 impl Bridge {
@@ -40,20 +58,37 @@ impl Bridge {
     /// server notifications and requests not tied to a call.
     pub fn new(config: BridgeConfig, handlers: BridgeHandlers) -> Self {
         let closing = CancellationToken::new();
+        let events = Arc::new(Mutex::new(EventLog::default()));
+        let sink: EventSink = {
+            let events = events.clone();
+            let forward = handlers.events.clone();
+            Arc::new(move |mut event: Value| {
+                {
+                    let mut log = events.lock();
+                    log.next_id += 1;
+                    event["id"] = Value::from(log.next_id);
+                    if log.recent.len() == EVENT_BUFFER {
+                        log.recent.pop_front();
+                    }
+                    log.recent.push_back(event.clone());
+                }
+                if let Some(forward) = &forward {
+                    forward(event);
+                }
+            })
+        };
         let workspaces = config
             .workspaces
             .iter()
             .map(|(id, spec)| {
-                let limits = ResolvedLimits::new(&config, spec);
+                let requests = handlers.requests.clone().map(|bridge_handler| {
+                    let workspace = id.clone();
+                    Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
+                });
                 let workspace = Workspace::new(
                     id.clone(),
                     HubCommand::new(&config, spec),
-                    Limiter::new(limits.max_concurrent, limits.max_queue),
-                    CallLimits {
-                        timeout: limits.timeout,
-                        max_retries: limits.max_retries,
-                        max_message_bytes: limits.max_message_bytes,
-                    },
+                    ResolvedLimits::new(&config, spec),
                     closing.clone(),
                     Handlers {
                         identity: ClientIdentity {
@@ -61,16 +96,18 @@ impl Bridge {
                             ..ClientIdentity::default()
                         },
                         notifications: handlers.notifications.clone(),
-                        requests: handlers.requests.clone().map(|bridge_handler| {
-                            let workspace = id.clone();
-                            Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
-                        }),
+                        requests,
                     },
+                    sink.clone(),
                 );
                 (id.clone(), Arc::new(workspace))
             })
             .collect();
-        Bridge { workspaces, closing }
+        Bridge {
+            workspaces,
+            closing,
+            events,
+        }
     }
 
     /// The workspace with this id.
@@ -153,11 +190,76 @@ impl Bridge {
         Ok(self.workspace(workspace)?.metrics())
     }
 
+    /// Supervision state of one workspace.
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub fn status(&self, workspace: &str) -> Result<WorkspaceStatus> {
+        Ok(self.workspace(workspace)?.status())
+    }
+
+    /// Supervision state of every workspace, sorted by id.
+    pub fn statuses(&self) -> Vec<WorkspaceStatus> {
+        let mut all: Vec<WorkspaceStatus> = self.workspaces.values().map(|w| w.status()).collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
+    }
+
+    /// The last `lines` output lines of a workspace's processes.
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub fn logs(&self, workspace: &str, lines: usize) -> Result<Vec<LogLine>> {
+        Ok(self.workspace(workspace)?.logs(lines))
+    }
+
+    /// The last supervision events (at most 500), of one workspace or all,
+    /// oldest first.
+    pub fn events(&self, workspace: Option<&str>) -> Vec<Value> {
+        self.events
+            .lock()
+            .recent
+            .iter()
+            .filter(|e| workspace.is_none_or(|id| e["workspaceId"] == id))
+            .cloned()
+            .collect()
+    }
+
+    /// Starts a workspace's process now.
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `START_FAILED`, `WORKSPACE_FAILED`, `CLOSED`.
+    pub async fn start(&self, workspace: &str) -> Result<()> {
+        self.workspace(workspace)?.clone().start().await
+    }
+
+    /// Stops a workspace's process; see [`Workspace::stop`].
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub async fn stop(&self, workspace: &str, grace: Duration) -> Result<()> {
+        self.workspace(workspace)?.clone().stop(grace).await;
+        Ok(())
+    }
+
+    /// Restarts a workspace's process, also out of `failed`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Bridge::start`].
+    pub async fn restart(&self, workspace: &str, grace: Duration) -> Result<()> {
+        self.workspace(workspace)?.clone().restart(grace).await
+    }
+
     /// Stops every process the bridge started; calls queued or in flight
     /// fail with `CLOSED`, and so do later calls. Idempotent.
     pub async fn close(&self) {
         self.closing.cancel();
-        let stops = self.workspaces.values().map(|w| w.stop());
+        let stops = self.workspaces.values().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
     }
 }

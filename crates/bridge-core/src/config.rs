@@ -46,6 +46,9 @@ pub struct BridgeConfig {
 /// - `timeoutMs`: 30000
 /// - `maxRetries`: 3 (only requests that never reached the server)
 /// - `maxMessageBytes`: 16777216 (16 MiB)
+/// - `healthIntervalMs`: 15000; `healthTimeoutMs`: 5000; `maxHealthFailures`: 3
+/// - `maxRestarts`: 5 within `restartWindowMs`: 60000
+/// - `logLines`: 1000
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
@@ -59,6 +62,18 @@ pub struct Limits {
     pub max_retries: Option<u32>,
     /// Largest request or response, in bytes.
     pub max_message_bytes: Option<usize>,
+    /// Time between health checks, in ms.
+    pub health_interval_ms: Option<u64>,
+    /// How long one health check may take, in ms.
+    pub health_timeout_ms: Option<u64>,
+    /// Consecutive failed health checks that restart the process.
+    pub max_health_failures: Option<u32>,
+    /// Restarts allowed within `restartWindowMs` before the workspace fails.
+    pub max_restarts: Option<usize>,
+    /// The window of the restart intensity limit, in ms.
+    pub restart_window_ms: Option<u64>,
+    /// Output lines kept per workspace for `logs()`.
+    pub log_lines: Option<usize>,
 }
 
 impl Limits {
@@ -70,6 +85,12 @@ impl Limits {
             timeout_ms: self.timeout_ms.or(fallback.timeout_ms),
             max_retries: self.max_retries.or(fallback.max_retries),
             max_message_bytes: self.max_message_bytes.or(fallback.max_message_bytes),
+            health_interval_ms: self.health_interval_ms.or(fallback.health_interval_ms),
+            health_timeout_ms: self.health_timeout_ms.or(fallback.health_timeout_ms),
+            max_health_failures: self.max_health_failures.or(fallback.max_health_failures),
+            max_restarts: self.max_restarts.or(fallback.max_restarts),
+            restart_window_ms: self.restart_window_ms.or(fallback.restart_window_ms),
+            log_lines: self.log_lines.or(fallback.log_lines),
         }
     }
 
@@ -80,7 +101,11 @@ impl Limits {
         };
         positive("maxConcurrent", self.max_concurrent.map(|v| v as u64))?;
         positive("timeoutMs", self.timeout_ms)?;
-        positive("maxMessageBytes", self.max_message_bytes.map(|v| v as u64))
+        positive("maxMessageBytes", self.max_message_bytes.map(|v| v as u64))?;
+        positive("healthIntervalMs", self.health_interval_ms)?;
+        positive("healthTimeoutMs", self.health_timeout_ms)?;
+        positive("maxHealthFailures", self.max_health_failures.map(u64::from))?;
+        positive("restartWindowMs", self.restart_window_ms)
     }
 }
 
@@ -98,6 +123,10 @@ pub struct WorkspaceSpec {
     /// Extra environment variables of the workspace process.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Names of the bridge process's environment variables passed on to
+    /// the workspace process, besides `PATH` and `HOME`.
+    #[serde(default)]
+    pub inherit_env: Vec<String>,
     /// MCP servers the hub aggregates, in the Claude Desktop `mcpServers`
     /// shape; given inline instead of in `workspace.json`.
     #[serde(default)]
@@ -114,9 +143,22 @@ pub struct WorkspaceSpec {
     pub limits: Limits,
 }
 
-const LIMIT_KEYS: &[&str] = &["maxConcurrent", "maxQueue", "timeoutMs", "maxRetries", "maxMessageBytes"];
+const LIMIT_KEYS: &[&str] = &[
+    "maxConcurrent",
+    "maxQueue",
+    "timeoutMs",
+    "maxRetries",
+    "maxMessageBytes",
+    "healthIntervalMs",
+    "healthTimeoutMs",
+    "maxHealthFailures",
+    "maxRestarts",
+    "restartWindowMs",
+    "logLines",
+];
 const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities"], LIMIT_KEYS];
-const WORKSPACE_KEYS: &[&[&str]] = &[&["dir", "python", "env", "startTimeoutMs", "mcpServers", "tools"], LIMIT_KEYS];
+const WORKSPACE_KEYS: &[&[&str]] =
+    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
     let Some(object) = value.as_object() else {
@@ -193,6 +235,12 @@ pub(crate) struct ResolvedLimits {
     pub timeout: Duration,
     pub max_retries: u32,
     pub max_message_bytes: usize,
+    pub health_interval: Duration,
+    pub health_timeout: Duration,
+    pub max_health_failures: u32,
+    pub max_restarts: usize,
+    pub restart_window: Duration,
+    pub log_lines: usize,
 }
 
 impl ResolvedLimits {
@@ -204,6 +252,12 @@ impl ResolvedLimits {
             timeout: Duration::from_millis(limits.timeout_ms.unwrap_or(30_000)),
             max_retries: limits.max_retries.unwrap_or(3),
             max_message_bytes: limits.max_message_bytes.unwrap_or(16 * 1024 * 1024),
+            health_interval: Duration::from_millis(limits.health_interval_ms.unwrap_or(15_000)),
+            health_timeout: Duration::from_millis(limits.health_timeout_ms.unwrap_or(5_000)),
+            max_health_failures: limits.max_health_failures.unwrap_or(3),
+            max_restarts: limits.max_restarts.unwrap_or(5),
+            restart_window: Duration::from_millis(limits.restart_window_ms.unwrap_or(60_000)),
+            log_lines: limits.log_lines.unwrap_or(1000),
         }
     }
 }
@@ -214,17 +268,30 @@ pub(crate) struct HubCommand {
     pub python: String,
     pub dir: PathBuf,
     pub env: BTreeMap<String, String>,
+    pub inherit_env: Vec<String>,
     pub start_timeout: Duration,
     /// The hub's `--config-json`, when the configuration is given inline.
     pub inline_config: Option<String>,
 }
 
 impl HubCommand {
+    /// `PATH`, `HOME` and the `inheritEnv` variables, from this process's
+    /// environment, where set.
+    pub(crate) fn inherited_env(&self) -> Vec<(String, std::ffi::OsString)> {
+        ["PATH", "HOME"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(self.inherit_env.iter().cloned())
+            .filter_map(|name| std::env::var_os(&name).map(|value| (name, value)))
+            .collect()
+    }
+
     pub(crate) fn new(config: &BridgeConfig, spec: &WorkspaceSpec) -> Self {
         HubCommand {
             python: spec.python.clone().unwrap_or_else(|| config.python.clone()),
             dir: spec.dir.clone(),
             env: spec.env.clone(),
+            inherit_env: spec.inherit_env.clone(),
             start_timeout: Duration::from_millis(
                 spec.start_timeout_ms.unwrap_or(config.start_timeout_ms),
             ),

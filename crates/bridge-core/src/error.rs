@@ -83,6 +83,22 @@ pub enum Error {
         max: usize,
     },
 
+    /// The workspace restarted more often than its restart intensity allows.
+    #[error("workspace {workspace:?} failed: {reason}")]
+    WorkspaceFailed {
+        /// Workspace id.
+        workspace: String,
+        /// The last failure.
+        reason: String,
+    },
+
+    /// The workspace was stopped with the call in flight.
+    #[error("workspace {workspace:?} was stopped")]
+    WorkspaceStopped {
+        /// Workspace id.
+        workspace: String,
+    },
+
     /// A JSON-RPC error response from the server, passed through unchanged
     /// (JSON-RPC 2.0, section 5.1).
     #[error("server error {code}: {message}")]
@@ -112,6 +128,8 @@ impl Error {
             Error::Aborted => "ABORTED",
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
             Error::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            Error::WorkspaceFailed { .. } => "WORKSPACE_FAILED",
+            Error::WorkspaceStopped { .. } => "WORKSPACE_STOPPED",
             Error::JsonRpc { .. } => return None,
         })
     }
@@ -131,6 +149,8 @@ impl Error {
             Error::Aborted => -32009,
             Error::InvalidArgument(_) => -32010,
             Error::PayloadTooLarge { .. } => -32011,
+            Error::WorkspaceFailed { .. } => -32012,
+            Error::WorkspaceStopped { .. } => -32013,
             Error::JsonRpc { code, .. } => *code,
         }
     }
@@ -149,7 +169,9 @@ impl Error {
                 status,
                 stderr,
             } => Some(json!({ "workspace": workspace, "status": status, "stderr": stderr })),
-            Error::UnknownWorkspace(id) => Some(json!({ "workspace": id })),
+            Error::UnknownWorkspace(id)
+            | Error::WorkspaceFailed { workspace: id, .. }
+            | Error::WorkspaceStopped { workspace: id } => Some(json!({ "workspace": id })),
             Error::Timeout { ms } => Some(json!({ "timeoutMs": ms })),
             Error::QueueFull { max_queue } => Some(json!({ "maxQueue": max_queue })),
             Error::PayloadTooLarge { max, .. } => Some(json!({ "maxBytes": max })),
@@ -186,6 +208,13 @@ mod tests {
             Error::PayloadTooLarge {
                 what: "request",
                 max: 1,
+            },
+            Error::WorkspaceFailed {
+                workspace: "w".into(),
+                reason: "r".into(),
+            },
+            Error::WorkspaceStopped {
+                workspace: "w".into(),
             },
         ]
     }

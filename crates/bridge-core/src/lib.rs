@@ -24,16 +24,19 @@
 //! [`Bridge::close`] stops every process it started: the hub exits when its
 //! stdin closes, and is killed if it has not after a grace period.
 
+pub mod backoff;
 pub mod bridge;
 pub mod call;
 pub mod config;
 pub mod error;
+pub mod health;
 pub mod jsonrpc;
 pub mod metrics;
 pub mod pending;
 pub mod process;
 pub mod queue;
 pub mod session;
+pub mod supervisor;
 pub mod transport;
 pub mod workspace;
 
@@ -45,4 +48,5 @@ pub use metrics::MetricsSnapshot;
 pub use pending::Progress;
 pub use queue::Priority;
 pub use session::{ClientIdentity, SessionHandle};
+pub use supervisor::WorkspaceStatus;
 pub use workspace::Workspace;

@@ -1,19 +1,27 @@
-//! Spawning a workspace hub process and waiting for its ready line.
+//! Spawning a workspace hub process, waiting for its ready line, and
+//! stopping it.
 //!
 //! The hub (`python -m fastmcp_workspace --dir DIR --port 0`) prints exactly
 //! one JSON line on stdout once it listens:
-//! `{"event":"ready","url":"http://127.0.0.1:<port>/mcp"}`. Everything it
-//! writes on stderr is kept in a bounded buffer of recent lines so that a
-//! start failure can say why. The hub exits when its stdin closes, which is
-//! how [`HubProcess::stop`] asks it to go.
+//! `{"event":"ready","url":"http://127.0.0.1:<port>/mcp"}`. Every other line
+//! it writes, on stdout or stderr, goes to the workspace's [`LogBuffer`] and
+//! to `tracing`, so that a start failure can say why.
+//!
+//! The process runs in its own process group with an explicit environment
+//! (`PATH`, `HOME`, the variables named in `inheritEnv`, and the
+//! workspace's `env`). On Linux it gets SIGKILL when the thread that
+//! spawned it dies (parent-death signal; tokio's worker threads live as
+//! long as the runtime), and the hub also exits at once when its stdin
+//! closes, so it does not outlive the bridge however the bridge ends. Its
+//! own stdio children see their stdin close and exit too.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{oneshot, watch};
@@ -23,12 +31,10 @@ use crate::error::{Error, Result};
 
 /// Python module the hub runs as.
 pub const HUB_MODULE: &str = "fastmcp_workspace";
-/// Recent stderr lines kept per process.
-const STDERR_LINES: usize = 200;
 /// Stderr lines carried by a start failure.
 const FAILURE_LINES: usize = 20;
-/// How long a stopping process may take to exit after its stdin closes.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long [`HubProcess::stop`] waits after SIGTERM before SIGKILL.
+pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// The hub's ready line.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -48,37 +54,76 @@ impl ReadyLine {
     }
 }
 
-/// Bounded buffer of a process's most recent output lines.
+/// One line a workspace process wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// When it was read, in ms since the Unix epoch.
+    pub at: u64,
+    /// `"stdout"` or `"stderr"`.
+    pub stream: &'static str,
+    /// The line, without its newline.
+    pub line: String,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Bounded buffer of a workspace's most recent output lines, kept across
+/// restarts. Cheap to clone.
 #[derive(Debug, Clone, Default)]
-pub struct LineBuffer {
-    lines: Arc<Mutex<VecDeque<String>>>,
+pub struct LogBuffer {
+    lines: Arc<Mutex<VecDeque<LogLine>>>,
     capacity: usize,
 }
 
-impl LineBuffer {
+impl LogBuffer {
     /// A buffer keeping the last `capacity` lines.
     pub fn new(capacity: usize) -> Self {
-        LineBuffer {
+        LogBuffer {
             lines: Arc::new(Mutex::new(VecDeque::with_capacity(capacity.min(1024)))),
             capacity,
         }
     }
 
     /// Appends a line, dropping the oldest beyond capacity.
-    pub fn push(&self, line: String) {
+    pub fn push(&self, stream: &'static str, line: String) {
+        if self.capacity == 0 {
+            return;
+        }
         let mut lines = self.lines.lock();
         if lines.len() == self.capacity {
             lines.pop_front();
         }
-        if self.capacity > 0 {
-            lines.push_back(line);
-        }
+        lines.push_back(LogLine {
+            at: now_ms(),
+            stream,
+            line,
+        });
     }
 
     /// The last `n` lines, oldest first.
-    pub fn tail(&self, n: usize) -> Vec<String> {
+    pub fn tail(&self, n: usize) -> Vec<LogLine> {
         let lines = self.lines.lock();
         lines.iter().skip(lines.len().saturating_sub(n)).cloned().collect()
+    }
+
+    /// The text of the last `n` stderr lines, oldest first.
+    pub fn stderr_tail(&self, n: usize) -> Vec<String> {
+        let lines = self.lines.lock();
+        let mut tail: Vec<String> = lines
+            .iter()
+            .rev()
+            .filter(|l| l.stream == "stderr")
+            .take(n)
+            .map(|l| l.line.clone())
+            .collect();
+        tail.reverse();
+        tail
     }
 }
 
@@ -91,8 +136,9 @@ pub struct HubProcess {
     kill: Mutex<Option<oneshot::Sender<()>>>,
     exit: watch::Receiver<Option<String>>,
     pid: Option<u32>,
-    stderr: LineBuffer,
+    logs: LogBuffer,
     url: String,
+    started_at: u64,
 }
 
 impl HubProcess {
@@ -108,7 +154,7 @@ impl HubProcess {
     /// # Cancel safety
     ///
     /// Dropping the future kills the process (`kill_on_drop`).
-    pub(crate) async fn spawn(workspace: &str, cmd: &HubCommand) -> Result<HubProcess> {
+    pub(crate) async fn spawn(workspace: &str, cmd: &HubCommand, logs: &LogBuffer) -> Result<HubProcess> {
         let failed = |reason: String, stderr: Vec<String>| Error::StartFailed {
             workspace: workspace.to_owned(),
             reason,
@@ -123,20 +169,33 @@ impl HubProcess {
             .arg("--port")
             .arg("0")
             .args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]))
+            .env_clear()
+            .envs(cmd.inherited_env())
             .envs(&cmd.env)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        #[cfg(unix)]
+        command.process_group(0);
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let mut child = command
             .spawn()
             .map_err(|e| failed(format!("cannot run {:?}: {e}", cmd.python), Vec::new()))?;
         let pid = child.id();
-        let stderr = LineBuffer::new(STDERR_LINES);
         let stderr_done = forward_lines(
             child.stderr.take().expect("stderr is piped"),
-            stderr.clone(),
+            logs.clone(),
             workspace.to_owned(),
             "stderr",
         );
@@ -147,7 +206,10 @@ impl HubProcess {
                 match stdout.next_line().await {
                     Ok(Some(line)) => match ReadyLine::parse(&line) {
                         Some(ready) => return Ok(ready),
-                        None => tracing::info!(workspace, line, "hub stdout"),
+                        None => {
+                            tracing::info!(workspace, line, "hub stdout");
+                            logs.push("stdout", line);
+                        }
                     },
                     Ok(None) => return Err("exited before its ready line".to_owned()),
                     Err(e) => return Err(format!("reading stdout: {e}")),
@@ -156,19 +218,14 @@ impl HubProcess {
         };
         let ready = match tokio::time::timeout(cmd.start_timeout, wait_ready).await {
             Ok(Ok(ready)) => ready,
-            Ok(Err(reason)) => return Err(fail(child, stderr, stderr_done, reason, &failed).await),
+            Ok(Err(reason)) => return Err(fail(child, logs, stderr_done, reason, &failed).await),
             Err(_) => {
                 let reason = format!("no ready line within {} ms", cmd.start_timeout.as_millis());
-                return Err(fail(child, stderr, stderr_done, reason, &failed).await);
+                return Err(fail(child, logs, stderr_done, reason, &failed).await);
             }
         };
         // Keep draining stdout so the process never blocks on a full pipe.
-        let workspace_id = workspace.to_owned();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                tracing::info!(workspace = workspace_id, line, "hub stdout");
-            }
-        });
+        let _ = forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout");
         let stdin = child.stdin.take();
         let (kill, killed) = oneshot::channel();
         let (exited, exit) = watch::channel(None);
@@ -178,8 +235,9 @@ impl HubProcess {
             kill: Mutex::new(Some(kill)),
             exit,
             pid,
-            stderr,
+            logs: logs.clone(),
             url: ready.url,
+            started_at: now_ms(),
         })
     }
 
@@ -193,9 +251,14 @@ impl HubProcess {
         self.pid
     }
 
+    /// When the process became ready, in ms since the Unix epoch.
+    pub fn started_at(&self) -> u64 {
+        self.started_at
+    }
+
     /// The last `n` stderr lines, oldest first.
     pub fn stderr_tail(&self, n: usize) -> Vec<String> {
-        self.stderr.tail(n)
+        self.logs.stderr_tail(n)
     }
 
     /// Whether the process is still running.
@@ -203,38 +266,72 @@ impl HubProcess {
         self.exit.borrow().is_none()
     }
 
-    /// How the process ended (`exit status N` or `signal N`), waiting up to
-    /// 500 ms for the exit to be noticed; `None` when it still runs.
-    pub async fn exit_status(&self) -> Option<String> {
+    /// Resolves with how the process ended (`exit status N` or `signal N`).
+    pub fn exited(&self) -> impl std::future::Future<Output = String> + Send + 'static {
         let mut exit = self.exit.clone();
-        let noticed = tokio::time::timeout(Duration::from_millis(500), async {
-            exit.wait_for(Option::is_some).await.ok().and_then(|s| s.clone())
-        });
-        match noticed.await {
-            Ok(Some(status)) => Some(status),
-            _ => self.exit.borrow().clone(),
+        async move {
+            match exit.wait_for(Option::is_some).await {
+                Ok(status) => status.clone().unwrap_or_default(),
+                Err(_) => "unknown".to_owned(),
+            }
         }
     }
 
-    /// Stops the process: closes its stdin (the hub exits on EOF), waits up
-    /// to 5 s, then kills it. Idempotent; returns once it has exited.
+    /// How the process ended, waiting up to 500 ms for the exit to be
+    /// noticed; `None` when it still runs.
+    pub async fn exit_status(&self) -> Option<String> {
+        match tokio::time::timeout(Duration::from_millis(500), self.exited()).await {
+            Ok(status) => Some(status),
+            Err(_) => self.exit.borrow().clone(),
+        }
+    }
+
+    /// Sends `signal` to the process group.
+    fn signal_group(&self, signal: i32) {
+        #[cfg(unix)]
+        if let Some(pid) = self.pid {
+            // SAFETY: kill(2) with a negative pid signals the process group
+            // the child leads (process_group(0) made its pid the pgid).
+            unsafe {
+                libc::kill(-(pid as i32), signal);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = signal;
+    }
+
+    /// Kills the whole process group at once (SIGKILL).
+    pub fn kill(&self) {
+        #[cfg(unix)]
+        self.signal_group(libc::SIGKILL);
+        if let Some(kill) = self.kill.lock().take() {
+            let _ = kill.send(());
+        }
+    }
+
+    /// Stops the process: closes its stdin and sends SIGTERM to its process
+    /// group, waits up to `grace`, then sends SIGKILL. Idempotent; returns
+    /// once it has exited.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future leaves the process to exit or be killed later.
-    pub async fn stop(&self) {
+    pub async fn stop(&self, grace: Duration) {
         drop(self.stdin.lock().take());
-        let mut exit = self.exit.clone();
-        let exited = tokio::time::timeout(STOP_GRACE, async {
-            let _ = exit.wait_for(Option::is_some).await;
-        })
-        .await;
-        if exited.is_err() {
-            tracing::warn!(pid = self.pid, "hub did not exit after stdin closed; killing");
-            if let Some(kill) = self.kill.lock().take() {
-                let _ = kill.send(());
-            }
-            let _ = exit.wait_for(Option::is_some).await;
+        #[cfg(unix)]
+        self.signal_group(libc::SIGTERM);
+        if tokio::time::timeout(grace, self.exited()).await.is_err() {
+            tracing::warn!(pid = self.pid, "hub did not exit after SIGTERM; killing");
+            self.kill();
+            let _ = self.exited().await;
+        }
+    }
+}
+
+impl Drop for HubProcess {
+    fn drop(&mut self) {
+        if self.is_running() {
+            self.kill();
         }
     }
 }
@@ -280,7 +377,7 @@ fn describe(status: std::process::ExitStatus) -> String {
 /// [`Error::StartFailed`] with the stderr it wrote last.
 async fn fail(
     mut child: Child,
-    stderr: LineBuffer,
+    logs: &LogBuffer,
     stderr_done: oneshot::Receiver<()>,
     reason: String,
     failed: &impl Fn(String, Vec<String>) -> Error,
@@ -293,17 +390,12 @@ async fn fail(
         Some(code) if reason.starts_with("exited") => format!("{reason} (exit status {code})"),
         _ => reason,
     };
-    failed(reason, stderr.tail(FAILURE_LINES))
+    failed(reason, logs.stderr_tail(FAILURE_LINES))
 }
 
-/// Reads `stream` line by line into `buffer` and `tracing`; the receiver
+/// Reads `stream` line by line into `logs` and `tracing`; the receiver
 /// completes at end of stream.
-fn forward_lines<R>(
-    stream: R,
-    buffer: LineBuffer,
-    workspace: String,
-    name: &'static str,
-) -> oneshot::Receiver<()>
+fn forward_lines<R>(stream: R, logs: LogBuffer, workspace: String, name: &'static str) -> oneshot::Receiver<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
 {
@@ -312,7 +404,7 @@ where
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::debug!(workspace, stream = name, line, "hub output");
-            buffer.push(line);
+            logs.push(name, line);
         }
         let _ = done.send(());
     });
@@ -332,12 +424,17 @@ mod tests {
     }
 
     #[test]
-    fn line_buffer_keeps_the_most_recent_lines() {
-        let buffer = LineBuffer::new(3);
+    fn log_buffer_keeps_the_most_recent_lines_with_their_stream() {
+        let logs = LogBuffer::new(3);
         for i in 0..5 {
-            buffer.push(format!("line {i}"));
+            logs.push(if i % 2 == 0 { "stderr" } else { "stdout" }, format!("line {i}"));
         }
-        assert_eq!(buffer.tail(10), ["line 2", "line 3", "line 4"]);
-        assert_eq!(buffer.tail(1), ["line 4"]);
+        let tail: Vec<_> = logs.tail(10).into_iter().map(|l| (l.stream, l.line)).collect();
+        assert_eq!(
+            tail,
+            [("stderr", "line 2".to_owned()), ("stdout", "line 3".to_owned()), ("stderr", "line 4".to_owned())]
+        );
+        assert_eq!(logs.stderr_tail(5), ["line 2", "line 4"]);
+        assert!(logs.tail(1)[0].at > 0);
     }
 }

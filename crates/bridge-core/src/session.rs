@@ -20,6 +20,7 @@ use crate::jsonrpc::{self, Message};
 use crate::pending::{Entry, Pending, Progress};
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
+use crate::supervisor::Connection;
 use crate::workspace::{NotificationHandler, Workspace};
 
 /// The MCP revision the core asks for in `initialize`.
@@ -196,7 +197,7 @@ impl Session {
 
     /// Ends the session: waiting calls fail with `error`, and the server is
     /// told (HTTP DELETE).
-    pub(crate) async fn close(&self, error: impl Fn() -> Error) {
+    pub(crate) async fn close(&self, error: impl Fn() -> Error + Copy) {
         self.pending.fail_all(error);
         self.transport.close().await;
     }
@@ -235,9 +236,10 @@ impl SessionHandle {
         })
     }
 
-    /// The session on the process of `generation`, initializing one when
-    /// there is none yet or the process changed.
-    pub(crate) async fn session_for(&self, generation: u64, url: &str) -> Result<Arc<Session>> {
+    /// The session on the process of `conn`, initializing one when there is
+    /// none yet or the process changed.
+    pub(crate) async fn session_for(&self, conn: &Connection) -> Result<Arc<Session>> {
+        let generation = conn.generation;
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -250,7 +252,7 @@ impl SessionHandle {
         let session = Arc::new(
             Session::open(
                 self.workspace.id(),
-                url,
+                conn.process.url(),
                 &self.identity,
                 self.workspace.max_message_bytes(),
                 self.workspace.ids(),
@@ -259,6 +261,7 @@ impl SessionHandle {
             )
             .await?,
         );
+        conn.register(&session);
         *current = Some((generation, session.clone()));
         Ok(session)
     }
@@ -281,8 +284,8 @@ impl SessionHandle {
     ///
     /// `START_FAILED`, `CLOSED`, or an initialization failure.
     pub async fn server_info(&self) -> Result<Value> {
-        let (generation, url) = self.workspace.live_process().await?;
-        Ok(self.session_for(generation, &url).await?.init.clone())
+        let conn = self.workspace.connection().await?;
+        Ok(self.session_for(&conn).await?.init.clone())
     }
 
     /// Ends the session (its calls fail with `CLOSED`); idempotent.

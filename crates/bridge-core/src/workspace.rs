@@ -22,8 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::future::{BoxFuture, Shared};
-use futures_util::FutureExt;
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
@@ -31,18 +29,19 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, RequestHandler};
-use crate::config::HubCommand;
+use crate::config::{HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
 use crate::jsonrpc;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::{Entry, Progress};
-use crate::process::HubProcess;
+use crate::process::{LogBuffer, LogLine};
 use crate::queue::Limiter;
+use crate::supervisor::{Connection, EventSink, Supervision};
 use crate::session::{ClientIdentity, Session, SessionHandle};
 use crate::transport::SendError;
 
 /// Stderr lines carried by start failures and crashes.
-const STDERR_LINES: usize = 20;
+pub(crate) const STDERR_LINES: usize = 20;
 /// First retry delay; doubles each retry.
 const RETRY_BASE: Duration = Duration::from_millis(50);
 
@@ -50,44 +49,24 @@ const RETRY_BASE: Duration = Duration::from_millis(50);
 /// tied to a call.
 pub type NotificationHandler = Arc<dyn Fn(&str, Value) + Send + Sync>;
 
-/// A started hub process and its default MCP session.
-pub(crate) struct Connection {
-    process: HubProcess,
-    /// Distinguishes this process from earlier ones of the workspace.
-    generation: u64,
-    default: Arc<Session>,
-}
-
-type Starting = Shared<BoxFuture<'static, Result<Arc<Connection>>>>;
-
-enum State {
-    Idle,
-    Starting(Starting),
-    Ready(Arc<Connection>),
-}
-
 /// Limits and defaults of a workspace's calls.
-#[derive(Debug, Clone)]
-pub(crate) struct CallLimits {
-    pub timeout: Duration,
-    pub max_retries: u32,
-    pub max_message_bytes: usize,
-}
+pub(crate) type CallLimits = ResolvedLimits;
 
 /// One workspace of a [`Bridge`](crate::Bridge).
 pub struct Workspace {
-    id: String,
-    command: HubCommand,
-    limits: CallLimits,
-    closing: CancellationToken,
-    identity: ClientIdentity,
-    notifications: Option<NotificationHandler>,
-    requests: Option<RequestHandler>,
-    state: Mutex<State>,
+    pub(crate) id: String,
+    pub(crate) command: HubCommand,
+    pub(crate) limits: CallLimits,
+    pub(crate) closing: CancellationToken,
+    pub(crate) identity: ClientIdentity,
+    pub(crate) notifications: Option<NotificationHandler>,
+    pub(crate) requests: Option<RequestHandler>,
+    pub(crate) events: EventSink,
+    pub(crate) supervision: Mutex<Supervision>,
+    pub(crate) logs: LogBuffer,
     limiter: Limiter,
     metrics: Metrics,
-    next_id: Arc<AtomicU64>,
-    generations: AtomicU64,
+    pub(crate) next_id: Arc<AtomicU64>,
 }
 
 /// What a workspace's default session declares and where server messages
@@ -103,24 +82,25 @@ impl Workspace {
     pub(crate) fn new(
         id: String,
         command: HubCommand,
-        limiter: Limiter,
         limits: CallLimits,
         closing: CancellationToken,
         handlers: Handlers,
+        events: EventSink,
     ) -> Self {
         Workspace {
             id,
             command,
-            limits,
             closing,
             identity: handlers.identity,
             notifications: handlers.notifications,
             requests: handlers.requests,
-            state: Mutex::new(State::Idle),
-            limiter,
+            events,
+            supervision: Mutex::new(Supervision::new(&limits)),
+            logs: LogBuffer::new(limits.log_lines),
+            limiter: Limiter::new(limits.max_concurrent, limits.max_queue),
             metrics: Metrics::default(),
             next_id: Arc::new(AtomicU64::new(1)),
-            generations: AtomicU64::new(0),
+            limits,
         }
     }
 
@@ -135,13 +115,6 @@ impl Workspace {
 
     pub(crate) fn notification_handler(&self) -> Option<NotificationHandler> {
         self.notifications.clone()
-    }
-
-    /// The live process's generation and MCP endpoint URL, starting it if
-    /// needed.
-    pub(crate) async fn live_process(&self) -> Result<(u64, String)> {
-        let conn = self.connection().await?;
-        Ok((conn.generation, conn.process.url().to_owned()))
     }
 
     /// Opens a further MCP session on this workspace's process. Its server
@@ -160,96 +133,9 @@ impl Workspace {
         &self.id
     }
 
-    /// The live connection, starting the process when there is none or the
-    /// last one's process has exited. Every caller waits for the same start.
-    async fn connection(&self) -> Result<Arc<Connection>> {
-        let starting = {
-            let mut state = self.state.lock();
-            if self.closing.is_cancelled() {
-                return Err(Error::Closed);
-            }
-            match &*state {
-                State::Ready(conn) if conn.process.is_running() => return Ok(conn.clone()),
-                State::Starting(starting) => starting.clone(),
-                State::Ready(_) | State::Idle => {
-                    let start = Self::start(
-                        self.id.clone(),
-                        self.command.clone(),
-                        self.generations.fetch_add(1, Ordering::Relaxed) + 1,
-                        self.limits.max_message_bytes,
-                        self.next_id.clone(),
-                        Handlers {
-                            identity: self.identity.clone(),
-                            notifications: self.notifications.clone(),
-                            requests: self.requests.clone(),
-                        },
-                    );
-                    let task = tokio::spawn(start);
-                    let starting = async move {
-                        task.await.unwrap_or_else(|e| Err(Error::Transport(format!("start task: {e}"))))
-                    }
-                    .boxed()
-                    .shared();
-                    *state = State::Starting(starting.clone());
-                    starting
-                }
-            }
-        };
-        let outcome = starting.await;
-        {
-            let mut state = self.state.lock();
-            if let State::Starting(_) = &*state {
-                *state = match &outcome {
-                    Ok(conn) if !self.closing.is_cancelled() => State::Ready(conn.clone()),
-                    _ => State::Idle,
-                };
-            }
-        }
-        if self.closing.is_cancelled() {
-            if let Ok(conn) = outcome {
-                conn.process.stop().await;
-            }
-            return Err(Error::Closed);
-        }
-        outcome
-    }
-
-    async fn start(
-        id: String,
-        command: HubCommand,
-        generation: u64,
-        max_message_bytes: usize,
-        next_id: Arc<AtomicU64>,
-        handlers: Handlers,
-    ) -> Result<Arc<Connection>> {
-        let process = HubProcess::spawn(&id, &command).await?;
-        tracing::info!(workspace = id, pid = process.pid(), url = process.url(), "workspace ready");
-        let session = Session::open(
-            &id,
-            process.url(),
-            &handlers.identity,
-            max_message_bytes,
-            &next_id,
-            handlers.notifications,
-            handlers.requests,
-        )
-        .await;
-        match session {
-            Ok(session) => Ok(Arc::new(Connection {
-                process,
-                generation,
-                default: Arc::new(session),
-            })),
-            Err(e) => {
-                let stderr = process.stderr_tail(STDERR_LINES);
-                process.stop().await;
-                Err(Error::StartFailed {
-                    workspace: id,
-                    reason: format!("MCP initialize failed: {e}"),
-                    stderr,
-                })
-            }
-        }
+    /// The last `lines` lines the workspace's processes wrote, oldest first.
+    pub fn logs(&self, lines: usize) -> Vec<LogLine> {
+        self.logs.tail(lines)
     }
 
     /// Sends a JSON-RPC request and resolves with its `result`.
@@ -301,7 +187,7 @@ impl Workspace {
         let method = method.to_owned();
         async move {
             let result = match admitted {
-                Ok(acquire) => this.call_inner(session, &method, params, options, started, acquire).await,
+                Ok(acquire) => Self::call_inner(&this, session, &method, params, options, started, acquire).await,
                 Err(e) => Err(e),
             };
             this.metrics.settled(result.as_ref().map(|_| ()), started.elapsed());
@@ -310,7 +196,7 @@ impl Workspace {
     }
 
     async fn call_inner(
-        &self,
+        self: &Arc<Self>,
         target: Option<Arc<SessionHandle>>,
         method: &str,
         params: Option<Value>,
@@ -421,11 +307,7 @@ impl Workspace {
                 }
                 Err(SendError { error: Error::Transport(reason), .. }) => {
                     return Err(match conn.process.exit_status().await {
-                        Some(status) => Error::WorkspaceCrashed {
-                            workspace: self.id.clone(),
-                            status,
-                            stderr: conn.process.stderr_tail(STDERR_LINES),
-                        },
+                        Some(status) => self.crash_error(&status),
                         None => Error::Transport(reason),
                     })
                 }
@@ -435,11 +317,11 @@ impl Workspace {
     }
 
     /// The live connection and the session a call goes on.
-    async fn session_of(&self, target: Option<&SessionHandle>) -> Result<(Arc<Connection>, Arc<Session>)> {
+    async fn session_of(self: &Arc<Self>, target: Option<&SessionHandle>) -> Result<(Arc<Connection>, Arc<Session>)> {
         let conn = self.connection().await?;
         let session = match target {
             None => conn.default.clone(),
-            Some(handle) => handle.session_for(conn.generation, conn.process.url()).await?,
+            Some(handle) => handle.session_for(&conn).await?,
         };
         Ok((conn, session))
     }
@@ -449,17 +331,9 @@ impl Workspace {
     ///
     /// # Errors
     ///
-    /// `START_FAILED`, `CLOSED`.
-    pub async fn server_info(&self) -> Result<Value> {
+    /// `START_FAILED`, `WORKSPACE_FAILED`, `CLOSED`.
+    pub async fn server_info(self: &Arc<Self>) -> Result<Value> {
         Ok(self.connection().await?.default.init.clone())
-    }
-
-    /// The OS process id, when a process is running.
-    pub fn pid(&self) -> Option<u32> {
-        match &*self.state.lock() {
-            State::Ready(conn) => conn.process.pid(),
-            _ => None,
-        }
     }
 
     /// Counters, gauges and latency percentiles of this workspace's calls.
@@ -467,28 +341,11 @@ impl Workspace {
         self.metrics.snapshot(self.limiter.in_flight(), self.limiter.queued())
     }
 
-    /// Calls waiting for a response on the live connection.
+    /// Calls waiting for a response on the live process, all sessions.
     pub fn pending(&self) -> usize {
-        match &*self.state.lock() {
-            State::Ready(conn) => conn.default.pending.len(),
-            _ => 0,
-        }
+        self.ready().map_or(0, |conn| conn.pending())
     }
 
-    /// Ends the MCP session and stops the process; calls in flight fail with
-    /// `CLOSED` (when the bridge closes) or `TRANSPORT_ERROR`. Idempotent.
-    pub async fn stop(&self) {
-        let previous = std::mem::replace(&mut *self.state.lock(), State::Idle);
-        let conn = match previous {
-            State::Ready(conn) => Some(conn),
-            // A start in flight sees `closing` and stops its own process.
-            State::Starting(_) | State::Idle => None,
-        };
-        if let Some(conn) = conn {
-            conn.default.close(|| Error::Closed).await;
-            conn.process.stop().await;
-        }
-    }
 }
 
 /// Sends a request from its own task; a failure settles the pending entry.

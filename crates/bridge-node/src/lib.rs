@@ -144,6 +144,13 @@ fn notification_handler(callback: NotificationCallback) -> bridge_core::workspac
     })
 }
 
+/// Called with the JSON text of each supervision event; weak.
+type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+fn json_outcome<T: serde::Serialize>(result: Result<T, Error>) -> Outcome {
+    outcome(result.map(|value| serde_json::to_value(value).expect("serializable")))
+}
+
 /// Options of one native call (see `CallOptions` in index.d.ts).
 #[napi(object)]
 pub struct NativeCallOptions {
@@ -325,13 +332,21 @@ impl NativeBridge {
         options_json: String,
         on_notification: Option<NotificationCallback>,
         on_request: Option<BridgeRequestCallback>,
+        on_event: Option<EventCallback>,
     ) -> napi::Result<Self> {
         let config = BridgeConfig::from_json(&options_json)
             .map_err(|e| napi::Error::from_reason(format!("INVALID_ARGUMENT: {e}")))?;
         let notifications = on_notification.map(notification_handler);
+        let events = on_event.map(|callback| {
+            let callback = Arc::new(callback);
+            Arc::new(move |event: serde_json::Value| {
+                callback.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+            }) as bridge_core::supervisor::EventSink
+        });
         let handlers = BridgeHandlers {
             notifications,
             requests: on_request.map(bridge_request_handler),
+            events,
         };
         Ok(NativeBridge {
             inner: Arc::new(Bridge::new(config, handlers)),
@@ -451,6 +466,53 @@ impl NativeBridge {
     pub async fn server_info(&self, workspace_id: String) -> Outcome {
         let bridge = self.inner.clone();
         outcome(bridge.server_info(&workspace_id).await)
+    }
+
+    /// JSON text of a workspace's supervision state.
+    #[napi]
+    pub fn status(&self, workspace_id: String) -> Outcome {
+        json_outcome(self.inner.status(&workspace_id))
+    }
+
+    /// JSON text of every workspace's supervision state.
+    #[napi]
+    pub fn statuses(&self) -> String {
+        serde_json::to_string(&self.inner.statuses()).expect("serializable")
+    }
+
+    /// JSON text of a workspace's last output lines.
+    #[napi]
+    pub fn logs(&self, workspace_id: String, lines: u32) -> Outcome {
+        json_outcome(self.inner.logs(&workspace_id, lines as usize))
+    }
+
+    /// JSON text of the last supervision events, of one workspace or all.
+    #[napi]
+    pub fn events(&self, workspace_id: Option<String>) -> String {
+        serde_json::to_string(&self.inner.events(workspace_id.as_deref())).expect("serializable")
+    }
+
+    /// Starts a workspace's process now.
+    #[napi]
+    pub async fn start(&self, workspace_id: String) -> Outcome {
+        let bridge = self.inner.clone();
+        outcome(bridge.start(&workspace_id).await.map(|()| serde_json::Value::Null))
+    }
+
+    /// Stops a workspace's process with a grace period in ms.
+    #[napi]
+    pub async fn stop(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
+        outcome(bridge.stop(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
+    }
+
+    /// Restarts a workspace's process with a grace period in ms.
+    #[napi]
+    pub async fn restart(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
+        outcome(bridge.restart(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
     }
 
     /// JSON text of a workspace's metrics.

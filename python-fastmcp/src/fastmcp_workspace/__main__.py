@@ -117,6 +117,8 @@ def _watch_stdin(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> Non
     except (OSError, ValueError):
         pass
     log.info("stdin closed; shutting down")
+    # The parent is gone: nobody waits for a graceful drain, so exit at once.
+    loop.call_soon_threadsafe(setattr, server, "force_exit", True)
     loop.call_soon_threadsafe(setattr, server, "should_exit", True)
 
 

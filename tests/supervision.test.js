@@ -1,0 +1,181 @@
+// Supervision against real workspace processes: crash detection and
+// restart, health checks, backoff and the restart intensity limit, graceful
+// stop, logs and events, and no orphans when the Node process dies.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { describe, it } from 'node:test';
+
+import { Bridge } from 'fastmcp-bridge';
+
+import { isAlive, makeWorkspace, repoDir } from './helpers.js';
+
+const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+
+async function eventually(check, ms = 10_000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await delay(50);
+  }
+  assert.fail(`condition not met within ${ms} ms`);
+}
+
+async function withBridge(options, fn) {
+  const bridge = new Bridge(options);
+  try {
+    await fn(bridge);
+  } finally {
+    await bridge.close();
+  }
+}
+
+function sleepCall(bridge, id, seconds) {
+  return bridge.call(id, 'tools/call', { name: 'sleep', arguments: { seconds, tag: 'x' } });
+}
+
+describe('supervision', () => {
+  it('kill -9 during a call: WORKSPACE_CRASHED within 1 s, then a restart serves the next call', async () => {
+    await withBridge({ workspaces: { lab: { dir: labDir } } }, async (bridge) => {
+      await bridge.start('lab');
+      const { pid, state } = bridge.status('lab');
+      assert.equal(state, 'ready');
+      const call = sleepCall(bridge, 'lab', 10);
+      await eventually(() => bridge.metrics('lab').inFlight === 1);
+      await delay(200);
+      const killedAt = Date.now();
+      process.kill(pid, 'SIGKILL');
+      await assert.rejects(call, (err) => {
+        assert.equal(err.code, 'WORKSPACE_CRASHED');
+        assert.equal(err.data.status, 'signal 9');
+        return true;
+      });
+      assert.ok(Date.now() - killedAt < 1000, `rejected after ${Date.now() - killedAt} ms`);
+      const result = await bridge.call('lab', 'tools/call', { name: 'echo', arguments: { text: 'again' } });
+      assert.equal(result.content[0].text, 'again');
+      const status = bridge.status('lab');
+      assert.equal(status.state, 'ready');
+      assert.equal(status.restarts, 1);
+      assert.notEqual(status.pid, pid);
+      assert.equal(status.lastExit, 'signal 9');
+      const types = bridge.events('lab').map((e) => e.type);
+      assert.ok(types.includes('crash') && types.includes('restart'), types.join());
+    });
+  });
+
+  it('restarts a process whose health checks fail (SIGSTOP)', async () => {
+    const options = { workspaces: { lab: { dir: labDir, healthIntervalMs: 200, healthTimeoutMs: 200, maxHealthFailures: 2 } } };
+    await withBridge(options, async (bridge) => {
+      const seen = [];
+      bridge.on('event', (e) => seen.push(e.type === 'state' ? `state:${e.to}` : e.type));
+      await bridge.start('lab');
+      const { pid } = bridge.status('lab');
+      process.kill(pid, 'SIGSTOP');
+      await eventually(() => bridge.status('lab').restarts === 1 && bridge.status('lab').state === 'ready', 15_000);
+      assert.equal(isAlive(pid), false);
+      assert.ok(seen.includes('health_failure') && seen.includes('state:unhealthy'), seen.join());
+      const result = await bridge.call('lab', 'tools/call', { name: 'echo', arguments: { text: 'healthy' } });
+      assert.equal(result.content[0].text, 'healthy');
+    });
+  });
+
+  it('backs off with growing delays, fails past the restart intensity, and restart() recovers once fixed', async () => {
+    const dir = makeWorkspace({ tools: ['flaky'] }, { 'flaky.py': 'raise RuntimeError("not yet")\n' });
+    await withBridge({ workspaces: { flaky: { dir, maxRestarts: 2 } } }, async (bridge) => {
+      await assert.rejects(bridge.call('flaky', 'tools/list'), { code: 'START_FAILED' });
+      await eventually(() => bridge.status('flaky').state === 'failed', 20_000);
+      const delays = bridge.events('flaky').filter((e) => e.type === 'restart').map((e) => e.delayMs);
+      assert.equal(delays.length, 2);
+      assert.ok(delays[0] <= 500 && delays[1] >= 500 && delays[1] <= 1000, delays.join());
+      const started = Date.now();
+      await assert.rejects(bridge.call('flaky', 'tools/list'), { code: 'WORKSPACE_FAILED' });
+      assert.ok(Date.now() - started < 100);
+      writeFileSync(path.join(dir, 'flaky.py'), 'def register(mcp):\n    pass\n');
+      await bridge.restart('flaky');
+      assert.equal(bridge.status('flaky').state, 'ready');
+      await bridge.call('flaky', 'tools/list');
+    });
+  });
+
+  it('stop lets calls finish within the grace period and rejects the rest with WORKSPACE_STOPPED', async () => {
+    await withBridge({ workspaces: { lab: { dir: labDir } } }, async (bridge) => {
+      await bridge.start('lab');
+      const { pid } = bridge.status('lab');
+      const short = sleepCall(bridge, 'lab', 0.3);
+      const long = sleepCall(bridge, 'lab', 10);
+      const settled = Promise.allSettled([short, long]);
+      await eventually(() => bridge.metrics('lab').inFlight === 2);
+      await bridge.stop('lab', { graceMs: 1000 });
+      const [shortOutcome, longOutcome] = await settled;
+      assert.equal(shortOutcome.status, 'fulfilled');
+      assert.equal(longOutcome.status, 'rejected');
+      assert.equal(longOutcome.reason.code, 'WORKSPACE_STOPPED');
+      assert.equal(bridge.status('lab').state, 'stopped');
+      assert.equal(isAlive(pid), false);
+      // A stopped workspace starts again on its next call.
+      await bridge.call('lab', 'tools/list');
+      assert.equal(bridge.status('lab').state, 'ready');
+    });
+  });
+
+  it('keeps the process output in logs() with stream and time', async () => {
+    const dir = makeWorkspace({ tools: ['noisy'] }, { 'noisy.py': 'import sys\nprint("hello from stderr", file=sys.stderr)\ndef register(mcp):\n    pass\n' });
+    await withBridge({ workspaces: { noisy: { dir } } }, async (bridge) => {
+      await bridge.start('noisy');
+      const logs = bridge.logs('noisy', { lines: 50 });
+      const line = logs.find((l) => l.line === 'hello from stderr');
+      assert.ok(line, JSON.stringify(logs));
+      assert.equal(line.stream, 'stderr');
+      assert.ok(line.at > Date.now() - 60_000);
+      assert.throws(() => bridge.logs('nope'), { code: 'UNKNOWN_WORKSPACE' });
+    });
+  });
+
+  it('passes only PATH, HOME, inheritEnv and the workspace env to the process', async () => {
+    const dir = makeWorkspace({ tools: ['envtool'] }, {
+      'envtool.py': 'import os\ndef register(mcp):\n    @mcp.tool\n    def env(name: str) -> str:\n        return os.environ.get(name, "<unset>")\n',
+    });
+    process.env.FASTMCP_BRIDGE_TEST_SECRET = 'do-not-leak';
+    process.env.FASTMCP_BRIDGE_TEST_SHARED = 'shared';
+    const options = { workspaces: { e: { dir, env: { OWN: 'own' }, inheritEnv: ['FASTMCP_BRIDGE_TEST_SHARED'] } } };
+    try {
+      await withBridge(options, async (bridge) => {
+        const get = async (name) =>
+          (await bridge.call('e', 'tools/call', { name: 'env', arguments: { name } })).structuredContent.result;
+        assert.equal(await get('FASTMCP_BRIDGE_TEST_SECRET'), '<unset>');
+        assert.equal(await get('FASTMCP_BRIDGE_TEST_SHARED'), 'shared');
+        assert.equal(await get('OWN'), 'own');
+        assert.equal(await get('PATH'), process.env.PATH);
+      });
+    } finally {
+      delete process.env.FASTMCP_BRIDGE_TEST_SECRET;
+      delete process.env.FASTMCP_BRIDGE_TEST_SHARED;
+    }
+  });
+
+  it('leaves no Python process behind when the Node process is SIGKILLed', async () => {
+    const script = `
+      import { Bridge } from ${JSON.stringify(pathToFileURL(path.join(repoDir, 'index.js')).href)};
+      const dir = ${JSON.stringify(labDir)};
+      const bridge = new Bridge({ workspaces: { a: { dir }, b: { dir } } });
+      await Promise.all([bridge.start('a'), bridge.start('b')]);
+      console.log(JSON.stringify(bridge.workspaces().map((w) => w.pid)));
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: repoDir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = await createInterface({ input: child.stdout })[Symbol.asyncIterator]().next().then((r) => [r.value]);
+    const pids = JSON.parse(line);
+    assert.equal(pids.length, 2);
+    assert.ok(pids.every(isAlive));
+    child.kill('SIGKILL');
+    await eventually(() => pids.every((pid) => !isAlive(pid)), 2000);
+  });
+});
+
