@@ -25,8 +25,9 @@ const LIMIT_KEYS = [
 ];
 const ZERO_ALLOWED = new Set(['maxQueue', 'maxRetries', 'maxRestarts', 'logLines']);
 const DEFAULT_GRACE_MS = 10_000;
-const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'inheritEnv', 'startTimeoutMs', 'mcpServers', 'tools', ...LIMIT_KEYS]);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', ...LIMIT_KEYS]);
+const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'inheritEnv', 'startTimeoutMs', 'mcpServers', 'tools', 'transport', ...LIMIT_KEYS]);
+const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', ...LIMIT_KEYS]);
+const TRANSPORTS = new Set(['http', 'unix']);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
@@ -63,6 +64,9 @@ function checkKeys(object, allowed, where) {
 }
 
 function checkLimits(object, where) {
+  if (object.transport !== undefined && !TRANSPORTS.has(object.transport)) {
+    throw bridgeError('INVALID_ARGUMENT', `${where}: transport must be 'http' or 'unix', got ${String(object.transport)}`);
+  }
   for (const key of LIMIT_KEYS) {
     const value = object[key];
     if (value === undefined) continue;

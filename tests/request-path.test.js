@@ -33,10 +33,11 @@ async function eventually(check, ms = 5000) {
   assert.fail(`condition not met within ${ms} ms`);
 }
 
-describe('request path', () => {
+for (const transport of ['http', 'unix']) describe(`request path over ${transport}`, () => {
   let bridge;
   before(async () => {
     bridge = new Bridge({
+      transport,
       workspaces: {
         lab: { dir: labDir },
         // The same workspace in a second process with one slot, for ordering.
@@ -195,7 +196,7 @@ describe('request path', () => {
   });
 
   it('rejects calls queued and in flight at close() with CLOSED', async () => {
-    const own = new Bridge({ workspaces: { lab: { dir: labDir, maxConcurrent: 1 } } });
+    const own = new Bridge({ transport, workspaces: { lab: { dir: labDir, maxConcurrent: 1 } } });
     await own.serverInfo('lab');
     const inFlight = callTool(own, 'lab', 'sleep', { seconds: 10 });
     const queued = callTool(own, 'lab', 'sleep', { seconds: 10 });

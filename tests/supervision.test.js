@@ -2,8 +2,8 @@
 // restart, health checks, backoff and the restart intensity limit, graceful
 // stop, logs and events, and no orphans when the Node process dies.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -179,3 +179,23 @@ describe('supervision', () => {
   });
 });
 
+
+describe('unix socket transport', () => {
+  it('serves over a socket in a private directory and removes both on close', async () => {
+    const bridge = new Bridge({ transport: 'unix', workspaces: { lab: { dir: labDir } } });
+    await bridge.start('lab');
+    const { pid } = bridge.status('lab');
+    const socket = execFileSync('ls', ['-l', `/proc/${pid}/fd`], { encoding: 'utf8' });
+    assert.match(socket, /socket:/);
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const path_ = cmdline[cmdline.indexOf('--uds') + 1];
+    assert.ok(path_.endsWith('.sock'), cmdline.join(' '));
+    assert.equal(statSync(path.dirname(path_)).mode & 0o777, 0o700);
+    assert.ok(statSync(path_).isSocket());
+    const result = await bridge.call('lab', 'tools/call', { name: 'echo', arguments: { text: 'over uds' } });
+    assert.equal(result.content[0].text, 'over uds');
+    await bridge.close();
+    assert.equal(existsSync(path_), false);
+    assert.equal(existsSync(path.dirname(path_)), false);
+  });
+});

@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, RequestHandler};
-use crate::config::{BridgeConfig, HubCommand, ResolvedLimits};
+use crate::config::{BridgeConfig, HubCommand, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
 use crate::process::LogLine;
@@ -43,6 +43,23 @@ pub struct Bridge {
     workspaces: HashMap<String, Arc<Workspace>>,
     closing: CancellationToken,
     events: Arc<Mutex<EventLog>>,
+    /// Private directory (mode 0700) of the workspaces' Unix sockets.
+    socket_dir: Option<std::path::PathBuf>,
+}
+
+/// Creates a private directory for Unix sockets, readable by this user only.
+fn private_socket_dir() -> Option<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("fastmcp-bridge-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    match builder.create(&dir) {
+        Ok(()) => Some(dir),
+        Err(e) => {
+            tracing::error!(dir = %dir.display(), error = %e, "cannot create the socket directory");
+            None
+        }
+    }
 }
 
 /// The last [`EVENT_BUFFER`] events, each numbered.
@@ -77,17 +94,24 @@ impl Bridge {
                 }
             })
         };
+        let uses_unix = config
+            .workspaces
+            .values()
+            .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
+        let socket_dir = if uses_unix { private_socket_dir() } else { None };
         let workspaces = config
             .workspaces
             .iter()
             .map(|(id, spec)| {
+                let mut command = HubCommand::new(&config, spec);
+                command.socket_dir = socket_dir.clone();
                 let requests = handlers.requests.clone().map(|bridge_handler| {
                     let workspace = id.clone();
                     Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
                 });
                 let workspace = Workspace::new(
                     id.clone(),
-                    HubCommand::new(&config, spec),
+                    command,
                     ResolvedLimits::new(&config, spec),
                     closing.clone(),
                     Handlers {
@@ -107,6 +131,7 @@ impl Bridge {
             workspaces,
             closing,
             events,
+            socket_dir,
         }
     }
 
@@ -261,5 +286,8 @@ impl Bridge {
         self.closing.cancel();
         let stops = self.workspaces.values().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
+        if let Some(dir) = &self.socket_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }

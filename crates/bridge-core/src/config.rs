@@ -28,6 +28,9 @@ pub struct BridgeConfig {
     /// How long a workspace process may take to print its ready line, in ms.
     #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
+    /// How every workspace is reached; see [`TransportKind`].
+    #[serde(default)]
+    pub transport: Option<TransportKind>,
     /// Client capabilities every workspace's default MCP session declares
     /// in `initialize` (e.g. `{"sampling": {}, "elicitation": {}}`).
     #[serde(default)]
@@ -138,6 +141,9 @@ pub struct WorkspaceSpec {
     /// Overrides [`BridgeConfig::start_timeout_ms`] for this workspace.
     #[serde(default)]
     pub start_timeout_ms: Option<u64>,
+    /// Overrides [`BridgeConfig::transport`] for this workspace.
+    #[serde(default)]
+    pub transport: Option<TransportKind>,
     /// Overrides the bridge's request limits for this workspace.
     #[serde(flatten)]
     pub limits: Limits,
@@ -156,9 +162,9 @@ const LIMIT_KEYS: &[&str] = &[
     "restartWindowMs",
     "logLines",
 ];
-const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities"], LIMIT_KEYS];
+const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport"], LIMIT_KEYS];
 const WORKSPACE_KEYS: &[&[&str]] =
-    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools"], LIMIT_KEYS];
+    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
     let Some(object) = value.as_object() else {
@@ -227,6 +233,23 @@ impl BridgeConfig {
     }
 }
 
+/// How the core reaches a workspace process: MCP streamable HTTP over TCP
+/// loopback (`"http"`) or over a Unix domain socket (`"unix"`) in a private
+/// directory (mode 0700) that the core creates and removes.
+///
+/// # Default
+///
+/// `"http"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransportKind {
+    /// Streamable HTTP on 127.0.0.1 with an OS-assigned port.
+    #[default]
+    Http,
+    /// Streamable HTTP on a Unix domain socket.
+    Unix,
+}
+
 /// A workspace's resolved request limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResolvedLimits {
@@ -272,6 +295,9 @@ pub(crate) struct HubCommand {
     pub start_timeout: Duration,
     /// The hub's `--config-json`, when the configuration is given inline.
     pub inline_config: Option<String>,
+    pub transport: TransportKind,
+    /// Where Unix sockets go (set by the bridge when a workspace uses them).
+    pub socket_dir: Option<PathBuf>,
 }
 
 impl HubCommand {
@@ -296,6 +322,8 @@ impl HubCommand {
                 spec.start_timeout_ms.unwrap_or(config.start_timeout_ms),
             ),
             inline_config: spec.inline_config(),
+            transport: spec.transport.or(config.transport).unwrap_or_default(),
+            socket_dir: None,
         }
     }
 }

@@ -6,13 +6,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::Uri;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::transport::connect::Connector;
+
 /// Checks one process's health route.
 pub struct HealthCheck {
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<Connector, Empty<Bytes>>,
     url: Uri,
     timeout: Duration,
 }
@@ -20,8 +21,9 @@ pub struct HealthCheck {
 impl HealthCheck {
     /// A check of the `/health` route beside `mcp_url`
     /// (`http://127.0.0.1:8123/mcp` → `http://127.0.0.1:8123/health`),
-    /// each allowed `timeout`. `None` when the URL is not usable.
-    pub fn new(mcp_url: &str, timeout: Duration) -> Option<Self> {
+    /// through `connector`, each allowed `timeout`. `None` when the URL is
+    /// not usable.
+    pub fn new(mcp_url: &str, connector: Connector, timeout: Duration) -> Option<Self> {
         let mcp: Uri = mcp_url.parse().ok()?;
         let authority = mcp.authority()?.clone();
         let url = Uri::builder()
@@ -31,7 +33,7 @@ impl HealthCheck {
             .build()
             .ok()?;
         Some(HealthCheck {
-            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            client: Client::builder(TokioExecutor::new()).build(connector),
             url,
             timeout,
         })
@@ -67,9 +69,9 @@ mod tests {
 
     #[test]
     fn health_url_sits_beside_the_mcp_endpoint() {
-        let check = HealthCheck::new("http://127.0.0.1:8123/mcp", Duration::from_secs(1)).unwrap();
+        let check = HealthCheck::new("http://127.0.0.1:8123/mcp", Connector::tcp(), Duration::from_secs(1)).unwrap();
         assert_eq!(check.url, "http://127.0.0.1:8123/health");
-        assert!(HealthCheck::new("not a url", Duration::from_secs(1)).is_none());
+        assert!(HealthCheck::new("not a url", Connector::tcp(), Duration::from_secs(1)).is_none());
     }
 
     #[tokio::test]
@@ -77,7 +79,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         drop(listener);
-        let check = HealthCheck::new(&format!("http://127.0.0.1:{port}/mcp"), Duration::from_secs(2)).unwrap();
+        let check = HealthCheck::new(&format!("http://127.0.0.1:{port}/mcp"), Connector::tcp(), Duration::from_secs(2)).unwrap();
         assert!(check.check().await.is_err());
     }
 }

@@ -16,7 +16,9 @@
 //! own stdio children see their stdin close and exit too.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,8 +28,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{oneshot, watch};
 
-use crate::config::HubCommand;
+use crate::config::{HubCommand, TransportKind};
 use crate::error::{Error, Result};
+use crate::transport::connect::Connector;
+
+/// Numbers the Unix sockets of one bridge process.
+static SOCKETS: AtomicU64 = AtomicU64::new(0);
 
 /// Python module the hub runs as.
 pub const HUB_MODULE: &str = "fastmcp_workspace";
@@ -43,6 +49,9 @@ pub struct ReadyLine {
     pub event: String,
     /// The MCP endpoint URL.
     pub url: String,
+    /// The Unix socket the hub serves on, when it does (`--uds`).
+    #[serde(default)]
+    pub uds: Option<String>,
 }
 
 impl ReadyLine {
@@ -138,6 +147,7 @@ pub struct HubProcess {
     pid: Option<u32>,
     logs: LogBuffer,
     url: String,
+    uds: Option<PathBuf>,
     started_at: u64,
 }
 
@@ -160,14 +170,22 @@ impl HubProcess {
             reason,
             stderr,
         };
+        let socket = match (&cmd.transport, &cmd.socket_dir) {
+            (TransportKind::Unix, Some(dir)) => {
+                Some(dir.join(format!("w{}.sock", SOCKETS.fetch_add(1, Ordering::Relaxed))))
+            }
+            (TransportKind::Unix, None) => {
+                return Err(failed("no private socket directory".into(), Vec::new()));
+            }
+            (TransportKind::Http, _) => None,
+        };
         let mut command = Command::new(&cmd.python);
+        command.arg("-m").arg(HUB_MODULE).arg("--dir").arg(&cmd.dir);
+        match &socket {
+            Some(path) => command.arg("--uds").arg(path),
+            None => command.arg("--port").arg("0"),
+        };
         command
-            .arg("-m")
-            .arg(HUB_MODULE)
-            .arg("--dir")
-            .arg(&cmd.dir)
-            .arg("--port")
-            .arg("0")
             .args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]))
             .env_clear()
             .envs(cmd.inherited_env())
@@ -237,6 +255,7 @@ impl HubProcess {
             pid,
             logs: logs.clone(),
             url: ready.url,
+            uds: ready.uds.map(PathBuf::from).or(socket),
             started_at: now_ms(),
         })
     }
@@ -249,6 +268,19 @@ impl HubProcess {
     /// The OS process id.
     pub fn pid(&self) -> Option<u32> {
         self.pid
+    }
+
+    /// How to connect to the process: its Unix socket, or TCP.
+    pub fn connector(&self) -> Connector {
+        match &self.uds {
+            Some(path) => Connector::unix(path.clone()),
+            None => Connector::tcp(),
+        }
+    }
+
+    /// The Unix socket the process serves on, if any.
+    pub fn socket(&self) -> Option<&std::path::Path> {
+        self.uds.as_deref()
     }
 
     /// When the process became ready, in ms since the Unix epoch.
@@ -325,6 +357,14 @@ impl HubProcess {
             self.kill();
             let _ = self.exited().await;
         }
+        self.remove_socket();
+    }
+
+    /// Removes the socket file, which a killed hub leaves behind.
+    fn remove_socket(&self) {
+        if let Some(path) = &self.uds {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -333,6 +373,7 @@ impl Drop for HubProcess {
         if self.is_running() {
             self.kill();
         }
+        self.remove_socket();
     }
 }
 

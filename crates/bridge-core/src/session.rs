@@ -142,6 +142,7 @@ impl Session {
     pub(crate) async fn open(
         workspace: &str,
         url: &str,
+        connector: crate::transport::connect::Connector,
         identity: &ClientIdentity,
         max_message_bytes: usize,
         next_id: &AtomicU64,
@@ -156,7 +157,7 @@ impl Session {
             notifications,
             requests,
         });
-        let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(url, router.clone(), max_message_bytes)?);
+        let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(url, connector, router.clone(), max_message_bytes)?);
         let _ = router.transport.set(Arc::downgrade(&transport));
 
         let id = next_id.fetch_add(1, Ordering::Relaxed);
@@ -253,6 +254,7 @@ impl SessionHandle {
             Session::open(
                 self.workspace.id(),
                 conn.process.url(),
+                conn.process.connector(),
                 &self.identity,
                 self.workspace.max_message_bytes(),
                 self.workspace.ids(),

@@ -341,6 +341,7 @@ impl Workspace {
         let session = Session::open(
             &self.id,
             process.url(),
+            process.connector(),
             &self.identity,
             self.limits.max_message_bytes,
             &self.next_id,
@@ -408,7 +409,7 @@ impl Workspace {
                 this.exited(generation, status);
             }
         });
-        if let Some(health) = HealthCheck::new(conn.process.url(), self.limits.health_timeout) {
+        if let Some(health) = HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout) {
             let weak = Arc::downgrade(self);
             let exited = conn.process.exited();
             let interval = self.limits.health_interval;

@@ -15,7 +15,6 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use parking_lot::RwLock;
@@ -24,6 +23,7 @@ use sse_stream::SseStream;
 
 use std::sync::Arc;
 
+use super::connect::Connector;
 use super::{Inbox, SendError, Transport};
 use crate::error::{Error, Result};
 use crate::jsonrpc::Message;
@@ -41,7 +41,7 @@ pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Streamable HTTP transport to one MCP endpoint URL.
 pub struct HttpTransport {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     url: Uri,
     session_id: RwLock<Option<HeaderValue>>,
     protocol_version: RwLock<Option<HeaderValue>>,
@@ -50,22 +50,21 @@ pub struct HttpTransport {
 }
 
 impl HttpTransport {
-    /// A transport to `url` (e.g. `http://127.0.0.1:8123/mcp`) delivering
-    /// to `inbox`, reading messages of at most `max_message_bytes` (bytes; a
-    /// response stream counts as one message).
+    /// A transport to `url` (e.g. `http://127.0.0.1:8123/mcp`) through
+    /// `connector` (TCP, or a Unix socket), delivering to `inbox`, reading
+    /// messages of at most `max_message_bytes` (bytes; a response stream
+    /// counts as one message).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] when `url` is not an `http://` URL.
-    pub fn new(url: &str, inbox: Arc<dyn Inbox>, max_message_bytes: usize) -> Result<Self> {
+    pub fn new(url: &str, connector: Connector, inbox: Arc<dyn Inbox>, max_message_bytes: usize) -> Result<Self> {
         let url: Uri = url
             .parse()
             .map_err(|e| Error::InvalidArgument(format!("endpoint URL {url:?}: {e}")))?;
         if url.scheme_str() != Some("http") {
             return Err(Error::InvalidArgument(format!("endpoint URL {url} is not http://")));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(HttpTransport {
             client,

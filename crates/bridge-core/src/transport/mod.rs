@@ -6,6 +6,7 @@
 //! correlation of responses to calls and the MCP session handshake are done
 //! above it, in [`crate::pending`] and [`crate::workspace`].
 
+pub mod connect;
 pub mod http;
 
 use futures_util::future::BoxFuture;
