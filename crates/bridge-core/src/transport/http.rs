@@ -255,3 +255,121 @@ impl Transport for HttpTransport {
         Box::pin(self.delete_session())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Faults a real FastMCP server does not produce on demand (truncated
+    //! JSON, a stream that ends early, a closed socket) come from a raw TCP
+    //! listener that writes fixed HTTP responses.
+    use super::*;
+    use parking_lot::Mutex;
+    use serde_json::json;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Value>>);
+
+    impl Inbox for Collect {
+        fn deliver(&self, message: Value, _related: Option<&Value>) {
+            self.0.lock().push(message);
+        }
+    }
+
+    /// Serves one connection with `response` (raw HTTP) after reading the request head.
+    async fn serve_once(response: &'static str) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket.write_all(response.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        });
+        url
+    }
+
+    fn transport(url: &str, inbox: Arc<Collect>, max: usize) -> HttpTransport {
+        HttpTransport::new(url, Connector::tcp(), inbox, max).unwrap()
+    }
+
+    fn request() -> Value {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    }
+
+    #[tokio::test]
+    async fn refused_connection_is_known_not_to_have_reached_the_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        drop(listener);
+        let err = transport(&url, Arc::default(), 1024).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Transport(_)));
+        assert!(!err.maybe_delivered);
+    }
+
+    #[tokio::test]
+    async fn socket_closed_mid_response_may_have_reached_the_server() {
+        let url = serve_once("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"jsonrpc\"").await;
+        let err = transport(&url, Arc::default(), 1024).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Transport(_)), "{:?}", err.error);
+        assert!(err.maybe_delivered);
+    }
+
+    #[tokio::test]
+    async fn invalid_json_is_a_protocol_error() {
+        let url = serve_once("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{\"jsonrpc").await;
+        let err = transport(&url, Arc::default(), 1024).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Protocol(_)), "{:?}", err.error);
+    }
+
+    #[tokio::test]
+    async fn sse_stream_that_ends_without_the_response_is_a_protocol_error_after_delivering_the_rest() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n"
+        ))
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let err = transport(&url, inbox.clone(), 1024).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Protocol(_)), "{:?}", err.error);
+        assert_eq!(inbox.0.lock().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn oversized_response_is_payload_too_large() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 64\r\n\r\n",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"text\":\"xxxxxxxxxxxxxxxxxxxxxxx\"}}"
+        ))
+        .await;
+        let err = transport(&url, Arc::default(), 32).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: 32 }), "{:?}", err.error);
+    }
+
+    #[tokio::test]
+    async fn oversized_sse_stream_is_payload_too_large() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"text\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}\n\n"
+        ))
+        .await;
+        let err = transport(&url, Arc::default(), 32).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: 32 }), "{:?}", err.error);
+    }
+
+    #[tokio::test]
+    async fn sse_response_is_delivered_with_what_came_before_it() {
+        let url = serve_once(concat!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n",
+            "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n",
+            "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n\n"
+        ))
+        .await;
+        let inbox = Arc::new(Collect::default());
+        transport(&url, inbox.clone(), 4096).send(request()).await.unwrap();
+        let got = inbox.0.lock();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[1]["id"], 1);
+    }
+}
