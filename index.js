@@ -22,16 +22,20 @@ const LIMIT_KEYS = [
   'maxRestarts',
   'restartWindowMs',
   'logLines',
+  'idleTimeoutMs',
+  'maxMemoryMb',
 ];
 const ZERO_ALLOWED = new Set(['maxQueue', 'maxRetries', 'maxRestarts', 'logLines']);
 const DEFAULT_GRACE_MS = 10_000;
 const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'inheritEnv', 'startTimeoutMs', 'mcpServers', 'tools', 'transport', ...LIMIT_KEYS]);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', ...LIMIT_KEYS]);
+const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'maxRunning', ...LIMIT_KEYS]);
 const TRANSPORTS = new Set(['http', 'unix']);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
 const MAX_CALL_ID = 0xffffffff;
+/** Workspace ids: safe in URLs, paths and metric labels. */
+const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 let native;
 function loadNative() {
@@ -77,18 +81,29 @@ function checkLimits(object, where) {
   }
 }
 
+function nativeWorkspace(id, spec) {
+  const where = `workspace ${JSON.stringify(id)}`;
+  if (!WORKSPACE_ID.test(id)) {
+    throw bridgeError('INVALID_ARGUMENT', `${where}: ids are 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
+  }
+  if (!isPlainObject(spec) || typeof spec.dir !== 'string' || spec.dir === '') {
+    throw bridgeError('INVALID_ARGUMENT', `${where}: "dir" must be a non-empty string`);
+  }
+  checkKeys(spec, WORKSPACE_KEYS, where);
+  checkLimits(spec, where);
+  return { ...spec, dir: path.resolve(spec.dir) };
+}
+
 function nativeOptions(options) {
   if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options must be an object');
   checkKeys(options, BRIDGE_KEYS, 'Bridge options');
   checkLimits(options, 'Bridge options');
+  if (options.maxRunning !== undefined && !(Number.isSafeInteger(options.maxRunning) && options.maxRunning >= 1)) {
+    throw bridgeError('INVALID_ARGUMENT', `Bridge options: maxRunning must be an integer >= 1, got ${String(options.maxRunning)}`);
+  }
   const workspaces = {};
   for (const [id, spec] of Object.entries(options.workspaces ?? {})) {
-    if (!isPlainObject(spec) || typeof spec.dir !== 'string' || spec.dir === '') {
-      throw bridgeError('INVALID_ARGUMENT', `workspace ${JSON.stringify(id)}: "dir" must be a non-empty string`);
-    }
-    checkKeys(spec, WORKSPACE_KEYS, `workspace ${JSON.stringify(id)}`);
-    checkLimits(spec, `workspace ${JSON.stringify(id)}`);
-    workspaces[id] = { ...spec, dir: path.resolve(spec.dir) };
+    workspaces[id] = nativeWorkspace(id, spec);
   }
   return { ...options, workspaces, python: options.python ?? defaultPython() };
 }
@@ -387,6 +402,26 @@ export class Bridge extends EventEmitter {
    */
   events(workspaceId) {
     return JSON.parse(this.#native.events(workspaceId));
+  }
+
+  /**
+   * Adds a workspace at run time (same shape as an entry of the
+   * `workspaces` option); it starts on its first call.
+   * @throws {BridgeError} `INVALID_ARGUMENT` (malformed, or the id is taken), `CLOSED`.
+   */
+  addWorkspace(workspaceId, spec) {
+    const native = nativeWorkspace(workspaceId, spec);
+    unwrap(this.#native.addWorkspace(workspaceId, JSON.stringify(native)));
+  }
+
+  /**
+   * Removes a workspace, stopping its process as `stop()` does.
+   * @param {string} workspaceId
+   * @param {{ graceMs?: number }} [options]
+   */
+  async removeWorkspace(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    unwrap(await this.#native.removeWorkspace(workspaceId, graceMs));
   }
 
   /** Starts a workspace's process now (it would start on its first call). */

@@ -199,3 +199,63 @@ describe('unix socket transport', () => {
     assert.equal(existsSync(path.dirname(path_)), false);
   });
 });
+
+describe('many workspaces', () => {
+  it('stops a workspace idle for idleTimeoutMs; its next call starts it again', async () => {
+    await withBridge({ workspaces: { lab: { dir: labDir, idleTimeoutMs: 300 } } }, async (bridge) => {
+      await bridge.call('lab', 'tools/list');
+      const { pid } = bridge.status('lab');
+      await eventually(() => bridge.status('lab').state === 'stopped', 10_000);
+      assert.equal(isAlive(pid), false);
+      assert.ok(bridge.events('lab').some((e) => e.type === 'idle_stop'));
+      await bridge.call('lab', 'tools/list');
+      assert.equal(bridge.status('lab').state, 'ready');
+    });
+  });
+
+  it('with maxRunning 2 and 4 workspaces, stops the least recently used idle one to make room', async () => {
+    const workspaces = Object.fromEntries(['w1', 'w2', 'w3', 'w4'].map((id) => [id, { dir: labDir }]));
+    await withBridge({ maxRunning: 2, workspaces }, async (bridge) => {
+      await bridge.call('w1', 'tools/list');
+      await bridge.call('w2', 'tools/list');
+      await bridge.call('w1', 'tools/list'); // w2 is now the least recently used
+      await bridge.call('w3', 'tools/list');
+      const running = () => bridge.workspaces().filter((w) => w.state === 'ready').map((w) => w.id);
+      assert.deepEqual(running(), ['w1', 'w3']);
+      // A busy workspace is not evicted: w4 waits until w1's call ends.
+      const busy = bridge.call('w1', 'tools/call', { name: 'sleep', arguments: { seconds: 1 } });
+      await eventually(() => bridge.metrics('w1').inFlight === 1);
+      await bridge.call('w3', 'tools/list');
+      await bridge.call('w4', 'tools/list');
+      assert.deepEqual(running(), ['w1', 'w4']);
+      await busy;
+      assert.ok(bridge.events().some((e) => e.type === 'evicted' && e.workspaceId === 'w2'));
+    });
+  });
+
+  it('adds and removes workspaces at run time', async () => {
+    await withBridge({ workspaces: {} }, async (bridge) => {
+      bridge.addWorkspace('late', { dir: labDir });
+      assert.deepEqual(bridge.workspaceIds, ['late']);
+      assert.throws(() => bridge.addWorkspace('late', { dir: labDir }), { code: 'INVALID_ARGUMENT' });
+      assert.throws(() => bridge.addWorkspace('../etc', { dir: labDir }), { code: 'INVALID_ARGUMENT' });
+      await bridge.call('late', 'tools/list');
+      const { pid } = bridge.status('late');
+      await bridge.removeWorkspace('late', { graceMs: 500 });
+      assert.equal(isAlive(pid), false);
+      await assert.rejects(bridge.call('late', 'tools/list'), { code: 'UNKNOWN_WORKSPACE' });
+      await assert.rejects(bridge.removeWorkspace('late'), { code: 'UNKNOWN_WORKSPACE' });
+    });
+  });
+
+  it('samples RSS and CPU, and restarts a process over maxMemoryMb', async () => {
+    const options = { workspaces: { lab: { dir: labDir, healthIntervalMs: 200 }, tight: { dir: labDir, healthIntervalMs: 200, maxMemoryMb: 5 } } };
+    await withBridge(options, async (bridge) => {
+      await Promise.all([bridge.start('lab'), bridge.start('tight')]);
+      await eventually(() => bridge.status('lab').rssBytes > 10 * 1024 * 1024);
+      assert.equal(typeof bridge.status('lab').cpuPercent, 'number');
+      await eventually(() => bridge.events('tight').some((e) => e.type === 'memory_restart'));
+      await eventually(() => bridge.status('tight').restarts >= 1);
+    });
+  });
+});

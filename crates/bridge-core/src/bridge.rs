@@ -4,12 +4,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, RequestHandler};
-use crate::config::{BridgeConfig, HubCommand, ResolvedLimits, TransportKind};
+use crate::config::{BridgeConfig, HubCommand, ResolvedLimits, TransportKind, WorkspaceSpec};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
 use crate::process::LogLine;
@@ -40,7 +40,10 @@ pub struct BridgeHandlers {
 
 /// Runs and talks to one hub process per workspace.
 pub struct Bridge {
-    workspaces: HashMap<String, Arc<Workspace>>,
+    fleet: Arc<Fleet>,
+    config: BridgeConfig,
+    handlers: BridgeHandlers,
+    sink: EventSink,
     closing: CancellationToken,
     events: Arc<Mutex<EventLog>>,
     /// Private directory (mode 0700) of the workspaces' Unix sockets.
@@ -59,6 +62,18 @@ fn private_socket_dir() -> Option<std::path::PathBuf> {
             tracing::error!(dir = %dir.display(), error = %e, "cannot create the socket directory");
             None
         }
+    }
+}
+
+/// The workspaces of a bridge, shared with them for `maxRunning`.
+pub(crate) struct Fleet {
+    pub workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
+    pub max_running: Option<usize>,
+}
+
+impl Fleet {
+    pub fn members(&self) -> Vec<Arc<Workspace>> {
+        self.workspaces.read().values().cloned().collect()
     }
 }
 
@@ -99,40 +114,97 @@ impl Bridge {
             .values()
             .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
         let socket_dir = if uses_unix { private_socket_dir() } else { None };
-        let workspaces = config
-            .workspaces
-            .iter()
-            .map(|(id, spec)| {
-                let mut command = HubCommand::new(&config, spec);
-                command.socket_dir = socket_dir.clone();
-                let requests = handlers.requests.clone().map(|bridge_handler| {
-                    let workspace = id.clone();
-                    Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
-                });
-                let workspace = Workspace::new(
-                    id.clone(),
-                    command,
-                    ResolvedLimits::new(&config, spec),
-                    closing.clone(),
-                    Handlers {
-                        identity: ClientIdentity {
-                            capabilities: config.capabilities.clone().unwrap_or_else(|| serde_json::json!({})),
-                            ..ClientIdentity::default()
-                        },
-                        notifications: handlers.notifications.clone(),
-                        requests,
-                    },
-                    sink.clone(),
-                );
-                (id.clone(), Arc::new(workspace))
-            })
-            .collect();
-        Bridge {
-            workspaces,
+        let fleet = Arc::new(Fleet {
+            workspaces: RwLock::new(HashMap::new()),
+            max_running: config.max_running,
+        });
+        let bridge = Bridge {
+            fleet,
+            config,
+            handlers,
+            sink,
             closing,
             events,
             socket_dir,
+        };
+        let specs: Vec<(String, WorkspaceSpec)> =
+            bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
+        for (id, spec) in specs {
+            let workspace = bridge.make_workspace(&id, &spec);
+            bridge.fleet.workspaces.write().insert(id, workspace);
         }
+        bridge
+    }
+
+    fn make_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Arc<Workspace> {
+        let mut command = HubCommand::new(&self.config, spec);
+        command.socket_dir = self.socket_dir.clone();
+        let requests = self.handlers.requests.clone().map(|bridge_handler| {
+            let workspace = id.to_owned();
+            Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
+        });
+        Arc::new(Workspace::new(
+            id.to_owned(),
+            command,
+            ResolvedLimits::new(&self.config, spec),
+            self.closing.clone(),
+            Handlers {
+                identity: ClientIdentity {
+                    capabilities: self.config.capabilities.clone().unwrap_or_else(|| serde_json::json!({})),
+                    ..ClientIdentity::default()
+                },
+                notifications: self.handlers.notifications.clone(),
+                requests,
+            },
+            self.sink.clone(),
+            Arc::downgrade(&self.fleet),
+        ))
+    }
+
+    /// Adds a workspace at run time; it starts on its first call.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGUMENT` when the id is taken or the spec is malformed
+    /// (`spec_json` as one entry of the `workspaces` option); `CLOSED`.
+    pub fn add_workspace(&self, id: &str, spec_json: &str) -> Result<()> {
+        if self.closing.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let spec = WorkspaceSpec::from_json(id, spec_json)?;
+        if spec.transport.or(self.config.transport) == Some(TransportKind::Unix) && self.socket_dir.is_none() {
+            return Err(Error::InvalidArgument(
+                "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),
+            ));
+        }
+        let workspace = self.make_workspace(id, &spec);
+        let mut workspaces = self.fleet.workspaces.write();
+        if workspaces.contains_key(id) {
+            return Err(Error::InvalidArgument(format!("workspace {id:?} already exists")));
+        }
+        workspaces.insert(id.to_owned(), workspace);
+        Ok(())
+    }
+
+    /// Removes a workspace, stopping its process with `grace` (its calls in
+    /// flight past the grace period fail with `WORKSPACE_STOPPED`).
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub async fn remove_workspace(&self, id: &str, grace: Duration) -> Result<()> {
+        if self.closing.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        let workspace = self
+            .fleet
+            .workspaces
+            .write()
+            .remove(id)
+            .ok_or_else(|| Error::UnknownWorkspace(id.to_owned()))?;
+        workspace.retire();
+        workspace.stop(grace).await;
+        Ok(())
     }
 
     /// The workspace with this id.
@@ -140,18 +212,21 @@ impl Bridge {
     /// # Errors
     ///
     /// `CLOSED` after [`Bridge::close`]; `UNKNOWN_WORKSPACE`.
-    pub fn workspace(&self, id: &str) -> Result<&Arc<Workspace>> {
+    pub fn workspace(&self, id: &str) -> Result<Arc<Workspace>> {
         if self.closing.is_cancelled() {
             return Err(Error::Closed);
         }
-        self.workspaces
+        self.fleet
+            .workspaces
+            .read()
             .get(id)
+            .cloned()
             .ok_or_else(|| Error::UnknownWorkspace(id.to_owned()))
     }
 
     /// The configured workspace ids, sorted.
     pub fn workspace_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.workspaces.keys().cloned().collect();
+        let mut ids: Vec<String> = self.fleet.workspaces.read().keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -226,7 +301,7 @@ impl Bridge {
 
     /// Supervision state of every workspace, sorted by id.
     pub fn statuses(&self) -> Vec<WorkspaceStatus> {
-        let mut all: Vec<WorkspaceStatus> = self.workspaces.values().map(|w| w.status()).collect();
+        let mut all: Vec<WorkspaceStatus> = self.fleet.members().iter().map(|w| w.status()).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }
@@ -258,7 +333,7 @@ impl Bridge {
     ///
     /// `UNKNOWN_WORKSPACE`, `START_FAILED`, `WORKSPACE_FAILED`, `CLOSED`.
     pub async fn start(&self, workspace: &str) -> Result<()> {
-        self.workspace(workspace)?.clone().start().await
+        self.workspace(workspace)?.start().await
     }
 
     /// Stops a workspace's process; see [`Workspace::stop`].
@@ -267,7 +342,7 @@ impl Bridge {
     ///
     /// `UNKNOWN_WORKSPACE`, `CLOSED`.
     pub async fn stop(&self, workspace: &str, grace: Duration) -> Result<()> {
-        self.workspace(workspace)?.clone().stop(grace).await;
+        self.workspace(workspace)?.stop(grace).await;
         Ok(())
     }
 
@@ -277,14 +352,15 @@ impl Bridge {
     ///
     /// As [`Bridge::start`].
     pub async fn restart(&self, workspace: &str, grace: Duration) -> Result<()> {
-        self.workspace(workspace)?.clone().restart(grace).await
+        self.workspace(workspace)?.restart(grace).await
     }
 
     /// Stops every process the bridge started; calls queued or in flight
     /// fail with `CLOSED`, and so do later calls. Idempotent.
     pub async fn close(&self) {
         self.closing.cancel();
-        let stops = self.workspaces.values().map(|w| w.stop(CLOSE_GRACE));
+        let members = self.fleet.members();
+        let stops = members.iter().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
         if let Some(dir) = &self.socket_dir {
             let _ = std::fs::remove_dir_all(dir);

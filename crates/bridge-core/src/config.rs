@@ -28,6 +28,10 @@ pub struct BridgeConfig {
     /// How long a workspace process may take to print its ready line, in ms.
     #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
+    /// At most this many workspace processes run at once; starting one more
+    /// stops the least recently used idle one. Default: no limit.
+    #[serde(default)]
+    pub max_running: Option<usize>,
     /// How every workspace is reached; see [`TransportKind`].
     #[serde(default)]
     pub transport: Option<TransportKind>,
@@ -52,6 +56,7 @@ pub struct BridgeConfig {
 /// - `healthIntervalMs`: 15000; `healthTimeoutMs`: 5000; `maxHealthFailures`: 3
 /// - `maxRestarts`: 5 within `restartWindowMs`: 60000
 /// - `logLines`: 1000
+/// - `idleTimeoutMs`, `maxMemoryMb`: off
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
@@ -77,6 +82,10 @@ pub struct Limits {
     pub restart_window_ms: Option<u64>,
     /// Output lines kept per workspace for `logs()`.
     pub log_lines: Option<usize>,
+    /// Stop a workspace with no call for this long, in ms.
+    pub idle_timeout_ms: Option<u64>,
+    /// Restart a process whose resident memory exceeds this, in MiB.
+    pub max_memory_mb: Option<u64>,
 }
 
 impl Limits {
@@ -94,6 +103,8 @@ impl Limits {
             max_restarts: self.max_restarts.or(fallback.max_restarts),
             restart_window_ms: self.restart_window_ms.or(fallback.restart_window_ms),
             log_lines: self.log_lines.or(fallback.log_lines),
+            idle_timeout_ms: self.idle_timeout_ms.or(fallback.idle_timeout_ms),
+            max_memory_mb: self.max_memory_mb.or(fallback.max_memory_mb),
         }
     }
 
@@ -108,7 +119,9 @@ impl Limits {
         positive("healthIntervalMs", self.health_interval_ms)?;
         positive("healthTimeoutMs", self.health_timeout_ms)?;
         positive("maxHealthFailures", self.max_health_failures.map(u64::from))?;
-        positive("restartWindowMs", self.restart_window_ms)
+        positive("restartWindowMs", self.restart_window_ms)?;
+        positive("idleTimeoutMs", self.idle_timeout_ms)?;
+        positive("maxMemoryMb", self.max_memory_mb)
     }
 }
 
@@ -161,8 +174,11 @@ const LIMIT_KEYS: &[&str] = &[
     "maxRestarts",
     "restartWindowMs",
     "logLines",
+    "idleTimeoutMs",
+    "maxMemoryMb",
 ];
-const BRIDGE_KEYS: &[&[&str]] = &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport"], LIMIT_KEYS];
+const BRIDGE_KEYS: &[&[&str]] =
+    &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport", "maxRunning"], LIMIT_KEYS];
 const WORKSPACE_KEYS: &[&[&str]] =
     &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport"], LIMIT_KEYS];
 
@@ -177,6 +193,29 @@ fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Re
 }
 
 impl WorkspaceSpec {
+    /// Parses one workspace's options from JSON, as an entry of the
+    /// bridge's `workspaces` option.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the offending field.
+    pub fn from_json(id: &str, json: &str) -> Result<Self> {
+        let wherein = format!("workspace {id:?}");
+        if id.is_empty() {
+            return Err(Error::InvalidArgument("workspace id must not be empty".into()));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| Error::InvalidArgument(format!("{wherein}: {e}")))?;
+        known_keys(&value, WORKSPACE_KEYS, &wherein)?;
+        let spec: WorkspaceSpec =
+            serde_json::from_value(value).map_err(|e| Error::InvalidArgument(format!("{wherein}: {e}")))?;
+        spec.limits.check(&wherein)?;
+        if spec.dir.as_os_str().is_empty() {
+            return Err(Error::InvalidArgument(format!("{wherein}: dir is empty")));
+        }
+        Ok(spec)
+    }
+
     /// The hub configuration given inline, as `workspace.json` would hold it.
     fn inline_config(&self) -> Option<String> {
         if self.mcp_servers.is_none() && self.tools.is_none() {
@@ -219,6 +258,9 @@ impl BridgeConfig {
         }
         let config: BridgeConfig = serde_json::from_value(value)
             .map_err(|e| Error::InvalidArgument(format!("bridge options: {e}")))?;
+        if config.max_running == Some(0) {
+            return Err(Error::InvalidArgument("bridge options: maxRunning must be at least 1".into()));
+        }
         config.limits.check("bridge options")?;
         for (id, spec) in &config.workspaces {
             spec.limits.check(&format!("workspace {id:?}"))?;
@@ -264,6 +306,8 @@ pub(crate) struct ResolvedLimits {
     pub max_restarts: usize,
     pub restart_window: Duration,
     pub log_lines: usize,
+    pub idle_timeout: Option<Duration>,
+    pub max_memory_bytes: Option<u64>,
 }
 
 impl ResolvedLimits {
@@ -281,6 +325,8 @@ impl ResolvedLimits {
             max_restarts: limits.max_restarts.unwrap_or(5),
             restart_window: Duration::from_millis(limits.restart_window_ms.unwrap_or(60_000)),
             log_lines: limits.log_lines.unwrap_or(1000),
+            idle_timeout: limits.idle_timeout_ms.map(Duration::from_millis),
+            max_memory_bytes: limits.max_memory_mb.map(|mb| mb * 1024 * 1024),
         }
     }
 }

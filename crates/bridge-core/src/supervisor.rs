@@ -60,6 +60,9 @@ pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
 
 /// Uptime after which the backoff starts again from its first delay.
 const BACKOFF_RESET_UPTIME: Duration = Duration::from_secs(30);
+/// Grace period of a stop that makes room under `maxRunning` or ends an
+/// idle workspace (it has no call in flight).
+const EVICTION_GRACE: Duration = Duration::from_secs(5);
 /// How long a stop waits for the MCP session DELETEs.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
@@ -121,6 +124,7 @@ pub(crate) struct Supervision {
     last_error: Option<String>,
     ready_since: Option<Instant>,
     unhealthy: bool,
+    resources: Option<(u64, f32)>,
     backoff: Backoff,
     intensity: Intensity,
 }
@@ -135,6 +139,7 @@ impl Supervision {
             last_error: None,
             ready_since: None,
             unhealthy: false,
+            resources: None,
             backoff: Backoff::default(),
             intensity: Intensity::new(limits.max_restarts, limits.restart_window),
         }
@@ -172,6 +177,12 @@ pub struct WorkspaceStatus {
     pub last_exit: Option<String>,
     /// The last start failure, crash or health failure, in one line.
     pub last_error: Option<String>,
+    /// Resident memory of the running process, in bytes (sampled every
+    /// `healthIntervalMs`).
+    pub rss_bytes: Option<u64>,
+    /// CPU use of the running process since the previous sample, in percent
+    /// of one core.
+    pub cpu_percent: Option<f32>,
 }
 
 impl Workspace {
@@ -221,9 +232,9 @@ impl Workspace {
     /// The supervision state.
     pub fn status(&self) -> WorkspaceStatus {
         let sup = self.supervision.lock();
-        let (pid, started_at) = match &sup.phase {
-            Phase::Ready(conn) => (conn.process.pid(), Some(conn.process.started_at())),
-            _ => (None, None),
+        let (pid, started_at, resources) = match &sup.phase {
+            Phase::Ready(conn) => (conn.process.pid(), Some(conn.process.started_at()), sup.resources),
+            _ => (None, None, None),
         };
         WorkspaceStatus {
             id: self.id.clone(),
@@ -233,6 +244,8 @@ impl Workspace {
             restarts: sup.restarts,
             last_exit: sup.last_exit.clone(),
             last_error: sup.last_error.clone(),
+            rss_bytes: resources.map(|r| r.0),
+            cpu_percent: resources.map(|r| r.1),
         }
     }
 
@@ -244,6 +257,12 @@ impl Workspace {
     /// `START_FAILED`, `WORKSPACE_FAILED`, `WORKSPACE_STOPPED` (while
     /// stopping), `CLOSED`.
     pub(crate) async fn connection(self: &Arc<Self>) -> Result<Arc<Connection>> {
+        if self.retired.load(Ordering::Acquire) {
+            return Err(Error::UnknownWorkspace(self.id.clone()));
+        }
+        if matches!(self.supervision.lock().phase, Phase::Stopped) {
+            self.make_room().await;
+        }
         let attempt = {
             let mut sup = self.supervision.lock();
             if self.closing.is_cancelled() {
@@ -269,6 +288,45 @@ impl Workspace {
             }
         };
         attempt.await
+    }
+
+    /// Whether a process is running or starting.
+    fn is_running(&self) -> bool {
+        matches!(self.supervision.lock().phase, Phase::Ready(_) | Phase::Starting { .. })
+    }
+
+    /// Whether the process is ready with no call in flight or queued.
+    fn is_idle(&self) -> bool {
+        matches!(self.supervision.lock().phase, Phase::Ready(_))
+            && self.limiter.in_flight() == 0
+            && self.limiter.queued() == 0
+    }
+
+    /// Under the bridge's `maxRunning` cap, stops the least recently used
+    /// idle workspace until this one may start; with none idle, waits (the
+    /// caller's deadline bounds the wait).
+    async fn make_room(self: &Arc<Self>) {
+        let Some(fleet) = self.fleet.upgrade() else { return };
+        let Some(max_running) = fleet.max_running else { return };
+        loop {
+            let others: Vec<Arc<Workspace>> =
+                fleet.members().into_iter().filter(|w| !Arc::ptr_eq(w, self)).collect();
+            if others.iter().filter(|w| w.is_running()).count() < max_running {
+                return;
+            }
+            let victim = others
+                .iter()
+                .filter(|w| w.is_idle())
+                .min_by_key(|w| w.last_used.load(Ordering::Relaxed))
+                .cloned();
+            match victim {
+                Some(victim) => {
+                    victim.emit("evicted", json!({ "for": self.id, "maxRunning": max_running }));
+                    victim.stop(EVICTION_GRACE).await;
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     /// Starts a process after `delay`, in its own task.
@@ -306,6 +364,7 @@ impl Workspace {
                 (Ok(conn), true) => {
                     sup.ready_since = Some(Instant::now());
                     sup.unhealthy = false;
+                    sup.resources = None;
                     this.transition(&mut sup, Phase::Ready(conn.clone()));
                     None
                 }
@@ -409,14 +468,21 @@ impl Workspace {
                 this.exited(generation, status);
             }
         });
+        if let Some(idle) = self.limits.idle_timeout {
+            self.watch_idle(conn, idle);
+        }
         if let Some(health) = HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout) {
             let weak = Arc::downgrade(self);
             let exited = conn.process.exited();
             let interval = self.limits.health_interval;
             let max_failures = self.limits.max_health_failures;
+            let max_memory = self.limits.max_memory_bytes;
+            let pid = conn.process.pid();
             tokio::spawn(async move {
                 tokio::pin!(exited);
                 let mut failures = 0;
+                // Resource sampling is best effort: without it, no limit applies.
+                let mut system = sysinfo::System::new().ok();
                 loop {
                     tokio::select! {
                         _ = &mut exited => return,
@@ -425,6 +491,18 @@ impl Workspace {
                     let outcome = health.check().await;
                     let Some(this) = weak.upgrade() else { return };
                     let Some(conn) = this.ready().filter(|c| c.generation == generation) else { return };
+                    let sampled = pid.zip(system.as_mut()).and_then(|(pid, system)| this.sample(system, pid));
+                    if let Some(rss) = sampled {
+                        if max_memory.is_some_and(|max| rss > max) {
+                            let max = max_memory.unwrap_or_default();
+                            tracing::warn!(workspace = this.id, rss, max, "memory limit exceeded; restarting");
+                            this.emit("memory_restart", json!({ "rssBytes": rss, "maxBytes": max }));
+                            this.supervision.lock().last_error =
+                                Some(format!("resident memory {rss} bytes over the {max}-byte limit"));
+                            conn.process.kill();
+                            return;
+                        }
+                    }
                     match outcome {
                         Ok(()) if failures > 0 => {
                             failures = 0;
@@ -448,6 +526,49 @@ impl Workspace {
                 }
             });
         }
+    }
+
+    /// Samples the process's resident memory (bytes) and CPU use; returns
+    /// the memory.
+    fn sample(&self, system: &mut sysinfo::System, pid: u32) -> Option<u64> {
+        let pid = sysinfo::Pid::from_u32(pid);
+        system.refresh_processes_specifics(
+            sysinfo::ProcessesToUpdate::Some(&[pid]),
+            true,
+            sysinfo::ProcessRefreshKind::nothing().with_memory().with_cpu(),
+        );
+        let process = system.process(pid)?;
+        let (rss, cpu) = (process.memory(), process.cpu_usage());
+        self.supervision.lock().resources = Some((rss, cpu));
+        Some(rss)
+    }
+
+    /// Stops the process once it has had no call for `idle`.
+    fn watch_idle(self: &Arc<Self>, conn: &Arc<Connection>, idle: Duration) {
+        let weak = Arc::downgrade(self);
+        let exited = conn.process.exited();
+        let generation = conn.generation;
+        let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        tokio::spawn(async move {
+            tokio::pin!(exited);
+            loop {
+                tokio::select! {
+                    _ = &mut exited => return,
+                    _ = tokio::time::sleep(period) => {}
+                }
+                let Some(this) = weak.upgrade() else { return };
+                if this.ready().is_none_or(|c| c.generation != generation) {
+                    return;
+                }
+                let quiet = now_ms().saturating_sub(this.last_used.load(Ordering::Relaxed));
+                if this.is_idle() && quiet >= idle.as_millis() as u64 {
+                    tracing::info!(workspace = this.id, quiet, "idle; stopping");
+                    this.emit("idle_stop", json!({ "idleMs": quiet }));
+                    this.stop(EVICTION_GRACE).await;
+                    return;
+                }
+            }
+        });
     }
 
     fn set_unhealthy(&self, unhealthy: bool) {

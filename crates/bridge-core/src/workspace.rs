@@ -18,8 +18,8 @@
 //! that surely never reached the server is retried with backoff, within
 //! the deadline, up to `maxRetries` times; anything else is never sent twice.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -34,7 +34,8 @@ use crate::error::{Error, Result};
 use crate::jsonrpc;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::{Entry, Progress};
-use crate::process::{LogBuffer, LogLine};
+use crate::bridge::Fleet;
+use crate::process::{now_ms, LogBuffer, LogLine};
 use crate::queue::Limiter;
 use crate::supervisor::{Connection, EventSink, Supervision};
 use crate::session::{ClientIdentity, Session, SessionHandle};
@@ -64,9 +65,15 @@ pub struct Workspace {
     pub(crate) events: EventSink,
     pub(crate) supervision: Mutex<Supervision>,
     pub(crate) logs: LogBuffer,
-    limiter: Limiter,
+    pub(crate) limiter: Limiter,
     metrics: Metrics,
     pub(crate) next_id: Arc<AtomicU64>,
+    /// The bridge's workspaces, for the `maxRunning` cap.
+    pub(crate) fleet: Weak<Fleet>,
+    /// When the last call was made, in ms since the Unix epoch.
+    pub(crate) last_used: AtomicU64,
+    /// Set when the workspace is removed from its bridge.
+    pub(crate) retired: AtomicBool,
 }
 
 /// What a workspace's default session declares and where server messages
@@ -86,6 +93,7 @@ impl Workspace {
         closing: CancellationToken,
         handlers: Handlers,
         events: EventSink,
+        fleet: Weak<Fleet>,
     ) -> Self {
         Workspace {
             id,
@@ -100,8 +108,16 @@ impl Workspace {
             limiter: Limiter::new(limits.max_concurrent, limits.max_queue),
             metrics: Metrics::default(),
             next_id: Arc::new(AtomicU64::new(1)),
+            fleet,
+            last_used: AtomicU64::new(now_ms()),
+            retired: AtomicBool::new(false),
             limits,
         }
+    }
+
+    /// Marks the workspace removed: it starts no process any more.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
     }
 
     pub(crate) fn max_message_bytes(&self) -> usize {
@@ -176,6 +192,7 @@ impl Workspace {
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
         let started = Instant::now();
         self.metrics.started();
+        self.last_used.store(now_ms(), Ordering::Relaxed);
         let admitted = if self.closing.is_cancelled() {
             Err(Error::Closed)
         } else if options.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {

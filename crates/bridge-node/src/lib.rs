@@ -468,6 +468,21 @@ impl NativeBridge {
         outcome(bridge.server_info(&workspace_id).await)
     }
 
+    /// Adds a workspace at run time; `spec_json` as one entry of the
+    /// `workspaces` option.
+    #[napi]
+    pub fn add_workspace(&self, workspace_id: String, spec_json: String) -> Outcome {
+        outcome(self.inner.add_workspace(&workspace_id, &spec_json).map(|()| serde_json::Value::Null))
+    }
+
+    /// Removes a workspace, stopping its process with a grace period in ms.
+    #[napi]
+    pub async fn remove_workspace(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
+        outcome(bridge.remove_workspace(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
+    }
+
     /// JSON text of a workspace's supervision state.
     #[napi]
     pub fn status(&self, workspace_id: String) -> Outcome {

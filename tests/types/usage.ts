@@ -1,0 +1,53 @@
+// Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
+// typings must describe how the package is used.
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type Progress, type WorkspaceStatus } from 'fastmcp-bridge';
+import { bridgeRouter, statusCode } from 'fastmcp-bridge/express';
+import express from 'express';
+
+async function main(): Promise<void> {
+  const bridge = new Bridge({
+    maxConcurrent: 4,
+    transport: 'unix',
+    maxRunning: 2,
+    capabilities: { sampling: {} },
+    workspaces: { alpha: { dir: 'examples/workspaces/alpha', idleTimeoutMs: 60_000, mcpServers: { time: { command: 'python', args: ['-m', 'mcp_server_time'] } } } },
+  });
+  const controller = new AbortController();
+  const seen: Progress[] = [];
+  const result = await bridge.call<{ content: unknown[] }>('alpha', 'tools/call', { name: 'echo', arguments: { text: 'hi' } }, {
+    signal: controller.signal,
+    priority: 'high',
+    timeoutMs: 1000,
+    onProgress: (p) => seen.push(p),
+    onRequest: (request) => ({ method: request.method }),
+  });
+  result.content.length;
+  const session = bridge.session('alpha', { clientInfo: { name: 'c', version: '1' } });
+  session.on('notification', (message) => message.method);
+  await session.call('tools/list');
+  await session.close();
+  bridge.onRequest('roots/list', (workspaceId, request) => ({ roots: [], workspaceId, id: request.id }));
+  bridge.on('event', (event: BridgeEvent) => event.type);
+  bridge.on('notification', (workspaceId: string, message) => message.method + workspaceId);
+  const status: WorkspaceStatus = bridge.status('alpha');
+  const states: string[] = bridge.workspaces().map((w) => w.state);
+  const lines = bridge.logs('alpha', { lines: 10 }).map((l) => l.stream);
+  const p99: number = bridge.metrics('alpha').p99;
+  bridge.addWorkspace('beta', { dir: 'examples/workspaces/beta' });
+  await bridge.removeWorkspace('beta', { graceMs: 100 });
+  await bridge.restart('alpha', { graceMs: 100 });
+  try {
+    await bridge.call('nope', 'tools/list');
+  } catch (err) {
+    if (err instanceof BridgeError && err.code === 'UNKNOWN_WORKSPACE') {
+      const http: number = errorCodes[err.code].httpStatus;
+      statusCode(err) === http;
+    }
+  }
+  const app = express();
+  app.use(bridgeRouter(bridge));
+  await bridge.close();
+  void [status, states, lines, p99];
+}
+
+void main;
