@@ -6,12 +6,13 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 
 /**
  * @param {string} endpoint e.g. http://127.0.0.1:3000/workspaces/alpha/mcp
- * @param {{ log?: (line: string) => void }} [options]
+ * @param {{ log?: (line: string) => void, token?: string }} [options] `token`: sent as a bearer token
  * @returns {Promise<{ tools: string[], result: unknown }>}
  */
-export async function runDemoClient(endpoint, { log = console.log } = {}) {
+export async function runDemoClient(endpoint, { log = console.log, token = process.env.DEMO_TOKEN } = {}) {
   const client = new Client({ name: 'fastmcp-bridge-demo', version: '0.1.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(endpoint)));
+  const requestInit = token ? { headers: { Authorization: `Bearer ${token}` } } : undefined;
+  await client.connect(new StreamableHTTPClientTransport(new URL(endpoint), { requestInit }));
   try {
     const server = client.getServerVersion();
     log(`connected to ${endpoint} (server ${server?.name} ${server?.version})`);

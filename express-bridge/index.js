@@ -1,178 +1,130 @@
-// Express router giving every workspace of a Bridge an MCP streamable HTTP
-// endpoint (MCP 2025-06-18, Basic / Transports / Streamable HTTP), JSON
-// responses only. Uses nothing of fastmcp-bridge but its public API.
-import { randomUUID } from 'node:crypto';
-
+// `fastmcp-bridge/express`: an Express front door for a Bridge. Every
+// workspace gets an MCP streamable HTTP endpoint, and the management routes
+// report workspaces, health and Prometheus metrics. Uses nothing of
+// fastmcp-bridge but its public API.
 import express from 'express';
-import { BridgeError, errorCodes } from 'fastmcp-bridge';
 
-/** MCP revisions the endpoint negotiates, newest first. */
-export const SUPPORTED_PROTOCOL_VERSIONS = Object.freeze(['2025-11-25', '2025-06-18', '2025-03-26']);
+import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCodes, rpcErrorFor, statusCode } from './errors.js';
+import { managementRoutes } from './management.js';
+import { bridgeMetrics } from './metrics.js';
+import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
+import { guards, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
 
-const OPTION_KEYS = new Set(['maxBodyBytes']);
-const PARSE_ERROR = -32700;
-const INVALID_REQUEST = -32600;
-const METHOD_NOT_FOUND = -32601;
-const INTERNAL_ERROR = -32603;
+export { RouterError, routerErrorCodes, statusCode, SUPPORTED_PROTOCOL_VERSIONS, WORKSPACE_ID_PATTERN };
 
-/**
- * The HTTP status for an error: the registry's `httpStatus` for a
- * BridgeError of the bridge's own codes, 502 for other BridgeErrors (the
- * workspace's server failed), `err.status` when set, else 500. Pure.
- * @param {unknown} err
- * @returns {number}
- */
-export function statusCode(err) {
-  if (err instanceof BridgeError) {
-    return typeof err.code === 'string' ? (errorCodes[err.code]?.httpStatus ?? 500) : 502;
+const DEFAULTS = Object.freeze({
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxSessions: 1000,
+  sessionIdleMs: 30 * 60 * 1000,
+});
+const SECURITY_KEYS = ['allowedOrigins', 'authenticate', 'authorize'];
+const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management']);
+const MANAGEMENT_KEYS = new Set(SECURITY_KEYS);
+
+function checkBridge(bridge, where) {
+  if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function') {
+    throw new TypeError(`${where}(bridge): expected a Bridge (new Bridge({ workspaces }) from fastmcp-bridge)`);
   }
-  const status = err?.status ?? err?.statusCode;
-  return Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
 }
 
-function rpcError(id, code, message, data) {
-  const error = data === undefined ? { code, message } : { code, message, data };
-  return { jsonrpc: '2.0', id: id ?? null, error };
-}
-
-function errorBody(id, err) {
-  return rpcError(id, err.rpcCode ?? INTERNAL_ERROR, err.message, err.data);
-}
-
-function negotiate(requested) {
-  return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0];
-}
-
-/**
- * Creates the router. Mount it where the app wants it:
- * `app.use(bridgeRouter(bridge))` serves `POST /workspaces/:id/mcp`.
- *
- * - `initialize` opens an MCP session (answered with the workspace server's
- *   capabilities and a new `Mcp-Session-Id`); later requests must carry that
- *   header (400 without it, 404 for an unknown or ended one).
- * - Requests are forwarded with `bridge.call` and answered as JSON.
- * - Notifications and responses are accepted with 202.
- * - `DELETE` ends a session; `GET` answers 405 (no server-initiated stream yet).
- * - A body that is not JSON answers 400 with JSON-RPC error -32700; an unknown
- *   workspace 404 with error `UNKNOWN_WORKSPACE`.
- *
- * @param {import('fastmcp-bridge').Bridge} bridge
- * @param {{ maxBodyBytes?: number }} [options] `maxBodyBytes`: largest request
- *   body, in bytes. Default 4 MiB.
- * @returns {import('express').Router}
- */
-export function bridgeRouter(bridge, options = {}) {
-  if (!bridge || typeof bridge.call !== 'function' || typeof bridge.serverInfo !== 'function') {
-    throw new TypeError('bridgeRouter(bridge): expected a Bridge (new Bridge({ workspaces }) from fastmcp-bridge)');
+function checkOptions(options, known, where) {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`${where}: options must be an object`);
   }
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new TypeError(`bridgeRouter: unknown option ${JSON.stringify(key)} (known: ${[...OPTION_KEYS].join(', ')})`);
+    if (!known.has(key)) {
+      throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
     }
   }
-  const { maxBodyBytes = 4 * 1024 * 1024 } = options;
-  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes <= 0) {
-    throw new TypeError('bridgeRouter: maxBodyBytes must be a positive integer (bytes)');
-  }
-
-  /** MCP session id -> workspace id. */
-  const sessions = new Map();
-  const router = express.Router();
-  const parseJson = express.json({ limit: maxBodyBytes, strict: false });
-
-  function knownWorkspace(req, res, next) {
-    if (bridge.workspaceIds.includes(req.params.id)) return next();
-    const err = new BridgeError('UNKNOWN_WORKSPACE', `unknown workspace ${JSON.stringify(req.params.id)}`, {
-      data: { workspace: req.params.id },
-    });
-    res.status(statusCode(err)).json(errorBody(null, err));
-  }
-
-  /** Checks the MCP session header; answers and returns false when it fails. */
-  function checkSession(req, res, id) {
-    const sessionId = req.get('mcp-session-id');
-    if (!sessionId) {
-      res.status(400).json(rpcError(id, INVALID_REQUEST, 'Bad Request: Mcp-Session-Id header is required'));
-      return false;
+  for (const key of ['maxBodyBytes', 'maxSessions', 'sessionIdleMs']) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new TypeError(`${where}: ${key} must be a positive integer, got ${String(value)} (default ${DEFAULTS[key]})`);
     }
-    if (sessions.get(sessionId) !== req.params.id) {
-      res.status(404).json(rpcError(id, INVALID_REQUEST, 'Session not found'));
-      return false;
+  }
+  for (const key of ['authenticate', 'authorize']) {
+    if (options[key] !== undefined && typeof options[key] !== 'function') {
+      throw new TypeError(`${where}: ${key} must be a function, e.g. ${key === 'authenticate' ? '(req) => principal | null' : '(principal, workspaceId, req) => boolean'}`);
     }
-    return true;
   }
-
-  async function initialize(req, res, message) {
-    const info = await bridge.serverInfo(req.params.id);
-    const sessionId = randomUUID();
-    sessions.set(sessionId, req.params.id);
-    const protocolVersion = negotiate(message.params?.protocolVersion);
-    res.set('Mcp-Session-Id', sessionId).json({ jsonrpc: '2.0', id: message.id, result: { ...info, protocolVersion } });
+  if (options.management !== undefined && typeof options.management !== 'boolean') {
+    throw new TypeError(`${where}: management must be a boolean (false leaves the REST routes out; see managementRouter)`);
   }
+  const origins = options.allowedOrigins ?? [];
+  if (!Array.isArray(origins)) {
+    throw new TypeError(`${where}: allowedOrigins must be an array of origins, e.g. ["https://app.example.com"]`);
+  }
+  return new Set(origins.map(normalizeOrigin));
+}
 
-  router.post('/workspaces/:id/mcp', knownWorkspace, (req, res, next) => {
-    if (!req.is('application/json')) {
-      res.status(415).json(rpcError(null, INVALID_REQUEST, 'Unsupported Media Type: Content-Type must be application/json'));
+/** Answers the router's own errors (JSON-RPC on the MCP endpoint, REST elsewhere); passes the rest on. */
+function errorHandler(maxBodyBytes) {
+  return (raw, req, res, next) => {
+    const err = fromBodyParser(raw, maxBodyBytes);
+    if (!isAnswerable(err)) {
+      if (err && typeof err === 'object') err.status ??= statusCode(err);
+      return next(err);
+    }
+    if (res.headersSent) {
+      res.end();
       return;
     }
-    parseJson(req, res, next);
-  }, async (req, res) => {
-    const message = req.body;
-    if (Array.isArray(message)) {
-      res.status(400).json(rpcError(null, INVALID_REQUEST, 'JSON-RPC batches are not supported (removed in MCP 2025-06-18)'));
-      return;
-    }
-    if (message === null || typeof message !== 'object' || message.jsonrpc !== '2.0') {
-      res.status(400).json(rpcError(null, INVALID_REQUEST, 'Invalid Request: not a JSON-RPC 2.0 message'));
-      return;
-    }
-    const isRequest = typeof message.method === 'string' && message.id !== undefined && message.id !== null;
-    try {
-      if (isRequest && message.method === 'initialize') {
-        await initialize(req, res, message);
-        return;
-      }
-      if (isRequest && message.method === 'server/discover') {
-        // The sessionless MCP revision's probe: a quick 4xx makes its clients
-        // fall back to initialize.
-        res.status(400).json(rpcError(message.id, METHOD_NOT_FOUND, 'server/discover is not supported; use initialize'));
-        return;
-      }
-      if (!checkSession(req, res, message.id)) return;
-      if (!isRequest) {
-        res.status(202).end();
-        return;
-      }
-      const result = await bridge.call(req.params.id, message.method, message.params);
-      res.json({ jsonrpc: '2.0', id: message.id, result });
-    } catch (err) {
-      if (!(err instanceof BridgeError)) throw err;
-      // The request reached the endpoint, which answers with a JSON-RPC error.
-      res.json(errorBody(isRequest ? message.id : null, err));
-    }
-  });
-
-  router.delete('/workspaces/:id/mcp', knownWorkspace, (req, res) => {
-    if (!checkSession(req, res, null)) return;
-    sessions.delete(req.get('mcp-session-id'));
-    res.status(200).end();
-  });
-
-  router.get('/workspaces/:id/mcp', knownWorkspace, (_req, res) => {
-    res.set('Allow', 'POST, DELETE').status(405).json(rpcError(null, INVALID_REQUEST, 'Method Not Allowed: no server-initiated stream'));
-  });
-
-  // Body parser failures as JSON-RPC errors; anything else goes on with its status.
-  router.use('/workspaces/:id/mcp', (err, _req, res, next) => {
-    if (err?.type === 'entity.parse.failed') {
-      res.status(400).json(rpcError(null, PARSE_ERROR, 'Parse error: body is not valid JSON'));
-    } else if (err?.type === 'entity.too.large') {
-      res.status(413).json(rpcError(null, INVALID_REQUEST, `Request body larger than ${maxBodyBytes} bytes`));
+    const status = statusCode(err);
+    if (err instanceof RouterError && err.code === 'METHOD_NOT_ALLOWED') res.set('Allow', err.details.allow);
+    if (status === 401) res.set('WWW-Authenticate', 'Bearer');
+    if (res.locals.fastmcpBridgeApi === 'mcp') {
+      const body = req.body;
+      const id = body && typeof body === 'object' && !Array.isArray(body) ? body.id : null;
+      res.status(status).json(rpcErrorFor(id, err));
     } else {
-      err.status ??= statusCode(err);
-      next(err);
+      res.status(status).json(restErrorFor(err));
     }
-  });
+  };
+}
 
+/**
+ * Creates the router: the MCP endpoint `/workspaces/:id/mcp` and, unless
+ * `management: false`, the management routes. See index.d.ts.
+ * @param {import('fastmcp-bridge').Bridge} bridge
+ * @param {import('./index.js').BridgeRouterOptions} [options]
+ * @returns {import('express').Router & { close(): Promise<void> }}
+ */
+export function bridgeRouter(bridge, options = {}) {
+  checkBridge(bridge, 'bridgeRouter');
+  const allowedOrigins = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
+  const { maxBodyBytes, maxSessions, sessionIdleMs } = { ...DEFAULTS, ...options };
+  const metrics = bridgeMetrics(bridge);
+  const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
+
+  const router = express.Router();
+  const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, metrics });
+  const removeSource = metrics.addSessionSource((id) => mcp.sessionCount(id));
+  if (options.management !== false) managementRoutes(router, { bridge, guards: shared, metrics });
+  router.use(errorHandler(maxBodyBytes));
+
+  /** Ends every MCP session of this router (their upstream sessions too). */
+  router.close = async () => {
+    removeSource();
+    await mcp.close();
+  };
+  return router;
+}
+
+/**
+ * The management routes alone (`GET /health`, `/workspaces`,
+ * `/workspaces/:id`, `/metrics`, `/openapi.json`), e.g. to mount them on an
+ * internal port while `bridgeRouter(bridge, { management: false })` faces
+ * clients.
+ * @param {import('fastmcp-bridge').Bridge} bridge
+ * @param {{ allowedOrigins?: string[], authenticate?: Function, authorize?: Function }} [options]
+ * @returns {import('express').Router}
+ */
+export function managementRouter(bridge, options = {}) {
+  checkBridge(bridge, 'managementRouter');
+  const allowedOrigins = checkOptions(options, MANAGEMENT_KEYS, 'managementRouter');
+  const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
+  const router = express.Router();
+  managementRoutes(router, { bridge, guards: shared, metrics: bridgeMetrics(bridge) });
+  router.use(errorHandler(DEFAULTS.maxBodyBytes));
   return router;
 }

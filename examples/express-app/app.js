@@ -1,6 +1,8 @@
 // An Express app serving the demo workspaces `alpha` and `beta` through
 // fastmcp-bridge: each workspace is a FastMCP process, reached by any MCP
-// client at /workspaces/<id>/mcp.
+// client at /workspaces/<id>/mcp. With DEMO_TOKEN set, every route of the
+// bridge needs `Authorization: Bearer <DEMO_TOKEN>`.
+import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,10 +23,24 @@ export function createBridge(options = {}) {
   });
 }
 
-/** The Express app: the bridge's MCP endpoints and a landing route. */
-export function createApp(bridge) {
+/**
+ * A bearer-token `authenticate` hook, or undefined without a token.
+ * @param {string | undefined} token
+ */
+export function bearerAuth(token) {
+  if (!token) return undefined;
+  const expected = Buffer.from(`Bearer ${token}`);
+  return (req) => {
+    const given = Buffer.from(req.get('authorization') ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected) ? { user: 'demo' } : null;
+  };
+}
+
+/** The Express app: the bridge's MCP endpoints, management routes and a landing route. */
+export function createApp(bridge, { token } = {}) {
   const app = express();
-  app.use(bridgeRouter(bridge));
+  const authenticate = bearerAuth(token);
+  app.use(bridgeRouter(bridge, authenticate ? { authenticate } : {}));
   app.get('/', (_req, res) => {
     res.json({ workspaces: bridge.workspaceIds.map((id) => ({ id, mcp: `/workspaces/${id}/mcp` })) });
   });
@@ -35,9 +51,9 @@ export function createApp(bridge) {
  * Starts the app on `host:port` (port 0 picks a free one).
  * @returns {Promise<{ url: string, close: () => Promise<void> }>}
  */
-export async function startServer({ port = 3000, host = '127.0.0.1', bridgeOptions } = {}) {
+export async function startServer({ port = 3000, host = '127.0.0.1', bridgeOptions, token = process.env.DEMO_TOKEN } = {}) {
   const bridge = createBridge(bridgeOptions);
-  const app = createApp(bridge);
+  const app = createApp(bridge, { token });
   const server = await new Promise((resolve, reject) => {
     const listening = app.listen(port, host, () => resolve(listening));
     listening.once('error', reject);

@@ -1,5 +1,6 @@
 // `node examples/express-app/server.js`: serves the demo app until Ctrl-C.
-// PORT (default 3000) and HOST (default 127.0.0.1) choose the address.
+// PORT (default 3000) and HOST (default 127.0.0.1) choose the address; with
+// DEMO_TOKEN set, clients must send `Authorization: Bearer <DEMO_TOKEN>`.
 import { startServer } from './app.js';
 
 const server = await startServer({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });

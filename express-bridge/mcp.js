@@ -1,0 +1,415 @@
+// The MCP streamable HTTP endpoint of a workspace (MCP 2025-06-18 and
+// 2025-11-25, Basic / Transports / Streamable HTTP), relaying each
+// downstream MCP session to its own upstream session on the workspace's
+// process (`bridge.session`).
+//
+// Hand-written rather than built on the SDK's StreamableHTTPServerTransport:
+// that transport fixes JSON or SSE answers per transport (`enableJsonResponse`),
+// and in JSON mode drops every message related to a request (progress,
+// sampling), while this endpoint answers JSON and switches to SSE only when
+// such a message comes before the result. It also converts every Node
+// request to a Web Request (through @hono/node-server), which costs CPU the
+// workspace processes need on small machines.
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+import express from 'express';
+import { BridgeError } from 'fastmcp-bridge';
+
+import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { SseStream } from './sse.js';
+
+/** MCP revisions the endpoint negotiates, newest first. */
+export const SUPPORTED_PROTOCOL_VERSIONS = Object.freeze(['2025-11-25', '2025-06-18', '2025-03-26']);
+
+/** Assumed when a request has no MCP-Protocol-Version header (MCP 2025-06-18, Transports / Protocol Version Header). */
+const DEFAULT_PROTOCOL_VERSION = '2025-03-26';
+
+/** Server-to-client requests relayed to the MCP client. */
+const SERVER_REQUESTS = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
+
+const METHOD_NOT_FOUND = -32601;
+const INTERNAL_ERROR = -32603;
+
+export const MCP_PATH = '/workspaces/:id/mcp';
+
+function negotiate(requested) {
+  return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0];
+}
+
+/** JSON-RPC ids may be numbers or strings: keep them apart as map keys. */
+function idKey(id) {
+  return typeof id === 'string' ? `s:${id}` : `n:${id}`;
+}
+
+/** `params` without the client's progress token; the core asks for progress with its own. */
+function withoutProgressToken(params) {
+  const { progressToken: _token, ...meta } = params._meta;
+  const { _meta: _omit, ...rest } = params;
+  return Object.keys(meta).length ? { ...rest, _meta: meta } : rest;
+}
+
+/**
+ * The answer to one POSTed request: JSON, unless a related message (progress,
+ * a server request) comes first, which turns it into an SSE stream.
+ */
+class PostReply {
+  #res;
+  #sessionId;
+  #sse = null;
+  done = false;
+
+  constructor(res, sessionId) {
+    this.#res = res;
+    this.#sessionId = sessionId;
+  }
+
+  /** Whether the HTTP client went away before the answer. */
+  get gone() {
+    return this.#res.destroyed || (this.#sse?.closed ?? false);
+  }
+
+  /** Sends a related message, opening the SSE stream if needed; false once done or gone. */
+  send(message) {
+    if (this.done || this.#res.destroyed) return false;
+    this.#sse ??= new SseStream(this.#res, { 'Mcp-Session-Id': this.#sessionId });
+    return this.#sse.send(message);
+  }
+
+  /** Sends the response (or nothing) and ends the answer. */
+  finish(message) {
+    if (this.done) return;
+    this.done = true;
+    if (this.#res.destroyed) return;
+    if (!this.#sse && message === undefined) {
+      // A request the client cancelled gets no response (MCP, Utilities /
+      // Cancellation); an empty stream is a valid answer to its POST.
+      this.#sse = new SseStream(this.#res, { 'Mcp-Session-Id': this.#sessionId });
+    }
+    if (this.#sse) {
+      if (message !== undefined) this.#sse.send(message);
+      this.#sse.end();
+    } else {
+      this.#res.set('Mcp-Session-Id', this.#sessionId).json(message);
+    }
+  }
+}
+
+/** One downstream MCP session and its upstream session on the workspace's process. */
+class McpSession {
+  /** @type {SseStream | null} the GET stream */
+  stream = null;
+  /** In-flight client requests by id: `{ controller, reply, cancelled }`. */
+  inflight = new Map();
+  /** Server requests relayed to the client, by the id the client sees. */
+  serverRequests = new Map();
+  #nextServerRequestId = 1;
+  closed = false;
+
+  constructor(id, workspaceId, upstream, protocolVersion, onClose) {
+    this.id = id;
+    this.workspaceId = workspaceId;
+    this.upstream = upstream;
+    this.protocolVersion = protocolVersion;
+    this.onClose = onClose;
+    this.lastActive = Date.now();
+  }
+
+  touch() {
+    this.lastActive = Date.now();
+  }
+
+  /**
+   * Sends a server request to the client, on the related request's stream
+   * when there is one, else on the GET stream, and resolves with the
+   * client's result (or rejects with its JSON-RPC error).
+   */
+  relay(request, reply) {
+    const target = reply && !reply.done && !reply.gone ? reply : this.stream;
+    if (this.closed || !target || target.closed) {
+      const err = new Error(`the MCP client has no open stream for ${request.method}`);
+      err.code = INTERNAL_ERROR;
+      return Promise.reject(err);
+    }
+    const id = `fastmcp-bridge-${this.#nextServerRequestId++}`;
+    return new Promise((resolve, reject) => {
+      this.serverRequests.set(idKey(id), { resolve, reject });
+      const message = { jsonrpc: '2.0', id, method: request.method };
+      if (request.params !== undefined) message.params = request.params;
+      if (!target.send(message)) {
+        this.serverRequests.delete(idKey(id));
+        reject(Object.assign(new Error('the MCP client stream closed'), { code: INTERNAL_ERROR }));
+      }
+    });
+  }
+
+  /** A JSON-RPC response POSTed by the client: settles the relayed server request. */
+  respond(message) {
+    const key = idKey(message.id);
+    const pending = this.serverRequests.get(key);
+    if (!pending) return;
+    this.serverRequests.delete(key);
+    if (message.error) {
+      const { code, message: text, data } = message.error;
+      pending.reject(Object.assign(new Error(String(text ?? 'client error')), {
+        code: Number.isInteger(code) ? code : INTERNAL_ERROR,
+        data,
+      }));
+    } else {
+      pending.resolve(message.result ?? {});
+    }
+  }
+
+  /**
+   * A server notification of the upstream session. The core does not say
+   * which request it relates to: logging goes to the stream of the most
+   * recent request in flight (the hub attributes child logging the same
+   * way), everything else to the GET stream; with no stream it is dropped,
+   * which the spec allows.
+   */
+  notify(message) {
+    if (this.closed) return;
+    if (message.method === 'notifications/message') {
+      const latest = [...this.inflight.values()].reverse().find((entry) => !entry.reply.done && !entry.reply.gone);
+      if (latest?.reply.send(message)) return;
+    }
+    this.stream?.send(message);
+  }
+
+  /** A client's `notifications/cancelled`: aborts the upstream call. */
+  cancel(requestId) {
+    const entry = this.inflight.get(idKey(requestId));
+    if (!entry) return;
+    entry.cancelled = true;
+    entry.controller.abort(new Error('cancelled by the MCP client'));
+  }
+
+  /** Ends the session and its upstream session; idempotent. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
+    for (const entry of this.inflight.values()) entry.controller.abort(new Error('MCP session ended'));
+    for (const pending of this.serverRequests.values()) {
+      pending.reject(Object.assign(new Error('MCP session ended'), { code: INTERNAL_ERROR }));
+    }
+    this.serverRequests.clear();
+    this.stream?.end();
+    await this.upstream.close().catch(() => {});
+  }
+}
+
+/**
+ * Adds the MCP endpoint to `router`.
+ * @returns {{ sessionCount: (workspaceId?: string) => number, close: () => Promise<void> }}
+ */
+export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, sessionIdleMs, metrics }) {
+  /** @type {Map<string, McpSession>} */
+  const sessions = new Map();
+  const parseJson = express.json({ limit: maxBodyBytes, strict: false, type: () => true });
+
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const session of sessions.values()) {
+      const idle = !session.stream && session.inflight.size === 0;
+      if (idle && now - session.lastActive > sessionIdleMs) session.close();
+    }
+  }, Math.max(1000, Math.min(sessionIdleMs / 2, 60_000))).unref();
+
+  function markMcp(_req, res, next) {
+    res.locals.fastmcpBridgeApi = 'mcp';
+    next();
+  }
+
+  function checkProtocolVersion(req) {
+    const version = req.get('mcp-protocol-version');
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+      throw new RouterError('UNSUPPORTED_PROTOCOL_VERSION', `unsupported MCP-Protocol-Version ${JSON.stringify(version)}`, {
+        details: { supported: SUPPORTED_PROTOCOL_VERSIONS },
+      });
+    }
+  }
+
+  /** The request's session: 400 without the header, 404 for an unknown or ended one. */
+  function sessionOf(req) {
+    const sessionId = req.get('mcp-session-id');
+    if (!sessionId) throw new RouterError('SESSION_REQUIRED', 'Mcp-Session-Id header is required');
+    const session = sessions.get(sessionId);
+    if (!session || session.workspaceId !== req.params.id) {
+      throw new RouterError('SESSION_NOT_FOUND', 'MCP session not found; initialize a new one');
+    }
+    session.touch();
+    return session;
+  }
+
+  function checkPostHeaders(req, _res, next) {
+    const accept = req.get('accept');
+    if (!accept || !req.accepts('application/json') || !req.accepts('text/event-stream')) {
+      return next(new RouterError('NOT_ACCEPTABLE', 'Accept must list application/json and text/event-stream'));
+    }
+    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return next(new RouterError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
+    }
+    next();
+  }
+
+  async function initialize(req, res, message) {
+    if (sessions.size >= maxSessions) {
+      res.set('Retry-After', '5');
+      throw new RouterError('TOO_MANY_SESSIONS', `the endpoint serves at most ${maxSessions} MCP sessions`);
+    }
+    const params = message.params ?? {};
+    const upstream = bridge.session(req.params.id, {
+      clientInfo: params.clientInfo,
+      capabilities: params.capabilities,
+    });
+    const protocolVersion = negotiate(params.protocolVersion);
+    const session = new McpSession(randomUUID(), req.params.id, upstream, protocolVersion, (s) => sessions.delete(s.id));
+    for (const method of SERVER_REQUESTS) upstream.onRequest(method, (request) => session.relay(request, null));
+    upstream.on('notification', (notification) => session.notify(notification));
+    let info;
+    try {
+      info = await upstream.serverInfo();
+    } catch (err) {
+      await upstream.close().catch(() => {});
+      throw err;
+    }
+    sessions.set(session.id, session);
+    res.set('Mcp-Session-Id', session.id).json({ jsonrpc: '2.0', id: message.id, result: { ...info, protocolVersion } });
+  }
+
+  async function forward(req, res, session, message) {
+    const { id, method } = message;
+    const key = idKey(id);
+    const reply = new PostReply(res, session.id);
+    const entry = { controller: new AbortController(), reply, cancelled: false };
+    session.inflight.set(key, entry);
+    // Without an event store a response can never be redelivered, so a
+    // client that went away no longer needs the call.
+    res.on('close', () => {
+      if (!reply.done) entry.controller.abort(new Error('MCP client disconnected'));
+    });
+    let params = message.params;
+    const token = params?._meta?.progressToken;
+    const options = { signal: entry.controller.signal, onRequest: (request) => session.relay(request, reply) };
+    if (token !== undefined) {
+      params = withoutProgressToken(params);
+      options.onProgress = (progress) => {
+        reply.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, ...progress } });
+      };
+    }
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      const result = await session.upstream.call(method, params, options);
+      reply.finish({ jsonrpc: '2.0', id, result });
+    } catch (err) {
+      if (!(err instanceof BridgeError)) {
+        outcome = 'error';
+        reply.finish(rpcError(id, INTERNAL_ERROR, 'internal error'));
+        throw err;
+      }
+      outcome = entry.cancelled ? 'cancelled' : 'error';
+      // A JSON-RPC error is an answer to the request: HTTP 200 with the error
+      // object, so MCP clients see its code.
+      reply.finish(entry.cancelled ? undefined : rpcErrorFor(id, err));
+    } finally {
+      if (session.inflight.get(key) === entry) session.inflight.delete(key);
+      metrics.observe(session.workspaceId, method, (performance.now() - started) / 1000, outcome);
+    }
+  }
+
+  async function post(req, res) {
+    const message = req.body;
+    if (Array.isArray(message)) {
+      throw new RouterError('INVALID_REQUEST', 'JSON-RPC batches are not supported (removed in MCP 2025-06-18)');
+    }
+    if (message === null || typeof message !== 'object' || message.jsonrpc !== '2.0') {
+      throw new RouterError('INVALID_REQUEST', 'not a JSON-RPC 2.0 message');
+    }
+    const hasId = message.id !== undefined && message.id !== null;
+    const isRequest = typeof message.method === 'string' && hasId;
+    const isNotification = typeof message.method === 'string' && message.id === undefined;
+    const isResponse = message.method === undefined && hasId && ('result' in message || 'error' in message);
+    if (!isRequest && !isNotification && !isResponse) {
+      throw new RouterError('INVALID_REQUEST', 'not a JSON-RPC request, notification or response');
+    }
+    if (isRequest && message.method === 'server/discover') {
+      // The sessionless 2026-07-28 revision's probe: a quick 4xx makes its
+      // clients fall back to initialize.
+      res.status(400).json(rpcError(message.id, METHOD_NOT_FOUND, 'server/discover is not supported; use initialize'));
+      return;
+    }
+    if (isRequest && message.method === 'initialize') {
+      await initialize(req, res, message);
+      return;
+    }
+    checkProtocolVersion(req);
+    const session = sessionOf(req);
+    if (isResponse) {
+      session.respond(message);
+      res.status(202).end();
+      return;
+    }
+    if (isNotification) {
+      // `notifications/initialized` was sent upstream when the upstream
+      // session opened; other client notifications (e.g. roots/list_changed)
+      // cannot be sent upstream with the bridge's API and are dropped.
+      if (message.method === 'notifications/cancelled') session.cancel(message.params?.requestId);
+      res.status(202).end();
+      return;
+    }
+    if (message.method === 'ping') {
+      res.set('Mcp-Session-Id', session.id).json({ jsonrpc: '2.0', id: message.id, result: {} });
+      return;
+    }
+    await forward(req, res, session, message);
+  }
+
+  function get(req, res) {
+    if (!req.get('accept') || !req.accepts('text/event-stream')) {
+      throw new RouterError('NOT_ACCEPTABLE', 'Accept must list text/event-stream');
+    }
+    checkProtocolVersion(req);
+    const session = sessionOf(req);
+    if (session.stream && !session.stream.closed) {
+      throw new RouterError('STREAM_CONFLICT', 'this MCP session already has a GET stream open');
+    }
+    const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }).keepAlive();
+    session.stream = stream;
+    res.on('close', () => {
+      if (session.stream === stream) session.stream = null;
+      session.touch();
+    });
+  }
+
+  async function remove(req, res) {
+    checkProtocolVersion(req);
+    const session = sessionOf(req);
+    await session.close();
+    res.status(200).end();
+  }
+
+  function methodNotAllowed() {
+    throw new RouterError('METHOD_NOT_ALLOWED', 'use POST, GET or DELETE', { details: { allow: 'GET, POST, DELETE' } });
+  }
+
+  router.post(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, checkPostHeaders, parseJson, post);
+  router.get(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, get);
+  router.delete(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, remove);
+  router.all(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, methodNotAllowed);
+
+  return {
+    sessionCount(workspaceId) {
+      if (workspaceId === undefined) return sessions.size;
+      let count = 0;
+      for (const session of sessions.values()) if (session.workspaceId === workspaceId) count += 1;
+      return count;
+    },
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...sessions.values()].map((session) => session.close()));
+    },
+  };
+}

@@ -1,0 +1,106 @@
+// Request guards shared by the MCP endpoint and the REST routes: Origin
+// validation, authentication, workspace id checks and authorization.
+import { BridgeError } from 'fastmcp-bridge';
+
+import { RouterError } from './errors.js';
+
+/** Workspace ids the routes accept; anything else is a 400 before any lookup. */
+export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Normalizes an origin (`scheme://host[:port]`); throws a TypeError with a hint when it is not one. */
+export function normalizeOrigin(origin) {
+  let url;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw new TypeError(`bridgeRouter: allowedOrigins entry ${JSON.stringify(origin)} is not an origin (e.g. "https://app.example.com")`);
+  }
+  if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash) {
+    throw new TypeError(`bridgeRouter: allowedOrigins entry ${JSON.stringify(origin)} must be scheme://host[:port] only`);
+  }
+  return url.origin;
+}
+
+/**
+ * Whether a request's Origin header is allowed: absent, an http(s) origin on
+ * localhost / 127.0.0.1 / [::1] (any port), or one of `allowed`.
+ * MCP 2025-06-18, Basic / Transports / Streamable HTTP / Security Warning.
+ * @param {string | undefined} origin
+ * @param {Set<string>} allowed normalized origins
+ */
+export function isAllowedOrigin(origin, allowed) {
+  if (origin === undefined) return true;
+  let url;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (allowed.has(url.origin)) return true;
+  return (url.protocol === 'http:' || url.protocol === 'https:') && LOCAL_HOSTNAMES.has(url.hostname);
+}
+
+/**
+ * The guards of one route: Origin, then `authenticate(req)`, then (for
+ * routes with `:id`) the workspace id's shape, `authorize` and existence.
+ * The principal is stored in `req.auth`.
+ */
+export function guards({ bridge, allowedOrigins, authenticate, authorize }) {
+  function checkOrigin(req, _res, next) {
+    const origin = req.get('origin');
+    if (isAllowedOrigin(origin, allowedOrigins)) return next();
+    next(new RouterError('FORBIDDEN_ORIGIN', 'Origin not allowed', { details: { origin } }));
+  }
+
+  async function checkAuth(req, _res, next) {
+    if (!authenticate) return next();
+    let principal;
+    try {
+      principal = await authenticate(req);
+    } catch (err) {
+      const status = err?.status ?? err?.statusCode;
+      if (status === 401 || status === 403) {
+        return next(new RouterError(status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', err.message || 'not authorized', { cause: err }));
+      }
+      return next(err);
+    }
+    if (principal === undefined || principal === null || principal === false) {
+      return next(new RouterError('UNAUTHORIZED', 'authentication required'));
+    }
+    req.auth = principal;
+    next();
+  }
+
+  /** Checks `req.params.id`: shape (400), authorization (403), then existence (404). */
+  async function checkWorkspace(req, _res, next) {
+    const { id } = req.params;
+    if (!WORKSPACE_ID_PATTERN.test(id)) {
+      return next(new RouterError('INVALID_WORKSPACE_ID', `workspace ids match ${WORKSPACE_ID_PATTERN}`, { details: { workspace: id } }));
+    }
+    if (authorize) {
+      let allowed;
+      try {
+        allowed = await authorize(req.auth, id, req);
+      } catch (err) {
+        return next(err);
+      }
+      if (!allowed) return next(new RouterError('FORBIDDEN', 'not allowed to reach this workspace', { details: { workspace: id } }));
+    }
+    if (!bridge.workspaceIds.includes(id)) {
+      return next(new BridgeError('UNKNOWN_WORKSPACE', `unknown workspace ${JSON.stringify(id)}`, { data: { workspace: id } }));
+    }
+    next();
+  }
+
+  /** The workspace ids the request's principal may see. */
+  async function visibleWorkspaces(req) {
+    const ids = bridge.workspaceIds;
+    if (!authorize) return ids;
+    const allowed = await Promise.all(ids.map((id) => authorize(req.auth, id, req)));
+    return ids.filter((_id, i) => allowed[i]);
+  }
+
+  return { common: [checkOrigin, checkAuth], checkWorkspace, visibleWorkspaces };
+}

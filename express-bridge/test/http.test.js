@@ -1,0 +1,201 @@
+// The MCP endpoint's HTTP contract (MCP 2025-06-18 and 2025-11-25, Basic /
+// Transports / Streamable HTTP) and the security defaults, with fetch.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { Bridge } from 'fastmcp-bridge';
+import { bridgeRouter } from 'fastmcp-bridge/express';
+
+import { initialize, labDir, MCP_ACCEPT, postMcp, serve } from './helpers.js';
+
+const LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
+
+describe('MCP endpoint status codes', () => {
+  let bridge;
+  let router;
+  let limited;
+  let server;
+  let url;
+
+  before(async () => {
+    bridge = new Bridge({ workspaces: { lab: { dir: labDir }, other: { dir: labDir } } });
+    router = bridgeRouter(bridge, { maxBodyBytes: 10_000, allowedOrigins: ['https://app.example.com'] });
+    limited = bridgeRouter(bridge, { maxSessions: 2, management: false });
+    server = await serve((app) => {
+      app.use('/limited', limited);
+      app.use(router);
+    });
+    url = `${server.base}/workspaces/lab/mcp`;
+  });
+
+  after(async () => {
+    await server.close();
+    await router.close();
+    await limited.close();
+    await bridge.close();
+  });
+
+  it('issues a session on initialize and answers requests on it as JSON', async () => {
+    const session = await initialize(url);
+    const response = await postMcp(url, LIST, { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type'), /^application\/json/);
+    assert.ok((await response.json()).result.tools.length > 0);
+  });
+
+  it('answers with SSE when progress comes before the result', async () => {
+    const session = await initialize(url);
+    const response = await postMcp(url, {
+      jsonrpc: '2.0', id: 7, method: 'tools/call',
+      params: { name: 'progress', arguments: { steps: 2, delay: 0.05 }, _meta: { progressToken: 'tok' } },
+    }, { 'mcp-session-id': session });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type'), /^text\/event-stream/);
+    const messages = (await response.text()).split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    assert.deepEqual(messages.map((m) => m.method ?? m.id), ['notifications/progress', 'notifications/progress', 7]);
+    assert.equal(messages[0].params.progressToken, 'tok');
+  });
+
+  it('requires the session id after initialize: 400 without it, 404 unknown or ended', async () => {
+    assert.equal((await postMcp(url, LIST)).status, 400);
+    const unknown = await postMcp(url, LIST, { 'mcp-session-id': 'not-a-session' });
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error.data.code, 'SESSION_NOT_FOUND');
+    const session = await initialize(url);
+    const deleted = await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session } });
+    assert.equal(deleted.status, 200);
+    assert.equal((await postMcp(url, LIST, { 'mcp-session-id': session })).status, 404);
+    assert.equal((await fetch(url, { method: 'DELETE', headers: { 'mcp-session-id': session } })).status, 404);
+  });
+
+  it("answers 404 for a session of another workspace", async () => {
+    const session = await initialize(url);
+    const response = await postMcp(`${server.base}/workspaces/other/mcp`, LIST, { 'mcp-session-id': session });
+    assert.equal(response.status, 404);
+  });
+
+  it('answers 400 for an unsupported MCP-Protocol-Version', async () => {
+    const session = await initialize(url);
+    const response = await postMcp(url, LIST, { 'mcp-session-id': session, 'mcp-protocol-version': '1999-01-01' });
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error.data.code, 'UNSUPPORTED_PROTOCOL_VERSION');
+  });
+
+  it('answers 406 for a wrong Accept and 415 for a wrong Content-Type', async () => {
+    assert.equal((await postMcp(url, LIST, { accept: 'application/json' })).status, 406);
+    assert.equal((await postMcp(url, LIST, { accept: 'text/html' })).status, 406);
+    assert.equal((await postMcp(url, 'hello', { 'content-type': 'text/plain' })).status, 415);
+    const session = await initialize(url);
+    const get = await fetch(url, { headers: { accept: 'application/json', 'mcp-session-id': session } });
+    assert.equal(get.status, 406);
+  });
+
+  it('answers 202 for notifications and responses', async () => {
+    const session = await initialize(url);
+    const headers = { 'mcp-session-id': session };
+    assert.equal((await postMcp(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, headers)).status, 202);
+    assert.equal((await postMcp(url, { jsonrpc: '2.0', id: 'x', result: {} }, headers)).status, 202);
+  });
+
+  it('answers server/discover (sessionless revision probe) with a quick 4xx', async () => {
+    const response = await postMcp(url, { jsonrpc: '2.0', id: 1, method: 'server/discover', params: {} }, {
+      'mcp-protocol-version': '2026-07-28',
+    });
+    assert.ok(response.status >= 400 && response.status < 500);
+  });
+
+  it('answers 400 with JSON-RPC -32700 for a body that is not JSON and 413 beyond maxBodyBytes', async () => {
+    const bad = await postMcp(url, '{"jsonrpc": "2.0", ');
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, -32700);
+    const big = await postMcp(url, { ...LIST, params: { pad: 'x'.repeat(20_000) } });
+    assert.equal(big.status, 413);
+  });
+
+  it('answers 400 for a malformed workspace id and 404 with UNKNOWN_WORKSPACE for an unknown one', async () => {
+    const invalid = await postMcp(`${server.base}/workspaces/..%2Fetc/mcp`, LIST);
+    assert.equal(invalid.status, 400);
+    assert.equal((await invalid.json()).error.data.code, 'INVALID_WORKSPACE_ID');
+    const unknown = await postMcp(`${server.base}/workspaces/nope/mcp`, LIST);
+    assert.equal(unknown.status, 404);
+    assert.equal((await unknown.json()).error.code, -32003);
+  });
+
+  it('opens one GET stream per session (409 for a second) and 405 for other methods', async () => {
+    const session = await initialize(url);
+    const controller = new AbortController();
+    const stream = await fetch(url, { headers: { accept: 'text/event-stream', 'mcp-session-id': session }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    assert.match(stream.headers.get('content-type'), /^text\/event-stream/);
+    const second = await fetch(url, { headers: { accept: 'text/event-stream', 'mcp-session-id': session } });
+    assert.equal(second.status, 409);
+    controller.abort();
+    const put = await fetch(url, { method: 'PUT' });
+    assert.equal(put.status, 405);
+    assert.match(put.headers.get('allow'), /POST/);
+  });
+
+  it('validates Origin: 403 for a foreign one; localhost and allowedOrigins pass', async () => {
+    const foreign = await postMcp(url, LIST, { origin: 'https://evil.example' });
+    assert.equal(foreign.status, 403);
+    assert.equal((await foreign.json()).error.data.code, 'FORBIDDEN_ORIGIN');
+    assert.equal((await fetch(`${server.base}/health`, { headers: { origin: 'https://evil.example' } })).status, 403);
+    for (const origin of ['http://localhost:5173', 'http://127.0.0.1', 'https://app.example.com']) {
+      assert.equal((await fetch(`${server.base}/health`, { headers: { origin } })).status, 200, origin);
+    }
+  });
+
+  it('answers 503 beyond maxSessions', async () => {
+    const limitedUrl = `${server.base}/limited/workspaces/lab/mcp`;
+    const sessions = [await initialize(limitedUrl), await initialize(limitedUrl)];
+    const response = await postMcp(limitedUrl, {
+      jsonrpc: '2.0', id: 0, method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '0' } },
+    });
+    assert.equal(response.status, 503);
+    assert.equal((await response.json()).error.data.code, 'TOO_MANY_SESSIONS');
+    await fetch(limitedUrl, { method: 'DELETE', headers: { 'mcp-session-id': sessions[0] } });
+    await initialize(limitedUrl);
+    assert.equal((await fetch(`${server.base}/limited/health`)).status, 404); // management: false
+  });
+});
+
+describe('authenticate and authorize', () => {
+  let bridge;
+  let server;
+
+  before(async () => {
+    bridge = new Bridge({ workspaces: { lab: { dir: labDir }, secret: { dir: labDir } } });
+    const tokens = { 'token-a': { name: 'a', workspaces: ['lab'] } };
+    const router = bridgeRouter(bridge, {
+      authenticate: (req) => tokens[(req.get('authorization') ?? '').replace(/^Bearer /, '')] ?? null,
+      authorize: (principal, workspaceId) => principal.workspaces.includes(workspaceId),
+    });
+    server = await serve((app) => app.use(router));
+  });
+
+  after(async () => {
+    await server.close();
+    await bridge.close();
+  });
+
+  it('answers 401 without credentials on MCP and REST routes alike', async () => {
+    const mcp = await postMcp(`${server.base}/workspaces/lab/mcp`, LIST);
+    assert.equal(mcp.status, 401);
+    assert.equal((await mcp.json()).error.data.code, 'UNAUTHORIZED');
+    assert.match(mcp.headers.get('www-authenticate'), /Bearer/);
+    const rest = await fetch(`${server.base}/workspaces`);
+    assert.equal(rest.status, 401);
+    assert.equal((await rest.json()).error.code, 'UNAUTHORIZED');
+  });
+
+  it('lets a principal reach only its workspaces (403 elsewhere)', async () => {
+    const auth = { authorization: 'Bearer token-a' };
+    await initialize(`${server.base}/workspaces/lab/mcp`, auth);
+    const denied = await postMcp(`${server.base}/workspaces/secret/mcp`, LIST, auth);
+    assert.equal(denied.status, 403);
+    const list = await (await fetch(`${server.base}/workspaces`, { headers: auth })).json();
+    assert.deepEqual(list.workspaces.map((w) => w.id), ['lab']);
+    assert.equal((await fetch(`${server.base}/workspaces/secret`, { headers: auth })).status, 403);
+  });
+});
