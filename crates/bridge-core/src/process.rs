@@ -309,6 +309,11 @@ impl HubProcess {
         }
     }
 
+    /// How the process ended, if it has.
+    pub fn exit_now(&self) -> Option<String> {
+        self.exit.borrow().clone()
+    }
+
     /// How the process ended, waiting up to 500 ms for the exit to be
     /// noticed; `None` when it still runs.
     pub async fn exit_status(&self) -> Option<String> {

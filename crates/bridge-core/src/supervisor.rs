@@ -268,10 +268,17 @@ impl Workspace {
             if self.closing.is_cancelled() {
                 return Err(Error::Closed);
             }
+            if let Phase::Ready(conn) = &sup.phase {
+                if conn.process.is_running() {
+                    return Ok(conn.clone());
+                }
+                // Exited, and its watcher has not run yet: handle the crash now.
+                let conn = conn.clone();
+                let status = conn.process.exit_now().unwrap_or_default();
+                self.crashed(&mut sup, &conn, status);
+            }
             match &sup.phase {
-                Phase::Ready(conn) if conn.process.is_running() => return Ok(conn.clone()),
-                // Exited, and its watcher has not run yet: start again now.
-                Phase::Ready(_) => self.begin_start(&mut sup, Duration::ZERO, true),
+                Phase::Ready(conn) => return Ok(conn.clone()),
                 Phase::Starting { attempt, .. } => attempt.clone(),
                 Phase::Failed(reason) => {
                     return Err(Error::WorkspaceFailed {
@@ -588,6 +595,12 @@ impl Workspace {
             Phase::Ready(conn) if conn.generation == generation => conn.clone(),
             _ => return,
         };
+        self.crashed(&mut sup, &conn, status);
+    }
+
+    /// The ready process of `conn` exited unasked: fail its calls in flight
+    /// and schedule a restart.
+    fn crashed(self: &Arc<Self>, sup: &mut Supervision, conn: &Arc<Connection>, status: String) {
         if conn.stopping.load(Ordering::Acquire) {
             return;
         }
@@ -597,7 +610,7 @@ impl Workspace {
         conn.fail_all(|| self.crash_error(&status));
         let reason = format!("process exited ({status})");
         sup.last_error.get_or_insert_with(|| reason.clone());
-        self.on_failure(&mut sup, reason);
+        self.on_failure(sup, reason);
     }
 
     /// Starts the process now if it is not running.
