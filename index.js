@@ -27,9 +27,22 @@ const LIMIT_KEYS = [
 ];
 const ZERO_ALLOWED = new Set(['maxQueue', 'maxRetries', 'maxRestarts', 'logLines']);
 const DEFAULT_GRACE_MS = 10_000;
-const WORKSPACE_KEYS = new Set(['dir', 'python', 'env', 'inheritEnv', 'startTimeoutMs', 'mcpServers', 'tools', 'transport', ...LIMIT_KEYS]);
+const WORKSPACE_KEYS = new Set([
+  'dir',
+  'python',
+  'env',
+  'inheritEnv',
+  'startTimeoutMs',
+  'mcpServers',
+  'tools',
+  'transport',
+  'command',
+  'args',
+  'cwd',
+  ...LIMIT_KEYS,
+]);
 const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'maxRunning', ...LIMIT_KEYS]);
-const TRANSPORTS = new Set(['http', 'unix']);
+const TRANSPORTS = new Set(['http', 'unix', 'stdio']);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
@@ -69,7 +82,7 @@ function checkKeys(object, allowed, where) {
 
 function checkLimits(object, where) {
   if (object.transport !== undefined && !TRANSPORTS.has(object.transport)) {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: transport must be 'http' or 'unix', got ${String(object.transport)}`);
+    throw bridgeError('INVALID_ARGUMENT', `${where}: transport must be 'http', 'unix' or 'stdio', got ${String(object.transport)}`);
   }
   for (const key of LIMIT_KEYS) {
     const value = object[key];
@@ -86,11 +99,21 @@ function nativeWorkspace(id, spec) {
   if (!WORKSPACE_ID.test(id)) {
     throw bridgeError('INVALID_ARGUMENT', `${where}: ids are 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
   }
-  if (!isPlainObject(spec) || typeof spec.dir !== 'string' || spec.dir === '') {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: "dir" must be a non-empty string`);
-  }
+  if (!isPlainObject(spec)) throw bridgeError('INVALID_ARGUMENT', `${where}: options must be an object`);
   checkKeys(spec, WORKSPACE_KEYS, where);
   checkLimits(spec, where);
+  if (spec.transport === 'stdio') {
+    if (typeof spec.command !== 'string' || spec.command === '') {
+      throw bridgeError('INVALID_ARGUMENT', `${where}: transport 'stdio' needs "command", a non-empty string`);
+    }
+    if (spec.args !== undefined && !(Array.isArray(spec.args) && spec.args.every((a) => typeof a === 'string'))) {
+      throw bridgeError('INVALID_ARGUMENT', `${where}: "args" must be an array of strings`);
+    }
+    return { ...spec, ...(spec.cwd !== undefined && { cwd: path.resolve(spec.cwd) }) };
+  }
+  if (typeof spec.dir !== 'string' || spec.dir === '') {
+    throw bridgeError('INVALID_ARGUMENT', `${where}: "dir" must be a non-empty string`);
+  }
   return { ...spec, dir: path.resolve(spec.dir) };
 }
 

@@ -6,11 +6,19 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
-import { Bridge, BridgeError } from 'fastmcp-bridge';
+import { Bridge, BridgeError, defaultPython } from 'fastmcp-bridge';
 
 import { repoDir } from './helpers.js';
 
 const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+
+/** The lab workspace over `transport`: the hub for http and unix, a plain FastMCP stdio server for stdio. */
+function lab(transport, extra = {}) {
+  if (transport === 'stdio') {
+    return { transport, command: defaultPython(), args: [path.join(labDir, 'stdio_server.py')], ...extra };
+  }
+  return { transport, dir: labDir, ...extra };
+}
 
 function tool(name, args = {}) {
   return { name, arguments: args };
@@ -33,16 +41,15 @@ async function eventually(check, ms = 5000) {
   assert.fail(`condition not met within ${ms} ms`);
 }
 
-for (const transport of ['http', 'unix']) describe(`request path over ${transport}`, () => {
+for (const transport of ['http', 'unix', 'stdio']) describe(`request path over ${transport}`, () => {
   let bridge;
   before(async () => {
     bridge = new Bridge({
-      transport,
       workspaces: {
-        lab: { dir: labDir },
+        lab: lab(transport),
         // The same workspace in a second process with one slot, for ordering.
-        serial: { dir: labDir, maxConcurrent: 1, maxQueue: 10 },
-        small: { dir: labDir, maxMessageBytes: 100_000 },
+        serial: lab(transport, { maxConcurrent: 1, maxQueue: 10 }),
+        small: lab(transport, { maxMessageBytes: 100_000 }),
       },
     });
     await Promise.all(bridge.workspaceIds.map((id) => bridge.serverInfo(id)));
@@ -154,7 +161,14 @@ for (const transport of ['http', 'unix']) describe(`request path over ${transpor
 
   it('rejects an oversized response or request with PAYLOAD_TOO_LARGE; other calls are unaffected', async () => {
     const neighbour = callTool(bridge, 'small', 'sleep', { seconds: 0.3, tag: 'neighbour' });
-    await assert.rejects(callTool(bridge, 'small', 'large', { size: 200_000 }), { code: 'PAYLOAD_TOO_LARGE' });
+    if (transport === 'stdio') {
+      // Over stdio an oversized line cannot be tied to its call: it is
+      // dropped and logged, and the call ends at its deadline.
+      await assert.rejects(callTool(bridge, 'small', 'large', { size: 200_000 }, { timeoutMs: 1500 }), { code: 'TIMEOUT' });
+      assert.ok(bridge.logs('small').some((l) => l.line.includes('was dropped')));
+    } else {
+      await assert.rejects(callTool(bridge, 'small', 'large', { size: 200_000 }), { code: 'PAYLOAD_TOO_LARGE' });
+    }
     await assert.rejects(callTool(bridge, 'small', 'echo', { text: 'y'.repeat(200_000) }), { code: 'PAYLOAD_TOO_LARGE' });
     assert.equal(await neighbour, 'neighbour');
     assert.equal((await callTool(bridge, 'small', 'large', { size: 20_000 })).length, 20_000);
@@ -196,7 +210,7 @@ for (const transport of ['http', 'unix']) describe(`request path over ${transpor
   });
 
   it('rejects calls queued and in flight at close() with CLOSED', async () => {
-    const own = new Bridge({ transport, workspaces: { lab: { dir: labDir, maxConcurrent: 1 } } });
+    const own = new Bridge({ workspaces: { lab: lab(transport, { maxConcurrent: 1 }) } });
     await own.serverInfo('lab');
     const inFlight = callTool(own, 'lab', 'sleep', { seconds: 10 });
     const queued = callTool(own, 'lab', 'sleep', { seconds: 10 });

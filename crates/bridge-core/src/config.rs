@@ -131,8 +131,18 @@ impl Limits {
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceSpec {
     /// The workspace directory; relative paths resolve against the current
-    /// directory of the process.
+    /// directory of the process. Not used with `transport: "stdio"`.
+    #[serde(default)]
     pub dir: PathBuf,
+    /// With `transport: "stdio"`: the MCP server command to run.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// With `transport: "stdio"`: its arguments.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// With `transport: "stdio"`: its working directory.
+    #[serde(default)]
+    pub cwd: Option<PathBuf>,
     /// Overrides [`BridgeConfig::python`] for this workspace.
     #[serde(default)]
     pub python: Option<String>,
@@ -180,7 +190,7 @@ const LIMIT_KEYS: &[&str] = &[
 const BRIDGE_KEYS: &[&[&str]] =
     &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport", "maxRunning"], LIMIT_KEYS];
 const WORKSPACE_KEYS: &[&[&str]] =
-    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport"], LIMIT_KEYS];
+    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport", "command", "args", "cwd"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
     let Some(object) = value.as_object() else {
@@ -193,6 +203,18 @@ fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Re
 }
 
 impl WorkspaceSpec {
+    /// A hub workspace needs `dir`; a stdio one needs `command` instead.
+    fn check(&self, wherein: &str) -> Result<()> {
+        if self.transport == Some(TransportKind::Stdio) {
+            if self.command.as_deref().is_none_or(str::is_empty) {
+                return Err(Error::InvalidArgument(format!("{wherein}: transport 'stdio' needs a command")));
+            }
+        } else if self.dir.as_os_str().is_empty() {
+            return Err(Error::InvalidArgument(format!("{wherein}: dir is empty")));
+        }
+        Ok(())
+    }
+
     /// Parses one workspace's options from JSON, as an entry of the
     /// bridge's `workspaces` option.
     ///
@@ -210,9 +232,7 @@ impl WorkspaceSpec {
         let spec: WorkspaceSpec =
             serde_json::from_value(value).map_err(|e| Error::InvalidArgument(format!("{wherein}: {e}")))?;
         spec.limits.check(&wherein)?;
-        if spec.dir.as_os_str().is_empty() {
-            return Err(Error::InvalidArgument(format!("{wherein}: dir is empty")));
-        }
+        spec.check(&wherein)?;
         Ok(spec)
     }
 
@@ -267,9 +287,7 @@ impl BridgeConfig {
             if id.is_empty() {
                 return Err(Error::InvalidArgument("workspace id must not be empty".into()));
             }
-            if spec.dir.as_os_str().is_empty() {
-                return Err(Error::InvalidArgument(format!("workspace {id:?}: dir is empty")));
-            }
+            spec.check(&format!("workspace {id:?}"))?;
         }
         Ok(config)
     }
@@ -290,6 +308,9 @@ pub enum TransportKind {
     Http,
     /// Streamable HTTP on a Unix domain socket.
     Unix,
+    /// Newline-delimited JSON-RPC over the stdin and stdout of any MCP
+    /// server command (MCP 2025-06-18, Basic / Transports / stdio).
+    Stdio,
 }
 
 /// A workspace's resolved request limits.
@@ -344,6 +365,10 @@ pub(crate) struct HubCommand {
     pub transport: TransportKind,
     /// Where Unix sockets go (set by the bridge when a workspace uses them).
     pub socket_dir: Option<PathBuf>,
+    /// With stdio: the server command, its arguments and working directory.
+    pub command: Option<String>,
+    pub args: Vec<String>,
+    pub cwd: Option<PathBuf>,
 }
 
 impl HubCommand {
@@ -370,6 +395,9 @@ impl HubCommand {
             inline_config: spec.inline_config(),
             transport: spec.transport.or(config.transport).unwrap_or_default(),
             socket_dir: None,
+            command: spec.command.clone(),
+            args: spec.args.clone(),
+            cwd: spec.cwd.clone(),
         }
     }
 }

@@ -177,7 +177,7 @@ impl HubProcess {
             (TransportKind::Unix, None) => {
                 return Err(failed("no private socket directory".into(), Vec::new()));
             }
-            (TransportKind::Http, _) => None,
+            (TransportKind::Http | TransportKind::Stdio, _) => None,
         };
         let mut command = Command::new(&cmd.python);
         command.arg("-m").arg(HUB_MODULE).arg("--dir").arg(&cmd.dir);
@@ -185,28 +185,8 @@ impl HubProcess {
             Some(path) => command.arg("--uds").arg(path),
             None => command.arg("--port").arg("0"),
         };
-        command
-            .args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]))
-            .env_clear()
-            .envs(cmd.inherited_env())
-            .envs(&cmd.env)
-            .env("PYTHONUNBUFFERED", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        #[cfg(unix)]
-        command.process_group(0);
-        #[cfg(target_os = "linux")]
-        // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
-        unsafe {
-            command.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        command.args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]));
+        isolate(&mut command, cmd);
         let mut child = command
             .spawn()
             .map_err(|e| failed(format!("cannot run {:?}: {e}", cmd.python), Vec::new()))?;
@@ -379,6 +359,78 @@ impl Drop for HubProcess {
             self.kill();
         }
         self.remove_socket();
+    }
+}
+
+/// Gives a workspace process its explicit environment, piped stdio, its own
+/// process group and (Linux) the parent-death signal.
+fn isolate(command: &mut Command, cmd: &HubCommand) {
+    command
+        .env_clear()
+        .envs(cmd.inherited_env())
+        .envs(&cmd.env)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+impl HubProcess {
+    /// Spawns an MCP server command for the stdio transport. It is ready
+    /// once spawned; its stdin and stdout are handed back for the transport
+    /// and its stderr goes to `logs`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::StartFailed`] when the command cannot be spawned.
+    pub(crate) fn spawn_stdio(
+        workspace: &str,
+        cmd: &HubCommand,
+        logs: &LogBuffer,
+    ) -> Result<(HubProcess, ChildStdin, tokio::process::ChildStdout)> {
+        let program = cmd.command.clone().unwrap_or_default();
+        let mut command = Command::new(&program);
+        command.args(&cmd.args);
+        if let Some(cwd) = &cmd.cwd {
+            command.current_dir(cwd);
+        }
+        isolate(&mut command, cmd);
+        let mut child = command.spawn().map_err(|e| Error::StartFailed {
+            workspace: workspace.to_owned(),
+            reason: format!("cannot run {program:?}: {e}"),
+            stderr: Vec::new(),
+        })?;
+        let pid = child.id();
+        let _ = forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr");
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (kill, killed) = oneshot::channel();
+        let (exited, exit) = watch::channel(None);
+        tokio::spawn(monitor(child, killed, exited, workspace.to_owned()));
+        let process = HubProcess {
+            stdin: Mutex::new(None),
+            kill: Mutex::new(Some(kill)),
+            exit,
+            pid,
+            logs: logs.clone(),
+            url: "stdio".to_owned(),
+            uds: None,
+            started_at: now_ms(),
+        };
+        Ok((process, stdin, stdout))
     }
 }
 

@@ -128,6 +128,15 @@ impl Inbox for Router {
     }
 }
 
+/// Connects a session to a process's streamable HTTP endpoint.
+pub(crate) fn http_connect(
+    url: &str,
+    connector: crate::transport::connect::Connector,
+    max_message_bytes: usize,
+) -> impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>> + '_ {
+    move |inbox| Ok(Arc::new(HttpTransport::new(url, connector, inbox, max_message_bytes)?) as Arc<dyn Transport>)
+}
+
 /// One initialized MCP session on a process.
 pub(crate) struct Session {
     pub transport: Arc<dyn Transport>,
@@ -141,10 +150,8 @@ impl Session {
     /// `notifications/initialized`.
     pub(crate) async fn open(
         workspace: &str,
-        url: &str,
-        connector: crate::transport::connect::Connector,
+        connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>,
         identity: &ClientIdentity,
-        max_message_bytes: usize,
         next_id: &AtomicU64,
         notifications: Option<NotificationHandler>,
         requests: Option<RequestHandler>,
@@ -157,7 +164,7 @@ impl Session {
             notifications,
             requests,
         });
-        let transport: Arc<dyn Transport> = Arc::new(HttpTransport::new(url, connector, router.clone(), max_message_bytes)?);
+        let transport = connect(router.clone())?;
         let _ = router.transport.set(Arc::downgrade(&transport));
 
         let id = next_id.fetch_add(1, Ordering::Relaxed);
@@ -194,6 +201,27 @@ impl Session {
             pending,
             init,
         })
+    }
+
+    /// Sends MCP `ping` and waits up to `timeout` for its answer (MCP
+    /// 2025-06-18, Basic / Utilities / Ping).
+    pub(crate) async fn ping(&self, id: u64, timeout: std::time::Duration) -> std::result::Result<(), String> {
+        let (reply, replied) = oneshot::channel();
+        let _ = self.pending.insert(id, Entry::new(reply));
+        let exchange = async {
+            self.transport
+                .send(jsonrpc::request(id, "ping", None))
+                .await
+                .map_err(|e| e.error.to_string())?;
+            match replied.await {
+                Ok(Ok(response)) => jsonrpc::into_result(response).map(|_| ()).map_err(|e| e.to_string()),
+                Ok(Err(e)) => Err(e.error.to_string()),
+                Err(_) => Err("ping abandoned".to_owned()),
+            }
+        };
+        let outcome = tokio::time::timeout(timeout, exchange).await;
+        self.pending.remove(id);
+        outcome.unwrap_or_else(|_| Err(format!("no answer to ping within {} ms", timeout.as_millis())))
     }
 
     /// Ends the session: waiting calls fail with `error`, and the server is
@@ -241,6 +269,10 @@ impl SessionHandle {
     /// none yet or the process changed.
     pub(crate) async fn session_for(&self, conn: &Connection) -> Result<Arc<Session>> {
         let generation = conn.generation;
+        if conn.process.url() == "stdio" {
+            // A stdio process has one MCP session: every session shares it.
+            return Ok(conn.default.clone());
+        }
         if self.closed.load(Ordering::Acquire) {
             return Err(Error::Closed);
         }
@@ -253,10 +285,8 @@ impl SessionHandle {
         let session = Arc::new(
             Session::open(
                 self.workspace.id(),
-                conn.process.url(),
-                conn.process.connector(),
+                http_connect(conn.process.url(), conn.process.connector(), self.workspace.max_message_bytes()),
                 &self.identity,
-                self.workspace.max_message_bytes(),
                 self.workspace.ids(),
                 self.notifications.clone().or_else(|| self.workspace.notification_handler()),
                 self.requests.clone(),

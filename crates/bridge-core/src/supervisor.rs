@@ -51,7 +51,10 @@ use crate::config::ResolvedLimits;
 use crate::error::{Error, Result};
 use crate::health::HealthCheck;
 use crate::process::{now_ms, HubProcess};
-use crate::session::Session;
+use crate::config::TransportKind;
+use crate::session::{http_connect, Session};
+use crate::transport::stdio::{StdioTransport, StrayLines};
+use crate::transport::{Inbox, Transport};
 use crate::workspace::{Workspace, STDERR_LINES};
 
 /// Receives every supervision event as a JSON object
@@ -65,6 +68,25 @@ const BACKOFF_RESET_UPTIME: Duration = Duration::from_secs(30);
 const EVICTION_GRACE: Duration = Duration::from_secs(5);
 /// How long a stop waits for the MCP session DELETEs.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How a process's health is checked: `GET /health` over HTTP, MCP `ping`
+/// over stdio.
+enum Probe {
+    Http(HealthCheck),
+    Ping(Weak<Session>, Duration, Arc<std::sync::atomic::AtomicU64>),
+}
+
+impl Probe {
+    async fn check(&self) -> std::result::Result<(), String> {
+        match self {
+            Probe::Http(check) => check.check().await,
+            Probe::Ping(session, timeout, ids) => match session.upgrade() {
+                Some(session) => session.ping(ids.fetch_add(1, Ordering::Relaxed), *timeout).await,
+                None => Ok(()),
+            },
+        }
+    }
+}
 
 /// A started hub process and its MCP sessions.
 pub(crate) struct Connection {
@@ -402,19 +424,23 @@ impl Workspace {
 
     /// Spawns the process and opens its default MCP session.
     async fn launch(&self, generation: u64) -> Result<Arc<Connection>> {
-        let process = HubProcess::spawn(&self.id, &self.command, &self.logs).await?;
-        tracing::info!(workspace = self.id, pid = process.pid(), url = process.url(), "workspace ready");
-        let session = Session::open(
-            &self.id,
-            process.url(),
-            process.connector(),
-            &self.identity,
-            self.limits.max_message_bytes,
-            &self.next_id,
-            self.notifications.clone(),
-            self.requests.clone(),
-        )
-        .await;
+        let session;
+        let process;
+        if self.command.transport == TransportKind::Stdio {
+            let (spawned, stdin, stdout) = HubProcess::spawn_stdio(&self.id, &self.command, &self.logs)?;
+            let logs = self.logs.clone();
+            let stray: StrayLines = Arc::new(move |line| logs.push("stdout", line));
+            let max = self.limits.max_message_bytes;
+            let connect = move |inbox| Ok(Arc::new(StdioTransport::new(stdin, stdout, inbox, stray, max)) as Arc<dyn Transport>);
+            session = self.open_default(connect).await;
+            process = spawned;
+        } else {
+            let spawned = HubProcess::spawn(&self.id, &self.command, &self.logs).await?;
+            tracing::info!(workspace = self.id, pid = spawned.pid(), url = spawned.url(), "workspace ready");
+            let connect = http_connect(spawned.url(), spawned.connector(), self.limits.max_message_bytes);
+            session = self.open_default(connect).await;
+            process = spawned;
+        }
         match session {
             Ok(session) => Ok(Arc::new(Connection {
                 process,
@@ -424,6 +450,8 @@ impl Workspace {
                 stopping: AtomicBool::new(false),
             })),
             Err(e) => {
+                // Let the process's last words reach the log buffer.
+                let _ = tokio::time::timeout(Duration::from_millis(300), process.exited()).await;
                 let stderr = process.stderr_tail(STDERR_LINES);
                 process.stop(Duration::from_secs(5)).await;
                 Err(Error::StartFailed {
@@ -432,6 +460,26 @@ impl Workspace {
                     stderr,
                 })
             }
+        }
+    }
+
+    /// Opens the default MCP session over the transport `connect` makes,
+    /// within the start timeout.
+    async fn open_default(&self, connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>) -> Result<Session> {
+        let open = Session::open(
+            &self.id,
+            connect,
+            &self.identity,
+            &self.next_id,
+            self.notifications.clone(),
+            self.requests.clone(),
+        );
+        match tokio::time::timeout(self.command.start_timeout, open).await {
+            Ok(session) => session,
+            Err(_) => Err(Error::Protocol(format!(
+                "no answer to initialize within {} ms",
+                self.command.start_timeout.as_millis()
+            ))),
         }
     }
 
@@ -478,7 +526,12 @@ impl Workspace {
         if let Some(idle) = self.limits.idle_timeout {
             self.watch_idle(conn, idle);
         }
-        if let Some(health) = HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout) {
+        let probe = if conn.process.url() == "stdio" {
+            Some(Probe::Ping(Arc::downgrade(&conn.default), self.limits.health_timeout, self.next_id.clone()))
+        } else {
+            HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout).map(Probe::Http)
+        };
+        if let Some(health) = probe {
             let weak = Arc::downgrade(self);
             let exited = conn.process.exited();
             let interval = self.limits.health_interval;

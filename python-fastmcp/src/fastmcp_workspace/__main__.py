@@ -125,7 +125,11 @@ def _watch_stdin(server: uvicorn.Server, loop: asyncio.AbstractEventLoop) -> Non
 def _bind(args: argparse.Namespace) -> tuple[socket.socket, dict[str, str]]:
     """Binds the listening socket; returns it and the ready line."""
     if args.uds is None:
-        sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets
+        # only then; without it Nagle holds each response body until the
+        # client's delayed ACK (about 40 ms per call).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
         host, port = sock.getsockname()[:2]

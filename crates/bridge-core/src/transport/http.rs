@@ -32,6 +32,9 @@ const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 
+/// How long the rest of an SSE stream may take after its response.
+const SSE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Largest message the transport reads, in bytes.
 ///
 /// # Default
@@ -201,6 +204,11 @@ impl HttpTransport {
             );
             self.inbox.deliver(message, Some(expected));
             if is_answer {
+                // Read the stream to its end (the server closes it after the
+                // response) so that hyper can reuse the connection; bounded,
+                // and the caller already has its answer.
+                let drain = async { while events.next().await.is_some() {} };
+                let _ = tokio::time::timeout(SSE_DRAIN_TIMEOUT, drain).await;
                 return Ok(());
             }
         }

@@ -8,6 +8,7 @@
 
 pub mod connect;
 pub mod http;
+pub mod stdio;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;

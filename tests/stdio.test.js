@@ -1,0 +1,71 @@
+// The stdio transport with real MCP server commands: a third-party server
+// from PyPI (mcp-server-time) and a FastMCP server that prints a banner.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, it } from 'node:test';
+
+import { Bridge, defaultPython } from 'fastmcp-bridge';
+
+import { repoDir } from './helpers.js';
+
+const labServer = path.join(repoDir, 'tests', 'workspaces', 'lab', 'stdio_server.py');
+
+describe('stdio transport', () => {
+  it('runs a third-party MCP server command and calls its tools', async () => {
+    const bridge = new Bridge({ workspaces: { time: { transport: 'stdio', command: defaultPython(), args: ['-m', 'mcp_server_time'] } } });
+    try {
+      const { tools } = await bridge.call('time', 'tools/list');
+      assert.deepEqual(tools.map((t) => t.name).sort(), ['convert_time', 'get_current_time']);
+      const result = await bridge.call('time', 'tools/call', { name: 'get_current_time', arguments: { timezone: 'UTC' } });
+      assert.equal(result.isError, false);
+      assert.match(result.content[0].text, /UTC/);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('skips and logs stdout lines that are not JSON-RPC, answers health pings, restarts after a crash', async () => {
+    const options = { workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer], healthIntervalMs: 200 } } };
+    const bridge = new Bridge(options);
+    try {
+      await bridge.start('lab');
+      assert.ok(bridge.logs('lab').some((l) => l.stream === 'stdout' && l.line === 'lab stdio server starting'));
+      await delay(700); // a few pings
+      assert.equal(bridge.status('lab').state, 'ready');
+      assert.ok(!bridge.events('lab').some((e) => e.type === 'health_failure'));
+      const { pid } = bridge.status('lab');
+      const call = bridge.call('lab', 'tools/call', { name: 'sleep', arguments: { seconds: 10 } });
+      await delay(300);
+      process.kill(pid, 'SIGKILL');
+      await assert.rejects(call, { code: 'WORKSPACE_CRASHED' });
+      const echo = await bridge.call('lab', 'tools/call', { name: 'echo', arguments: { text: 'back' } });
+      assert.equal(echo.content[0].text, 'back');
+      assert.equal(bridge.status('lab').restarts, 1);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('shares the one MCP session of a stdio process with bridge.session()', async () => {
+    const bridge = new Bridge({ workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer] } } });
+    try {
+      const session = bridge.session('lab', { clientInfo: { name: 'other', version: '1' } });
+      const name = await session.call('tools/call', { name: 'client_name', arguments: {} });
+      assert.equal(name.content[0].text, 'fastmcp-bridge');
+      await session.close();
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('a command that does not exist fails to start', async () => {
+    const bridge = new Bridge({ workspaces: { nope: { transport: 'stdio', command: '/nonexistent/mcp-server' } } });
+    try {
+      await assert.rejects(bridge.call('nope', 'tools/list'), { code: 'START_FAILED' });
+    } finally {
+      await bridge.close();
+    }
+    assert.throws(() => new Bridge({ workspaces: { x: { transport: 'stdio' } } }), { code: 'INVALID_ARGUMENT' });
+  });
+});
