@@ -37,8 +37,8 @@ const hubPython = defaultPython();
 const bareHub = path.join(benchDir, 'bare-hub');
 
 const FASTMCP = {
-  latency: quick ? { warmup: 30, calls: 200 } : { warmup: 100, calls: 600 },
-  throughput: { concurrency: 32, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 5000 },
+  latency: quick ? { warmup: 30, calls: 200 } : { warmup: 50, calls: 400 },
+  throughput: { concurrency: 32, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 4000 },
 };
 const CEILING = {
   latency: quick ? { warmup: 200, calls: 1000 } : { warmup: 500, calls: 5000 },
