@@ -1,0 +1,94 @@
+// The cost of crossing the N-API boundary, in µs per call, measured from JS
+// in tight loops (node bench/napi.js '<json spec>' prints one JSON line).
+//
+// The binding has no no-op method, so this times the cheapest existing ones:
+// - `cancel(id)`: a number in, nothing out; a mutex and a hash lookup in
+//   Rust. Always the same id, so the cancel map holds one entry.
+// - `workspaceIds()`: one short string array out.
+// - `call()` to an unknown workspace: the full async round trip (argument
+//   conversion, the core's lookup failing at once, a promise settled from
+//   the tokio runtime through a threadsafe function), without I/O; raw
+//   (resolves an Outcome) and through the `Bridge` wrapper (rejects with a
+//   BridgeError). Awaited one at a time this is a latency (a thread hop
+//   each way); 1,000 in flight at once it is the amortized cost per call.
+// A loop over an empty JS function is the baseline subtracted from each.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+import { Bridge } from '../index.js';
+
+const require = createRequire(import.meta.url);
+const { NativeBridge } = require('../native.cjs');
+const spec = JSON.parse(process.argv[2] ?? '{}');
+const syncCalls = spec.syncCalls ?? 300_000;
+const asyncCalls = spec.asyncCalls ?? 30_000;
+const repeats = spec.repeats ?? 5;
+
+const dir = path.resolve(spec.dir ?? 'examples/workspaces/alpha');
+const native = new NativeBridge(JSON.stringify({ python: 'python3', workspaces: { ws: { dir } } }));
+const bridge = new Bridge({ python: 'python3', workspaces: { ws: { dir } } });
+const params = JSON.stringify({ name: 'echo', arguments: { text: 'x' } });
+let sink = 0;
+function noop(x) {
+  return x;
+}
+
+const loops = {
+  baseline: (n) => {
+    for (let i = 0; i < n; i++) sink += noop(i) === -1 ? 1 : 0;
+  },
+  cancel: (n) => {
+    for (let i = 0; i < n; i++) native.cancel(0xffffffff);
+  },
+  workspaceIds: (n) => {
+    for (let i = 0; i < n; i++) sink += native.workspaceIds().length;
+  },
+  callUnknownRaw: async (n) => {
+    for (let i = 0; i < n; i++) {
+      const outcome = await native.call('nope', 'tools/call', params, {});
+      if (!outcome.error) throw new Error('expected an error outcome');
+    }
+  },
+  // 1,000 calls in flight at once: the amortized cost per call when the
+  // runtime and the event loop do not sleep between calls.
+  callUnknownRawBatch: async (n) => {
+    for (let done = 0; done < n; done += 1000) {
+      const batch = [];
+      for (let i = 0; i < 1000; i++) batch.push(native.call('nope', 'tools/call', params, {}));
+      for (const outcome of await Promise.all(batch)) if (!outcome.error) throw new Error('expected an error outcome');
+    }
+  },
+  callUnknownBridge: async (n) => {
+    for (let i = 0; i < n; i++) {
+      try {
+        await bridge.call('nope', 'tools/call', { name: 'echo', arguments: { text: 'x' } });
+        throw new Error('expected a rejection');
+      } catch (err) {
+        if (err.code !== 'UNKNOWN_WORKSPACE') throw err;
+      }
+    }
+  },
+};
+
+async function time(loop, n) {
+  await loop(Math.ceil(n / 10)); // warm-up
+  const t0 = performance.now();
+  await loop(n);
+  return ((performance.now() - t0) * 1000) / n; // µs per call
+}
+
+const medians = {};
+for (const [name, loop] of Object.entries(loops)) {
+  const n = name.startsWith('call') ? asyncCalls : syncCalls;
+  const runs = [];
+  for (let r = 0; r < repeats; r++) runs.push(await time(loop, n));
+  runs.sort((a, b) => a - b);
+  medians[name] = runs[Math.floor(runs.length / 2)];
+}
+const usPerCall = {};
+for (const [name, us] of Object.entries(medians)) {
+  if (name !== 'baseline') usPerCall[name] = us - medians.baseline;
+}
+await native.close();
+await bridge.close();
+process.stdout.write(`${JSON.stringify({ baselineUs: medians.baseline, usPerCall, sink: sink > 0 })}\n`);

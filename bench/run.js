@@ -1,0 +1,217 @@
+// The benchmark suite: `npm run bench` (or `node bench/run.js [--quick]
+// [--rounds N] [--only fastmcp,ceiling,napi,criterion] [--json FILE]`).
+//
+// Phases, each bounded by a fixed number of calls or seconds:
+// - fastmcp: bridge.call() vs the official SDK client vs raw undici against
+//   the FastMCP echo workspace (examples/workspaces/alpha): p50/p99 at
+//   concurrency 1, throughput at concurrency 32, client CPU per call.
+// - ceiling: bridge.call() vs raw undici against the bare uvicorn+httptools
+//   echo server (bench/bare_server.py via bench/bare-hub), concurrency 64.
+// - napi: the N-API crossing cost (bench/napi.js).
+// - criterion: the core path without I/O (cargo bench, core_path).
+// Every measurement runs in a fresh child process with a fresh server
+// process; clients are interleaved within a round (the order rotates each
+// round) and the report gives medians over rounds.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { defaultPython } from '../index.js';
+import { benchDir, setupPeers } from './setup.js';
+
+const root = path.resolve(benchDir, '..');
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const quick = args.quick;
+const rounds = Number(args.rounds ?? (quick ? 3 : 5));
+const phases = new Set((args.only ?? 'fastmcp,ceiling,napi,criterion').split(','));
+const workspaceDir = path.join(root, 'examples', 'workspaces', 'alpha');
+const hubPython = defaultPython();
+const bareHub = path.join(benchDir, 'bare-hub');
+
+const FASTMCP = {
+  latency: quick ? { warmup: 30, calls: 200 } : { warmup: 50, calls: 400 },
+  throughput: { concurrency: 32, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 4000 },
+};
+const CEILING = {
+  latency: quick ? { warmup: 200, calls: 1000 } : { warmup: 500, calls: 5000 },
+  throughput: { concurrency: 64, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 5000 },
+};
+
+function log(message) {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+/** Runs a node script in a child process; resolves with its JSON line. */
+function runChild(script, spec, timeoutMs = 120_000) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(benchDir, script), JSON.stringify(spec)], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // The SDK client warns MaxListenersExceededWarning at concurrency >= 32.
+      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${script} ${spec.client ?? ''} failed (${signal ?? code}): ${err.slice(-2000)}`));
+      resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const spread = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return `${fmt(s[0])}-${fmt(s[s.length - 1])}`;
+};
+function fmt(x, digits = 3) {
+  if (!Number.isFinite(x)) return 'n/a';
+  if (Math.abs(x) >= 100) return Math.round(x).toLocaleString('en-US');
+  return Number(x.toPrecision(digits)).toString();
+}
+
+/** Rounds of interleaved runs, the order rotating each round. */
+async function interleaved(name, clients, spec) {
+  const runs = Object.fromEntries(clients.map((c) => [c, []]));
+  for (let r = 0; r < rounds; r++) {
+    const order = clients.map((_, i) => clients[(i + r) % clients.length]);
+    for (const client of order) {
+      log(`${name} round ${r + 1}/${rounds}: ${client}`);
+      runs[client].push(await runChild('client.js', { client, dir: workspaceDir, ...spec(client) }, 180_000));
+    }
+  }
+  return runs;
+}
+
+function summarize(runs, key, field) {
+  return median(runs.map((run) => run[key]?.[field]));
+}
+
+function clientTable(runs, clients) {
+  const rows = [
+    ['p50 at c=1 (ms)', 'latency', 'p50Ms'],
+    ['p99 at c=1 (ms)', 'latency', 'p99Ms'],
+    ['client CPU per call at c=1 (ms)', 'latency', 'clientCpuPerCallMs'],
+    ['server CPU per call at c=1 (ms)', 'latency', 'serverCpuPerCallMs'],
+    [`throughput at c=${runs[clients[0]][0].throughput.concurrency} (calls/s)`, 'throughput', 'callsPerSec'],
+    ['client CPU per call under load (ms)', 'throughput', 'clientCpuPerCallMs'],
+    ['server CPU per call under load (ms)', 'throughput', 'serverCpuPerCallMs'],
+  ];
+  const lines = [`| | ${clients.join(' | ')} |`, `| --- |${clients.map(() => ' --- |').join('')}`];
+  for (const [label, key, field] of rows) {
+    const cells = clients.map((c) => {
+      const values = runs[c].map((run) => run[key][field]);
+      return `${fmt(median(values))} (${spread(values)})`;
+    });
+    lines.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  const errors = clients.map((c) => runs[c].reduce((n, run) => n + (run.throughput.errors ?? 0), 0));
+  lines.push(`| failed calls (all rounds) | ${errors.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+function verdict(ok) {
+  return ok ? 'met' : 'NOT met';
+}
+
+async function main() {
+  if (!existsSync(hubPython)) throw new Error(`no hub interpreter at ${hubPython}: run \`npm run setup\` first`);
+  setupPeers();
+  const report = { rounds, quick, started: new Date().toISOString(), results: {} };
+  const out = [];
+
+  if (phases.has('fastmcp')) {
+    const clients = ['bridge', 'sdk', 'undici'];
+    const runs = await interleaved('fastmcp', clients, () => ({ python: hubPython, ...FASTMCP }));
+    report.results.fastmcp = runs;
+    const m = (c, k, f) => summarize(runs[c], k, f);
+    const tput = (c) => m(c, 'throughput', 'callsPerSec');
+    const cpu = (c) => m(c, 'throughput', 'clientCpuPerCallMs');
+    const p50gap = m('bridge', 'latency', 'p50Ms') - m('undici', 'latency', 'p50Ms');
+    out.push(`## FastMCP echo workspace (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(clientTable(runs, clients));
+    out.push('');
+    out.push('| target | measured | verdict |\n| --- | --- | --- |');
+    out.push(`| throughput >= 1.5x SDK | ${fmt(tput('bridge') / tput('sdk'))}x | ${verdict(tput('bridge') / tput('sdk') >= 1.5)} |`);
+    out.push(`| throughput >= 95% of undici | ${fmt((100 * tput('bridge')) / tput('undici'))}% | ${verdict(tput('bridge') / tput('undici') >= 0.95)} |`);
+    out.push(`| p50 at c=1 <= undici + 0.1 ms | ${p50gap >= 0 ? '+' : ''}${fmt(p50gap)} ms | ${verdict(p50gap <= 0.1)} |`);
+    out.push(`| client CPU per call <= 1/5 of SDK | 1/${fmt(cpu('sdk') / cpu('bridge'))} | ${verdict(cpu('bridge') <= cpu('sdk') / 5)} |`);
+    out.push('');
+  }
+
+  if (phases.has('ceiling')) {
+    const clients = ['bridge', 'undici'];
+    const runs = await interleaved('ceiling', clients, () => ({ python: bareHub, ...CEILING }));
+    report.results.ceiling = runs;
+    const tput = (c) => summarize(runs[c], 'throughput', 'callsPerSec');
+    out.push(`## Ceiling: bare uvicorn+httptools echo server (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(clientTable(runs, clients));
+    out.push('');
+    out.push('| target | measured | verdict |\n| --- | --- | --- |');
+    out.push(`| bridge throughput at c=64 >= undici | ${fmt((100 * tput('bridge')) / tput('undici'))}% | ${verdict(tput('bridge') >= tput('undici'))} |`);
+    out.push('');
+  }
+
+  if (phases.has('napi')) {
+    const runs = [];
+    for (let r = 0; r < rounds; r++) {
+      log(`napi round ${r + 1}/${rounds}`);
+      runs.push(await runChild('napi.js', { dir: workspaceDir, ...(quick ? { syncCalls: 100_000, asyncCalls: 10_000, repeats: 3 } : {}) }));
+    }
+    report.results.napi = runs;
+    out.push(`## N-API crossing (${rounds} runs, medians, µs per call, empty-loop baseline subtracted)\n`);
+    out.push('| what | µs per call |\n| --- | --- |');
+    for (const name of Object.keys(runs[0].usPerCall)) {
+      out.push(`| ${name} | ${fmt(median(runs.map((r) => r.usPerCall[name])))} (${spread(runs.map((r) => r.usPerCall[name]))}) |`);
+    }
+    out.push('');
+  }
+
+  if (phases.has('criterion')) {
+    log('criterion: cargo bench -p fastmcp-bridge-core --bench core_path');
+    const timing = quick ? ['--warm-up-time', '1', '--measurement-time', '2'] : [];
+    const result = spawnSync('cargo', ['bench', '-p', 'fastmcp-bridge-core', '--bench', 'core_path', '--', ...timing], {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    if (result.status !== 0) throw new Error(`cargo bench exited with status ${result.status}`);
+    const names = ['limiter_acquire_release', 'pending_insert_complete', 'enqueue_correlate_settle', 'enqueue_correlate_settle_json', 'enqueue_wait_grant'];
+    report.results.criterion = {};
+    out.push('## Core path without I/O (criterion, mean)\n');
+    out.push('| benchmark | ns per call | calls/s |\n| --- | --- | --- |');
+    for (const name of names) {
+      const file = path.join(root, 'target', 'criterion', 'core_path', name, 'new', 'estimates.json');
+      const ns = JSON.parse(readFileSync(file, 'utf8')).mean.point_estimate;
+      report.results.criterion[name] = ns;
+      out.push(`| ${name} | ${fmt(ns)} | ${fmt(1e9 / ns / 1e6)} M |`);
+    }
+    out.push('');
+  }
+
+  process.stdout.write(`${out.join('\n')}\n`);
+  const jsonFile = args.json ?? path.join(benchDir, '.peers', 'results.json');
+  writeFileSync(jsonFile, JSON.stringify(report, null, 2));
+  log(`raw results in ${path.relative(root, jsonFile)}`);
+}
+
+main().catch((err) => {
+  console.error(err?.stack ?? err);
+  process.exit(1);
+});

@@ -1,0 +1,114 @@
+//! The core request path without I/O: enqueue (queue::Limiter) -> correlate
+//! (pending::Pending) -> settle, as a call does it around its HTTP round
+//! trip. Run with `cargo bench -p fastmcp-bridge-core --bench core_path`;
+//! each benchmark is one call, so criterion's `elem/s` is calls per second.
+
+use std::hint::black_box;
+
+use bridge_core::jsonrpc::{self, Message};
+use bridge_core::pending::{Entry, Pending};
+use bridge_core::queue::{Limiter, Priority};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use futures_util::FutureExt;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+/// What FastMCP answers to `tools/call` of `echo` with `{"text": "hello"}`.
+const ECHO_RESPONSE: &[u8] = br#"{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"hello"}],"structuredContent":{"result":"hello"},"isError":false}}"#;
+
+fn limiter() -> Limiter {
+    // The defaults of a workspace: 20 in flight, 200 queued.
+    Limiter::new(20, 200)
+}
+
+/// Takes a free slot (the fast path: nobody waits).
+fn enqueue(limiter: &Limiter) -> bridge_core::queue::Permit {
+    limiter
+        .acquire(Priority::Normal)
+        .expect("room in the queue")
+        .now_or_never()
+        .expect("a free slot")
+}
+
+/// Registers call `id` and settles it with `response`; returns the reply.
+fn correlate_and_settle(pending: &Pending, id: u64, response: Value) -> Value {
+    let (reply, mut replied) = oneshot::channel();
+    if pending.insert(id, Entry { reply, progress: None }).is_err() {
+        panic!("duplicate id {id}");
+    }
+    assert!(pending.complete(response));
+    replied.try_recv().expect("settled").expect("a response")
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("core_path");
+    group.throughput(Throughput::Elements(1));
+
+    group.bench_function("limiter_acquire_release", |b| {
+        let limiter = limiter();
+        b.iter(|| drop(black_box(enqueue(&limiter))));
+    });
+
+    group.bench_function("pending_insert_complete", |b| {
+        let pending = Pending::new();
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            black_box(correlate_and_settle(&pending, id, json!({"jsonrpc": "2.0", "id": id, "result": {}})))
+        });
+    });
+
+    // enqueue -> correlate -> settle: the path of one call, minus the send.
+    group.bench_function("enqueue_correlate_settle", |b| {
+        let limiter = limiter();
+        let pending = Pending::new();
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            let permit = enqueue(&limiter);
+            let response = correlate_and_settle(&pending, id, json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+            drop(permit);
+            black_box(response)
+        });
+    });
+
+    // The same with the JSON work the core does per call: build and encode
+    // the request, decode and classify the response, take its result.
+    group.bench_function("enqueue_correlate_settle_json", |b| {
+        let limiter = limiter();
+        let pending = Pending::new();
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            let permit = enqueue(&limiter);
+            let params = json!({"name": "echo", "arguments": {"text": "hello"}});
+            let request = jsonrpc::request(id, "tools/call", Some(params));
+            let body = serde_json::to_vec(&request).expect("encodes");
+            black_box(&body);
+            let text = String::from_utf8_lossy(ECHO_RESPONSE).replace("ID", &id.to_string());
+            let response: Value = serde_json::from_str(&text).expect("decodes");
+            assert!(matches!(Message::classify(&response), Ok(Message::Response { .. })));
+            let reply = correlate_and_settle(&pending, id, response);
+            let result = jsonrpc::into_result(reply).expect("a result");
+            drop(permit);
+            black_box(result.to_string())
+        });
+    });
+
+    // A call that waits for a slot: the slot passes from a finishing call
+    // to the first waiter.
+    group.bench_function("enqueue_wait_grant", |b| {
+        let limiter = Limiter::new(1, 200);
+        let mut held = Some(enqueue(&limiter));
+        b.iter(|| {
+            let waiting = limiter.acquire(Priority::Normal).expect("room in the queue");
+            drop(held.take());
+            held = Some(waiting.now_or_never().expect("granted"));
+        });
+    });
+
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
