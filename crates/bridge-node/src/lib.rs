@@ -151,6 +151,11 @@ fn json_outcome<T: serde::Serialize>(result: Result<T, Error>) -> Outcome {
     outcome(result.map(|value| serde_json::to_value(value).expect("serializable")))
 }
 
+/// A grace period given in ms from JS (negative counts as 0).
+fn grace(ms: f64) -> Duration {
+    Duration::from_millis(ms.max(0.0) as u64)
+}
+
 /// Options of one native call (see `CallOptions` in index.d.ts).
 #[napi(object)]
 pub struct NativeCallOptions {
@@ -472,15 +477,14 @@ impl NativeBridge {
     /// `workspaces` option.
     #[napi]
     pub fn add_workspace(&self, workspace_id: String, spec_json: String) -> Outcome {
-        outcome(self.inner.add_workspace(&workspace_id, &spec_json).map(|()| serde_json::Value::Null))
+        json_outcome(self.inner.add_workspace(&workspace_id, &spec_json))
     }
 
     /// Removes a workspace, stopping its process with a grace period in ms.
     #[napi]
     pub async fn remove_workspace(&self, workspace_id: String, grace_ms: f64) -> Outcome {
         let bridge = self.inner.clone();
-        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
-        outcome(bridge.remove_workspace(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
+        json_outcome(bridge.remove_workspace(&workspace_id, grace(grace_ms)).await)
     }
 
     /// JSON text of a workspace's supervision state.
@@ -511,33 +515,27 @@ impl NativeBridge {
     #[napi]
     pub async fn start(&self, workspace_id: String) -> Outcome {
         let bridge = self.inner.clone();
-        outcome(bridge.start(&workspace_id).await.map(|()| serde_json::Value::Null))
+        json_outcome(bridge.start(&workspace_id).await)
     }
 
     /// Stops a workspace's process with a grace period in ms.
     #[napi]
     pub async fn stop(&self, workspace_id: String, grace_ms: f64) -> Outcome {
         let bridge = self.inner.clone();
-        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
-        outcome(bridge.stop(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
+        json_outcome(bridge.stop(&workspace_id, grace(grace_ms)).await)
     }
 
     /// Restarts a workspace's process with a grace period in ms.
     #[napi]
     pub async fn restart(&self, workspace_id: String, grace_ms: f64) -> Outcome {
         let bridge = self.inner.clone();
-        let grace = Duration::from_millis(grace_ms.max(0.0) as u64);
-        outcome(bridge.restart(&workspace_id, grace).await.map(|()| serde_json::Value::Null))
+        json_outcome(bridge.restart(&workspace_id, grace(grace_ms)).await)
     }
 
     /// JSON text of a workspace's metrics.
     #[napi]
     pub fn metrics(&self, workspace_id: String) -> Outcome {
-        outcome(
-            self.inner
-                .metrics(&workspace_id)
-                .map(|m| serde_json::to_value(m).expect("metrics serialize")),
-        )
+        json_outcome(self.inner.metrics(&workspace_id))
     }
 
     /// The configured workspace ids, sorted.
