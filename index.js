@@ -175,15 +175,15 @@ async function runCall(bridge, start, method, params, options) {
   const paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
   const onProgress = options?.onProgress && progressCallback(options.onProgress);
   const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), options.onRequest));
+  const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {
-    const callId = bridge.nextCallId();
     native.callId = callId;
     onAbort = () => bridge.cancel(callId);
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    return unwrap(await start(paramsJson, native, onProgress, onRequest));
+    return unwrap(await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest)));
   } catch (err) {
     if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
       err.cause ??= signal.reason;
@@ -255,6 +255,13 @@ export class Bridge extends EventEmitter {
   #closing;
   #nextCallId = 1;
   #requestHandlers = new Map();
+  /** Promises of calls the native side has not settled yet, by call id. */
+  #pending = new Map();
+  /**
+   * Keeps Node's event loop alive while calls are pending (the native
+   * settle callback does not): referenced only while `#pending` is not empty.
+   */
+  #keepAlive = setInterval(() => {}, 0x7fffffff).unref();
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
@@ -271,8 +278,15 @@ export class Bridge extends EventEmitter {
     const onEvent = (json) => {
       this.emit('event', JSON.parse(json));
     };
+    const onSettle = (callId, outcome) => {
+      const resolve = this.#pending.get(callId);
+      if (!resolve) return;
+      this.#pending.delete(callId);
+      if (this.#pending.size === 0) this.#keepAlive.unref();
+      resolve(outcome);
+    };
     try {
-      this.#native = new NativeBridge(JSON.stringify(config), onNotification, onRequest, onEvent);
+      this.#native = new NativeBridge(JSON.stringify(config), onSettle, onNotification, onRequest, onEvent);
     } catch (err) {
       const message = String(err?.message ?? err).replace(/^INVALID_ARGUMENT: /, '');
       throw new BridgeError('INVALID_ARGUMENT', message, { cause: err });
@@ -297,25 +311,39 @@ export class Bridge extends EventEmitter {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     return runCall(
       this.#calls,
-      (paramsJson, native, onProgress, onRequest) =>
-        this.#native.call(workspaceId, method, paramsJson, native, onProgress, onRequest),
+      (callId, paramsJson, native, onProgress, onRequest) =>
+        this.#native.call(callId, workspaceId, method, paramsJson, native, onProgress, onRequest),
       method,
       params,
       options,
     );
   }
 
-  /** Call ids and cancellation, shared with sessions. */
-  get #calls() {
-    return {
-      nextCallId: () => {
-        const callId = this.#nextCallId;
-        this.#nextCallId = callId === MAX_CALL_ID ? 1 : callId + 1;
-        return callId;
-      },
-      cancel: (callId) => this.#native.cancel(callId),
-    };
-  }
+  /**
+   * Call ids, cancellation and settlement, shared with sessions: `submit`
+   * registers the call's promise under its id, then starts it; the native
+   * side settles it through the constructor's `onSettle`.
+   */
+  #calls = {
+    nextCallId: () => {
+      const callId = this.#nextCallId;
+      this.#nextCallId = callId === MAX_CALL_ID ? 1 : callId + 1;
+      return callId;
+    },
+    cancel: (callId) => this.#native.cancel(callId),
+    submit: (callId, start) =>
+      new Promise((resolve, reject) => {
+        if (this.#pending.size === 0) this.#keepAlive.ref();
+        this.#pending.set(callId, resolve);
+        try {
+          start(callId);
+        } catch (err) {
+          this.#pending.delete(callId);
+          if (this.#pending.size === 0) this.#keepAlive.unref();
+          reject(err);
+        }
+      }),
+  };
 
   /**
    * Answers server requests of `method` (e.g. `'sampling/createMessage'`,
@@ -509,8 +537,8 @@ export class Session extends EventEmitter {
   call(method, params, options) {
     return runCall(
       this.#calls,
-      (paramsJson, native, onProgress, onRequest) =>
-        this.#native.sessionCall(this.#id, method, paramsJson, native, onProgress, onRequest),
+      (callId, paramsJson, native, onProgress, onRequest) =>
+        this.#native.sessionCall(callId, this.#id, method, paramsJson, native, onProgress, onRequest),
       method,
       params,
       options,

@@ -6,10 +6,10 @@
 //   Rust. Always the same id, so the cancel map holds one entry.
 // - `workspaceIds()`: one short string array out.
 // - `call()` to an unknown workspace: the full async round trip (argument
-//   conversion, the core's lookup failing at once, a promise settled from
-//   the tokio runtime through a threadsafe function), without I/O; raw
-//   (resolves an Outcome) and through the `Bridge` wrapper (rejects with a
-//   BridgeError). Awaited one at a time this is a latency (a thread hop
+//   conversion, the core's lookup failing at once on the tokio runtime, the
+//   outcome handed back through the bridge's one settle callback), without
+//   I/O; raw (a promise resolved with the Outcome, as the wrapper does) and
+//   through the `Bridge` wrapper (rejects with a BridgeError). Awaited one at a time this is a latency (a thread hop
 //   each way); 1,000 in flight at once it is the amortized cost per call.
 // A loop over an empty JS function is the baseline subtracted from each.
 import { createRequire } from 'node:module';
@@ -25,7 +25,23 @@ const asyncCalls = spec.asyncCalls ?? 30_000;
 const repeats = spec.repeats ?? 5;
 
 const dir = path.resolve(spec.dir ?? 'examples/workspaces/alpha');
-const native = new NativeBridge(JSON.stringify({ python: 'python3', workspaces: { ws: { dir } } }));
+const settling = new Map();
+const native = new NativeBridge(JSON.stringify({ python: 'python3', workspaces: { ws: { dir } } }), (id, outcome) => {
+  const resolve = settling.get(id);
+  settling.delete(id);
+  resolve(outcome);
+});
+let nextId = 1;
+function rawCall(workspaceId) {
+  return new Promise((resolve) => {
+    const id = nextId++;
+    settling.set(id, resolve);
+    native.call(id, workspaceId, 'tools/call', params, {});
+  });
+}
+// The settle callback does not keep the event loop alive (the wrapper refs
+// a timer while calls are pending); this does for the raw loops.
+const keepAlive = setInterval(() => {}, 1000);
 const bridge = new Bridge({ python: 'python3', workspaces: { ws: { dir } } });
 const params = JSON.stringify({ name: 'echo', arguments: { text: 'x' } });
 let sink = 0;
@@ -45,7 +61,7 @@ const loops = {
   },
   callUnknownRaw: async (n) => {
     for (let i = 0; i < n; i++) {
-      const outcome = await native.call('nope', 'tools/call', params, {});
+      const outcome = await rawCall('nope');
       if (!outcome.error) throw new Error('expected an error outcome');
     }
   },
@@ -54,7 +70,7 @@ const loops = {
   callUnknownRawBatch: async (n) => {
     for (let done = 0; done < n; done += 1000) {
       const batch = [];
-      for (let i = 0; i < 1000; i++) batch.push(native.call('nope', 'tools/call', params, {}));
+      for (let i = 0; i < 1000; i++) batch.push(rawCall('nope'));
       for (const outcome of await Promise.all(batch)) if (!outcome.error) throw new Error('expected an error outcome');
     }
   },
@@ -91,4 +107,5 @@ for (const [name, us] of Object.entries(medians)) {
 }
 await native.close();
 await bridge.close();
+clearInterval(keepAlive);
 process.stdout.write(`${JSON.stringify({ baselineUs: medians.baseline, usPerCall, sink: sink > 0 })}\n`);

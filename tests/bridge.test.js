@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 
 import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
 
-import { isAlive, makeWorkspace, workspacesDir } from './helpers.js';
+import { isAlive, makeWorkspace, repoDir, workspacesDir } from './helpers.js';
 
 /** Runs fn with a new Bridge and closes it after, as `await using` would (Node 22+). */
 async function withBridge(options, fn) {
@@ -180,5 +182,22 @@ describe('Bridge lifecycle', () => {
     await Promise.all([bridge.close(), bridge.close()]);
     assert.equal(isAlive(started[0]), false);
     await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'CLOSED' });
+  });
+
+  it('a pending call keeps the event loop alive and a settled one lets the process exit', async () => {
+    // A script that awaits one call at top level and never closes the
+    // bridge: Node must wait for the call (exit code 13 and no output if
+    // nothing kept the event loop alive), then exit by itself.
+    const script = `
+      import { Bridge } from ${JSON.stringify(pathToFileURL(path.join(repoDir, 'index.js')).href)};
+      const bridge = new Bridge({ workspaces: { alpha: { dir: ${JSON.stringify(path.join(workspacesDir, 'alpha'))} } } });
+      const result = await bridge.call('alpha', 'tools/call', { name: 'echo', arguments: { text: 'kept alive' } });
+      console.log(result.content[0].text);
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 60_000,
+      killSignal: 'SIGKILL',
+    });
+    assert.equal(stdout.trim(), 'kept alive');
   });
 });

@@ -14,9 +14,9 @@ use bridge_core::{
     Bridge, BridgeConfig, BridgeHandlers, CallOptions, ClientIdentity, Error, Priority, Progress,
     SessionHandle,
 };
-use napi::bindgen_prelude::{FnArgs, Promise, PromiseRaw};
+use napi::bindgen_prelude::{FnArgs, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::Status;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +60,13 @@ type ProgressCallback = ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, S
 /// so that it never keeps Node's event loop alive.
 type NotificationCallback =
     ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
+
+/// Settles the JS promise of a call: `(callId, outcome)`. One such function
+/// serves every call of a bridge, so a call costs one queue push and calls
+/// settled together share one wake-up of Node's event loop (napi-rs would
+/// otherwise create a threadsafe function per returned promise). Weak: the
+/// JS wrapper keeps the event loop alive while calls are pending.
+type SettleCallback = ThreadsafeFunction<FnArgs<(u32, Outcome)>, (), FnArgs<(u32, Outcome)>, Status, false, true>;
 
 /// Answers a server request: given its JSON text, resolves with JSON text
 /// `{"result": ...}` or `{"error": {code, message, data?}}`.
@@ -323,6 +330,7 @@ impl Sessions {
 #[napi]
 pub struct NativeBridge {
     inner: Arc<Bridge>,
+    settle: Arc<SettleCallback>,
     cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
     sessions: Mutex<Sessions>,
 }
@@ -335,6 +343,7 @@ impl NativeBridge {
     #[napi(constructor)]
     pub fn new(
         options_json: String,
+        on_settle: SettleCallback,
         on_notification: Option<NotificationCallback>,
         on_request: Option<BridgeRequestCallback>,
         on_event: Option<EventCallback>,
@@ -355,30 +364,42 @@ impl NativeBridge {
         };
         Ok(NativeBridge {
             inner: Arc::new(Bridge::new(config, handlers)),
+            settle: Arc::new(on_settle),
             cancels: Arc::default(),
             sessions: Mutex::default(),
         })
     }
 
-    /// Sends a JSON-RPC request; `params_json` is JSON text or absent.
+    /// Sends a JSON-RPC request; `params_json` is JSON text or absent. The
+    /// outcome goes to the constructor's `on_settle` with `settle_id`.
     /// The call is queued before this returns, so calls keep their order.
-    /// Progress updates reach `on_progress` before the promise resolves.
-    #[napi(ts_return_type = "Promise<Outcome>")]
-    pub fn call<'env>(
+    /// Progress updates reach `on_progress` before the call settles.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
         &self,
-        env: &'env Env,
+        settle_id: u32,
         workspace_id: String,
         method: String,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome>> {
+    ) {
         let bridge = self.inner.clone();
         let outcome = start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
             bridge.call(&workspace_id, &method, params, options)
         });
-        env.spawn_future(async move { Ok(outcome.await) })
+        self.settle_later(settle_id, outcome);
+    }
+
+    /// Runs `outcome` on the runtime and hands it to `on_settle`.
+    fn settle_later(&self, settle_id: u32, outcome: BoxFuture<'static, Outcome>) {
+        let settle = self.settle.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let outcome = outcome.await;
+            settle.call(FnArgs::from((settle_id, outcome)), ThreadsafeFunctionCallMode::NonBlocking);
+        });
     }
 
     /// Opens a further MCP session on a workspace's process with its own
@@ -417,18 +438,19 @@ impl NativeBridge {
     }
 
     /// Sends a JSON-RPC request on a session opened with
-    /// [`NativeBridge::session`].
-    #[napi(ts_return_type = "Promise<Outcome>")]
-    pub fn session_call<'env>(
+    /// [`NativeBridge::session`]; settles as [`NativeBridge::call`] does.
+    #[napi]
+    #[allow(clippy::too_many_arguments)]
+    pub fn session_call(
         &self,
-        env: &'env Env,
+        settle_id: u32,
         session_id: u32,
         method: String,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome>> {
+    ) {
         let handle = self.sessions.lock().expect("session map").get(session_id);
         let outcome = match handle {
             None => ready(failure(Error::Closed)),
@@ -436,7 +458,7 @@ impl NativeBridge {
                 handle.call(&method, params, options)
             }),
         };
-        env.spawn_future(async move { Ok(outcome.await) })
+        self.settle_later(settle_id, outcome);
     }
 
     /// The `InitializeResult` of a session's MCP session.
