@@ -264,12 +264,17 @@ where
         cancels.lock().expect("cancel map").entry(id).or_default().clone()
     });
 
-    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
-    let on_progress_core = on_progress.is_some().then(|| {
-        Box::new(move |p: Progress| {
-            let _ = progress_tx.send(p);
-        }) as bridge_core::call::ProgressHandler
-    });
+    // Progress goes through a channel only when JS asked for it.
+    let (on_progress_core, mut progress_rx) = match on_progress.is_some() {
+        false => (None, None),
+        true => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+            let handler = Box::new(move |p: Progress| {
+                let _ = tx.send(p);
+            }) as bridge_core::call::ProgressHandler;
+            (Some(handler), Some(rx))
+        }
+    };
     let call_options = CallOptions {
         priority,
         timeout,
@@ -284,7 +289,7 @@ where
     Box::pin(async move {
         // Deliver every progress update to JS, in order, before resolving.
         let deliver = async {
-            if let Some(callback) = &on_progress {
+            if let (Some(callback), Some(progress_rx)) = (&on_progress, progress_rx.as_mut()) {
                 while let Some(p) = progress_rx.recv().await {
                     let update = ProgressUpdate {
                         progress: p.progress,
