@@ -33,7 +33,7 @@ fn enqueue(limiter: &Limiter) -> bridge_core::queue::Permit {
 /// Registers call `id` and settles it with `response`; returns the reply.
 fn correlate_and_settle(pending: &Pending, id: u64, response: Value) -> Value {
     let (reply, mut replied) = oneshot::channel();
-    if pending.insert(id, Entry { reply, progress: None }).is_err() {
+    if pending.insert(id, Entry { reply, progress: None, on_request: None }).is_err() {
         panic!("duplicate id {id}");
     }
     assert!(pending.complete(response));

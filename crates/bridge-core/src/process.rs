@@ -223,7 +223,8 @@ impl HubProcess {
             }
         };
         // Keep draining stdout so the process never blocks on a full pipe.
-        let _ = forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout");
+        // The forwarding task runs on; nobody waits for its end here.
+        drop(forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout"));
         let stdin = child.stdin.take();
         let (kill, killed) = oneshot::channel();
         let (exited, exit) = watch::channel(None);
@@ -414,7 +415,7 @@ impl HubProcess {
             stderr: Vec::new(),
         })?;
         let pid = child.id();
-        let _ = forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr");
+        drop(forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr"));
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let (kill, killed) = oneshot::channel();

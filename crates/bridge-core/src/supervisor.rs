@@ -72,7 +72,7 @@ const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How a process's health is checked: `GET /health` over HTTP, MCP `ping`
 /// over stdio.
 enum Probe {
-    Http(HealthCheck),
+    Http(Box<HealthCheck>),
     Ping(Weak<Session>, Duration, Arc<std::sync::atomic::AtomicU64>),
 }
 
@@ -509,7 +509,7 @@ impl Workspace {
             json!({ "reason": reason, "delayMs": delay.as_millis() as u64, "restarts": sup.restarts }),
         );
         // The start runs in its own task; callers find it in the phase.
-        let _ = self.begin_start(sup, delay, true);
+        drop(self.begin_start(sup, delay, true));
     }
 
     /// Watches a ready process: its exit, and its health.
@@ -529,7 +529,7 @@ impl Workspace {
         let probe = if conn.process.url() == "stdio" {
             Some(Probe::Ping(Arc::downgrade(&conn.default), self.limits.health_timeout, self.next_id.clone()))
         } else {
-            HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout).map(Probe::Http)
+            HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout).map(|check| Probe::Http(Box::new(check)))
         };
         if let Some(health) = probe {
             let weak = Arc::downgrade(self);
