@@ -144,6 +144,10 @@ export function managementRoutes(router, { bridge, guards, metrics, authorize, e
 
   router.get('/events', ...common, (req, res) => {
     const after = lastEventId(req);
+    if (req.method === 'HEAD') {
+      new SseStream(res).end(); // the headers alone: nothing to stream
+      return;
+    }
     const stream = new SseStream(res).keepAlive(eventsKeepAliveMs);
     streams.add(stream);
     // Events go out one at a time, in id order, each once, and only those of

@@ -292,6 +292,11 @@ describe('REST lifecycle, logs, events and metrics on real workspaces', () => {
     await eventually(() => bridge.listenerCount('event') === 1, WAIT_MS);
     await two.close();
     await eventually(() => bridge.listenerCount('event') === 0, WAIT_MS);
+
+    const head = await fetch(`${api}/events`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.match(head.headers.get('content-type'), /^text\/event-stream/);
+    assert.equal(bridge.listenerCount('event'), 0, 'HEAD subscribes to nothing');
   });
 
   it('ends open event streams when the router closes', async () => {
