@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import type { Bridge } from 'fastmcp-bridge';
+import type { Bridge, LogLine, Metrics, WorkspaceState } from 'fastmcp-bridge';
 
 /** Security options shared by {@link bridgeRouter} and {@link managementRouter}. */
 export interface SecurityOptions {
@@ -25,8 +25,17 @@ export interface SecurityOptions {
   authorize?: (principal: unknown, workspaceId: string, req: Request) => boolean | Promise<boolean>;
 }
 
+/** Options of the management routes, in {@link bridgeRouter} and {@link managementRouter}. */
+export interface ManagementOptions extends SecurityOptions {
+  /**
+   * Period of the `: keepalive` comment on `GET /events`, in ms, so proxies
+   * keep idle streams open. Default: 15000.
+   */
+  eventsKeepAliveMs?: number;
+}
+
 /** Options of {@link bridgeRouter}. */
-export interface BridgeRouterOptions extends SecurityOptions {
+export interface BridgeRouterOptions extends ManagementOptions {
   /** Largest request body, in bytes; beyond it 413. Default: 4194304 (4 MiB). */
   maxBodyBytes?: number;
   /** Open MCP sessions at most; `initialize` beyond it gets 503 `TOO_MANY_SESSIONS`. Default: 1000. */
@@ -42,8 +51,56 @@ export interface BridgeRouterOptions extends SecurityOptions {
 
 /** The router of {@link bridgeRouter}. */
 export interface BridgeRouter extends Router {
-  /** Ends every MCP session of this router and their upstream sessions. */
+  /** Ends every MCP session of this router, their upstream sessions and its `GET /events` streams. */
   close(): Promise<void>;
+}
+
+/** The router of {@link managementRouter}. */
+export interface ManagementRouter extends Router {
+  /** Ends its open `GET /events` streams. */
+  close(): Promise<void>;
+}
+
+/**
+ * A workspace as the REST routes report it (`GET /workspaces`,
+ * `GET /workspaces/:id`, and the answer of start, stop and restart): its
+ * supervision status (fields the bridge does not have are `null`), open MCP
+ * sessions and call metrics.
+ */
+export interface WorkspaceView {
+  id: string;
+  state: WorkspaceState;
+  /** OS process id of the running process, else null. */
+  pid: number | null;
+  /** When the running process became ready, in ms since the epoch, else null. */
+  startedAt: number | null;
+  /**
+   * Restarts by the supervisor: after a crash, a failed start, failed health
+   * checks or the memory limit. Start, stop and restart on request are not counted.
+   */
+  restarts: number;
+  /** How the last process ended: `'exit status N'` or `'signal N'`, else null. */
+  lastExit: string | null;
+  /** The last start failure, crash or health failure, else null. */
+  lastError: string | null;
+  /** Resident memory of the running process in bytes, sampled every `healthIntervalMs`, else null. */
+  rssBytes: number | null;
+  /** CPU use of the running process since the previous sample, in percent of one core, else null. */
+  cpuPercent: number | null;
+  /** Open MCP sessions of its endpoint (of every router on the same bridge). */
+  sessions: number;
+  metrics: Metrics;
+}
+
+/** The body of `GET /workspaces/:id/logs`: at most `lines` lines, oldest first. */
+export interface WorkspaceLogs {
+  id: string;
+  lines: LogLine[];
+}
+
+/** The body of every REST error; the HTTP status comes from {@link statusCode}. */
+export interface RestError {
+  error: { code: string; message: string; details: unknown };
 }
 
 /** MCP revisions the endpoint negotiates, newest first. */
@@ -63,13 +120,39 @@ export const WORKSPACE_ID_PATTERN: RegExp;
 export function bridgeRouter(bridge: Bridge, options?: BridgeRouterOptions): BridgeRouter;
 
 /**
- * The management routes alone: `GET /health`, `/workspaces`,
- * `/workspaces/:id`, `/metrics` (Prometheus text format 0.0.4) and
- * `/openapi.json` (OpenAPI 3.0.3).
+ * The management routes alone, guarded by `allowedOrigins`, `authenticate`
+ * and `authorize` as the MCP endpoint is; REST errors are {@link RestError}:
+ *
+ * - `GET /health`: `{ status: 'ok', workspaces, sessions }`.
+ * - `GET /workspaces`: `{ workspaces: WorkspaceView[] }`, those `authorize` lets the principal reach, sorted by id.
+ * - `GET /workspaces/:id`: {@link WorkspaceView} and `mcp`, the path of its MCP endpoint.
+ * - `POST /workspaces/:id/start`: starts the process and answers once it is
+ *   ready; `POST /workspaces/:id/stop?graceMs=N` and
+ *   `POST /workspaces/:id/restart?graceMs=N` (`graceMs` 0..600000, default
+ *   10000; see `Bridge.stop`) answer when done. Each answers the
+ *   {@link WorkspaceView} afterwards; a start that fails gives 503
+ *   `START_FAILED` (or `WORKSPACE_FAILED`, `CLOSED`).
+ * - `GET /workspaces/:id/logs?lines=N`: {@link WorkspaceLogs}, the last N
+ *   (0..100000, default 100) output lines of its processes.
+ * - `GET /events`: the bridge's supervision events (`BridgeEvent`) of the
+ *   workspaces the principal may reach, as server-sent events (HTML Living
+ *   Standard, Server-sent events): `id` is the event's id, `data` the event
+ *   as JSON, the type the default (`message`). With `Last-Event-ID` the
+ *   buffered events after that id come first (the bridge keeps the last
+ *   500; an id beyond the newest, from an earlier bridge, replays them all),
+ *   then live ones, each once, in id order. A `: keepalive` comment goes out
+ *   every `eventsKeepAliveMs`.
+ * - `GET /metrics`: Prometheus text format 0.0.4 of every workspace.
+ * - `GET /openapi.json`: the OpenAPI 3.0.3 document of these routes.
+ *
+ * A route with `:id` answers 400 `INVALID_WORKSPACE_ID`, 403 `FORBIDDEN`
+ * (`authorize` said no) or 404 `UNKNOWN_WORKSPACE` before doing anything; a
+ * malformed `lines`, `graceMs` or `Last-Event-ID` is 400 `INVALID_REQUEST`
+ * with `details.parameter` (or `details.header`).
  *
  * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
  */
-export function managementRouter(bridge: Bridge, options?: SecurityOptions): Router;
+export function managementRouter(bridge: Bridge, options?: ManagementOptions): ManagementRouter;
 
 /** The router's own error codes with their HTTP status and JSON-RPC code. */
 export const routerErrorCodes: Readonly<Record<RouterErrorCode, { httpStatus: number; rpcCode: number }>>;

@@ -1,11 +1,11 @@
 // `fastmcp-bridge/express`: an Express front door for a Bridge. Every
 // workspace gets an MCP streamable HTTP endpoint, and the management routes
-// report workspaces, health and Prometheus metrics. Uses nothing of
-// fastmcp-bridge but its public API.
+// report and control workspaces and serve their logs, events, health and
+// Prometheus metrics. Uses nothing of fastmcp-bridge but its public API.
 import express from 'express';
 
 import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCodes, rpcErrorFor, statusCode } from './errors.js';
-import { managementRoutes } from './management.js';
+import { EVENTS_KEEPALIVE_MS, managementRoutes } from './management.js';
 import { bridgeMetrics } from './metrics.js';
 import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
 import { guards, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
@@ -16,10 +16,11 @@ const DEFAULTS = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
   maxSessions: 1000,
   sessionIdleMs: 30 * 60 * 1000,
+  eventsKeepAliveMs: EVENTS_KEEPALIVE_MS,
 });
 const SECURITY_KEYS = ['allowedOrigins', 'authenticate', 'authorize'];
-const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management']);
-const MANAGEMENT_KEYS = new Set(SECURITY_KEYS);
+const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs']);
+const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs']);
 
 function checkBridge(bridge, where) {
   if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function') {
@@ -36,7 +37,7 @@ function checkOptions(options, known, where) {
       throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
     }
   }
-  for (const key of ['maxBodyBytes', 'maxSessions', 'sessionIdleMs']) {
+  for (const key of ['maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'eventsKeepAliveMs']) {
     const value = options[key];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new TypeError(`${where}: ${key} must be a positive integer, got ${String(value)} (default ${DEFAULTS[key]})`);
@@ -92,19 +93,22 @@ function errorHandler(maxBodyBytes) {
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
   const allowedOrigins = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
-  const { maxBodyBytes, maxSessions, sessionIdleMs } = { ...DEFAULTS, ...options };
+  const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs } = { ...DEFAULTS, ...options };
   const metrics = bridgeMetrics(bridge);
   const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
 
   const router = express.Router();
   const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, metrics });
   const removeSource = metrics.addSessionSource((id) => mcp.sessionCount(id));
-  if (options.management !== false) managementRoutes(router, { bridge, guards: shared, metrics });
+  const management = options.management === false
+    ? null
+    : managementRoutes(router, { bridge, guards: shared, metrics, authorize: options.authorize, eventsKeepAliveMs });
   router.use(errorHandler(maxBodyBytes));
 
-  /** Ends every MCP session of this router (their upstream sessions too). */
+  /** Ends every MCP session of this router (their upstream sessions too) and its event streams. */
   router.close = async () => {
     removeSource();
+    management?.close();
     await mcp.close();
   };
   return router;
@@ -112,19 +116,29 @@ export function bridgeRouter(bridge, options = {}) {
 
 /**
  * The management routes alone (`GET /health`, `/workspaces`,
- * `/workspaces/:id`, `/metrics`, `/openapi.json`), e.g. to mount them on an
- * internal port while `bridgeRouter(bridge, { management: false })` faces
- * clients.
+ * `/workspaces/:id`, `POST /workspaces/:id/start|stop|restart`,
+ * `GET /workspaces/:id/logs`, `/events`, `/metrics`, `/openapi.json`), e.g.
+ * to mount them on an internal port while
+ * `bridgeRouter(bridge, { management: false })` faces clients.
  * @param {import('fastmcp-bridge').Bridge} bridge
- * @param {{ allowedOrigins?: string[], authenticate?: Function, authorize?: Function }} [options]
- * @returns {import('express').Router}
+ * @param {{ allowedOrigins?: string[], authenticate?: Function, authorize?: Function, eventsKeepAliveMs?: number }} [options]
+ * @returns {import('express').Router & { close(): Promise<void> }}
  */
 export function managementRouter(bridge, options = {}) {
   checkBridge(bridge, 'managementRouter');
   const allowedOrigins = checkOptions(options, MANAGEMENT_KEYS, 'managementRouter');
   const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
   const router = express.Router();
-  managementRoutes(router, { bridge, guards: shared, metrics: bridgeMetrics(bridge) });
+  const management = managementRoutes(router, {
+    bridge,
+    guards: shared,
+    metrics: bridgeMetrics(bridge),
+    authorize: options.authorize,
+    eventsKeepAliveMs: options.eventsKeepAliveMs ?? DEFAULTS.eventsKeepAliveMs,
+  });
   router.use(errorHandler(DEFAULTS.maxBodyBytes));
+
+  /** Ends the open event streams of this router. */
+  router.close = async () => management.close();
   return router;
 }

@@ -13,6 +13,8 @@ const KNOWN_METHODS = new Set([
 
 const OUTCOMES = [['ok', 'ok'], ['errors', 'error'], ['timeouts', 'timeout'], ['aborted', 'aborted'], ['rejected', 'rejected']];
 const QUANTILES = [['p50', '0.5'], ['p90', '0.9'], ['p99', '0.99'], ['max', '1']];
+/** Supervision states (`WorkspaceState` of fastmcp-bridge); each is a series of the state gauge. */
+const STATES = ['stopped', 'starting', 'ready', 'unhealthy', 'restarting', 'stopping', 'failed'];
 
 /** Shared by every router of one bridge, so a separately mounted /metrics sees the MCP endpoint's figures. */
 const states = new WeakMap();
@@ -35,6 +37,14 @@ function snapshots(bridge) {
     return Object.entries(bridge.metrics());
   } catch {
     return []; // a closed bridge has nothing to report
+  }
+}
+
+function statuses(bridge) {
+  try {
+    return bridge.workspaces();
+  } catch {
+    return [];
   }
 }
 
@@ -97,6 +107,28 @@ function createState(bridge) {
       for (const [id, m] of snapshots(bridge)) {
         for (const [field, quantile] of QUANTILES) this.set({ workspace: id, quantile }, m[field] / 1000);
       }
+    },
+  });
+  new client.Gauge({
+    name: 'fastmcp_bridge_workspace_state',
+    help: 'Supervision state of the workspace: 1 for the state it is in, 0 for the others.',
+    labelNames: ['workspace', 'state'],
+    registers,
+    collect() {
+      this.reset(); // a removed workspace leaves no series behind
+      for (const { id, state } of statuses(bridge)) {
+        for (const name of STATES) this.set({ workspace: id, state: name }, name === state ? 1 : 0);
+      }
+    },
+  });
+  new client.Counter({
+    name: 'fastmcp_bridge_restarts_total',
+    help: 'Restarts of the workspace process by its supervisor (after a crash, a failed start, failed health checks or the memory limit); stop, start and restart on request are not counted.',
+    labelNames: ['workspace'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { id, restarts } of statuses(bridge)) this.inc({ workspace: id }, restarts);
     },
   });
   new client.Gauge({

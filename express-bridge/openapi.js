@@ -26,6 +26,47 @@ const COMMON_ERRORS = {
   403: errorResponse('FORBIDDEN_ORIGIN (foreign Origin) or FORBIDDEN (the principal may not reach the workspace).'),
 };
 
+const ID_PARAMETER = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' },
+};
+
+const GRACE_PARAMETER = {
+  name: 'graceMs',
+  in: 'query',
+  required: false,
+  description: 'How long calls in flight may finish before they fail with WORKSPACE_STOPPED and the process gets SIGKILL after SIGTERM, in ms.',
+  schema: { type: 'integer', minimum: 0, maximum: 600000, default: 10000 },
+};
+
+const WORKSPACE_ERRORS = {
+  400: errorResponse('INVALID_WORKSPACE_ID: the id does not match the pattern; INVALID_REQUEST: a malformed query parameter.'),
+  ...COMMON_ERRORS,
+  404: errorResponse('UNKNOWN_WORKSPACE.'),
+};
+
+const workspaceResponse = (description) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Workspace' } } },
+});
+
+/** A lifecycle route: POST /workspaces/{id}/<action>. */
+const lifecycle = (operationId, summary, description, withGrace, outcome) => ({
+  post: {
+    operationId,
+    summary,
+    description,
+    parameters: withGrace ? [ID_PARAMETER, GRACE_PARAMETER] : [ID_PARAMETER],
+    responses: {
+      200: workspaceResponse(outcome),
+      ...WORKSPACE_ERRORS,
+      503: errorResponse('START_FAILED (data: the process\'s last stderr lines), WORKSPACE_FAILED or CLOSED.'),
+    },
+  },
+});
+
 /**
  * The document, with `serverUrl` (the router's mount path) as its server.
  * @param {string} serverUrl
@@ -37,10 +78,10 @@ export function openApiDocument(serverUrl) {
       title: 'fastmcp-bridge management API',
       version: '0.1.0',
       description:
-        'Workspaces, health and metrics of a fastmcp-bridge Express router. Each workspace also has an MCP ' +
+        'Workspaces (supervision state, lifecycle, logs), the bridge\'s events, health and metrics of a ' +
+        'fastmcp-bridge Express router. Each workspace also has an MCP ' +
         'streamable HTTP endpoint at /workspaces/{id}/mcp (MCP 2025-06-18 and 2025-11-25, Basic / Transports / ' +
-        'Streamable HTTP), which this document does not describe. Process state, pid and restart counts are not ' +
-        'reported: the bridge does not expose them yet.',
+        'Streamable HTTP), which this document does not describe.',
     },
     servers: [{ url: serverUrl }],
     paths: {
@@ -57,7 +98,7 @@ export function openApiDocument(serverUrl) {
       '/workspaces': {
         get: {
           operationId: 'listWorkspaces',
-          summary: 'The workspaces the principal may reach, with their metrics',
+          summary: 'The workspaces the principal may reach, with their supervision state and metrics',
           responses: {
             200: {
               description: 'Workspaces, sorted by id.',
@@ -78,15 +119,8 @@ export function openApiDocument(serverUrl) {
       '/workspaces/{id}': {
         get: {
           operationId: 'getWorkspace',
-          summary: 'One workspace with its metrics',
-          parameters: [
-            {
-              name: 'id',
-              in: 'path',
-              required: true,
-              schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' },
-            },
-          ],
+          summary: 'One workspace with its supervision state and metrics',
+          parameters: [ID_PARAMETER],
           responses: {
             200: {
               description: 'The workspace.',
@@ -104,6 +138,95 @@ export function openApiDocument(serverUrl) {
             400: errorResponse('INVALID_WORKSPACE_ID: the id does not match the pattern.'),
             ...COMMON_ERRORS,
             404: errorResponse('UNKNOWN_WORKSPACE.'),
+          },
+        },
+      },
+      '/workspaces/{id}/start': lifecycle(
+        'startWorkspace',
+        'Start the workspace\'s process now',
+        'Answers once the process is ready (it would otherwise start on its first call); nothing happens if it runs.',
+        false,
+        'The workspace, ready.',
+      ),
+      '/workspaces/{id}/stop': lifecycle(
+        'stopWorkspace',
+        'Stop the workspace\'s process',
+        'Calls in flight may finish within graceMs, the rest fail with WORKSPACE_STOPPED; SIGTERM to the process ' +
+          'group, SIGKILL after graceMs. A later call starts it again.',
+        true,
+        'The workspace, stopped.',
+      ),
+      '/workspaces/{id}/restart': lifecycle(
+        'restartWorkspace',
+        'Stop and start the workspace\'s process',
+        'As stop, then start; also brings a failed workspace back. Restarts on request are not counted in restarts.',
+        true,
+        'The workspace, ready with a new process.',
+      ),
+      '/workspaces/{id}/logs': {
+        get: {
+          operationId: 'getWorkspaceLogs',
+          summary: 'The last output lines of the workspace\'s processes, oldest first',
+          parameters: [
+            ID_PARAMETER,
+            {
+              name: 'lines',
+              in: 'query',
+              required: false,
+              description: 'How many of the last lines, at most (the bridge keeps logLines per workspace, 1000 by default).',
+              schema: { type: 'integer', minimum: 0, maximum: 100000, default: 100 },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'At most `lines` lines.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['id', 'lines'],
+                    properties: {
+                      id: { type: 'string' },
+                      lines: { type: 'array', items: { $ref: '#/components/schemas/LogLine' } },
+                    },
+                  },
+                },
+              },
+            },
+            ...WORKSPACE_ERRORS,
+          },
+        },
+      },
+      '/events': {
+        get: {
+          operationId: 'streamEvents',
+          summary: 'Supervision events of the workspaces the principal may reach, as server-sent events',
+          description:
+            'Server-sent events (HTML Living Standard, Server-sent events): each event has the bridge\'s event id ' +
+            'as `id` and the BridgeEvent as JSON in one `data` line (default event type, message). Live events ' +
+            'only, unless Last-Event-ID is sent: then first the buffered events after it (the bridge keeps the ' +
+            'last 500; older ones are lost), then live ones, each once. A comment line (`: keepalive`) goes out ' +
+            'every eventsKeepAliveMs (15 s by default).',
+          parameters: [
+            {
+              name: 'Last-Event-ID',
+              in: 'header',
+              required: false,
+              description: 'The id of the last event received; an id beyond the newest (from an earlier bridge) replays the whole buffer.',
+              schema: { type: 'string', pattern: '^[0-9]+$' },
+            },
+          ],
+          responses: {
+            200: {
+              description: 'The stream; it stays open until the client leaves or the router closes.',
+              content: {
+                'text/event-stream': {
+                  schema: { type: 'string', description: 'Events whose data is a BridgeEvent (see components).' },
+                },
+              },
+            },
+            400: errorResponse('INVALID_REQUEST: Last-Event-ID is not an event id.'),
+            ...COMMON_ERRORS,
           },
         },
       },
@@ -141,11 +264,53 @@ export function openApiDocument(serverUrl) {
         },
         Workspace: {
           type: 'object',
-          required: ['id', 'sessions', 'metrics'],
+          required: ['id', 'state', 'pid', 'startedAt', 'restarts', 'lastExit', 'lastError', 'rssBytes', 'cpuPercent', 'sessions', 'metrics'],
           properties: {
             id: { type: 'string' },
+            state: {
+              type: 'string',
+              enum: ['stopped', 'starting', 'ready', 'unhealthy', 'restarting', 'stopping', 'failed'],
+              description: 'Supervision state.',
+            },
+            pid: { type: 'integer', nullable: true, description: 'OS process id of the running process, else null.' },
+            startedAt: { type: 'integer', nullable: true, description: 'When the running process became ready, in ms since the epoch.' },
+            restarts: {
+              type: 'integer',
+              description: 'Restarts by the supervisor after a crash, a failed start, failed health checks or the memory limit (not restarts on request).',
+            },
+            lastExit: { type: 'string', nullable: true, description: 'How the last process ended: "exit status N" or "signal N".' },
+            lastError: { type: 'string', nullable: true, description: 'The last start failure, crash or health failure.' },
+            rssBytes: { type: 'integer', nullable: true, description: 'Resident memory of the running process, in bytes (sampled every healthIntervalMs).' },
+            cpuPercent: { type: 'number', nullable: true, description: 'CPU use of the running process since the previous sample, in percent of one core.' },
             sessions: { type: 'integer', description: 'Open MCP sessions of its endpoint.' },
             metrics: { $ref: '#/components/schemas/Metrics' },
+          },
+        },
+        LogLine: {
+          type: 'object',
+          required: ['at', 'stream', 'line'],
+          properties: {
+            at: { type: 'integer', description: 'When it was read, in ms since the epoch.' },
+            stream: { type: 'string', enum: ['stdout', 'stderr'] },
+            line: { type: 'string' },
+          },
+        },
+        BridgeEvent: {
+          type: 'object',
+          required: ['id', 'workspaceId', 'type', 'at'],
+          additionalProperties: true,
+          description:
+            'A supervision event. type state has from and to; restart: reason, delayMs, restarts; crash: status, ' +
+            'pid; health_failure: failures, error; memory_restart: rssBytes, maxBytes; idle_stop: idleMs; ' +
+            'evicted: for, maxRunning; failed: reason.',
+          properties: {
+            id: { type: 'integer', description: 'Increasing number of the event within the bridge.' },
+            workspaceId: { type: 'string' },
+            type: {
+              type: 'string',
+              enum: ['state', 'restart', 'crash', 'health_failure', 'memory_restart', 'idle_stop', 'evicted', 'failed'],
+            },
+            at: { type: 'integer', description: 'When it happened, in ms since the epoch.' },
           },
         },
         Metrics: {

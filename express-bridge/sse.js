@@ -1,7 +1,7 @@
-// Server-sent events for MCP streams (HTML Living Standard, Server-sent
-// events; MCP 2025-06-18, Basic / Transports / Streamable HTTP). Every
-// message is one `event: message` with the JSON-RPC message as one `data`
-// line: JSON.stringify never emits a raw newline, so no line splitting.
+// Server-sent events for MCP streams and the bridge's event stream (HTML
+// Living Standard, Server-sent events; MCP 2025-06-18, Basic / Transports /
+// Streamable HTTP). Every message is one event with its JSON value as one
+// `data` line: JSON.stringify never emits a raw newline, so no line splitting.
 
 /** Sends a comment this often on idle streams so proxies keep them open (ms). */
 export const KEEPALIVE_MS = 25_000;
@@ -35,6 +35,19 @@ export class SseStream {
   send(message) {
     if (this.closed) return false;
     this.#res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    return true;
+  }
+
+  /**
+   * Sends one event with an `id` (what a reconnecting client sends back as
+   * `Last-Event-ID`) and `value` as one JSON `data` line; the event type is
+   * the default, `message`. False when the stream is closed.
+   * @param {string | number} id no line breaks
+   * @param {unknown} value
+   */
+  sendWithId(id, value) {
+    if (this.closed) return false;
+    this.#res.write(`id: ${id}\ndata: ${JSON.stringify(value)}\n\n`);
     return true;
   }
 

@@ -9,6 +9,7 @@ import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
 import { bridgeRouter, managementRouter, RouterError, routerErrorCodes, statusCode } from 'fastmcp-bridge/express';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
+import { isAlive } from '../../tests/helpers.js';
 import { initialize, labDir, postMcp, serve } from './helpers.js';
 
 const METRIC_KEYS = ['requests', 'ok', 'errors', 'timeouts', 'aborted', 'rejected', 'inFlight', 'queued', 'p50', 'p90', 'p99', 'max'];
@@ -37,7 +38,7 @@ describe('management routes', () => {
     await bridge.close();
   });
 
-  it('lists workspaces with their sessions and metrics, and nothing it cannot report', async () => {
+  it('lists workspaces with their supervision state, sessions and metrics', async () => {
     const response = await fetch(`${server.base}/admin/workspaces`);
     assert.equal(response.status, 200);
     const { workspaces } = await response.json();
@@ -46,7 +47,15 @@ describe('management routes', () => {
     assert.equal(lab.sessions, 1);
     assert.deepEqual(Object.keys(lab.metrics).sort(), [...METRIC_KEYS].sort());
     assert.ok(lab.metrics.requests >= 1);
-    assert.equal('state' in lab, false);
+    assert.equal(lab.state, 'ready');
+    assert.equal(lab.pid, bridge.status('lab').pid);
+    assert.ok(isAlive(lab.pid));
+    assert.equal(lab.restarts, 0);
+    const idle = workspaces.find((w) => w.id === 'idle');
+    assert.deepEqual(
+      { state: idle.state, pid: idle.pid, startedAt: idle.startedAt, restarts: idle.restarts, lastExit: idle.lastExit },
+      { state: 'stopped', pid: null, startedAt: null, restarts: 0, lastExit: null },
+    );
   });
 
   it('shows one workspace, 404 for an unknown one and 400 for a malformed id, as REST errors', async () => {
@@ -97,7 +106,17 @@ describe('management routes', () => {
     const document = await response.json();
     await SwaggerParser.validate(structuredClone(document));
     assert.equal(document.servers[0].url, '/admin');
-    assert.deepEqual(Object.keys(document.paths).sort(), ['/health', '/metrics', '/openapi.json', '/workspaces', '/workspaces/{id}']);
+    assert.deepEqual(Object.keys(document.paths).sort(), [
+      '/events', '/health', '/metrics', '/openapi.json', '/workspaces', '/workspaces/{id}',
+      '/workspaces/{id}/logs', '/workspaces/{id}/restart', '/workspaces/{id}/start', '/workspaces/{id}/stop',
+    ]);
+    assert.deepEqual(
+      ['start', 'stop', 'restart'].map((action) => Object.keys(document.paths[`/workspaces/{id}/${action}`])),
+      [['post'], ['post'], ['post']],
+    );
+    assert.ok('text/event-stream' in document.paths['/events'].get.responses[200].content);
+    const workspace = document.components.schemas.Workspace;
+    for (const field of ['state', 'pid', 'restarts']) assert.ok(workspace.required.includes(field), field);
   });
 });
 
@@ -118,6 +137,7 @@ describe('router factories and status mapping', () => {
       { authenticate: 'token' },
       { authorize: true },
       { management: 'no' },
+      { eventsKeepAliveMs: 0 },
       { allowedOrigins: 'https://a.example' },
       { allowedOrigins: ['not an origin'] },
       { allowedOrigins: ['https://a.example/path'] },
@@ -125,6 +145,8 @@ describe('router factories and status mapping', () => {
       assert.throws(() => bridgeRouter(bridge, options), TypeError, JSON.stringify(options));
     }
     assert.throws(() => managementRouter(bridge, { maxSessions: 1 }), TypeError);
+    assert.throws(() => managementRouter(bridge, { eventsKeepAliveMs: -5 }), TypeError);
+    managementRouter(bridge, { eventsKeepAliveMs: 1000 }).close();
     bridgeRouter(bridge, { allowedOrigins: ['https://a.example'], authenticate: () => ({}), management: false }).close();
   });
 

@@ -1,7 +1,8 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
-import { Bridge, BridgeError, errorCodes, type BridgeEvent, type Progress, type WorkspaceStatus } from 'fastmcp-bridge';
-import { bridgeRouter, statusCode } from 'fastmcp-bridge/express';
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type Progress, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
+import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
 import express from 'express';
 
 async function main(): Promise<void> {
@@ -45,7 +46,15 @@ async function main(): Promise<void> {
     }
   }
   const app = express();
-  app.use(bridgeRouter(bridge));
+  app.use(bridgeRouter(bridge, { management: false }));
+  const admin = managementRouter(bridge, { eventsKeepAliveMs: 15_000, authorize: () => true });
+  app.use('/admin', admin);
+  const view = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/alpha')).json()) as WorkspaceView;
+  const pid: number | null = view.pid;
+  const logs = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/alpha/logs?lines=5')).json()) as WorkspaceLogs;
+  const failure = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/nope')).json()) as RestError;
+  void [pid, view.state satisfies WorkspaceState, logs.lines[0]?.stream, failure.error.code];
+  await admin.close();
   await bridge.close();
   void [status, states, lines, p99];
 }
