@@ -175,6 +175,18 @@ mod tests {
         }
     }
 
+    /// Regression (found by the `jsonrpc` fuzz target): a number was parsed
+    /// to a neighbouring f64, so a result reached the caller altered.
+    #[test]
+    fn decode_reads_numbers_to_the_nearest_f64() {
+        let text = format!("-32{}602", "8".repeat(107));
+        let raw = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{text}}}"#);
+        let (value, _) = decode(raw.as_bytes()).unwrap();
+        assert_eq!(value["result"].as_f64(), Some(text.parse::<f64>().unwrap()));
+        let again = decode(&serde_json::to_vec(&value).unwrap()).unwrap().0;
+        assert_eq!(again, value);
+    }
+
     #[test]
     fn request_omits_absent_params() {
         assert!(request(1, "ping", None).get("params").is_none());
