@@ -253,9 +253,8 @@ where
                     Error::Transport(format!("SSE stream: {e}"))
                 }))
             }
-            // A priming or keep-alive event.
             Ok(event) => match event.data.filter(|d| !d.is_empty()) {
-                None => None,
+                None => None, // a priming or keep-alive event
                 Some(data) => Some(crate::jsonrpc::decode(data.as_bytes())),
             },
         };

@@ -12,12 +12,12 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
-use bytes::BytesMut;
 use tokio_util::codec::{Decoder, FramedRead, LinesCodec, LinesCodecError};
 
 use super::{Inbox, SendError, Transport};
@@ -76,10 +76,11 @@ impl StdioTransport {
 }
 
 /// Reads newline-delimited JSON-RPC from `stdout` until it ends or fails:
-/// every message goes to `inbox`, every other line to `stray`, and a line
-/// over `max_message_bytes` (bytes, without its newline) is dropped with a
-/// note to `stray`. The transport's reader task runs this on the child's
-/// stdout.
+/// every line that is a JSON-RPC message ([`crate::jsonrpc::decode`]) goes
+/// to `inbox`, every other line to `stray`; a line over `max_message_bytes`
+/// (bytes, without its newline), or not UTF-8, is dropped with a note to
+/// `stray`, and reading goes on. The transport's reader task runs this on
+/// the child's stdout.
 #[doc(hidden)]
 pub async fn read_messages<R: AsyncRead + Unpin>(
     stdout: R,
