@@ -253,10 +253,11 @@ where
                     Error::Transport(format!("SSE stream: {e}"))
                 }))
             }
-            Ok(event) => match event.data.filter(|d| !d.is_empty()) {
-                None => None, // a priming or keep-alive event
-                Some(data) => Some(crate::jsonrpc::decode(data.as_bytes())),
-            },
+            // No data: a priming or keep-alive event.
+            Ok(event) => event
+                .data
+                .filter(|d| !d.is_empty())
+                .map(|data| crate::jsonrpc::decode(data.as_bytes())),
         };
         std::future::ready(decoded)
     })
