@@ -50,6 +50,20 @@ impl Message {
     }
 }
 
+/// Decodes one JSON-RPC message from the bytes a server sent (an SSE
+/// event's data, a stdout line): the message as a [`Value`] and its kind.
+///
+/// # Errors
+///
+/// [`Error::Protocol`] when `bytes` are not one JSON value, or the value is
+/// not a JSON-RPC 2.0 message (see [`Message::classify`]).
+pub fn decode(bytes: &[u8]) -> Result<(Value, Message)> {
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::Protocol(format!("invalid JSON-RPC message: {e}")))?;
+    let kind = Message::classify(&value)?;
+    Ok((value, kind))
+}
+
 /// Builds a request with a numeric id; `params` is omitted when `None`.
 pub fn request(id: u64, method: &str, params: Option<Value>) -> Value {
     let mut obj = Map::with_capacity(4);
@@ -149,6 +163,28 @@ mod tests {
     fn result_response_yields_result() {
         let resp = json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": []}});
         assert_eq!(into_result(resp).unwrap(), json!({"tools": []}));
+    }
+
+    #[test]
+    fn decode_gives_the_message_and_its_kind() {
+        let (value, kind) = decode(br#"{"jsonrpc":"2.0","id":3,"result":{"ok":true}}"#).unwrap();
+        assert_eq!(value["result"], json!({"ok": true}));
+        assert_eq!(kind, Message::Response { id: json!(3) });
+        for bad in [&b"{\"jsonrpc\":\"2.0\",\"id\""[..], b"[1]", b"", b"{} {}"] {
+            assert!(matches!(decode(bad), Err(Error::Protocol(_))), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// Regression (found by the `jsonrpc` fuzz target): a number was parsed
+    /// to a neighbouring f64, so a result reached the caller altered.
+    #[test]
+    fn decode_reads_numbers_to_the_nearest_f64() {
+        let text = format!("-32{}602", "8".repeat(107));
+        let raw = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{text}}}"#);
+        let (value, _) = decode(raw.as_bytes()).unwrap();
+        assert_eq!(value["result"].as_f64(), Some(text.parse::<f64>().unwrap()));
+        let again = decode(&serde_json::to_vec(&value).unwrap()).unwrap().0;
+        assert_eq!(again, value);
     }
 
     #[test]

@@ -5,18 +5,20 @@
 //! A reader task frames stdout into lines (tokio-util's `LinesCodec`, with
 //! the message size limit) and hands every JSON-RPC message to the
 //! [`Inbox`]. A line that is not JSON-RPC (a banner, a stray print) is
-//! logged and skipped, never fatal; a line over the size limit is dropped.
+//! logged and skipped, never fatal; a line over the size limit, or not
+//! UTF-8, is dropped.
 //! There is one MCP session per process: every session of the workspace
 //! shares it.
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::process::{ChildStdin, ChildStdout};
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio_util::codec::{Decoder, FramedRead, LinesCodec, LinesCodecError};
 
 use super::{Inbox, SendError, Transport};
 use crate::error::Error;
@@ -40,7 +42,7 @@ impl StdioTransport {
         stray: StrayLines,
         max_message_bytes: usize,
     ) -> Self {
-        tokio::spawn(read(stdout, inbox, stray, max_message_bytes));
+        tokio::spawn(read_messages(stdout, inbox, stray, max_message_bytes));
         StdioTransport {
             stdin: tokio::sync::Mutex::new(Some(stdin)),
             max_message_bytes,
@@ -73,28 +75,74 @@ impl StdioTransport {
     }
 }
 
-async fn read(stdout: ChildStdout, inbox: Arc<dyn Inbox>, stray: StrayLines, max_message_bytes: usize) {
-    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(max_message_bytes));
-    // After a decoder error FramedRead yields `None` once, then reads on
-    // (tokio-rs/tokio#3976): only a `None` that follows no error is the end.
-    let mut after_error = false;
-    loop {
-        match lines.next().await {
-            Some(Ok(line)) => match serde_json::from_str::<Value>(&line) {
-                Ok(message) if message.get("jsonrpc").is_some() => inbox.deliver(message, None),
-                _ => stray(line),
+/// Reads newline-delimited JSON-RPC from `stdout` until it ends or fails:
+/// every line that is a JSON-RPC message ([`crate::jsonrpc::decode`]) goes
+/// to `inbox`, every other line to `stray`; a line over `max_message_bytes`
+/// (bytes, without its newline), or not UTF-8, is dropped with a note to
+/// `stray`, and reading goes on. The transport's reader task runs this on
+/// the child's stdout.
+#[doc(hidden)]
+pub async fn read_messages<R: AsyncRead + Unpin>(
+    stdout: R,
+    inbox: Arc<dyn Inbox>,
+    stray: StrayLines,
+    max_message_bytes: usize,
+) {
+    let mut lines = FramedRead::new(stdout, Lines(LinesCodec::new_with_max_length(max_message_bytes)));
+    while let Some(line) = lines.next().await {
+        match line {
+            Ok(Line::Text(text)) => match crate::jsonrpc::decode(text.as_bytes()) {
+                Ok((message, _)) => inbox.deliver(message, None),
+                Err(_) => stray(text),
             },
-            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                stray(format!("(a stdout line over {max_message_bytes} bytes was dropped)"));
-                after_error = true;
-            }
-            Some(Err(LinesCodecError::Io(e))) => {
+            Ok(Line::TooLong) => stray(format!("(a stdout line over {max_message_bytes} bytes was dropped)")),
+            Ok(Line::NotUtf8) => stray("(a stdout line that is not UTF-8 was dropped)".into()),
+            Err(e) => {
                 tracing::debug!(error = %e, "stdio transport: reading stdout");
                 break;
             }
-            None if after_error => after_error = false,
-            None => break,
         }
+    }
+}
+
+/// One line of stdout, as [`Lines`] frames it.
+enum Line {
+    Text(String),
+    /// Over the size limit: dropped.
+    TooLong,
+    /// Not UTF-8: dropped.
+    NotUtf8,
+}
+
+/// `LinesCodec` with its per-line errors turned into frames, so that the
+/// reader goes on after them. Were they decoder errors, `FramedRead` would
+/// read stdout again before decoding the lines it already holds
+/// (tokio-rs/tokio#3976): a response behind an overlong line would wait for
+/// the server's next write. The codec reports a line that is not UTF-8 as
+/// an I/O error, after consuming it.
+struct Lines(LinesCodec);
+
+impl Lines {
+    fn frame(decoded: Result<Option<String>, LinesCodecError>) -> std::io::Result<Option<Line>> {
+        match decoded {
+            Ok(line) => Ok(line.map(Line::Text)),
+            Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Line::TooLong)),
+            // The codec does no I/O: its only I/O error is invalid UTF-8.
+            Err(LinesCodecError::Io(_)) => Ok(Some(Line::NotUtf8)),
+        }
+    }
+}
+
+impl Decoder for Lines {
+    type Item = Line;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Line>> {
+        Self::frame(self.0.decode(buf))
+    }
+
+    fn decode_eof(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Line>> {
+        Self::frame(self.0.decode_eof(buf))
     }
 }
 
@@ -109,5 +157,101 @@ impl Transport for StdioTransport {
         Box::pin(async move {
             drop(self.stdin.lock().await.take());
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parking_lot::Mutex;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::ReadBuf;
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<Value>>);
+
+    impl Inbox for Collect {
+        fn deliver(&self, message: Value, _related: Option<&Value>) {
+            self.0.lock().push(message);
+        }
+    }
+
+    /// Stdout that hands out `chunks`, one per read, then ends; each read
+    /// records how many messages the inbox had by then.
+    struct Chunks {
+        chunks: VecDeque<Vec<u8>>,
+        inbox: Arc<Collect>,
+        delivered_at_reads: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl AsyncRead for Chunks {
+        fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+            let delivered = self.inbox.0.lock().len();
+            self.delivered_at_reads.lock().push(delivered);
+            if let Some(chunk) = self.chunks.pop_front() {
+                buf.put_slice(&chunk);
+            }
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Runs the reader over `chunks` (each smaller than the read buffer);
+    /// returns the messages, the stray lines and the inbox size at each read.
+    async fn run(chunks: &[&[u8]], max: usize) -> (Vec<Value>, Vec<String>, Vec<usize>) {
+        let inbox = Arc::new(Collect::default());
+        let strays = Arc::new(Mutex::new(Vec::new()));
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let stdout = Chunks {
+            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+            inbox: inbox.clone(),
+            delivered_at_reads: reads.clone(),
+        };
+        let sink = strays.clone();
+        read_messages(stdout, inbox.clone(), Arc::new(move |line| sink.lock().push(line)), max).await;
+        let messages = inbox.0.lock().clone();
+        let strays = strays.lock().clone();
+        let reads = reads.lock().clone();
+        (messages, strays, reads)
+    }
+
+    const PING: &[u8] = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n";
+
+    #[tokio::test]
+    async fn banners_go_to_stray_and_messages_to_the_inbox() {
+        let (messages, strays, _) = run(&[b"starting up\n", PING, b"{\"not\":\"rpc\"}\n"], 64).await;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0]["id"], 1);
+        assert_eq!(strays, ["starting up", "{\"not\":\"rpc\"}"]);
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_limit_is_dropped_and_what_follows_it_is_read() {
+        let (messages, strays, _) = run(&[b"0123456789012345678901234567890123456789\n", PING], 39).await;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(strays, ["(a stdout line over 39 bytes was dropped)"]);
+    }
+
+    /// Regression (found by the `stdio` fuzz target): after an overlong line,
+    /// the lines already read behind it waited for the server's next write.
+    #[tokio::test]
+    async fn a_message_read_with_an_overlong_line_is_delivered_before_the_next_read() {
+        let mut chunk = vec![b'x'; 100];
+        chunk.push(b'\n');
+        chunk.extend_from_slice(PING);
+        let (messages, _, reads) = run(&[&chunk], 64).await;
+        assert_eq!(messages.len(), 1);
+        // First read: nothing yet; second read (stdout's end): the message is in.
+        assert_eq!(reads[..2], [0, 1]);
+    }
+
+    /// Regression (the `stdio` fuzz target checks it too): a stdout line
+    /// that was not UTF-8 ended the reader, so no later response arrived.
+    #[tokio::test]
+    async fn a_line_that_is_not_utf8_is_skipped_and_reading_goes_on() {
+        let (messages, strays, _) = run(&[b"caf\xe9\n", PING], 64).await;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(strays, ["(a stdout line that is not UTF-8 was dropped)"]);
     }
 }
