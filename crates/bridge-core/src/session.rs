@@ -126,6 +126,12 @@ impl Inbox for Router {
             Err(e) => tracing::warn!(workspace = self.workspace, error = %e, "invalid message from server; dropped"),
         }
     }
+
+    fn fail(&self, id: &Value, error: Error) {
+        if !id.as_u64().is_some_and(|id| self.pending.fail(id, SendError::delivered(error))) {
+            tracing::warn!(workspace = self.workspace, %id, "unreadable response to no waiting call; dropped");
+        }
+    }
 }
 
 /// Connects a session to a process's streamable HTTP endpoint.

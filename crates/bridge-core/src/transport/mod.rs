@@ -21,6 +21,11 @@ pub trait Inbox: Send + Sync + 'static {
     /// whose response stream it came, when the transport knows it (MCP
     /// streamable HTTP: the POST's SSE stream).
     fn deliver(&self, message: Value, related: Option<&Value>);
+
+    /// The server's response to request `id` could not be read (e.g. it
+    /// was over the size limit): the call waiting for it fails with
+    /// `error`. Ignored by default.
+    fn fail(&self, _id: &Value, _error: Error) {}
 }
 
 /// A send that failed, and whether the server may have seen the message.

@@ -6,7 +6,9 @@
 //! the message size limit) and hands every JSON-RPC message to the
 //! [`Inbox`]. A line that is not JSON-RPC (a banner, a stray print) is
 //! logged and skipped, never fatal; a line over the size limit, or not
-//! UTF-8, is dropped.
+//! UTF-8, is dropped. When an overlong line is a response whose `id` comes
+//! before its `result` or `error` (as the MCP SDKs write them), the call
+//! waiting for it fails at once with `PAYLOAD_TOO_LARGE`.
 //! There is one MCP session per process: every session of the workspace
 //! shares it.
 
@@ -95,7 +97,16 @@ pub async fn read_messages<R: AsyncRead + Unpin>(
                 Ok((message, _)) => inbox.deliver(message, None),
                 Err(_) => stray(text),
             },
-            Ok(Line::TooLong) => stray(format!("(a stdout line over {max_message_bytes} bytes was dropped)")),
+            Ok(Line::TooLong(id)) => {
+                stray(format!("(a stdout line over {max_message_bytes} bytes was dropped)"));
+                if let Some(id) = id {
+                    let error = Error::PayloadTooLarge {
+                        what: "response",
+                        max: max_message_bytes,
+                    };
+                    inbox.fail(&id, error);
+                }
+            }
             Ok(Line::NotUtf8) => stray("(a stdout line that is not UTF-8 was dropped)".into()),
             Err(e) => {
                 tracing::debug!(error = %e, "stdio transport: reading stdout");
@@ -108,8 +119,9 @@ pub async fn read_messages<R: AsyncRead + Unpin>(
 /// One line of stdout, as [`Lines`] frames it.
 enum Line {
     Text(String),
-    /// Over the size limit: dropped.
-    TooLong,
+    /// Over the size limit: dropped. The `id` when the line is a response
+    /// that names it before its `result` or `error`.
+    TooLong(Option<Value>),
     /// Not UTF-8: dropped.
     NotUtf8,
 }
@@ -123,10 +135,15 @@ enum Line {
 struct Lines(LinesCodec);
 
 impl Lines {
-    fn frame(decoded: Result<Option<String>, LinesCodecError>) -> std::io::Result<Option<Line>> {
+    /// `buf` is as the codec left it: when it reports an overlong line, it
+    /// has not consumed any of it yet, so `buf` starts with that line.
+    fn frame(decoded: Result<Option<String>, LinesCodecError>, buf: &BytesMut) -> std::io::Result<Option<Line>> {
         match decoded {
             Ok(line) => Ok(line.map(Line::Text)),
-            Err(LinesCodecError::MaxLineLengthExceeded) => Ok(Some(Line::TooLong)),
+            Err(LinesCodecError::MaxLineLengthExceeded) => {
+                let start = &buf[..buf.len().min(RESPONSE_ID_WINDOW)];
+                Ok(Some(Line::TooLong(response_id(start))))
+            }
             // The codec does no I/O: its only I/O error is invalid UTF-8.
             Err(LinesCodecError::Io(_)) => Ok(Some(Line::NotUtf8)),
         }
@@ -138,12 +155,67 @@ impl Decoder for Lines {
     type Error = std::io::Error;
 
     fn decode(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Line>> {
-        Self::frame(self.0.decode(buf))
+        let decoded = self.0.decode(buf);
+        Self::frame(decoded, buf)
     }
 
     fn decode_eof(&mut self, buf: &mut BytesMut) -> std::io::Result<Option<Line>> {
-        Self::frame(self.0.decode_eof(buf))
+        let decoded = self.0.decode_eof(buf);
+        Self::frame(decoded, buf)
     }
+}
+
+/// How many bytes at the start of an overlong line are searched for the
+/// `id` of a response.
+const RESPONSE_ID_WINDOW: usize = 4096;
+
+/// The `id` of the JSON-RPC response that `start` (the beginning of a
+/// message cut off anywhere) begins, when its members name the `id` before
+/// the `result` or `error`; `None` for anything else (a request or a
+/// notification, an `id` after the result, text that is not JSON). Parsed
+/// by serde_json, member by member, stopping at `result` or `error`.
+fn response_id(start: &[u8]) -> Option<Value> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    /// Members seen until the first `result`, `error` or `method`.
+    #[derive(Default)]
+    struct Seen {
+        id: Option<Value>,
+        response: bool,
+    }
+
+    struct Members<'a>(&'a mut Seen);
+
+    impl<'de> Visitor<'de> for Members<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON-RPC message")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match &*key {
+                    "id" => self.0.id = Some(map.next_value()?),
+                    "result" | "error" => {
+                        self.0.response = true;
+                        break;
+                    }
+                    "method" => break,
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            // The rest is cut off: stop here. serde_json then reports the
+            // unfinished object, which is expected and ignored.
+            Err(serde::de::Error::custom("stopped"))
+        }
+    }
+
+    let mut seen = Seen::default();
+    let _ = serde_json::Deserializer::from_slice(start).deserialize_map(Members(&mut seen));
+    seen.response.then_some(seen.id).flatten()
 }
 
 impl Transport for StdioTransport {
@@ -169,12 +241,17 @@ mod tests {
     use std::task::{Context, Poll};
     use tokio::io::ReadBuf;
 
+    /// The messages delivered, and the ids of the calls failed.
     #[derive(Default)]
-    struct Collect(Mutex<Vec<Value>>);
+    struct Collect(Mutex<Vec<Value>>, Mutex<Vec<(Value, String)>>);
 
     impl Inbox for Collect {
         fn deliver(&self, message: Value, _related: Option<&Value>) {
             self.0.lock().push(message);
+        }
+
+        fn fail(&self, id: &Value, error: Error) {
+            self.1.lock().push((id.clone(), error.name().unwrap_or_default().to_owned()));
         }
     }
 
@@ -253,5 +330,34 @@ mod tests {
         let (messages, strays, _) = run(&[b"caf\xe9\n", PING], 64).await;
         assert_eq!(messages.len(), 1);
         assert_eq!(strays, ["(a stdout line that is not UTF-8 was dropped)"]);
+    }
+
+    #[tokio::test]
+    async fn an_overlong_response_fails_its_call_with_payload_too_large() {
+        let inbox = Arc::new(Collect::default());
+        let mut line = b"{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"text\":\"".to_vec();
+        line.extend(std::iter::repeat_n(b'x', 200));
+        line.extend_from_slice(b"\"}}\n");
+        line.extend_from_slice(PING);
+        read_messages(&line[..], inbox.clone(), Arc::new(|_| {}), 64).await;
+        assert_eq!(*inbox.1.lock(), [(Value::from(7), "PAYLOAD_TOO_LARGE".to_owned())]);
+        assert_eq!(inbox.0.lock().len(), 1, "the response after it is still delivered");
+    }
+
+    #[test]
+    fn response_id_reads_the_id_before_the_result_or_error_only() {
+        let id = |text: &str| response_id(text.as_bytes());
+        assert_eq!(id(r#"{"jsonrpc":"2.0","id":3,"result":{"content":[{"te"#), Some(Value::from(3)));
+        assert_eq!(id(r#"{"id":"a-1","jsonrpc":"2.0","error":{"code":-1,"mess"#), Some(Value::from("a-1")));
+        assert_eq!(id(r#"{ "jsonrpc" : "2.0", "id" : 4 , "result":"#), Some(Value::from(4)));
+        // A server request or notification is no call's response.
+        assert_eq!(id(r#"{"jsonrpc":"2.0","id":5,"method":"sampling/createMessage","params":{"#), None);
+        assert_eq!(id(r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"dat"#), None);
+        // The id comes after the cut-off result, or not at all.
+        assert_eq!(id(r#"{"jsonrpc":"2.0","result":{"content":"xxxx"#), None);
+        assert_eq!(id(r#"{"jsonrpc":"2.0","id":6"#), None);
+        assert_eq!(id("not json at all"), None);
+        assert_eq!(id(r#"["a", "b"]"#), None);
+        assert_eq!(id(""), None);
     }
 }
