@@ -22,6 +22,7 @@
 // round) and the report gives medians over rounds.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -204,7 +205,10 @@ async function main() {
     out.push('');
   }
 
+  const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+
   if (phases.has('transports')) {
+    const loadBefore = load();
     const kinds = ['http', 'unix', 'stdio'];
     const workspace = (kind) =>
       kind === 'stdio'
@@ -221,7 +225,9 @@ async function main() {
       payload: TRANSPORTS.payload,
     }));
     report.results.transports = runs;
+    report.load = { ...report.load, transports: [loadBefore, load()] };
     out.push(`## Transports: bridge.call() over http, unix, stdio (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(`Load average (1 / 5 / 15 min) at the start: ${loadBefore}; at the end: ${load()}.\n`);
     out.push(clientTable(runs, kinds));
     out.push('');
     out.push(`Echo payload sweep, concurrency 1, maxMessageBytes ${TRANSPORTS.bridgeOptions.maxMessageBytes / MiB} MiB: p50 per call (ms) and MB/s (payload bytes / p50; the answer carries them back too).\n`);
@@ -232,7 +238,11 @@ async function main() {
       const cells = kinds.map((k) => {
         const rows = runs[k].map((run) => run.payload[i]);
         const ok = rows.filter((row) => !row.error);
-        if (ok.length === 0) return `failed: ${rows[0].error.trim().slice(0, 80)} | -`;
+        if (ok.length === 0) {
+          const [code] = rows[0].error.trim().split(' ');
+          const status = /HTTP (\d{3})/.exec(rows[0].error);
+          return `failed: ${code}${status ? ` (HTTP ${status[1]})` : ''} | -`;
+        }
         const failed = rows.length - ok.length ? ` (${rows.length - ok.length} rounds failed)` : '';
         const p50 = ok.map((row) => row.p50Ms);
         const mbs = ok.map((row) => row.mbPerSec);
@@ -244,6 +254,7 @@ async function main() {
   }
 
   if (phases.has('peers')) {
+    const loadBefore = load();
     const peers = ['express', 'supergateway', 'mcp-proxy', 'mcp-hub', 'floor'];
     const runs = await interleaved(
       'peers',
@@ -252,6 +263,7 @@ async function main() {
       'peer_client.js',
     );
     report.results.peers = runs;
+    report.load = { ...report.load, peers: [loadBefore, load()] };
     const m = (p, get) => median(runs[p].map(get));
     const cell = (p, get) => {
       const values = runs[p].map(get);
@@ -267,6 +279,7 @@ async function main() {
       ['proxy RSS after the load (MiB)', (r) => r.rssKiB / 1024],
     ];
     out.push(`## Express endpoint vs peers, same stdio echo backend (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(`Load average (1 / 5 / 15 min) at the start: ${loadBefore}; at the end: ${load()}.\n`);
     out.push(`| | ${peers.join(' | ')} |`);
     out.push(`| --- |${peers.map(() => ' --- |').join('')}`);
     for (const [label, get] of rows) out.push(`| ${label} | ${peers.map((p) => (p === 'floor' && label.includes('proxy') ? '-' : cell(p, get))).join(' | ')} |`);
@@ -278,12 +291,12 @@ async function main() {
     const p50 = (p) => m(p, (r) => r.latency.p50Ms);
     const rss = (p) => m(p, (r) => r.rssKiB / 1024);
     const best = proxies.reduce((a, b) => (tput(b) > tput(a) ? b : a));
-    const worstP50 = proxies.reduce((a, b) => (p50(b) < p50(a) ? b : a));
+    const fastest = proxies.reduce((a, b) => (p50(b) < p50(a) ? b : a));
     const leanNode = nodePeers.reduce((a, b) => (rss(b) < rss(a) ? b : a));
     out.push('| target | measured | verdict |\n| --- | --- | --- |');
     out.push(`| throughput at c=32 >= 90% of the floor | ${fmt((100 * tput('express')) / tput('floor'))}% (${fmt(tput('express'))} / ${fmt(tput('floor'))} calls/s) | ${verdict(tput('express') >= 0.9 * tput('floor'))} |`);
     out.push(`| throughput at c=32 >= 1.2x the best peer (${best}) | ${fmt(tput('express') / tput(best))}x (${fmt(tput('express'))} / ${fmt(tput(best))} calls/s) | ${verdict(tput('express') >= 1.2 * tput(best))} |`);
-    out.push(`| p50 at c=1 below every peer's (lowest: ${worstP50}) | ${fmt(p50('express'))} ms vs ${fmt(p50(worstP50))} ms | ${verdict(p50('express') < p50(worstP50))} |`);
+    out.push(`| p50 at c=1 below every peer's (lowest: ${fastest}) | ${fmt(p50('express'))} ms vs ${fmt(p50(fastest))} ms | ${verdict(p50('express') < p50(fastest))} |`);
     out.push(`| proxy RSS below every Node peer's (lowest: ${leanNode}) | ${fmt(rss('express'))} MiB vs ${fmt(rss(leanNode))} MiB | ${verdict(rss('express') < rss(leanNode))} |`);
     out.push('');
   }
