@@ -70,7 +70,7 @@ async function startPeer(scratch) {
   }
 }
 
-/** Pids of the backend processes (Python) under `root`. */
+/** Pids of the backend processes (Python) under `root`, `root` excluded. */
 function pythonPids(root) {
   const out = [];
   const queue = [root];
@@ -94,12 +94,12 @@ async function main() {
   let client;
   try {
     client = await openWhenReady(makeClient, proxy);
-    // The proxy's processes, and the backend's (a proxy may start it on
-    // the first session only).
+    // The proxy's processes and the backend's, looked up at each reading
+    // (a proxy may start its backend with the first session). mcp-proxy is
+    // itself Python: its own process is the proxy, its Python child the
+    // backend; the floor has no proxy, only the backend it spawned.
     const proxyOf = () => (proxy ? proxyPids(proxy.pid) : []);
-    const backendOf = () => (proxy ? pythonPids(proxy.pid).filter((pid) => !proxyOf().includes(pid)) : [client.pid]);
-    // mcp-proxy is itself Python: its own process is the proxy, its
-    // Python children the backend.
+    const backendOf = () => (proxy ? pythonPids(proxy.pid) : [client.pid]);
     const rss = () => sum(proxyOf().map(rssKiB));
     const proxyCpu = cpuOf(proxyOf);
     const backendCpu = cpuOf(backendOf);

@@ -1,5 +1,6 @@
 // The benchmark suite: `npm run bench` (or `node bench/run.js [--quick]
-// [--rounds N] [--only fastmcp,ceiling,napi,criterion] [--json FILE]`).
+// [--rounds N] [--only fastmcp,ceiling,transports,peers,napi,criterion]
+// [--json FILE]`).
 //
 // Phases, each bounded by a fixed number of calls or seconds:
 // - fastmcp: bridge.call() vs the official SDK client vs raw undici against
