@@ -42,6 +42,16 @@ export function spawnProxy(command, args, { env, cwd } = {}) {
     stderr = (stderr + d).slice(-4000);
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  // Detached, the group would outlive a measurement that crashes: kill it
+  // when this process exits, however it exits short of SIGKILL.
+  const killGroup = () => {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killGroup);
   return {
     pid: child.pid,
     get stderr() {
