@@ -1,5 +1,6 @@
 // The benchmark suite: `npm run bench` (or `node bench/run.js [--quick]
-// [--rounds N] [--only fastmcp,ceiling,napi,criterion] [--json FILE]`).
+// [--rounds N] [--only fastmcp,ceiling,transports,peers,napi,criterion]
+// [--json FILE]`).
 //
 // Phases, each bounded by a fixed number of calls or seconds:
 // - fastmcp: bridge.call() vs the official SDK client vs raw undici against
@@ -7,6 +8,14 @@
 //   concurrency 1, throughput at concurrency 32, client CPU per call.
 // - ceiling: bridge.call() vs raw undici against the bare uvicorn+httptools
 //   echo server (bench/bare_server.py via bench/bare-hub), concurrency 64.
+// - transports: bridge.call() with the workspace reached over 'http',
+//   'unix' and 'stdio' (the same FastMCP server, bench/echo-workspace; over
+//   stdio through bench/echo_server.py): p50/p99 at concurrency 1,
+//   throughput at concurrency 32, echo payload sweep 1 KiB .. 16 MiB.
+// - peers: the Express endpoint (bridgeRouter, stdio workspace) vs
+//   supergateway, mcp-proxy and mcp-hub, all fronting bench/echo_server.py
+//   over stdio, and that server's own stdio (the floor): p50/p99 at
+//   concurrency 1, throughput at 32, proxy RSS (bench/peer_client.js).
 // - napi: the N-API crossing cost (bench/napi.js).
 // - criterion: the core path without I/O (cargo bench, core_path).
 // Every measurement runs in a fresh child process with a fresh server
@@ -14,6 +23,7 @@
 // round) and the report gives medians over rounds.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -31,10 +41,12 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 const rounds = Number(args.rounds ?? (quick ? 3 : 5));
-const phases = new Set((args.only ?? 'fastmcp,ceiling,napi,criterion').split(','));
+const phases = new Set((args.only ?? 'fastmcp,ceiling,transports,peers,napi,criterion').split(','));
 const workspaceDir = path.join(root, 'examples', 'workspaces', 'alpha');
 const hubPython = defaultPython();
 const bareHub = path.join(benchDir, 'bare-hub');
+const echoWorkspace = path.join(benchDir, 'echo-workspace');
+const echoServer = path.join(benchDir, 'echo_server.py');
 
 const FASTMCP = {
   latency: quick ? { warmup: 30, calls: 200 } : { warmup: 50, calls: 400 },
@@ -43,6 +55,31 @@ const FASTMCP = {
 const CEILING = {
   latency: quick ? { warmup: 200, calls: 1000 } : { warmup: 500, calls: 5000 },
   throughput: { concurrency: 64, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 5000 },
+};
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const TRANSPORTS = {
+  latency: quick ? { warmup: 30, calls: 200 } : { warmup: 50, calls: 400 },
+  throughput: { concurrency: 32, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 4000 },
+  payload: {
+    warmup: 1,
+    sizes: [
+      { size: KiB, calls: quick ? 20 : 50 },
+      { size: 64 * KiB, calls: quick ? 20 : 50 },
+      { size: MiB, calls: quick ? 5 : 10 },
+      { size: 16 * MiB, calls: quick ? 2 : 5 },
+    ],
+  },
+  // A 16 MiB echo is a 16 MiB request and an answer of about 32 MiB (FastMCP
+  // returns the text twice: as content and as structuredContent), over the
+  // default maxMessageBytes (16 MiB); and a 16 MiB call takes seconds.
+  bridgeOptions: { maxMessageBytes: 64 * MiB, timeoutMs: 120_000 },
+};
+
+const PEERS = {
+  latency: quick ? { warmup: 30, calls: 200 } : { warmup: 50, calls: 400 },
+  throughput: { concurrency: 32, warmupMs: quick ? 500 : 1000, ms: quick ? 2000 : 4000 },
 };
 
 function log(message) {
@@ -88,13 +125,13 @@ function fmt(x, digits = 3) {
 }
 
 /** Rounds of interleaved runs, the order rotating each round. */
-async function interleaved(name, clients, spec) {
+async function interleaved(name, clients, spec, script = 'client.js') {
   const runs = Object.fromEntries(clients.map((c) => [c, []]));
   for (let r = 0; r < rounds; r++) {
     const order = clients.map((_, i) => clients[(i + r) % clients.length]);
     for (const client of order) {
       log(`${name} round ${r + 1}/${rounds}: ${client}`);
-      runs[client].push(await runChild('client.js', { client, dir: workspaceDir, ...spec(client) }, 180_000));
+      runs[client].push(await runChild(script, { client, dir: workspaceDir, ...spec(client) }, 180_000));
     }
   }
   return runs;
@@ -166,6 +203,102 @@ async function main() {
     out.push('');
     out.push('| target | measured | verdict |\n| --- | --- | --- |');
     out.push(`| bridge throughput at c=64 >= undici | ${fmt((100 * tput('bridge')) / tput('undici'))}% | ${verdict(tput('bridge') >= tput('undici'))} |`);
+    out.push('');
+  }
+
+  const load = () => os.loadavg().map((x) => x.toFixed(1)).join(' / ');
+
+  if (phases.has('transports')) {
+    const loadBefore = load();
+    const kinds = ['http', 'unix', 'stdio'];
+    const workspace = (kind) =>
+      kind === 'stdio'
+        ? { transport: 'stdio', command: hubPython, args: [echoServer, '--dir', echoWorkspace] }
+        : { transport: kind };
+    const runs = await interleaved('transports', kinds, (kind) => ({
+      client: 'bridge',
+      dir: echoWorkspace,
+      python: hubPython,
+      workspace: workspace(kind),
+      bridgeOptions: TRANSPORTS.bridgeOptions,
+      latency: TRANSPORTS.latency,
+      throughput: TRANSPORTS.throughput,
+      payload: TRANSPORTS.payload,
+    }));
+    report.results.transports = runs;
+    report.load = { ...report.load, transports: [loadBefore, load()] };
+    out.push(`## Transports: bridge.call() over http, unix, stdio (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(`Load average (1 / 5 / 15 min) at the start: ${loadBefore}; at the end: ${load()}.\n`);
+    out.push(clientTable(runs, kinds));
+    out.push('');
+    out.push(`Echo payload sweep, concurrency 1, maxMessageBytes ${TRANSPORTS.bridgeOptions.maxMessageBytes / MiB} MiB: p50 per call (ms) and MB/s (payload bytes / p50; the answer carries them back too).\n`);
+    out.push(`| payload | ${kinds.map((k) => `${k} p50 (ms) | ${k} MB/s`).join(' | ')} |`);
+    out.push(`| --- |${kinds.map(() => ' --- | --- |').join('')}`);
+    for (const [i, { size }] of TRANSPORTS.payload.sizes.entries()) {
+      const label = size >= MiB ? `${size / MiB} MiB` : `${size / KiB} KiB`;
+      const cells = kinds.map((k) => {
+        const rows = runs[k].map((run) => run.payload[i]);
+        const ok = rows.filter((row) => !row.error);
+        if (ok.length === 0) {
+          const [code] = rows[0].error.trim().split(' ');
+          const status = /HTTP (\d{3})/.exec(rows[0].error);
+          return `failed: ${code}${status ? ` (HTTP ${status[1]})` : ''} | -`;
+        }
+        const failed = rows.length - ok.length ? ` (${rows.length - ok.length} rounds failed)` : '';
+        const p50 = ok.map((row) => row.p50Ms);
+        const mbs = ok.map((row) => row.mbPerSec);
+        return `${fmt(median(p50))} (${spread(p50)})${failed} | ${fmt(median(mbs))} (${spread(mbs)})`;
+      });
+      out.push(`| ${label} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
+
+  if (phases.has('peers')) {
+    const loadBefore = load();
+    const peers = ['express', 'supergateway', 'mcp-proxy', 'mcp-hub', 'floor'];
+    const runs = await interleaved(
+      'peers',
+      peers,
+      (peer) => ({ peer, python: hubPython, echoServer, dir: echoWorkspace, ...PEERS }),
+      'peer_client.js',
+    );
+    report.results.peers = runs;
+    report.load = { ...report.load, peers: [loadBefore, load()] };
+    const m = (p, get) => median(runs[p].map(get));
+    const cell = (p, get) => {
+      const values = runs[p].map(get);
+      return `${fmt(median(values))} (${spread(values)})`;
+    };
+    const rows = [
+      ['p50 at c=1 (ms)', (r) => r.latency.p50Ms],
+      ['p99 at c=1 (ms)', (r) => r.latency.p99Ms],
+      [`throughput at c=${PEERS.throughput.concurrency} (calls/s)`, (r) => r.throughput.callsPerSec],
+      ['proxy CPU per call under load (ms)', (r) => r.throughput.proxyCpuPerCallMs],
+      ['backend CPU per call under load (ms)', (r) => r.throughput.serverCpuPerCallMs],
+      ['proxy RSS after the c=1 run (MiB)', (r) => r.rssIdleKiB / 1024],
+      ['proxy RSS after the load (MiB)', (r) => r.rssKiB / 1024],
+    ];
+    out.push(`## Express endpoint vs peers, same stdio echo backend (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(`Load average (1 / 5 / 15 min) at the start: ${loadBefore}; at the end: ${load()}.\n`);
+    out.push(`| | ${peers.join(' | ')} |`);
+    out.push(`| --- |${peers.map(() => ' --- |').join('')}`);
+    for (const [label, get] of rows) out.push(`| ${label} | ${peers.map((p) => (p === 'floor' && label.includes('proxy') ? '-' : cell(p, get))).join(' | ')} |`);
+    out.push(`| failed calls (all rounds) | ${peers.map((p) => runs[p].reduce((n, r) => n + (r.throughput.errors ?? 0), 0)).join(' | ')} |`);
+    out.push('');
+    const proxies = ['supergateway', 'mcp-proxy', 'mcp-hub'];
+    const nodePeers = ['supergateway', 'mcp-hub'];
+    const tput = (p) => m(p, (r) => r.throughput.callsPerSec);
+    const p50 = (p) => m(p, (r) => r.latency.p50Ms);
+    const rss = (p) => m(p, (r) => r.rssKiB / 1024);
+    const best = proxies.reduce((a, b) => (tput(b) > tput(a) ? b : a));
+    const fastest = proxies.reduce((a, b) => (p50(b) < p50(a) ? b : a));
+    const leanNode = nodePeers.reduce((a, b) => (rss(b) < rss(a) ? b : a));
+    out.push('| target | measured | verdict |\n| --- | --- | --- |');
+    out.push(`| throughput at c=32 >= 90% of the floor | ${fmt((100 * tput('express')) / tput('floor'))}% (${fmt(tput('express'))} / ${fmt(tput('floor'))} calls/s) | ${verdict(tput('express') >= 0.9 * tput('floor'))} |`);
+    out.push(`| throughput at c=32 >= 1.2x the best peer (${best}) | ${fmt(tput('express') / tput(best))}x (${fmt(tput('express'))} / ${fmt(tput(best))} calls/s) | ${verdict(tput('express') >= 1.2 * tput(best))} |`);
+    out.push(`| p50 at c=1 below every peer's (lowest: ${fastest}) | ${fmt(p50('express'))} ms vs ${fmt(p50(fastest))} ms | ${verdict(p50('express') < p50(fastest))} |`);
+    out.push(`| proxy RSS below every Node peer's (lowest: ${leanNode}) | ${fmt(rss('express'))} MiB vs ${fmt(rss(leanNode))} MiB | ${verdict(rss('express') < rss(leanNode))} |`);
     out.push('');
   }
 

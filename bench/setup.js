@@ -1,8 +1,10 @@
 // Installs the peers the benchmarks compare with, pinned, into bench/ only:
-// undici into bench/node_modules (from bench/package.json), and a venv at
-// bench/.peers/venv with uvicorn + httptools + uvloop for the bare echo
-// server (bench/requirements.lock). The root package.json and the hub's
-// .venv are left alone. Node built-ins only; reruns are no-ops.
+// undici, supergateway, mcp-hub and eventsource-parser into
+// bench/node_modules (`npm ci` from bench/package.json and its lockfile,
+// so transitive versions are pinned too), and a venv at bench/.peers/venv
+// with uvicorn + httptools + uvloop for the bare echo server and mcp-proxy
+// (bench/requirements.lock, every package pinned). The root package.json
+// and the hub's .venv are left alone. Node built-ins only; reruns are no-ops.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -24,12 +26,13 @@ function digest(file) {
 }
 
 export function setupPeers({ python = 'python3' } = {}) {
-  const manifest = path.join(benchDir, 'package.json');
+  const manifests = [path.join(benchDir, 'package.json'), path.join(benchDir, 'package-lock.json')];
   const npmStamp = path.join(benchDir, 'node_modules', '.bench-stamp');
-  if (!existsSync(npmStamp) || readFileSync(npmStamp, 'utf8') !== digest(manifest)) {
+  const npmDigest = manifests.map(digest).join(' ');
+  if (!existsSync(npmStamp) || readFileSync(npmStamp, 'utf8') !== npmDigest) {
     console.error('bench setup: installing npm peers into bench/node_modules');
-    run(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock', '--silent'], { cwd: benchDir });
-    writeFileSync(npmStamp, digest(manifest));
+    run(npm, ['ci', '--no-audit', '--no-fund', '--silent'], { cwd: benchDir });
+    writeFileSync(npmStamp, npmDigest);
   }
 
   const requirements = path.join(benchDir, 'requirements.lock');

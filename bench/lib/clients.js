@@ -12,14 +12,18 @@ import { Bridge } from '../../index.js';
 export const PROTOCOL_VERSION = '2025-11-25';
 const ACCEPT = 'application/json, text/event-stream';
 
-function echoed(result) {
+export function echoed(result) {
   const text = result?.content?.[0]?.text;
   if (typeof text !== 'string') throw new Error(`unexpected tool result: ${JSON.stringify(result)}`);
   return text;
 }
 
-/** `bridge.call()`; the Bridge spawns its hub from `dir` with `python`. */
-export function bridgeClient({ dir, python, concurrency }) {
+/**
+ * `bridge.call()`; the Bridge spawns its hub from `dir` with `python`.
+ * `workspace` adds workspace options (e.g. `transport`, `command`, `args`)
+ * and `bridgeOptions` bridge options (e.g. `maxMessageBytes`).
+ */
+export function bridgeClient({ dir, python, concurrency, workspace = {}, bridgeOptions = {} }) {
   let bridge;
   return {
     name: 'bridge',
@@ -30,7 +34,8 @@ export function bridgeClient({ dir, python, concurrency }) {
         // flight) would cap the bridge below what the other clients may do.
         maxConcurrent: Math.max(concurrency, 1),
         maxQueue: 1000,
-        workspaces: { ws: { dir: path.resolve(dir) } },
+        ...bridgeOptions,
+        workspaces: { ws: { dir: path.resolve(dir), ...workspace } },
       });
       await bridge.serverInfo('ws');
     },
@@ -80,7 +85,7 @@ function parseAnswer(contentType, body, id) {
  * request, `notifications/initialized`, then `tools/call`. Answers may be
  * JSON or SSE.
  */
-export function undiciClient({ url, concurrency }) {
+export function undiciClient({ url, concurrency, tool = 'echo' }) {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: Math.max(concurrency, 1) });
   const headers = { 'content-type': 'application/json', accept: ACCEPT };
@@ -117,7 +122,7 @@ export function undiciClient({ url, concurrency }) {
     },
     async call(text) {
       const id = nextId++;
-      return echoed(await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text } } }));
+      return echoed(await post({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: tool, arguments: { text } } }));
     },
     async close() {
       if (headers['mcp-session-id']) {

@@ -1,0 +1,43 @@
+// The Express endpoint as a proxy of the `peers` benchmark:
+// node bench/express_app.js '{"port":P,"command":...,"args":[...],"dir":...,"maxConcurrent":N}'
+//
+// Mounted the way examples/express-app mounts it (`app.use(bridgeRouter(bridge))`,
+// no authentication), with one workspace `echo` whose process is the same
+// stdio echo server every other proxy runs (`transport: 'stdio'`), on
+// http://127.0.0.1:P/workspaces/echo/mcp. maxConcurrent is raised to the
+// benchmark's concurrency (the default, 20, would queue a 32-way load).
+// Exits on SIGTERM or when stdin closes.
+import { createRequire } from 'node:module';
+
+import { Bridge } from '../index.js';
+import { bridgeRouter } from '../express-bridge/index.js';
+
+// The project's Express (a root devDependency), not the older one a peer
+// brings into bench/node_modules.
+const express = createRequire(new URL('../package.json', import.meta.url))('express');
+
+const spec = JSON.parse(process.argv[2]);
+const bridge = new Bridge({
+  maxConcurrent: spec.maxConcurrent ?? 64,
+  maxQueue: 1000,
+  workspaces: {
+    echo: { dir: spec.dir, transport: 'stdio', command: spec.command, args: spec.args ?? [] },
+  },
+});
+const app = express();
+app.use(bridgeRouter(bridge));
+const server = app.listen(spec.port, '127.0.0.1');
+
+let closing = false;
+async function shutdown() {
+  if (closing) return;
+  closing = true;
+  server.closeAllConnections?.();
+  server.close();
+  await bridge.close();
+  process.exit(0);
+}
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);
+process.stdin.resume();
+process.stdin.once('end', shutdown);
