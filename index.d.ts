@@ -10,10 +10,13 @@ import { EventEmitter } from 'node:events';
 
 /**
  * How the core reaches a workspace process: MCP streamable HTTP over TCP
- * loopback (`'http'`), or over a Unix domain socket (`'unix'`) in a private
- * directory (mode 0700) that the core creates and removes.
+ * loopback (`'http'`), the same over a Unix domain socket (`'unix'`) in a
+ * private directory (mode 0700) that the core creates and removes, or
+ * newline-delimited JSON-RPC on the stdin and stdout of any MCP server
+ * command (`'stdio'`, see {@link StdioWorkspaceOptions}). MCP 2025-06-18,
+ * Basic / Transports.
  */
-export type TransportKind = 'http' | 'unix';
+export type TransportKind = 'http' | 'unix' | 'stdio';
 
 /**
  * Per-workspace settings: set on the bridge, overridable per workspace.
@@ -55,8 +58,36 @@ export type McpServerConfig =
   | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string }
   | { url: string; headers?: Record<string, string> };
 
-/** Options of one workspace. */
-export interface WorkspaceOptions extends LimitOptions {
+/** Options of one workspace: a FastMCP hub, or any MCP server over stdio. */
+export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
+
+/**
+ * Any MCP server command reached over stdio (e.g. `npx -y
+ * @modelcontextprotocol/server-everything stdio`). Its stdout lines that are
+ * not JSON-RPC are logged and skipped, its stderr goes to the logs, and its
+ * health check is MCP `ping`. The process has one MCP session, which every
+ * session of the workspace shares.
+ */
+export interface StdioWorkspaceOptions extends LimitOptions {
+  transport: 'stdio';
+  /** Program to run (looked up in `PATH`). */
+  command: string;
+  /** Its arguments. Default: none. */
+  args?: string[];
+  /** Its working directory; relative paths resolve against `process.cwd()`. Default: this process's. */
+  cwd?: string;
+  /** Extra environment variables; otherwise only `PATH`, `HOME` and those named in `inheritEnv`. */
+  env?: Record<string, string>;
+  /** Names of this process's environment variables passed on. Default: none. */
+  inheritEnv?: string[];
+  /** How long the server may take to answer `initialize`, in ms. Default: {@link BridgeOptions.startTimeoutMs}. */
+  startTimeoutMs?: number;
+}
+
+/** A workspace served by the FastMCP hub (`python -m fastmcp_workspace`). */
+export interface HubWorkspaceOptions extends LimitOptions {
+  /** `'http'` or `'unix'` (default `'http'`); `'stdio'` is {@link StdioWorkspaceOptions}. */
+  transport?: 'http' | 'unix';
   /**
    * Workspace directory (with `workspace.json`, unless `mcpServers` or
    * `tools` are given here); relative paths resolve against

@@ -35,6 +35,11 @@ async function main(): Promise<void> {
   const lines = bridge.logs('alpha', { lines: 10 }).map((l) => l.stream);
   const p99: number = bridge.metrics('alpha').p99;
   bridge.addWorkspace('beta', { dir: 'examples/workspaces/beta' });
+  bridge.addWorkspace('time', { transport: 'stdio', command: 'python', args: ['-m', 'mcp_server_time'], cwd: '.', maxConcurrent: 2 });
+  // @ts-expect-error a stdio workspace needs its command
+  bridge.addWorkspace('broken', { transport: 'stdio' });
+  // @ts-expect-error a hub workspace needs its dir
+  bridge.addWorkspace('broken', { transport: 'unix' });
   await bridge.removeWorkspace('beta', { graceMs: 100 });
   await bridge.restart('alpha', { graceMs: 100 });
   try {
