@@ -180,6 +180,8 @@ async def _serve(args: argparse.Namespace) -> int:
                 http=http,
                 log_level="warning",
                 access_log=False,
+                # Only the bridge connects, directly: no proxy headers to honour.
+                proxy_headers=False,
                 lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )
