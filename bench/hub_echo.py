@@ -9,8 +9,9 @@ Each configuration is a real server process on 127.0.0.1 serving the same
 the same for every configuration, opens one MCP session (``initialize``,
 ``notifications/initialized``) and keeps ``--concurrency`` plain HTTP POSTs
 of ``tools/call echo`` in flight for ``--seconds`` s, reading JSON or SSE
-answers alike. Reported per configuration: median calls/s and median server
-CPU per call (ms, from /proc), and the throughput ratio to the baseline.
+answers alike. Reported per configuration: the media types the answers came
+in, median calls/s and median server CPU per call (ms, from /proc), the
+throughput ratio to the baseline, and every round's calls/s.
 Every wait is bounded; nothing leaves loopback.
 """
 
@@ -91,10 +92,12 @@ def start(name: str, work: Path) -> tuple[subprocess.Popen, str]:
 
 
 HUB_CONFIGS = {
-    # What the hub ships with (see python-fastmcp/src/fastmcp_workspace/__main__.py).
+    # What the hub ships with (see python-fastmcp/src/fastmcp_workspace/__main__.py):
+    # per-request JSON or SSE, uvloop, httptools.
     "hub": {},
+    "hub-sse": {"FASTMCP_WORKSPACE_RESPONSE": "sse"},
+    "hub-json": {"FASTMCP_WORKSPACE_RESPONSE": "json"},
     "hub-asyncio-h11": {"FASTMCP_WORKSPACE_LOOP": "asyncio", "FASTMCP_WORKSPACE_HTTP": "h11"},
-    "hub-json": {"FASTMCP_WORKSPACE_JSON_RESPONSE": "1"},
 }
 
 
@@ -112,7 +115,8 @@ def parse(response: httpx.Response) -> dict:
     raise RuntimeError(f"no answer in {response.text[:200]!r}")
 
 
-async def run_load(url: str, seconds: float, concurrency: int) -> int:
+async def run_load(url: str, seconds: float, concurrency: int) -> tuple[int, set[str]]:
+    """Runs the load; returns the calls answered and the answers' media types."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=10, limits=limits) as client:
         init = {
@@ -126,6 +130,7 @@ async def run_load(url: str, seconds: float, concurrency: int) -> int:
                    "MCP-Protocol-Version": "2025-06-18"}
         await client.post(url, json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
         done = 0
+        kinds: set[str] = set()
         deadline = time.monotonic() + seconds
 
         async def worker(offset: int) -> None:
@@ -135,12 +140,14 @@ async def run_load(url: str, seconds: float, concurrency: int) -> int:
                 n += concurrency
                 call = {"jsonrpc": "2.0", "id": n, "method": "tools/call",
                         "params": {"name": "echo", "arguments": {"text": "hello"}}}
-                answer = parse(await client.post(url, json=call, headers=headers))
+                response = await client.post(url, json=call, headers=headers)
+                kinds.add(response.headers["content-type"].split(";")[0])
+                answer = parse(response)
                 assert answer["result"]["content"][0]["text"] == "hello", answer
                 done += 1
 
         await asyncio.wait_for(asyncio.gather(*(worker(i) for i in range(concurrency))), seconds + 30)
-        return done
+        return done, kinds
 
 
 def main() -> None:
@@ -148,10 +155,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--configs", default="fastmcp-default,hub,hub-asyncio-h11,hub-json")
+    parser.add_argument("--configs", default="fastmcp-default,hub,hub-sse,hub-json,hub-asyncio-h11")
     args = parser.parse_args()
     names = args.configs.split(",")
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    kinds: dict[str, set[str]] = {name: set() for name in names}
     with tempfile.TemporaryDirectory() as tmp:
         for round_no in range(1, args.rounds + 1):
             for name in names:
@@ -162,7 +170,8 @@ def main() -> None:
                     asyncio.run(run_load(url, 1.0, args.concurrency))  # warm-up
                     cpu0 = cpu_seconds(proc.pid)
                     t0 = time.monotonic()
-                    calls = asyncio.run(run_load(url, args.seconds, args.concurrency))
+                    calls, seen = asyncio.run(run_load(url, args.seconds, args.concurrency))
+                    kinds[name] |= seen
                     elapsed = time.monotonic() - t0
                     cpu_ms = (cpu_seconds(proc.pid) - cpu0) * 1000 / calls
                 finally:
@@ -175,12 +184,15 @@ def main() -> None:
                 print(f"round {round_no} {name:18} {calls / elapsed:8.1f} calls/s  {cpu_ms:5.2f} ms CPU/call",
                       file=sys.stderr, flush=True)
     base = statistics.median(r[0] for r in results[names[0]])
-    print(f"\n| configuration | calls/s (median of {args.rounds}) | server CPU ms/call | vs {names[0]} |")
-    print("| --- | ---: | ---: | ---: |")
+    print(f"\n| configuration | answers | calls/s (median of {args.rounds}) | server CPU ms/call | vs {names[0]} |")
+    print("| --- | --- | ---: | ---: | ---: |")
     for name in names:
         rate = statistics.median(r[0] for r in results[name])
         cpu = statistics.median(r[1] for r in results[name])
-        print(f"| {name} | {rate:.0f} | {cpu:.2f} | {rate / base:.2f}x |")
+        answers = " + ".join(sorted(kinds[name]))
+        print(f"| {name} | {answers} | {rate:.0f} | {cpu:.2f} | {rate / base:.2f}x |")
+    for name in names:
+        print(f"{name}: " + ", ".join(f"{r[0]:.0f}" for r in results[name]) + " calls/s")
 
 
 if __name__ == "__main__":
