@@ -28,6 +28,11 @@ overridable by an environment variable:
   JSON; mcp 2.3.0 then drops every notification related to a request, so
   progress and logging never reach the caller, and server requests within
   a call fail. Any other value is a configuration error.
+- ``FASTMCP_TELEMETRY_MODE`` (FastMCP's own setting; the hub's default is
+  ``off``, FastMCP's is ``native``): the hub configures no OpenTelemetry SDK,
+  so FastMCP's spans would not be recorded, yet creating them costs about 6%
+  of the Python calls per tool call. Set it to ``native`` or
+  ``propagation_only`` when the hub's environment installs an SDK.
 - ``FASTMCP_WORKSPACE_LOOP`` (default ``uvloop`` when installed, else
   ``asyncio``).
 - ``FASTMCP_WORKSPACE_HTTP`` (default ``httptools`` when installed, else
@@ -57,6 +62,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import fastmcp
 import uvicorn
 
 from fastmcp_workspace.backoff import Backoff
@@ -223,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     args = _parse_args(argv)
+    if "FASTMCP_TELEMETRY_MODE" not in os.environ:
+        fastmcp.settings.telemetry_mode = "off"
     # uvicorn's handler only runs once serving started; before that, SIGTERM
     # must still end the process (quietly, as from KeyboardInterrupt).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
