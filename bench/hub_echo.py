@@ -3,6 +3,7 @@
 Command (from the repository root, with the hub's venv)::
 
     .venv/bin/python bench/hub_echo.py --rounds 3 --seconds 5 --concurrency 8
+    .venv/bin/python bench/hub_echo.py --rounds 3 --progress   # calls that report progress
 
 Each configuration is a real server process on 127.0.0.1 serving the same
 ``echo`` tool; rounds are interleaved (A, B, C, A, B, C, ...). One client,
@@ -34,17 +35,36 @@ import httpx2 as httpx
 BASELINE = textwrap.dedent(
     """
     import sys
-    from fastmcp import FastMCP
+    from fastmcp import Context, FastMCP
     mcp = FastMCP("baseline")
 
     @mcp.tool
     def echo(text: str) -> str:
         return text
 
+    @mcp.tool
+    async def echo_progress(text: str, ctx: Context) -> str:
+        await ctx.report_progress(1, 1)
+        return text
+
     mcp.run(transport="http", host="127.0.0.1", port=int(sys.argv[1]), show_banner=False)
     """
 )
-TOOLS = "def register(mcp):\n    @mcp.tool\n    def echo(text: str) -> str:\n        return text\n"
+TOOLS = textwrap.dedent(
+    """
+    from fastmcp import Context
+
+    def register(mcp):
+        @mcp.tool
+        def echo(text: str) -> str:
+            return text
+
+        @mcp.tool
+        async def echo_progress(text: str, ctx: Context) -> str:
+            await ctx.report_progress(1, 1)
+            return text
+    """
+)
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 
 
@@ -110,13 +130,17 @@ def parse(response: httpx.Response) -> dict:
     if response.headers["content-type"].startswith("application/json"):
         return response.json()
     for line in response.text.splitlines():
-        if line.startswith("data: ") and '"id"' in line:
-            return json.loads(line[6:])
+        if line.startswith("data: ") and "id" in (message := json.loads(line[6:])):
+            return message
     raise RuntimeError(f"no answer in {response.text[:200]!r}")
 
 
-async def run_load(url: str, seconds: float, concurrency: int) -> tuple[int, set[str]]:
-    """Runs the load; returns the calls answered and the answers' media types."""
+async def run_load(url: str, seconds: float, concurrency: int, progress: bool = False) -> tuple[int, set[str]]:
+    """Runs the load; returns the calls answered and the answers' media types.
+
+    With ``progress`` the calls go to ``echo_progress`` with a progressToken, so
+    each answer carries one progress notification before the result.
+    """
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=10, limits=limits) as client:
         init = {
@@ -138,8 +162,10 @@ async def run_load(url: str, seconds: float, concurrency: int) -> tuple[int, set
             n = offset
             while time.monotonic() < deadline:
                 n += concurrency
-                call = {"jsonrpc": "2.0", "id": n, "method": "tools/call",
-                        "params": {"name": "echo", "arguments": {"text": "hello"}}}
+                params = {"name": "echo", "arguments": {"text": "hello"}}
+                if progress:
+                    params = {"name": "echo_progress", "arguments": {"text": "hello"}, "_meta": {"progressToken": n}}
+                call = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params}
                 response = await client.post(url, json=call, headers=headers)
                 kinds.add(response.headers["content-type"].split(";")[0])
                 answer = parse(response)
@@ -156,6 +182,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--configs", default="fastmcp-default,hub,hub-sse,hub-json,hub-asyncio-h11")
+    parser.add_argument("--progress", action="store_true",
+                        help="call echo_progress, which reports progress once before its result")
     args = parser.parse_args()
     names = args.configs.split(",")
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
@@ -167,10 +195,10 @@ def main() -> None:
                 work.mkdir()
                 proc, url = start(name, work)
                 try:
-                    asyncio.run(run_load(url, 1.0, args.concurrency))  # warm-up
+                    asyncio.run(run_load(url, 1.0, args.concurrency, args.progress))  # warm-up
                     cpu0 = cpu_seconds(proc.pid)
                     t0 = time.monotonic()
-                    calls, seen = asyncio.run(run_load(url, args.seconds, args.concurrency))
+                    calls, seen = asyncio.run(run_load(url, args.seconds, args.concurrency, args.progress))
                     kinds[name] |= seen
                     elapsed = time.monotonic() - t0
                     cpu_ms = (cpu_seconds(proc.pid) - cpu0) * 1000 / calls
