@@ -6,10 +6,10 @@ text/event-stream`` and the server answers either with one JSON object
 (``Content-Type: application/json``) or with an SSE stream
 (``text/event-stream``) that may carry notifications and requests related to
 the request before its response. The MCP SDK's transport picks one mode for
-the whole server: SSE for every request (about a third of the hub's CPU per
-echo call goes to the SSE machinery: five tasks and two task groups per call),
-or JSON for every request, which drops progress and logging notifications
-(see BENCHMARKS.md, "Workspace hub").
+the whole server: SSE for every request (six tasks and two task groups per
+answer; an echo call then costs the hub nearly twice the CPU of a JSON
+answer), or JSON for every request, which drops progress and logging
+notifications (see BENCHMARKS.md, "Workspace hub").
 
 :class:`AdaptiveStreamableHTTPTransport` decides per request: it holds the
 response until the first message for the request is known, answers with JSON
@@ -82,6 +82,11 @@ class AdaptiveStreamableHTTPTransport(StreamableHTTPServerTransport):
       ``sampling/createMessage``) is emitted, carries every related message in
       order as it happens and ends after the response. Its headers, keep-alive
       pings (every 15 s) and disconnect handling are the SDK's.
+
+    While the answer is held, a client that disconnects is noticed once the
+    response or a related message comes (as in the SDK's JSON mode); the
+    request itself runs on either way, as in the SDK's SSE mode, until the
+    client cancels it with ``notifications/cancelled``.
 
     Everything else (``initialize``, notifications and responses from the
     client, malformed or refused requests, GET and DELETE, and every request
