@@ -18,10 +18,21 @@ parent died or closed it).
 Serving settings (chosen by measurement, see BENCHMARKS.md), each
 overridable by an environment variable:
 
-- ``FASTMCP_WORKSPACE_JSON_RESPONSE`` (default ``0``): ``1`` answers POSTs
-  with ``application/json`` instead of an SSE stream. Faster, but mcp 2.3.0
-  then drops every notification related to a request, so progress and
-  logging never reach the caller.
+- ``FASTMCP_WORKSPACE_RESPONSE`` (default ``auto``): how POSTed requests
+  are answered (MCP 2025-06-18, Basic / Transports / Streamable HTTP).
+  ``auto``: JSON (``application/json``) when the response is the first
+  message the request produces, else an SSE stream that carries its
+  progress, logging and server requests as they happen, then the response
+  (:class:`fastmcp_workspace.transport.AdaptiveStreamableHTTPTransport`).
+  ``sse``: always an SSE stream (the MCP SDK's default). ``json``: always
+  JSON; mcp 2.3.0 then drops every notification related to a request, so
+  progress and logging never reach the caller, and server requests within
+  a call fail. Any other value is a configuration error.
+- ``FASTMCP_TELEMETRY_MODE`` (FastMCP's own setting; the hub's default is
+  ``off``, FastMCP's is ``native``): the hub configures no OpenTelemetry SDK,
+  so FastMCP's spans would not be recorded, yet creating them costs about 6%
+  of the Python calls per tool call. Set it to ``native`` or
+  ``propagation_only`` when the hub's environment installs an SDK.
 - ``FASTMCP_WORKSPACE_LOOP`` (default ``uvloop`` when installed, else
   ``asyncio``).
 - ``FASTMCP_WORKSPACE_HTTP`` (default ``httptools`` when installed, else
@@ -51,14 +62,18 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import fastmcp
 import uvicorn
 
 from fastmcp_workspace.backoff import Backoff
 from fastmcp_workspace.config import ConfigError, load_config
 from fastmcp_workspace.server import build_hub
+from fastmcp_workspace.transport import use_adaptive_responses
 
 MCP_PATH = "/mcp"
 ENV_PREFIX = "FASTMCP_WORKSPACE_"
+RESPONSE_MODES = ("auto", "sse", "json")
+"""Values of ``FASTMCP_WORKSPACE_RESPONSE``."""
 GRACEFUL_SHUTDOWN_S = 5
 """How long open HTTP connections may delay shutdown (s)."""
 log = logging.getLogger("fastmcp_workspace")
@@ -150,14 +165,18 @@ def _bind(args: argparse.Namespace) -> tuple[socket.socket, dict[str, str]]:
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    responses = _setting("RESPONSE", "auto")
+    if responses not in RESPONSE_MODES:
+        raise ConfigError(f"{ENV_PREFIX}RESPONSE={responses!r}: expected one of {', '.join(RESPONSE_MODES)}")
     config = load_config(args.dir, args.config_json)
     backoff = Backoff(
         initial=float(_setting("RESTART_DELAY", "0.5")),
         max_attempts=int(_setting("RESTART_ATTEMPTS", "10")),
     )
     hub = build_hub(config, backoff=backoff)
-    json_response = _setting("JSON_RESPONSE", "0") not in ("0", "false", "")
-    app = hub.mcp.http_app(path=MCP_PATH, json_response=json_response)
+    if responses == "auto":
+        use_adaptive_responses()
+    app = hub.mcp.http_app(path=MCP_PATH, json_response=responses == "json")
     http = _setting("HTTP", "httptools" if _installed("httptools") else "h11")
     sock, ready = _bind(args)
     try:
@@ -167,6 +186,8 @@ async def _serve(args: argparse.Namespace) -> int:
                 http=http,
                 log_level="warning",
                 access_log=False,
+                # Only the bridge connects, directly: no proxy headers to honour.
+                proxy_headers=False,
                 lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             )
@@ -208,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr, level=logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
     args = _parse_args(argv)
+    if "FASTMCP_TELEMETRY_MODE" not in os.environ:
+        fastmcp.settings.telemetry_mode = "off"
     # uvicorn's handler only runs once serving started; before that, SIGTERM
     # must still end the process (quietly, as from KeyboardInterrupt).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
