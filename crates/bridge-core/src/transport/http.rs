@@ -18,10 +18,12 @@
 //! sends there (notifications, server requests not tied to a call) to the
 //! inbox with no related request. A `405` means the server offers no such
 //! stream: the task ends. When the stream ends or fails the task opens it
-//! again after 100 ms doubling to 5 s (or the server's SSE `retry`), with
+//! again after 100 ms doubling to 5 s (back to 100 ms after a stream that
+//! carried a message; the server's SSE `retry` instead, when given), with
 //! `Last-Event-ID` when the server gave event ids, until the transport is
 //! closed or dropped, or the connection is refused (the process is gone).
-//! An SSE event on it over the message size limit ends that stream.
+//! An SSE event on it over the message size limit is dropped (and ends that
+//! stream when it arrives in parts).
 //!
 //! An HTTP `404` to a request that carried a session id means the server
 //! ended the session ("Session Management", item 4): the transport starts a
@@ -71,7 +73,8 @@ const ACCEPT_SSE: &str = "text/event-stream";
 /// How long the rest of an SSE stream may take after its response.
 const SSE_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// First delay before the `GET` stream is opened again; doubles up to
-/// [`STREAM_RETRY_MAX`], and starts over once a stream was open.
+/// [`STREAM_RETRY_MAX`], and starts over after a stream that carried a
+/// message (a server that closes every stream at once is not polled fast).
 const STREAM_RETRY_FIRST: Duration = Duration::from_millis(100);
 /// Longest delay before the `GET` stream is opened again.
 const STREAM_RETRY_MAX: Duration = Duration::from_secs(5);
@@ -130,8 +133,8 @@ enum Listen {
     Unreachable,
     /// 404 for this session id.
     SessionGone(HeaderValue),
-    /// The stream ended or failed; `opened` when it was open at all.
-    Ended { opened: bool },
+    /// The stream ended or failed; `delivered` when it carried a message.
+    Ended { delivered: bool },
 }
 
 impl HttpTransport {
@@ -496,8 +499,8 @@ impl Inner {
                         continue;
                     }
                 }
-                Listen::Ended { opened: true } => delay = STREAM_RETRY_FIRST,
-                Listen::Ended { opened: false } => {}
+                Listen::Ended { delivered: true } => delay = STREAM_RETRY_FIRST,
+                Listen::Ended { delivered: false } => {}
             }
             let wait = server_retry.unwrap_or(delay).min(STREAM_RETRY_MAX);
             tokio::select! {
@@ -534,7 +537,7 @@ impl Inner {
             }
             Err(e) => {
                 tracing::debug!(url = %self.url, error = %e, "GET stream failed");
-                return Listen::Ended { opened: false };
+                return Listen::Ended { delivered: false };
             }
         };
         let status = response.status();
@@ -552,25 +555,27 @@ impl Inner {
         if !status.is_success() || !is_sse {
             // E.g. 409 while the server still holds the previous stream.
             tracing::debug!(url = %self.url, %status, "GET stream refused");
-            return Listen::Ended { opened: false };
+            return Listen::Ended { delivered: false };
         }
-        // The bytes read since the last event, or since a chunk that ended
-        // on a blank line (nothing left half-read; e.g. after a keep-alive
-        // comment, which yields no event), bound each event's size.
+        // Bounds what the decoder buffers: the bytes read since the last
+        // event, or since a chunk that ended on a blank line (nothing left
+        // half-read; e.g. after keep-alive comments, which yield no event),
+        // may not pass the limit. A whole event over it is dropped below.
         let max = self.max_message_bytes;
         let pending = Arc::new(AtomicUsize::new(0));
         let counted = pending.clone();
         let chunks = BodyDataStream::new(response.into_body()).map(move |chunk| {
             let chunk = chunk.map_err(std::io::Error::other)?;
-            if counted.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len() > max {
-                return Err(std::io::Error::other(format!("an SSE event over {max} bytes")));
-            }
+            let buffered = counted.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
             if [&b"\n\n"[..], b"\r\r", b"\r\n\r\n"].iter().any(|end| chunk.ends_with(end)) {
                 counted.store(0, Ordering::Relaxed);
+            } else if buffered > max {
+                return Err(std::io::Error::other(format!("an SSE event over {max} bytes")));
             }
             Ok(chunk)
         });
         let mut events = std::pin::pin!(SseByteStream::new(chunks));
+        let mut delivered = false;
         while let Some(event) = events.next().await {
             let event = match event {
                 Ok(event) => event,
@@ -589,12 +594,19 @@ impl Inner {
             let Some(data) = event.data.filter(|d| !d.is_empty()) else {
                 continue; // priming or keep-alive event
             };
+            if data.len() > max {
+                tracing::warn!(url = %self.url, max, "GET stream: an event over the message size limit; dropped");
+                continue;
+            }
             match serde_json::from_str::<Value>(&data) {
-                Ok(message) if Message::classify(&message).is_ok() => self.inbox.deliver(message, None),
+                Ok(message) if Message::classify(&message).is_ok() => {
+                    delivered = true;
+                    self.inbox.deliver(message, None);
+                }
                 _ => tracing::warn!(url = %self.url, "GET stream: an event that is not a JSON-RPC message; dropped"),
             }
         }
-        Listen::Ended { opened: true }
+        Listen::Ended { delivered }
     }
 
     async fn close(&self) {
@@ -1058,5 +1070,30 @@ mod tests {
             .await
             .expect("the GET stream outlived its transport")
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn get_stream_drops_an_event_over_the_size_limit_and_goes_on() {
+        let big = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"data\":\"{}\"}}}}", "x".repeat(5000));
+        let small = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}";
+        let body = format!("data: {big}\n\ndata: {small}\n\n");
+        let (url, seen) = hyper_server(move |req, before| match (&req.method, req.rpc_method()) {
+            (&Method::POST, Some("initialize")) => initialized(req, "s1"),
+            (&Method::POST, _) => status(202),
+            (&Method::GET, _) if before.iter().filter(|s| s.method == Method::GET).count() < 2 => {
+                reply(200, None, Some("text/event-stream"), body.clone())
+            }
+            _ => status(405),
+        })
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let transport = transport(&url, inbox.clone(), 4096);
+        handshake(&transport).await;
+        until("the GET streams", || seen.lock().iter().filter(|s| s.method == Method::GET).count() == 3).await;
+        let got = inbox.0.lock().clone();
+        // Whether the big event came whole (dropped) or in parts (ending
+        // its stream), the small one after it arrives, on one stream or the next.
+        assert!(got.iter().any(|m| m["method"] == "notifications/tools/list_changed"), "{got:?}");
+        assert!(!got.iter().any(|m| m["method"] == "notifications/message"), "an oversized event was delivered");
     }
 }
