@@ -74,13 +74,14 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
-    /// A request or response exceeds the size limit.
-    #[error("{what} larger than {max} bytes")]
+    /// A request or response exceeds the size limit: the bridge's
+    /// `maxMessageBytes`, or the server's (it answered HTTP 413).
+    #[error("{what} larger than {}", limit(.max))]
     PayloadTooLarge {
         /// `"request"` or `"response"`.
         what: &'static str,
-        /// The limit, in bytes.
-        max: usize,
+        /// The limit, in bytes; `None` when the server's, which it did not name.
+        max: Option<usize>,
     },
 
     /// The workspace restarted more often than its restart intensity allows.
@@ -110,6 +111,14 @@ pub enum Error {
         /// The server's `data` member, if any.
         data: Option<Value>,
     },
+}
+
+/// The size limit of [`Error::PayloadTooLarge`], for its message.
+fn limit(max: &Option<usize>) -> String {
+    match max {
+        Some(max) => format!("{max} bytes"),
+        None => "the server accepts (HTTP 413)".to_owned(),
+    }
 }
 
 impl Error {
@@ -174,7 +183,7 @@ impl Error {
             | Error::WorkspaceStopped { workspace: id } => Some(json!({ "workspace": id })),
             Error::Timeout { ms } => Some(json!({ "timeoutMs": ms })),
             Error::QueueFull { max_queue } => Some(json!({ "maxQueue": max_queue })),
-            Error::PayloadTooLarge { max, .. } => Some(json!({ "maxBytes": max })),
+            Error::PayloadTooLarge { max, .. } => max.map(|max| json!({ "maxBytes": max })),
             _ => None,
         }
     }
@@ -207,7 +216,7 @@ mod tests {
             Error::InvalidArgument("a".into()),
             Error::PayloadTooLarge {
                 what: "request",
-                max: 1,
+                max: Some(1),
             },
             Error::WorkspaceFailed {
                 workspace: "w".into(),

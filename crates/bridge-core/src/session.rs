@@ -7,6 +7,12 @@
 //! session a caller opens with its own `clientInfo`, capabilities and
 //! request handler; it outlives process restarts by initializing again, on
 //! its next call, against the new process.
+//!
+//! Over streamable HTTP the transport keeps a session alive on its own
+//! ([`crate::transport::http`]): it listens on the session's `GET` stream,
+//! whose messages reach the same [`Router`] as those of responses, and when
+//! the server ends the session (HTTP 404) it initializes a new one with the
+//! same `initialize` parameters, so a [`Session`] outlives that too.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};

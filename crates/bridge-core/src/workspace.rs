@@ -248,7 +248,7 @@ impl Workspace {
         if size > self.limits.max_message_bytes {
             return Err(Error::PayloadTooLarge {
                 what: "request",
-                max: self.limits.max_message_bytes,
+                max: Some(self.limits.max_message_bytes),
             });
         }
 

@@ -1,20 +1,26 @@
-"""Tools for exercising the request path: sleep, progress, size, order, logs.
+"""Tools for exercising the request path: sleep, progress, size, order, logs,
+and the MCP session: messages the server sends outside any call, sessions
+it ends.
 
-Module state records what the server observed (call order, cancellations)
-so that tests can ask the server itself.
+Module state records what the server observed (call order, cancellations,
+sampling answers) so that tests can ask the server itself.
 """
 
 import asyncio
+from typing import Any
 
 from fastmcp import Context, FastMCP
 
 _order: list[str] = []
 _cancelled: list[str] = []
+_sampled: list[str] = []
+_background: set[asyncio.Task[Any]] = set()
 
 
 def register(mcp: FastMCP) -> None:
     """Adds the lab tools."""
     register_client_requests(mcp)
+    register_session_tools(mcp)
 
     @mcp.tool
     async def sleep(seconds: float, tag: str = "") -> str:
@@ -86,3 +92,86 @@ def register_client_requests(mcp: FastMCP) -> None:
     async def client_name(ctx: Context) -> str:
         """The clientInfo name of the MCP session the call came on."""
         return ctx.session.client_params.client_info.name
+
+
+def _in_background(work: Any) -> None:
+    """Runs the coroutine ``work`` after the current call, keeping a reference."""
+    task = asyncio.get_running_loop().create_task(work)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _session_manager() -> Any:
+    """The streamable HTTP session manager serving the current request.
+
+    Reached through the Starlette app's MCP route; ``_server_instances``
+    (session id -> transport) is the MCP SDK's private table, which FastMCP
+    itself walks to end sessions on shutdown.
+    """
+    from fastmcp.server.dependencies import get_http_request
+
+    for route in get_http_request().app.routes:
+        manager = getattr(getattr(route, "endpoint", None), "session_manager", None)
+        if manager is not None:
+            return manager
+    raise RuntimeError("no streamable HTTP session manager")
+
+
+def register_session_tools(mcp: FastMCP) -> None:
+    """Adds tools about MCP sessions (streamable HTTP only)."""
+
+    @mcp.tool
+    def session_id(ctx: Context) -> str:
+        """The MCP session id the call came on."""
+        return ctx.session_id
+
+    @mcp.tool
+    def sessions() -> list[str]:
+        """The ids of the MCP sessions the server holds, but those ended
+        (by DELETE or ``end_other_sessions``) and not yet forgotten."""
+        instances = _session_manager()._server_instances
+        return sorted(sid for sid, transport in instances.items() if not transport.is_terminated)
+
+    @mcp.tool
+    async def end_other_sessions(ctx: Context) -> int:
+        """Ends every MCP session but the caller's, as the server does when
+        it expires a session: later requests with their ids get HTTP 404.
+        Returns how many were ended."""
+        transports = [
+            t for sid, t in list(_session_manager()._server_instances.items()) if sid != ctx.session_id
+        ]
+        for transport in transports:
+            await transport.terminate()
+        return len(transports)
+
+    @mcp.tool
+    async def list_changed_soon(ctx: Context) -> str:
+        """Sends ``notifications/tools/list_changed`` on the session's GET
+        stream from a background task, after the call."""
+        session = ctx.session
+        _in_background(session.send_tool_list_changed())
+        return "scheduled"
+
+    @mcp.tool
+    async def sample_soon(prompt: str, ctx: Context) -> str:
+        """Sends ``sampling/createMessage`` on the session's GET stream from a
+        background task, after the call (no related request); the answer's
+        text is kept for ``sampled``."""
+        from mcp import types
+
+        session = ctx.session
+
+        async def sample() -> None:
+            result = await session.create_message(
+                [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+                max_tokens=16,
+            )
+            _sampled.append(result.content.text)
+
+        _in_background(sample())
+        return "scheduled"
+
+    @mcp.tool
+    def sampled() -> list[str]:
+        """Texts of the answers to ``sample_soon``'s requests so far."""
+        return list(_sampled)

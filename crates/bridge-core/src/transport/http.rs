@@ -1,27 +1,63 @@
-//! MCP streamable HTTP client transport (MCP 2025-06-18, Basic / Transports /
-//! Streamable HTTP) over TCP loopback, on a pooled hyper 1.x client.
+//! MCP streamable HTTP client transport (MCP 2025-06-18 and 2025-11-25,
+//! Basic / Transports / Streamable HTTP) over TCP loopback or a Unix socket,
+//! on a pooled hyper 1.x client.
+//!
+//! # Theory of operation
 //!
 //! Each message is one `POST` with `Accept: application/json,
 //! text/event-stream`. A request's answer is either one JSON body or an SSE
 //! stream whose events carry server messages until the response to it. The
 //! `Mcp-Session-Id` the server issues on `initialize` is sent on every later
 //! request, and so is `MCP-Protocol-Version` once negotiated. Every message
-//! read from a response goes to the [`Inbox`].
+//! read from a response goes to the [`Inbox`], with the id of the request
+//! whose stream carried it.
+//!
+//! Once `notifications/initialized` is accepted, a task opens the session's
+//! `GET` stream ("Listening for Messages from the Server") with `Accept:
+//! text/event-stream` and the session headers, and hands what the server
+//! sends there (notifications, server requests not tied to a call) to the
+//! inbox with no related request. A `405` means the server offers no such
+//! stream: the task ends. When the stream ends or fails the task opens it
+//! again after 100 ms doubling to 5 s (back to 100 ms after a stream that
+//! carried a message; the server's SSE `retry` instead, when given), with
+//! `Last-Event-ID` when the server gave event ids, until the transport is
+//! closed or dropped, or the connection is refused (the process is gone).
+//! An SSE event on it over the message size limit is dropped (and ends that
+//! stream when it arrives in parts).
+//!
+//! An HTTP `404` to a request that carried a session id means the server
+//! ended the session ("Session Management", item 4): the transport starts a
+//! new one with the same `initialize` parameters (a request id of its own,
+//! `fastmcp-bridge/reinitialize/<n>`, so it cannot collide with a call),
+//! then `notifications/initialized`, and sends the refused message again on
+//! the new session, once: a `404` means the server did not process it. A
+//! response to a server request of the ended session is not re-sent (that
+//! request died with it). A second `404` fails the message with
+//! `TRANSPORT_ERROR`. Messages refused while another message re-initializes
+//! wait for it and go on the new session; the `GET` stream's own `404`
+//! re-initializes the same way. What the ended session held on the server
+//! (logging level, resource subscriptions) is not restored.
+//!
+//! [`Transport::close`] stops the `GET` stream and sends `DELETE` with the
+//! session id ("Session Management", item 5).
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use parking_lot::RwLock;
-use serde_json::Value;
-use sse_stream::SseStream;
+use parking_lot::{Mutex, RwLock};
+use serde_json::{json, Value};
+use sse_stream::{SseByteStream, SseStream};
+use tokio_util::sync::CancellationToken;
 
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::connect::Connector;
 use super::{Inbox, SendError, Transport};
@@ -30,10 +66,18 @@ use crate::jsonrpc::Message;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
+const ACCEPT_SSE: &str = "text/event-stream";
 
 /// How long the rest of an SSE stream may take after its response.
-const SSE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+const SSE_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// First delay before the `GET` stream is opened again; doubles up to
+/// [`STREAM_RETRY_MAX`], and starts over after a stream that carried a
+/// message (a server that closes every stream at once is not polled fast).
+const STREAM_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Longest delay before the `GET` stream is opened again.
+const STREAM_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// Largest message the transport reads, in bytes.
 ///
@@ -43,20 +87,64 @@ const SSE_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1)
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Streamable HTTP transport to one MCP endpoint URL.
+///
+/// Dropping it (or [`Transport::close`]) ends its `GET` stream task.
 pub struct HttpTransport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: Client<Connector, Full<Bytes>>,
     url: Uri,
     session_id: RwLock<Option<HeaderValue>>,
     protocol_version: RwLock<Option<HeaderValue>>,
     max_message_bytes: usize,
     inbox: Arc<dyn Inbox>,
+    /// The params of the `initialize` request, repeated to re-initialize.
+    initialize: Mutex<Option<Value>>,
+    /// Held while re-initializing: one re-initialization at a time.
+    reinitializing: tokio::sync::Mutex<()>,
+    /// Re-initializations so far (names their request ids).
+    reinitializations: AtomicU64,
+    /// Set once the `GET` stream task was started.
+    listening: AtomicBool,
+    /// Cancelled by close or drop: ends the `GET` stream task.
+    closed: CancellationToken,
+}
+
+/// How one POST ended, before re-initialization is considered.
+enum PostError {
+    /// HTTP 404 to a message that carried this session id.
+    SessionGone(HeaderValue),
+    Failed(SendError),
+}
+
+impl From<SendError> for PostError {
+    fn from(e: SendError) -> Self {
+        PostError::Failed(e)
+    }
+}
+
+/// How one `GET` stream ended.
+enum Listen {
+    /// 405, or no session: the server offers no stream; stop trying.
+    NotOffered,
+    /// The connection was refused: the process is gone; stop trying.
+    Unreachable,
+    /// 404 for this session id.
+    SessionGone(HeaderValue),
+    /// The stream ended or failed; `delivered` when it carried a message.
+    Ended { delivered: bool },
 }
 
 impl HttpTransport {
     /// A transport to `url` (e.g. `http://127.0.0.1:8123/mcp`) through
     /// `connector` (TCP, or a Unix socket), delivering to `inbox`, reading
     /// messages of at most `max_message_bytes` (bytes; a response stream
-    /// counts as one message).
+    /// counts as one message, an event of the `GET` stream as one).
+    ///
+    /// Must be called within a tokio runtime (the `GET` stream task is
+    /// spawned on it once the session is initialized).
     ///
     /// # Errors
     ///
@@ -70,68 +158,149 @@ impl HttpTransport {
         }
         let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(HttpTransport {
-            client,
-            url,
-            session_id: RwLock::new(None),
-            protocol_version: RwLock::new(None),
-            max_message_bytes,
-            inbox,
+            inner: Arc::new(Inner {
+                client,
+                url,
+                session_id: RwLock::new(None),
+                protocol_version: RwLock::new(None),
+                max_message_bytes,
+                inbox,
+                initialize: Mutex::new(None),
+                reinitializing: tokio::sync::Mutex::new(()),
+                reinitializations: AtomicU64::new(0),
+                listening: AtomicBool::new(false),
+                closed: CancellationToken::new(),
+            }),
         })
     }
 
-    /// The MCP session id the server issued, if any.
+    /// The MCP session id the server issued, if any (a new one after a
+    /// re-initialization).
     pub fn session_id(&self) -> Option<String> {
-        self.session_id.read().as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
+        self.inner.session_id.read().as_ref().and_then(|v| v.to_str().ok()).map(str::to_owned)
     }
+}
 
-    fn build(&self, method: Method, body: Bytes) -> Result<Request<Full<Bytes>>> {
+impl Drop for HttpTransport {
+    fn drop(&mut self) {
+        self.inner.closed.cancel();
+    }
+}
+
+impl Inner {
+    /// A request to the endpoint with the session headers (the session id
+    /// only when `with_session`); returns the session id it carries.
+    fn build(
+        &self,
+        method: Method,
+        body: Bytes,
+        with_session: bool,
+    ) -> Result<(Request<Full<Bytes>>, Option<HeaderValue>)> {
         let mut builder = Request::builder()
             .method(method)
             .uri(self.url.clone())
             .header(ACCEPT, ACCEPT_BOTH)
             .header(CONTENT_TYPE, "application/json");
-        if let Some(id) = self.session_id.read().as_ref() {
+        let session = if with_session { self.session_id.read().clone() } else { None };
+        if let Some(id) = &session {
             builder = builder.header(SESSION_HEADER, id.clone());
         }
-        if let Some(version) = self.protocol_version.read().as_ref() {
-            builder = builder.header(PROTOCOL_VERSION_HEADER, version.clone());
+        if with_session {
+            if let Some(version) = self.protocol_version.read().as_ref() {
+                builder = builder.header(PROTOCOL_VERSION_HEADER, version.clone());
+            }
         }
-        builder
+        let request = builder
             .body(Full::new(body))
-            .map_err(|e| Error::InvalidArgument(format!("request: {e}")))
+            .map_err(|e| Error::InvalidArgument(format!("request: {e}")))?;
+        Ok((request, session))
     }
 
-    async fn post(&self, message: Value) -> Result<(), SendError> {
-        let expects = match Message::classify(&message).map_err(SendError::delivered)? {
-            Message::Request { id, .. } => Some(id),
+    async fn post(self: &Arc<Self>, message: Value) -> Result<(), SendError> {
+        let classified = Message::classify(&message).map_err(SendError::delivered)?;
+        let expects = match &classified {
+            Message::Request { id, method } => {
+                if method == "initialize" {
+                    *self.initialize.lock() = message.get("params").cloned();
+                }
+                Some(id.clone())
+            }
             _ => None,
         };
-        let body = serde_json::to_vec(&message)
-            .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?;
-        let request = self.build(Method::POST, body.into()).map_err(SendError::delivered)?;
+        let body: Bytes = serde_json::to_vec(&message)
+            .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?
+            .into();
+        let outcome = match self.post_once(body.clone(), expects.as_ref(), true).await {
+            Err(PostError::SessionGone(stale)) => {
+                self.reinitialize(&stale).await.map_err(SendError::delivered)?;
+                if matches!(classified, Message::Response { .. }) {
+                    return Err(SendError::delivered(Error::Transport(
+                        "the MCP session ended (HTTP 404) before this response reached the server".into(),
+                    )));
+                }
+                match self.post_once(body, expects.as_ref(), true).await {
+                    Err(PostError::SessionGone(_)) => Err(SendError::delivered(Error::Transport(format!(
+                        "POST {}: MCP session not found (HTTP 404) again after re-initializing",
+                        self.url
+                    )))),
+                    Err(PostError::Failed(e)) => Err(e),
+                    Ok(()) => Ok(()),
+                }
+            }
+            Err(PostError::Failed(e)) => Err(e),
+            Ok(()) => Ok(()),
+        };
+        if outcome.is_ok() && matches!(classified, Message::Notification { ref method } if method == "notifications/initialized") {
+            self.listen();
+        }
+        outcome
+    }
+
+    /// One POST of `body`; delivers what the server answers to the inbox.
+    async fn post_once(&self, body: Bytes, expects: Option<&Value>, with_session: bool) -> Result<(), PostError> {
+        let (request, session) = self.build(Method::POST, body, with_session).map_err(SendError::delivered)?;
         let response = self.client.request(request).await.map_err(|e| SendError {
             error: Error::Transport(format!("POST {}: {e}", self.url)),
             // A connect error means nothing was written.
             maybe_delivered: !e.is_connect(),
         })?;
+        self.keep_session_id(&response);
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND {
+            if let Some(stale) = session {
+                // Read the body so that the connection can be reused.
+                let _ = self.read_body(response.into_body()).await;
+                return Err(PostError::SessionGone(stale));
+            }
+        }
+        if !status.is_success() {
+            return Err(SendError::delivered(self.http_error(response).await).into());
+        }
+        let Some(expected) = expects else {
+            // Notifications and responses: 202 Accepted, no body.
+            return Ok(());
+        };
+        self.read_answer(response, expected, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| SendError::delivered(e).into())
+    }
+
+    fn keep_session_id(&self, response: &Response<Incoming>) {
         if let Some(id) = response.headers().get(SESSION_HEADER) {
             let mut slot = self.session_id.write();
             if slot.as_ref() != Some(id) {
                 *slot = Some(id.clone());
             }
         }
-        let status = response.status();
-        if !status.is_success() {
-            return Err(SendError::delivered(self.http_error(response).await));
-        }
-        let Some(expected) = expects else {
-            // Notifications and responses: 202 Accepted, no body.
-            return Ok(());
-        };
-        if status == StatusCode::ACCEPTED {
-            return Err(SendError::delivered(Error::Protocol(
-                "server answered a request with 202 Accepted".into(),
-            )));
+    }
+
+    /// Reads the answer to request `expected` (JSON or SSE), delivering
+    /// every message to the inbox; with `capture`, the answer itself is
+    /// returned instead of delivered.
+    async fn read_answer(&self, response: Response<Incoming>, expected: &Value, capture: bool) -> Result<Option<Value>> {
+        if response.status() == StatusCode::ACCEPTED {
+            return Err(Error::Protocol("server answered a request with 202 Accepted".into()));
         }
         let content_type = response
             .headers()
@@ -139,21 +308,22 @@ impl HttpTransport {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_ascii_lowercase();
-        let outcome = if content_type.starts_with("text/event-stream") {
-            self.read_sse(response.into_body(), &expected).await
+        if content_type.starts_with("text/event-stream") {
+            self.read_sse(response.into_body(), expected, capture).await
         } else if content_type.starts_with("application/json") {
-            match self.read_body(response.into_body()).await {
-                Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
-                    .map_err(|e| Error::Protocol(format!("invalid JSON response: {e}")))
-                    .map(|message| self.inbox.deliver(message, Some(&expected))),
-                Err(e) => Err(e),
+            let bytes = self.read_body(response.into_body()).await?;
+            let message = serde_json::from_slice::<Value>(&bytes)
+                .map_err(|e| Error::Protocol(format!("invalid JSON response: {e}")))?;
+            if capture {
+                return Ok(Some(message));
             }
+            self.inbox.deliver(message, Some(expected));
+            Ok(None)
         } else {
             Err(Error::Protocol(format!(
                 "unexpected content type {content_type:?} for a request"
             )))
-        };
-        outcome.map_err(SendError::delivered)
+        }
     }
 
     async fn read_body(&self, body: Incoming) -> Result<Bytes> {
@@ -165,7 +335,7 @@ impl HttpTransport {
                 if e.is::<http_body_util::LengthLimitError>() {
                     Error::PayloadTooLarge {
                         what: "response",
-                        max: self.max_message_bytes,
+                        max: Some(self.max_message_bytes),
                     }
                 } else {
                     Error::Transport(format!("reading response: {e}"))
@@ -174,20 +344,25 @@ impl HttpTransport {
     }
 
     /// Hands every message of an SSE response stream to the inbox, until
-    /// the response with id `expected`.
-    async fn read_sse(&self, body: Incoming, expected: &Value) -> Result<()> {
+    /// the response with id `expected` (returned instead, with `capture`).
+    async fn read_sse(&self, body: Incoming, expected: &Value, capture: bool) -> Result<Option<Value>> {
         let mut messages = std::pin::pin!(sse_messages(body, self.max_message_bytes));
         while let Some(decoded) = messages.next().await {
             let (message, kind) = decoded?;
             let is_answer = matches!(kind, Message::Response { ref id } if id == expected);
-            self.inbox.deliver(message, Some(expected));
+            let captured = if is_answer && capture {
+                Some(message)
+            } else {
+                self.inbox.deliver(message, Some(expected));
+                None
+            };
             if is_answer {
                 // Read the stream to its end (the server closes it after the
                 // response) so that hyper can reuse the connection; bounded,
                 // and the caller already has its answer.
                 let drain = async { while messages.next().await.is_some() {} };
                 let _ = tokio::time::timeout(SSE_DRAIN_TIMEOUT, drain).await;
-                return Ok(());
+                return Ok(captured);
             }
         }
         Err(Error::Protocol("SSE stream ended without a response".into()))
@@ -195,6 +370,13 @@ impl HttpTransport {
 
     async fn http_error(&self, response: Response<Incoming>) -> Error {
         let status = response.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The server's own limit (the MCP Python SDK's is 4 MiB).
+            return Error::PayloadTooLarge {
+                what: "request",
+                max: None,
+            };
+        }
         let body = self.read_body(response.into_body()).await.unwrap_or_default();
         // A JSON-RPC error body is the server's own error; pass it through.
         if let Ok(value) = serde_json::from_slice::<Value>(&body) {
@@ -206,11 +388,218 @@ impl HttpTransport {
         Error::Protocol(format!("HTTP {status} from {}: {text}", self.url))
     }
 
-    async fn delete_session(&self) {
+    /// Starts a new MCP session after the server answered 404 for `stale`:
+    /// `initialize` with the parameters of the first one, then
+    /// `notifications/initialized`. Does nothing when another caller
+    /// already replaced `stale`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Transport`] when there is no `initialize` to repeat or the
+    /// new session cannot be set up; the server's error when it refuses.
+    async fn reinitialize(&self, stale: &HeaderValue) -> Result<()> {
+        let _one_at_a_time = self.reinitializing.lock().await;
+        if self.session_id.read().as_ref() != Some(stale) {
+            return Ok(());
+        }
+        let params = self.initialize.lock().clone().ok_or_else(|| {
+            Error::Transport(format!("POST {}: MCP session not found (HTTP 404)", self.url))
+        })?;
+        let n = self.reinitializations.fetch_add(1, Ordering::Relaxed) + 1;
+        let id = json!(format!("fastmcp-bridge/reinitialize/{n}"));
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": "initialize", "params": params });
+        let body = serde_json::to_vec(&message)
+            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
+            .into();
+        let (request, _) = self.build(Method::POST, body, false)?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| Error::Transport(format!("POST {} (re-initialize): {e}", self.url)))?;
+        if !response.status().is_success() {
+            return Err(self.http_error(response).await);
+        }
+        let new_session = response.headers().get(SESSION_HEADER).cloned();
+        let answer = self
+            .read_answer(response, &id, true)
+            .await?
+            .ok_or_else(|| Error::Protocol("no answer to initialize".into()))?;
+        let init = crate::jsonrpc::into_result(answer)?;
+        let version = init
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::Protocol("InitializeResult has no protocolVersion".into()))?;
+        *self.protocol_version.write() = HeaderValue::from_str(version).ok();
+        *self.session_id.write() = new_session;
+        let initialized = serde_json::to_vec(&crate::jsonrpc::notification("notifications/initialized", None))
+            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?;
+        match self.post_once(initialized.into(), None, true).await {
+            Ok(()) => {}
+            Err(PostError::Failed(e)) => return Err(e.error),
+            Err(PostError::SessionGone(_)) => {
+                return Err(Error::Transport(format!(
+                    "POST {}: the new MCP session was not found (HTTP 404)",
+                    self.url
+                )))
+            }
+        }
+        tracing::info!(url = %self.url, "MCP session ended by the server (HTTP 404); initialized a new one");
+        Ok(())
+    }
+
+    /// Starts the `GET` stream task, once.
+    fn listen(self: &Arc<Self>) {
+        if self.listening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tokio::spawn(self.clone().listen_loop());
+    }
+
+    /// Keeps the session's `GET` stream open until the transport closes.
+    async fn listen_loop(self: Arc<Self>) {
+        let mut delay = STREAM_RETRY_FIRST;
+        let mut server_retry: Option<Duration> = None;
+        let mut last_event_id: Option<(HeaderValue, String)> = None;
+        loop {
+            let ended = tokio::select! {
+                _ = self.closed.cancelled() => return,
+                ended = self.listen_once(&mut last_event_id, &mut server_retry) => ended,
+            };
+            match ended {
+                Listen::NotOffered => {
+                    tracing::debug!(url = %self.url, "the server offers no GET stream");
+                    return;
+                }
+                Listen::Unreachable => return,
+                Listen::SessionGone(stale) => {
+                    let reinitialize = tokio::select! {
+                        _ = self.closed.cancelled() => return,
+                        outcome = self.reinitialize(&stale) => outcome,
+                    };
+                    if let Err(e) = reinitialize {
+                        tracing::warn!(url = %self.url, error = %e, "could not re-initialize the MCP session");
+                    } else {
+                        delay = STREAM_RETRY_FIRST;
+                        continue;
+                    }
+                }
+                Listen::Ended { delivered: true } => delay = STREAM_RETRY_FIRST,
+                Listen::Ended { delivered: false } => {}
+            }
+            let wait = server_retry.unwrap_or(delay).min(STREAM_RETRY_MAX);
+            tokio::select! {
+                _ = self.closed.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            delay = (delay * 2).min(STREAM_RETRY_MAX);
+        }
+    }
+
+    /// Opens the `GET` stream once and reads it to its end.
+    async fn listen_once(
+        &self,
+        last_event_id: &mut Option<(HeaderValue, String)>,
+        server_retry: &mut Option<Duration>,
+    ) -> Listen {
+        let Ok((mut request, Some(session))) = self.build(Method::GET, Bytes::new(), true) else {
+            return Listen::NotOffered;
+        };
+        let headers = request.headers_mut();
+        headers.insert(ACCEPT, HeaderValue::from_static(ACCEPT_SSE));
+        headers.remove(CONTENT_TYPE);
+        // Event ids belong to a session's stream; resume only the same one.
+        if let Some((_, id)) = last_event_id.as_ref().filter(|(s, _)| *s == session) {
+            if let Ok(value) = HeaderValue::from_str(id) {
+                headers.insert(LAST_EVENT_ID_HEADER, value);
+            }
+        }
+        let response = match self.client.request(request).await {
+            Ok(response) => response,
+            Err(e) if e.is_connect() => {
+                tracing::debug!(url = %self.url, error = %e, "GET stream: server unreachable");
+                return Listen::Unreachable;
+            }
+            Err(e) => {
+                tracing::debug!(url = %self.url, error = %e, "GET stream failed");
+                return Listen::Ended { delivered: false };
+            }
+        };
+        let status = response.status();
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            return Listen::NotOffered;
+        }
+        if status == StatusCode::NOT_FOUND {
+            return Listen::SessionGone(session);
+        }
+        let is_sse = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with(ACCEPT_SSE));
+        if !status.is_success() || !is_sse {
+            // E.g. 409 while the server still holds the previous stream.
+            tracing::debug!(url = %self.url, %status, "GET stream refused");
+            return Listen::Ended { delivered: false };
+        }
+        // Bounds what the decoder buffers: the bytes read since the last
+        // event, or since a chunk that ended on a blank line (nothing left
+        // half-read; e.g. after keep-alive comments, which yield no event),
+        // may not pass the limit. A whole event over it is dropped below.
+        let max = self.max_message_bytes;
+        let pending = Arc::new(AtomicUsize::new(0));
+        let counted = pending.clone();
+        let chunks = BodyDataStream::new(response.into_body()).map(move |chunk| {
+            let chunk = chunk.map_err(std::io::Error::other)?;
+            let buffered = counted.fetch_add(chunk.len(), Ordering::Relaxed) + chunk.len();
+            if [&b"\n\n"[..], b"\r\r", b"\r\n\r\n"].iter().any(|end| chunk.ends_with(end)) {
+                counted.store(0, Ordering::Relaxed);
+            } else if buffered > max {
+                return Err(std::io::Error::other(format!("an SSE event over {max} bytes")));
+            }
+            Ok(chunk)
+        });
+        let mut events = std::pin::pin!(SseByteStream::new(chunks));
+        let mut delivered = false;
+        while let Some(event) = events.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::warn!(url = %self.url, error = %e, "GET stream failed");
+                    break;
+                }
+            };
+            pending.store(0, Ordering::Relaxed);
+            if let Some(id) = event.id {
+                *last_event_id = Some((session.clone(), id));
+            }
+            if let Some(retry) = event.retry {
+                *server_retry = Some(Duration::from_millis(retry));
+            }
+            let Some(data) = event.data.filter(|d| !d.is_empty()) else {
+                continue; // priming or keep-alive event
+            };
+            if data.len() > max {
+                tracing::warn!(url = %self.url, max, "GET stream: an event over the message size limit; dropped");
+                continue;
+            }
+            match serde_json::from_str::<Value>(&data) {
+                Ok(message) if Message::classify(&message).is_ok() => {
+                    delivered = true;
+                    self.inbox.deliver(message, None);
+                }
+                _ => tracing::warn!(url = %self.url, "GET stream: an event that is not a JSON-RPC message; dropped"),
+            }
+        }
+        Listen::Ended { delivered }
+    }
+
+    async fn close(&self) {
+        self.closed.cancel();
         if self.session_id.read().is_none() {
             return;
         }
-        let Ok(request) = self.build(Method::DELETE, Bytes::new()) else {
+        let Ok((request, _)) = self.build(Method::DELETE, Bytes::new(), true) else {
             return;
         };
         match self.client.request(request).await {
@@ -247,7 +636,7 @@ where
                 Some(Err(if too_large {
                     Error::PayloadTooLarge {
                         what: "response",
-                        max: max_message_bytes,
+                        max: Some(max_message_bytes),
                     }
                 } else {
                     Error::Transport(format!("SSE stream: {e}"))
@@ -271,17 +660,18 @@ fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
 
 impl Transport for HttpTransport {
     fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>> {
-        Box::pin(self.post(message))
+        Box::pin(self.inner.post(message))
     }
 
     /// MCP 2025-06-18, Basic / Transports / Streamable HTTP: the client
     /// sends the negotiated version on every request after initialization.
     fn set_protocol_version(&self, version: &str) {
-        *self.protocol_version.write() = HeaderValue::from_str(version).ok();
+        *self.inner.protocol_version.write() = HeaderValue::from_str(version).ok();
     }
 
+    /// Stops the `GET` stream and sends `DELETE` for the session.
     fn close(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.delete_session())
+        Box::pin(self.inner.close())
     }
 }
 
@@ -289,19 +679,23 @@ impl Transport for HttpTransport {
 mod tests {
     //! Faults a real FastMCP server does not produce on demand (truncated
     //! JSON, a stream that ends early, a closed socket) come from a raw TCP
-    //! listener that writes fixed HTTP responses.
+    //! listener that writes fixed HTTP responses; exact sequences of session
+    //! handling (a 404 at a chosen request, a GET stream that ends, what the
+    //! transport sends) from a local hyper server that records every request.
+    //! The same behaviour against a real hub is in `tests/sessions.test.js`.
     use super::*;
-    use parking_lot::Mutex;
     use serde_json::json;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    /// What the transport delivered, and the related request ids.
     #[derive(Default)]
-    struct Collect(Mutex<Vec<Value>>);
+    struct Collect(Mutex<Vec<Value>>, Mutex<Vec<Option<Value>>>);
 
     impl Inbox for Collect {
-        fn deliver(&self, message: Value, _related: Option<&Value>) {
+        fn deliver(&self, message: Value, related: Option<&Value>) {
             self.0.lock().push(message);
+            self.1.lock().push(related.cloned());
         }
     }
 
@@ -373,7 +767,7 @@ mod tests {
         ))
         .await;
         let err = transport(&url, Arc::default(), 32).send(request()).await.unwrap_err();
-        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: 32 }), "{:?}", err.error);
+        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: Some(32) }), "{:?}", err.error);
     }
 
     #[tokio::test]
@@ -384,7 +778,7 @@ mod tests {
         ))
         .await;
         let err = transport(&url, Arc::default(), 32).send(request()).await.unwrap_err();
-        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: 32 }), "{:?}", err.error);
+        assert!(matches!(err.error, Error::PayloadTooLarge { what: "response", max: Some(32) }), "{:?}", err.error);
     }
 
     #[tokio::test]
@@ -400,5 +794,334 @@ mod tests {
         let got = inbox.0.lock();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1]["id"], 1);
+    }
+
+    // --- Session handling, against a local hyper server. ---
+
+    type Reply = Response<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>;
+
+    /// One request the local server received.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: Method,
+        headers: hyper::HeaderMap,
+        body: Value,
+    }
+
+    impl Seen {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+        fn rpc_method(&self) -> Option<&str> {
+            self.body.get("method").and_then(Value::as_str)
+        }
+    }
+
+    type Seens = Arc<Mutex<Vec<Seen>>>;
+
+    /// Serves HTTP/1.1 on loopback, answering each request with `answer`
+    /// (called with the request and those before it) and recording it.
+    async fn hyper_server(answer: impl Fn(&Seen, &[Seen]) -> Reply + Send + Sync + 'static) -> (String, Seens) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let seen: Seens = Arc::default();
+        let answer = Arc::new(answer);
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (answer, log) = (answer.clone(), log.clone());
+                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                    let (answer, log) = (answer.clone(), log.clone());
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                        let seen = Seen {
+                            method: parts.method,
+                            headers: parts.headers,
+                            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                        };
+                        let mut log = log.lock();
+                        let reply = answer(&seen, &log);
+                        log.push(seen);
+                        Ok::<_, std::convert::Infallible>(reply)
+                    }
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(socket), service),
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    fn reply(status: u16, session: Option<&str>, content_type: Option<&str>, body: String) -> Reply {
+        let mut builder = Response::builder().status(status);
+        if let Some(session) = session {
+            builder = builder.header(SESSION_HEADER, session);
+        }
+        if let Some(content_type) = content_type {
+            builder = builder.header(CONTENT_TYPE, content_type);
+        }
+        builder.body(Full::new(Bytes::from(body)).boxed()).unwrap()
+    }
+
+    fn json_reply(session: Option<&str>, body: Value) -> Reply {
+        reply(200, session, Some("application/json"), body.to_string())
+    }
+
+    fn status(status: u16) -> Reply {
+        reply(status, None, None, String::new())
+    }
+
+    /// The answer to `initialize` request `seen`, issuing session `session`.
+    fn initialized(seen: &Seen, session: &str) -> Reply {
+        json_reply(
+            Some(session),
+            json!({ "jsonrpc": "2.0", "id": seen.body["id"],
+                    "result": { "protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": { "name": "t", "version": "1" } } }),
+        )
+    }
+
+    /// Polls `check` until it holds; panics after 10 s.
+    async fn until(what: &str, mut check: impl FnMut() -> bool) {
+        let wait = async {
+            while !check() {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+    }
+
+    /// `initialize` as the session layer sends it, then
+    /// `notifications/initialized`.
+    async fn handshake(transport: &HttpTransport) {
+        let init = json!({ "jsonrpc": "2.0", "id": 100, "method": "initialize",
+            "params": { "protocolVersion": "2025-11-25", "capabilities": { "roots": {} }, "clientInfo": { "name": "probe", "version": "9" } } });
+        transport.send(init).await.unwrap();
+        transport.set_protocol_version("2025-11-25");
+        transport.send(crate::jsonrpc::notification("notifications/initialized", None)).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn get_stream_delivers_server_messages_resumes_with_last_event_id_and_delete_ends_the_session() {
+        let (url, seen) = hyper_server(|req, before| match (&req.method, req.rpc_method()) {
+            (&Method::POST, Some("initialize")) => initialized(req, "s1"),
+            (&Method::POST, _) => status(202),
+            // First GET: one notification with an event id, then the stream ends.
+            (&Method::GET, _) if !before.iter().any(|s| s.method == Method::GET) => reply(
+                200,
+                None,
+                Some("text/event-stream"),
+                "id: e1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n".into(),
+            ),
+            // Then: no stream offered.
+            (&Method::GET, _) => status(405),
+            (&Method::DELETE, _) => status(200),
+            _ => status(400),
+        })
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let transport = transport(&url, inbox.clone(), 4096);
+        handshake(&transport).await;
+
+        until("the notification", || inbox.0.lock().len() == 2).await;
+        assert_eq!(inbox.0.lock()[1]["method"], "notifications/tools/list_changed");
+        assert_eq!(inbox.1.lock()[1], None, "a GET stream message relates to no request");
+        until("the second GET", || seen.lock().iter().filter(|s| s.method == Method::GET).count() == 2).await;
+
+        transport.close().await;
+        let seen = seen.lock().clone();
+        let gets: Vec<_> = seen.iter().filter(|s| s.method == Method::GET).collect();
+        for get in &gets {
+            assert_eq!(get.header("accept"), Some("text/event-stream"));
+            assert_eq!(get.header("mcp-session-id"), Some("s1"));
+            assert_eq!(get.header("mcp-protocol-version"), Some("2025-11-25"));
+        }
+        assert_eq!(gets[0].header("last-event-id"), None);
+        assert_eq!(gets[1].header("last-event-id"), Some("e1"));
+        let first_get = seen.iter().position(|s| s.method == Method::GET).unwrap();
+        let initialized_at = seen.iter().position(|s| s.rpc_method() == Some("notifications/initialized")).unwrap();
+        assert!(initialized_at < first_get, "GET before notifications/initialized");
+        let last = seen.last().unwrap();
+        assert_eq!(last.method, Method::DELETE);
+        assert_eq!(last.header("mcp-session-id"), Some("s1"));
+        assert_eq!(gets.len(), 2, "GET again after 405");
+    }
+
+    #[tokio::test]
+    async fn not_found_for_the_session_reinitializes_once_and_resends_the_request() {
+        let (url, seen) = hyper_server(|req, before| {
+            let inits = before.iter().filter(|s| s.rpc_method() == Some("initialize")).count();
+            match (&req.method, req.rpc_method(), req.header("mcp-session-id")) {
+                (&Method::POST, Some("initialize"), None) => initialized(req, &format!("s{}", inits + 1)),
+                // As the MCP SDK's session manager answers an unknown session.
+                (&Method::POST, Some("tools/list"), Some("s1")) => reply(
+                    404,
+                    None,
+                    Some("application/json"),
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "Session not found"}}).to_string(),
+                ),
+                (&Method::POST, Some("tools/list"), Some("s2")) => {
+                    json_reply(None, json!({"jsonrpc": "2.0", "id": req.body["id"], "result": {"tools": []}}))
+                }
+                (&Method::POST, Some("notifications/initialized"), Some(_)) => status(202),
+                (&Method::GET, _, _) => status(405),
+                _ => status(400),
+            }
+        })
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let transport = transport(&url, inbox.clone(), 4096);
+        handshake(&transport).await;
+        transport.send(request()).await.unwrap();
+
+        let got = inbox.0.lock().clone();
+        assert_eq!(got.last().unwrap()["result"], json!({"tools": []}));
+        assert_eq!(inbox.1.lock().last().unwrap(), &Some(json!(1)));
+        assert_eq!(transport.session_id().as_deref(), Some("s2"));
+        assert!(!got.iter().any(|m| m["id"].is_string()), "the re-initialization's answer reached the inbox");
+
+        let seen = seen.lock().clone();
+        let posts: Vec<_> = seen.iter().filter(|s| s.method == Method::POST).collect();
+        let summary: Vec<_> = posts
+            .iter()
+            .map(|s| (s.rpc_method().unwrap_or(""), s.header("mcp-session-id").unwrap_or("-")))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("initialize", "-"),
+                ("notifications/initialized", "s1"),
+                ("tools/list", "s1"),
+                ("initialize", "-"),
+                ("notifications/initialized", "s2"),
+                ("tools/list", "s2"),
+            ]
+        );
+        // The same client identity, under a request id of the transport's own.
+        assert_eq!(posts[3].body["params"], posts[0].body["params"]);
+        assert!(posts[3].body["id"].is_string());
+        assert_eq!(posts[5].body, posts[2].body, "the request is re-sent unchanged");
+    }
+
+    #[tokio::test]
+    async fn a_second_not_found_fails_with_transport_error() {
+        let (url, seen) = hyper_server(|req, before| {
+            let inits = before.iter().filter(|s| s.rpc_method() == Some("initialize")).count();
+            match (&req.method, req.rpc_method(), req.header("mcp-session-id")) {
+                (&Method::POST, Some("initialize"), None) => initialized(req, &format!("s{}", inits + 1)),
+                (&Method::POST, Some("notifications/initialized"), Some(_)) => status(202),
+                (&Method::GET, _, _) => status(405),
+                _ => status(404),
+            }
+        })
+        .await;
+        let transport = transport(&url, Arc::default(), 4096);
+        handshake(&transport).await;
+        let err = transport.send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Transport(ref m) if m.contains("404")), "{:?}", err.error);
+        let seen = seen.lock();
+        assert_eq!(seen.iter().filter(|s| s.rpc_method() == Some("initialize")).count(), 2);
+        assert_eq!(seen.iter().filter(|s| s.rpc_method() == Some("tools/list")).count(), 2);
+    }
+
+    #[tokio::test]
+    async fn get_stream_not_found_reinitializes_and_listens_on_the_new_session() {
+        let (url, seen) = hyper_server(|req, before| {
+            let inits = before.iter().filter(|s| s.rpc_method() == Some("initialize")).count();
+            match (&req.method, req.rpc_method(), req.header("mcp-session-id")) {
+                (&Method::POST, Some("initialize"), None) => initialized(req, &format!("s{}", inits + 1)),
+                (&Method::POST, Some("notifications/initialized"), Some(_)) => status(202),
+                (&Method::GET, _, Some("s1")) => status(404),
+                (&Method::GET, _, Some("s2")) => reply(
+                    200,
+                    None,
+                    Some("text/event-stream"),
+                    "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/resources/updated\",\"params\":{\"uri\":\"x://y\"}}\n\n".into(),
+                ),
+                _ => status(405),
+            }
+        })
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let transport = transport(&url, inbox.clone(), 4096);
+        handshake(&transport).await;
+        // The first message is the answer to the first initialize.
+        until("the notification on the new session", || inbox.0.lock().len() == 2).await;
+        assert_eq!(inbox.0.lock()[1]["method"], "notifications/resources/updated");
+        assert_eq!(transport.session_id().as_deref(), Some("s2"));
+        assert_eq!(seen.lock().iter().filter(|s| s.rpc_method() == Some("initialize")).count(), 2);
+    }
+
+    #[tokio::test]
+    async fn dropping_the_transport_ends_its_get_stream() {
+        // The server holds the GET stream open, writing an SSE comment every
+        // 20 ms; once the transport is dropped the connection closes, a write
+        // fails and the server drops the stream's body.
+        let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+        let closed_tx = Arc::new(Mutex::new(Some(closed_tx)));
+        let (url, seen) = hyper_server(move |req, _| match (&req.method, req.rpc_method()) {
+            (&Method::POST, Some("initialize")) => initialized(req, "s1"),
+            (&Method::POST, _) => status(202),
+            (&Method::GET, _) => {
+                struct Signal(Option<tokio::sync::oneshot::Sender<()>>);
+                impl Drop for Signal {
+                    fn drop(&mut self) {
+                        if let Some(tx) = self.0.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+                let signal = Signal(closed_tx.lock().take());
+                // A body that never ends; dropped when the client goes.
+                let body = futures_util::stream::unfold(signal, |signal| async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    let comment = hyper::body::Frame::data(Bytes::from_static(b": keep-alive\r\n\r\n"));
+                    Some((Ok::<_, std::convert::Infallible>(comment), signal))
+                });
+                Response::builder()
+                    .header(CONTENT_TYPE, "text/event-stream")
+                    .body(BodyExt::boxed(http_body_util::StreamBody::new(body)))
+                    .unwrap()
+            }
+            _ => status(400),
+        })
+        .await;
+        let transport = transport(&url, Arc::default(), 4096);
+        handshake(&transport).await;
+        until("the GET", || seen.lock().iter().any(|s| s.method == Method::GET)).await;
+        drop(transport);
+        tokio::time::timeout(std::time::Duration::from_secs(10), closed_rx)
+            .await
+            .expect("the GET stream outlived its transport")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn get_stream_drops_an_event_over_the_size_limit_and_goes_on() {
+        let big = format!("{{\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{{\"data\":\"{}\"}}}}", "x".repeat(5000));
+        let small = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}";
+        let body = format!("data: {big}\n\ndata: {small}\n\n");
+        let (url, seen) = hyper_server(move |req, before| match (&req.method, req.rpc_method()) {
+            (&Method::POST, Some("initialize")) => initialized(req, "s1"),
+            (&Method::POST, _) => status(202),
+            (&Method::GET, _) if before.iter().filter(|s| s.method == Method::GET).count() < 2 => {
+                reply(200, None, Some("text/event-stream"), body.clone())
+            }
+            _ => status(405),
+        })
+        .await;
+        let inbox = Arc::new(Collect::default());
+        let transport = transport(&url, inbox.clone(), 4096);
+        handshake(&transport).await;
+        until("the GET streams", || seen.lock().iter().filter(|s| s.method == Method::GET).count() == 3).await;
+        let got = inbox.0.lock().clone();
+        // Whether the big event came whole (dropped) or in parts (ending
+        // its stream), the small one after it arrives, on one stream or the next.
+        assert!(got.iter().any(|m| m["method"] == "notifications/tools/list_changed"), "{got:?}");
+        assert!(!got.iter().any(|m| m["method"] == "notifications/message"), "an oversized event was delivered");
     }
 }

@@ -58,7 +58,7 @@ impl StdioTransport {
             return Err(SendError {
                 error: Error::PayloadTooLarge {
                     what: "request",
-                    max: self.max_message_bytes,
+                    max: Some(self.max_message_bytes),
                 },
                 maybe_delivered: false,
             });
@@ -102,7 +102,7 @@ pub async fn read_messages<R: AsyncRead + Unpin>(
                 if let Some(id) = id {
                     let error = Error::PayloadTooLarge {
                         what: "response",
-                        max: max_message_bytes,
+                        max: Some(max_message_bytes),
                     };
                     inbox.fail(&id, error);
                 }
