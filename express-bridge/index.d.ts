@@ -113,7 +113,12 @@ export const WORKSPACE_ID_PATTERN: RegExp;
  * An Express router with, for every workspace of `bridge`, an MCP streamable
  * HTTP endpoint at `/workspaces/:id/mcp` (POST, GET, DELETE; MCP 2025-06-18
  * and 2025-11-25, Basic / Transports / Streamable HTTP), and unless
- * `management: false` the routes of {@link managementRouter}.
+ * `management: false` the routes of {@link managementRouter}. The sessionless
+ * 2026-07-28 revision is not spoken: `server/discover` gets 400 with JSON-RPC
+ * -32601 and other requests carrying `MCP-Protocol-Version: 2026-07-28` get
+ * 400 `UNSUPPORTED_PROTOCOL_VERSION` (-32600), so that dual-era clients fall
+ * back to `initialize` (MCP 2026-07-28, Basic / Transports / Streamable HTTP /
+ * Backward Compatibility).
  *
  * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
  */

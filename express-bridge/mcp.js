@@ -336,8 +336,11 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
       throw new RouterError('INVALID_REQUEST', 'not a JSON-RPC request, notification or response');
     }
     if (isRequest && message.method === 'server/discover') {
-      // The sessionless 2026-07-28 revision's probe: a quick 4xx makes its
-      // clients fall back to initialize.
+      // The sessionless 2026-07-28 revision's probe: a 4xx whose body is
+      // none of that revision's errors (-32020, -32021, -32022) makes its
+      // dual-era clients fall back to initialize (MCP 2026-07-28, Basic /
+      // Transports / Streamable HTTP / Backward Compatibility). Other
+      // 2026-07-28 requests get 400 from checkProtocolVersion below.
       res.status(400).json(rpcError(message.id, METHOD_NOT_FOUND, 'server/discover is not supported; use initialize'));
       return;
     }

@@ -1,5 +1,5 @@
 // Shared helpers of the Node tests.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +19,21 @@ export function makeWorkspace(config, files = {}) {
   return dir;
 }
 
-/** Whether a process with this pid exists. */
+/**
+ * Whether a process with this pid exists and has not exited. A zombie (it
+ * exited; its parent has not reaped it yet) counts as exited: an orphan's
+ * zombie waits for PID 1, which may reap it only seconds later.
+ */
 export function isAlive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ...", comm may contain spaces or parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -17,6 +17,16 @@ _sampled: list[str] = []
 _background: set[asyncio.Task[Any]] = set()
 
 
+async def _sleep_recording(seconds: float, tag: str) -> str:
+    """Sleeps ``seconds``, recording ``tag`` if cancelled; returns ``tag``."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _cancelled.append(tag)
+        raise
+    return tag
+
+
 def register(mcp: FastMCP) -> None:
     """Adds the lab tools."""
     register_client_requests(mcp)
@@ -25,12 +35,17 @@ def register(mcp: FastMCP) -> None:
     @mcp.tool
     async def sleep(seconds: float, tag: str = "") -> str:
         """Sleeps, recording ``tag`` if the call is cancelled."""
-        try:
-            await asyncio.sleep(seconds)
-        except asyncio.CancelledError:
-            _cancelled.append(tag)
-            raise
-        return tag
+        return await _sleep_recording(seconds, tag)
+
+    @mcp.tool
+    async def sleep_started(seconds: float, tag: str, ctx: Context) -> str:
+        """Reports progress 0 of 1 once it runs, then sleeps like ``sleep``.
+
+        The progress tells a client that the call reached the server, so that
+        it can cancel a call that surely runs.
+        """
+        await ctx.report_progress(0, 1, "started")
+        return await _sleep_recording(seconds, tag)
 
     @mcp.tool
     def cancelled() -> list[str]:

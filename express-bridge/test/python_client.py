@@ -1,0 +1,183 @@
+"""Drives the Express MCP endpoint with the official Python ``mcp`` client.
+
+Run by python-client.test.js, which starts the Express app and the lab
+workspace: ``python python_client.py URL``. Starts nothing itself, prints one
+JSON object on stdout with what each run observed, and leaves the asserting
+to the Node test.
+
+Runs, with ``mcp.client.streamable_http.streamable_http_client`` and
+``ClientSession``:
+
+- one session per handshake-era revision, 2025-06-18 and 2025-11-25:
+  initialize, tools/list, tools/call, progress (``progress_callback``),
+  logging (``logging_callback``) and cancellation (a call cancelled once the
+  server reported it running). ``ClientSession.initialize()`` always offers
+  the client's newest handshake revision (2025-11-25); for 2025-06-18 the
+  script sends the same ``initialize`` with that revision through the
+  session's public ``send_request``/``adopt``/``send_notification``, as an
+  older client would;
+- ``mcp.Client(URL)`` in its default ``mode="auto"``: it probes the
+  sessionless 2026-07-28 revision with ``server/discover`` and, on the
+  endpoint's 4xx, falls back to ``initialize`` (MCP 2026-07-28, Basic /
+  Versioning / Backward Compatibility);
+- ``mcp.Client(URL, mode="2026-07-28")``: a client that speaks only the
+  sessionless revision gets a JSON-RPC error at once, not a hang.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp import Client, ClientSession, MCPError
+from mcp.client.streamable_http import streamable_http_client
+
+#: Bound on each awaited step, seconds; the Node test bounds the whole run too.
+STEP_TIMEOUT = 30.0
+
+
+def _text(result: Any) -> str:
+    """The text of a CallToolResult's first content item."""
+    if result.is_error:
+        raise RuntimeError(f"tool call failed: {result.content}")
+    return result.content[0].text
+
+
+async def _initialize(session: ClientSession, version: str) -> types.InitializeResult:
+    """The initialize handshake offering ``version``."""
+    if version == "2025-11-25":
+        return await session.initialize()
+    result = await session.send_request(
+        types.InitializeRequest(
+            params=types.InitializeRequestParams(
+                protocol_version=version,
+                capabilities=types.ClientCapabilities(),
+                client_info=types.Implementation(name=f"python-client-{version}", version="1.0.0"),
+            ),
+        ),
+        types.InitializeResult,
+    )
+    session.adopt(result)
+    await session.send_notification(types.InitializedNotification())
+    return result
+
+
+async def _cancel_running_call(session: ClientSession, tag: str) -> dict[str, Any]:
+    """Starts a 30 s ``sleep_started`` call, cancels it once it reports that it runs,
+    then asks the server (bounded) whether it saw the cancellation."""
+    running = anyio.Event()
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        running.set()
+
+    outcome: dict[str, Any] = {"completed": False}
+    async with anyio.create_task_group() as group:
+        scope = anyio.CancelScope()
+
+        async def call() -> None:
+            with scope:
+                await session.call_tool(
+                    "sleep_started", {"seconds": 30, "tag": tag}, progress_callback=on_progress
+                )
+                outcome["completed"] = True
+
+        group.start_soon(call)
+        with anyio.fail_after(STEP_TIMEOUT):
+            await running.wait()
+        scope.cancel()
+    seen = False
+    with anyio.move_on_after(STEP_TIMEOUT):
+        while not seen:
+            result = await session.call_tool("cancelled", {})
+            seen = tag in result.structured_content["result"]
+            if not seen:
+                await anyio.sleep(0.1)
+    outcome["serverSawCancellation"] = seen
+    return outcome
+
+
+async def handshake_run(url: str, version: str) -> dict[str, Any]:
+    """One session of a handshake-era revision."""
+    logs: list[str] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(json.dumps(params.data))
+
+    out: dict[str, Any] = {}
+    async with streamable_http_client(url) as (read, write):
+        async with ClientSession(read, write, read_timeout_seconds=STEP_TIMEOUT, logging_callback=on_log) as session:
+            with anyio.fail_after(STEP_TIMEOUT):
+                init = await _initialize(session, version)
+            out["protocolVersion"] = init.protocol_version
+            out["serverName"] = init.server_info.name
+            out["sessionProtocolVersion"] = session.protocol_version
+            tools = await session.list_tools()
+            out["tools"] = sorted(tool.name for tool in tools.tools)
+            out["echo"] = _text(await session.call_tool("echo", {"text": f"hello {version}"}))
+            progress: list[list[Any]] = []
+
+            async def on_progress(value: float, total: float | None, message: str | None) -> None:
+                progress.append([value, total, message])
+
+            result = await session.call_tool("progress", {"steps": 3, "delay": 0.1}, progress_callback=on_progress)
+            out["progressResult"] = result.structured_content["result"]
+            out["progress"] = progress
+            out["logResult"] = _text(await session.call_tool("log", {"message": f"log {version}"}))
+            with anyio.move_on_after(STEP_TIMEOUT):
+                while not logs:
+                    await anyio.sleep(0.05)
+            out["logs"] = logs
+            out["cancellation"] = await _cancel_running_call(session, f"python-{version}-{time.time_ns()}")
+    return out
+
+
+async def auto_run(url: str) -> dict[str, Any]:
+    """The high-level client in mode="auto": discover probe, then fallback."""
+    async with Client(url, read_timeout_seconds=STEP_TIMEOUT) as client:
+        result = await client.call_tool("echo", {"text": "auto"})
+        return {
+            "protocolVersion": client.protocol_version,
+            "handshake": client.session.initialize_result is not None,
+            "echo": _text(result),
+        }
+
+
+async def modern_only_run(url: str) -> dict[str, Any]:
+    """A client pinned to the sessionless revision: an error, within the bound."""
+    try:
+        with anyio.fail_after(STEP_TIMEOUT):
+            async with Client(url, mode="2026-07-28", read_timeout_seconds=STEP_TIMEOUT) as client:
+                await client.list_tools()
+    except Exception as exc:  # the client's task groups wrap the MCPError
+        error = _find(exc, MCPError)
+        if error is None:
+            return {"error": "timeout" if _find(exc, TimeoutError) else repr(exc)}
+        return {"error": {"code": error.code, "message": str(error)}}
+    return {"error": None}
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> Any:
+    """The first exception of ``kind`` in ``exc`` or the groups it nests."""
+    if isinstance(exc, kind):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        if (found := _find(inner, kind)) is not None:
+            return found
+    return None
+
+
+async def main(url: str) -> None:
+    report = {
+        "handshake": {version: await handshake_run(url, version) for version in ("2025-06-18", "2025-11-25")},
+        "auto": await auto_run(url),
+        "modernOnly": await modern_only_run(url),
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    anyio.run(main, sys.argv[1])
