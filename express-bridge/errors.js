@@ -16,6 +16,7 @@ export const routerErrorCodes = Object.freeze({
   UNAUTHORIZED: { httpStatus: 401, rpcCode: -32600 },
   FORBIDDEN: { httpStatus: 403, rpcCode: -32600 },
   FORBIDDEN_ORIGIN: { httpStatus: 403, rpcCode: -32600 },
+  FORBIDDEN_HOST: { httpStatus: 403, rpcCode: -32600 },
   SESSION_NOT_FOUND: { httpStatus: 404, rpcCode: -32600 },
   METHOD_NOT_ALLOWED: { httpStatus: 405, rpcCode: -32600 },
   NOT_ACCEPTABLE: { httpStatus: 406, rpcCode: -32600 },

@@ -11,6 +11,17 @@ export interface SecurityOptions {
    */
   allowedOrigins?: string[];
   /**
+   * Hosts this server is reached by, besides localhost, 127.0.0.1 and [::1]
+   * (any port): `host` (any port) or `host:port`, compared with the `Host`
+   * header. Any other `Host` gets 403 `FORBIDDEN_HOST`: a page on a foreign
+   * domain that resolves to this machine (DNS rebinding) sends its domain
+   * as `Host`, and browsers send no `Origin` on same-origin GETs. Set the
+   * app's public host names here when it is served under them (behind a
+   * proxy, the `Host` the proxy forwards); `false` turns the check off.
+   * Default: `[]`.
+   */
+  allowedHosts?: string[] | false;
+  /**
    * Authenticates every request of every route (MCP and REST). Returns the
    * principal (any value but `null`, `undefined` or `false`; stored in
    * `req.auth`), or nothing for 401 `UNAUTHORIZED` with
@@ -164,7 +175,7 @@ export const routerErrorCodes: Readonly<Record<RouterErrorCode, { httpStatus: nu
 
 export type RouterErrorCode =
   | 'PARSE_ERROR' | 'INVALID_REQUEST' | 'INVALID_WORKSPACE_ID' | 'SESSION_REQUIRED'
-  | 'UNSUPPORTED_PROTOCOL_VERSION' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'FORBIDDEN_ORIGIN'
+  | 'UNSUPPORTED_PROTOCOL_VERSION' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'FORBIDDEN_ORIGIN' | 'FORBIDDEN_HOST'
   | 'SESSION_NOT_FOUND' | 'METHOD_NOT_ALLOWED' | 'NOT_ACCEPTABLE' | 'STREAM_CONFLICT'
   | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA_TYPE' | 'TOO_MANY_SESSIONS';
 

@@ -8,7 +8,7 @@ import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCod
 import { EVENTS_KEEPALIVE_MS, managementRoutes } from './management.js';
 import { bridgeMetrics } from './metrics.js';
 import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
-import { guards, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
+import { guards, normalizeHost, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
 
 export { RouterError, routerErrorCodes, statusCode, SUPPORTED_PROTOCOL_VERSIONS, WORKSPACE_ID_PATTERN };
 
@@ -18,7 +18,7 @@ const DEFAULTS = Object.freeze({
   sessionIdleMs: 30 * 60 * 1000,
   eventsKeepAliveMs: EVENTS_KEEPALIVE_MS,
 });
-const SECURITY_KEYS = ['allowedOrigins', 'authenticate', 'authorize'];
+const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize'];
 const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs']);
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs']);
 
@@ -55,7 +55,14 @@ function checkOptions(options, known, where) {
   if (!Array.isArray(origins)) {
     throw new TypeError(`${where}: allowedOrigins must be an array of origins, e.g. ["https://app.example.com"]`);
   }
-  return new Set(origins.map(normalizeOrigin));
+  const hosts = options.allowedHosts ?? [];
+  if (hosts !== false && !Array.isArray(hosts)) {
+    throw new TypeError(`${where}: allowedHosts must be an array of hosts, e.g. ["mcp.example.com"], or false`);
+  }
+  return {
+    allowedOrigins: new Set(origins.map(normalizeOrigin)),
+    allowedHosts: hosts === false ? null : new Set(hosts.map(normalizeHost)),
+  };
 }
 
 /** Answers the router's own errors (JSON-RPC on the MCP endpoint, REST elsewhere); passes the rest on. */
@@ -92,10 +99,10 @@ function errorHandler(maxBodyBytes) {
  */
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
-  const allowedOrigins = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
+  const allowed = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
   const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs } = { ...DEFAULTS, ...options };
   const metrics = bridgeMetrics(bridge);
-  const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
+  const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
 
   const router = express.Router();
   const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, metrics });
@@ -121,13 +128,13 @@ export function bridgeRouter(bridge, options = {}) {
  * to mount them on an internal port while
  * `bridgeRouter(bridge, { management: false })` faces clients.
  * @param {import('fastmcp-bridge').Bridge} bridge
- * @param {{ allowedOrigins?: string[], authenticate?: Function, authorize?: Function, eventsKeepAliveMs?: number }} [options]
+ * @param {{ allowedOrigins?: string[], allowedHosts?: string[] | false, authenticate?: Function, authorize?: Function, eventsKeepAliveMs?: number }} [options]
  * @returns {import('express').Router & { close(): Promise<void> }}
  */
 export function managementRouter(bridge, options = {}) {
   checkBridge(bridge, 'managementRouter');
-  const allowedOrigins = checkOptions(options, MANAGEMENT_KEYS, 'managementRouter');
-  const shared = guards({ bridge, allowedOrigins, authenticate: options.authenticate, authorize: options.authorize });
+  const allowed = checkOptions(options, MANAGEMENT_KEYS, 'managementRouter');
+  const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
   const router = express.Router();
   const management = managementRoutes(router, {
     bridge,

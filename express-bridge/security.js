@@ -1,5 +1,5 @@
-// Request guards shared by the MCP endpoint and the REST routes: Origin
-// validation, authentication, workspace id checks and authorization.
+// Request guards shared by the MCP endpoint and the REST routes: Host and
+// Origin validation, authentication, workspace id checks and authorization.
 import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError } from './errors.js';
@@ -23,6 +23,44 @@ export function normalizeOrigin(origin) {
   return url.origin;
 }
 
+/** A Host header value: a DNS name or IPv4 address, or an IPv6 one in brackets, with an optional port. */
+const HOST_VALUE = /^(?:[a-z0-9.-]+|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/** The host name of a valid Host value (`[::1]:80` → `[::1]`), lowercased. */
+function hostName(host) {
+  const lower = host.toLowerCase();
+  return lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.split(':')[0];
+}
+
+/**
+ * Normalizes an `allowedHosts` entry (`host` or `host:port`, as in a Host
+ * header); throws a TypeError with a hint when it is not one.
+ */
+export function normalizeHost(host) {
+  if (typeof host !== 'string' || !HOST_VALUE.test(host)) {
+    throw new TypeError(`bridgeRouter: allowedHosts entry ${JSON.stringify(host)} is not a host (e.g. "mcp.example.com" or "mcp.example.com:8443")`);
+  }
+  return host.toLowerCase();
+}
+
+/**
+ * Whether a request's Host header names this server: localhost, 127.0.0.1
+ * or [::1] (any port), or one of `allowed` (as `host` for any port, or
+ * `host:port`). `allowed === null` accepts every Host. A page on a foreign
+ * domain that resolves to this machine (DNS rebinding) sends its own domain
+ * as Host, and browsers send no `Origin` on same-origin GETs, so the Host
+ * check is what refuses it. MCP 2025-06-18, Basic / Transports / Streamable
+ * HTTP / Security Warning.
+ * @param {string | undefined} host
+ * @param {Set<string> | null} allowed normalized hosts
+ */
+export function isAllowedHost(host, allowed) {
+  if (allowed === null) return true;
+  if (typeof host !== 'string' || !HOST_VALUE.test(host)) return false;
+  const name = hostName(host);
+  return LOCAL_HOSTNAMES.has(name) || allowed.has(name) || allowed.has(host.toLowerCase());
+}
+
 /**
  * Whether a request's Origin header is allowed: absent, an http(s) origin on
  * localhost / 127.0.0.1 / [::1] (any port), or one of `allowed`.
@@ -43,11 +81,17 @@ export function isAllowedOrigin(origin, allowed) {
 }
 
 /**
- * The guards of one route: Origin, then `authenticate(req)`, then (for
+ * The guards of one route: Host, Origin, then `authenticate(req)`, then (for
  * routes with `:id`) the workspace id's shape, `authorize` and existence.
  * The principal is stored in `req.auth`.
  */
-export function guards({ bridge, allowedOrigins, authenticate, authorize }) {
+export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, authorize }) {
+  function checkHost(req, _res, next) {
+    const host = req.get('host');
+    if (isAllowedHost(host, allowedHosts)) return next();
+    next(new RouterError('FORBIDDEN_HOST', 'Host not allowed', { details: { host: host ?? null } }));
+  }
+
   function checkOrigin(req, _res, next) {
     const origin = req.get('origin');
     if (isAllowedOrigin(origin, allowedOrigins)) return next();
@@ -102,5 +146,5 @@ export function guards({ bridge, allowedOrigins, authenticate, authorize }) {
     return ids.filter((_id, i) => allowed[i]);
   }
 
-  return { common: [checkOrigin, checkAuth], checkWorkspace, visibleWorkspaces };
+  return { common: [checkHost, checkOrigin, checkAuth], checkWorkspace, visibleWorkspaces };
 }

@@ -1,6 +1,7 @@
 // The MCP endpoint's HTTP contract (MCP 2025-06-18 and 2025-11-25, Basic /
 // Transports / Streamable HTTP) and the security defaults, with fetch.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
 import { Bridge } from 'fastmcp-bridge';
@@ -19,8 +20,8 @@ describe('MCP endpoint status codes', () => {
 
   before(async () => {
     bridge = new Bridge({ workspaces: { lab: { dir: labDir }, other: { dir: labDir } } });
-    router = bridgeRouter(bridge, { maxBodyBytes: 10_000, allowedOrigins: ['https://app.example.com'] });
-    limited = bridgeRouter(bridge, { maxSessions: 2, management: false });
+    router = bridgeRouter(bridge, { maxBodyBytes: 10_000, allowedOrigins: ['https://app.example.com'], allowedHosts: ['mcp.example.com'] });
+    limited = bridgeRouter(bridge, { maxSessions: 2, management: false, allowedHosts: false });
     server = await serve((app) => {
       app.use('/limited', limited);
       app.use(router);
@@ -143,6 +144,35 @@ describe('MCP endpoint status codes', () => {
     for (const origin of ['http://localhost:5173', 'http://127.0.0.1', 'https://app.example.com']) {
       assert.equal((await fetch(`${server.base}/health`, { headers: { origin } })).status, 200, origin);
     }
+  });
+
+  it('validates Host: 403 for a foreign one (DNS rebinding); localhost and allowedHosts pass', async () => {
+    // fetch() sets Host from the URL; node:http sends the Host a rebinding
+    // page's browser would, over the same loopback connection.
+    const get = (path, host) =>
+      new Promise((resolve, reject) => {
+        const { port } = new URL(server.base);
+        const req = http.get({ host: '127.0.0.1', port, path, headers: { host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode, body }));
+        });
+        req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+        req.on('error', reject);
+      });
+    const port = new URL(server.base).port;
+    for (const host of [`rebind.example:${port}`, 'rebind.example', `mcp.example.com.rebind.example:${port}`]) {
+      const refused = await get('/workspaces', host);
+      assert.equal(refused.status, 403, host);
+      assert.equal(JSON.parse(refused.body).error.code, 'FORBIDDEN_HOST', host);
+    }
+    assert.equal((await get('/workspaces/lab/logs', 'rebind.example')).status, 403);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, 'mcp.example.com', `MCP.example.com:${port}`]) {
+      assert.equal((await get('/health', host)).status, 200, host);
+    }
+    // allowedHosts: false turns the check off.
+    assert.notEqual((await get('/limited/workspaces/lab/mcp', 'rebind.example')).status, 403);
   });
 
   it('answers 503 beyond maxSessions', async () => {

@@ -121,6 +121,9 @@ describe('bridgeRouter options and status mapping', () => {
     const bridge = new Bridge({ workspaces: {} });
     assert.throws(() => bridgeRouter(bridge, { maxBody: 1 }), TypeError);
     assert.throws(() => bridgeRouter(bridge, { maxBodyBytes: -1 }), TypeError);
+    assert.throws(() => bridgeRouter(bridge, { allowedHosts: 'mcp.example.com' }), /allowedHosts must be an array/);
+    assert.throws(() => bridgeRouter(bridge, { allowedHosts: ['https://mcp.example.com/'] }), /is not a host/);
+    assert.throws(() => bridgeRouter(bridge, { allowedHosts: [''] }), /is not a host/);
   });
 
   it('maps every registry code to its HTTP status and other errors sensibly', () => {
