@@ -12,8 +12,9 @@
 //!
 //! A call passes the workspace's bounded priority queue ([`queue`]), gets a
 //! request id and a reply channel in the pending map ([`pending`]), and is
-//! sent over a [`transport::Transport`], today MCP streamable HTTP on TCP
-//! loopback ([`transport::http`]). The transport hands every message the
+//! sent over a [`transport::Transport`]: MCP streamable HTTP on TCP loopback
+//! or a Unix socket ([`transport::http`]), or newline-delimited JSON-RPC on a
+//! child's stdin and stdout ([`transport::stdio`]). The transport hands every message the
 //! server sends to the workspace's inbox, which routes responses and
 //! progress to the calls waiting for them. A call settles exactly once: with
 //! the response's `result`, or with an [`Error`] (server error, timeout,
