@@ -35,18 +35,10 @@ import httpx2 as httpx
 BASELINE = textwrap.dedent(
     """
     import sys
-    from fastmcp import Context, FastMCP
+    from fastmcp import FastMCP
+    from bench_tools import register  # the hub's tool module, beside this script
     mcp = FastMCP("baseline")
-
-    @mcp.tool
-    def echo(text: str) -> str:
-        return text
-
-    @mcp.tool
-    async def echo_progress(text: str, ctx: Context) -> str:
-        await ctx.report_progress(1, 1)
-        return text
-
+    register(mcp)
     mcp.run(transport="http", host="127.0.0.1", port=int(sys.argv[1]), show_banner=False)
     """
 )
@@ -82,6 +74,7 @@ def start(name: str, work: Path) -> tuple[subprocess.Popen, str]:
         port = free_port()
         script = work / "baseline.py"
         script.write_text(BASELINE)
+        (work / "bench_tools.py").write_text(TOOLS)
         proc = subprocess.Popen(
             [sys.executable, str(script), str(port)], stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
