@@ -583,12 +583,12 @@ impl Inner {
                 tracing::warn!(url = %self.url, max, "GET stream: an event over the message size limit; dropped");
                 continue;
             }
-            match serde_json::from_str::<Value>(&data) {
-                Ok(message) if Message::classify(&message).is_ok() => {
+            match crate::jsonrpc::decode(data.as_bytes()) {
+                Ok((message, _)) => {
                     delivered = true;
                     self.inbox.deliver(message, None);
                 }
-                _ => tracing::warn!(url = %self.url, "GET stream: an event that is not a JSON-RPC message; dropped"),
+                Err(_) => tracing::warn!(url = %self.url, "GET stream: an event that is not a JSON-RPC message; dropped"),
             }
         }
         Listen::Ended { delivered }
