@@ -51,7 +51,28 @@ export interface LimitOptions {
   maxMemoryMb?: number;
   /** How the workspace process is reached. Default: `'http'`. */
   transport?: TransportKind;
+  /** Which MCP revision the workspace's sessions speak; see {@link Protocol}. Default: `'stateful'`. */
+  protocol?: Protocol;
 }
+
+/**
+ * Which MCP revision a workspace's sessions speak.
+ *
+ * - `'stateful'`: the `initialize` handshake (MCP 2025-11-25, accepting
+ *   2025-06-18 and 2025-03-26): an MCP session per {@link Session}, server
+ *   requests during a call, server notifications on the session's `GET`
+ *   stream, a session-wide logging level.
+ * - `'sessionless'`: MCP 2026-07-28: `server/discover` instead of
+ *   `initialize`, then self-contained requests carrying the client's info
+ *   and capabilities in `_meta`. Server requests during a call arrive as an
+ *   `InputRequiredResult`, answered by the same `onRequest` handlers; no
+ *   `GET` stream, no `ping` (the health check of a stdio server is
+ *   `server/discover`), no `logging/setLevel`. A server that does not offer
+ *   2026-07-28 fails the workspace's start (`START_FAILED`).
+ * - `'auto'`: `server/discover` first; 2026-07-28 when the server offers it,
+ *   else the `initialize` handshake.
+ */
+export type Protocol = 'stateful' | 'sessionless' | 'auto';
 
 /** One MCP server a workspace hub aggregates (Claude Desktop `mcpServers` shape). */
 export type McpServerConfig =
@@ -65,8 +86,9 @@ export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
  * Any MCP server command reached over stdio (e.g. `npx -y
  * @modelcontextprotocol/server-everything stdio`). Its stdout lines that are
  * not JSON-RPC are logged and skipped, its stderr goes to the logs, and its
- * health check is MCP `ping`. The process has one MCP session, which every
- * session of the workspace shares.
+ * health check is MCP `ping` (`server/discover` with the sessionless
+ * revision). The process has one MCP session, which every session of the
+ * workspace shares.
  */
 export interface StdioWorkspaceOptions extends LimitOptions {
   transport: 'stdio';

@@ -36,13 +36,15 @@ const WORKSPACE_KEYS = new Set([
   'mcpServers',
   'tools',
   'transport',
+  'protocol',
   'command',
   'args',
   'cwd',
   ...LIMIT_KEYS,
 ]);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'maxRunning', ...LIMIT_KEYS]);
+const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'protocol', 'maxRunning', ...LIMIT_KEYS]);
 const TRANSPORTS = new Set(['http', 'unix', 'stdio']);
+const PROTOCOLS = new Set(['stateful', 'sessionless', 'auto']);
 const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
@@ -83,6 +85,9 @@ function checkKeys(object, allowed, where) {
 function checkLimits(object, where) {
   if (object.transport !== undefined && !TRANSPORTS.has(object.transport)) {
     throw bridgeError('INVALID_ARGUMENT', `${where}: transport must be 'http', 'unix' or 'stdio', got ${String(object.transport)}`);
+  }
+  if (object.protocol !== undefined && !PROTOCOLS.has(object.protocol)) {
+    throw bridgeError('INVALID_ARGUMENT', `${where}: protocol must be 'stateful', 'sessionless' or 'auto', got ${String(object.protocol)}`);
   }
   for (const key of LIMIT_KEYS) {
     const value = object[key];

@@ -40,6 +40,9 @@ async function main(): Promise<void> {
   bridge.addWorkspace('broken', { transport: 'stdio' });
   // @ts-expect-error a hub workspace needs its dir
   bridge.addWorkspace('broken', { transport: 'unix' });
+  bridge.addWorkspace('modern', { dir: 'examples/workspaces/beta', protocol: 'sessionless' });
+  // @ts-expect-error the protocol is named, not a revision date
+  bridge.addWorkspace('broken', { dir: 'examples/workspaces/beta', protocol: '2026-07-28' });
   await bridge.removeWorkspace('beta', { graceMs: 100 });
   await bridge.restart('alpha', { graceMs: 100 });
   try {

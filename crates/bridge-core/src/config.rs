@@ -35,6 +35,9 @@ pub struct BridgeConfig {
     /// How every workspace is reached; see [`TransportKind`].
     #[serde(default)]
     pub transport: Option<TransportKind>,
+    /// Which MCP revision every workspace's sessions speak; see [`Protocol`].
+    #[serde(default)]
+    pub protocol: Option<Protocol>,
     /// Client capabilities every workspace's default MCP session declares
     /// in `initialize` (e.g. `{"sampling": {}, "elicitation": {}}`).
     #[serde(default)]
@@ -167,6 +170,9 @@ pub struct WorkspaceSpec {
     /// Overrides [`BridgeConfig::transport`] for this workspace.
     #[serde(default)]
     pub transport: Option<TransportKind>,
+    /// Overrides [`BridgeConfig::protocol`] for this workspace.
+    #[serde(default)]
+    pub protocol: Option<Protocol>,
     /// Overrides the bridge's request limits for this workspace.
     #[serde(flatten)]
     pub limits: Limits,
@@ -188,9 +194,9 @@ const LIMIT_KEYS: &[&str] = &[
     "maxMemoryMb",
 ];
 const BRIDGE_KEYS: &[&[&str]] =
-    &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport", "maxRunning"], LIMIT_KEYS];
+    &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport", "protocol", "maxRunning"], LIMIT_KEYS];
 const WORKSPACE_KEYS: &[&[&str]] =
-    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport", "command", "args", "cwd"], LIMIT_KEYS];
+    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport", "protocol", "command", "args", "cwd"], LIMIT_KEYS];
 
 fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
     let Some(object) = value.as_object() else {
@@ -313,6 +319,31 @@ pub enum TransportKind {
     Stdio,
 }
 
+/// Which MCP revision a workspace's sessions speak.
+///
+/// # Default
+///
+/// `"stateful"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// The `initialize` handshake (MCP 2025-11-25, accepting 2025-06-18 and
+    /// 2025-03-26 from the server): one MCP session per [`Session`](crate::session),
+    /// with server requests during a call, the `GET` stream for server
+    /// notifications and a session-wide logging level.
+    #[default]
+    Stateful,
+    /// The sessionless 2026-07-28 revision: `server/discover` instead of
+    /// `initialize`, then self-contained requests (MCP 2026-07-28, Basic /
+    /// Lifecycle). The server fails to start the workspace
+    /// (`START_FAILED`) when it does not offer 2026-07-28.
+    Sessionless,
+    /// `server/discover` first; the sessionless revision when the server
+    /// offers it, else the `initialize` handshake (as the MCP Python SDK's
+    /// `mode="auto"`).
+    Auto,
+}
+
 /// A workspace's resolved request limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ResolvedLimits {
@@ -363,6 +394,7 @@ pub(crate) struct HubCommand {
     /// The hub's `--config-json`, when the configuration is given inline.
     pub inline_config: Option<String>,
     pub transport: TransportKind,
+    pub protocol: Protocol,
     /// Where Unix sockets go (set by the bridge when a workspace uses them).
     pub socket_dir: Option<PathBuf>,
     /// With stdio: the server command, its arguments and working directory.
@@ -394,6 +426,7 @@ impl HubCommand {
             ),
             inline_config: spec.inline_config(),
             transport: spec.transport.or(config.transport).unwrap_or_default(),
+            protocol: spec.protocol.or(config.protocol).unwrap_or_default(),
             socket_dir: None,
             command: spec.command.clone(),
             args: spec.args.clone(),

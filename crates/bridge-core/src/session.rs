@@ -17,10 +17,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
 use crate::call::{CallOptions, RequestHandler};
+use crate::config::Protocol;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message};
 use crate::pending::{Entry, Pending, Progress};
@@ -31,8 +32,34 @@ use crate::workspace::{NotificationHandler, Workspace};
 
 /// The MCP revision the core asks for in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
-/// MCP revisions the core accepts from a server.
+/// MCP revisions the core accepts from a server in `initialize`.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26"];
+/// The sessionless MCP revision, spoken with [`Protocol::Sessionless`] (and
+/// [`Protocol::Auto`] when the server offers it).
+pub const SESSIONLESS_PROTOCOL_VERSION: &str = "2026-07-28";
+
+// `_meta` keys of the sessionless revision (MCP 2026-07-28, Basic).
+const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+const CLIENT_INFO_META: &str = "io.modelcontextprotocol/clientInfo";
+const CLIENT_CAPABILITIES_META: &str = "io.modelcontextprotocol/clientCapabilities";
+const SERVER_INFO_META: &str = "io.modelcontextprotocol/serverInfo";
+const DISCOVER: &str = "server/discover";
+
+/// Puts `envelope`'s keys into `request.params._meta` (creating both when
+/// absent; a request whose params are an array is left as it is).
+fn stamp(envelope: &Map<String, Value>, request: &mut Value) {
+    let Some(request) = request.as_object_mut() else {
+        return;
+    };
+    let Some(params) = request.entry("params").or_insert_with(|| json!({})).as_object_mut() else {
+        return;
+    };
+    if let Some(meta) = params.entry("_meta").or_insert_with(|| json!({})).as_object_mut() {
+        for (key, value) in envelope {
+            meta.insert(key.clone(), value.clone());
+        }
+    }
+}
 
 /// What a session declares in `initialize`.
 #[derive(Debug, Clone)]
@@ -153,17 +180,27 @@ pub(crate) fn http_connect(
 pub(crate) struct Session {
     pub transport: Arc<dyn Transport>,
     pub pending: Arc<Pending>,
-    /// The server's `InitializeResult`.
+    /// The server's `InitializeResult`; with the sessionless revision, its
+    /// `DiscoverResult` plus `protocolVersion` and `serverInfo`.
     pub init: Value,
+    /// With the sessionless revision: the `_meta` keys every request
+    /// carries (protocol version, client info and capabilities).
+    envelope: Option<Map<String, Value>>,
+    /// Answers server requests not tied to a call; with the sessionless
+    /// revision, the input requests of an `InputRequiredResult`.
+    requests: Option<RequestHandler>,
 }
 
 impl Session {
-    /// Connects to `url` and performs MCP initialization: `initialize`, then
-    /// `notifications/initialized`.
+    /// Connects over `connect` and performs MCP initialization as
+    /// `protocol` says: `initialize` then `notifications/initialized` (MCP
+    /// 2025-06-18, Basic / Lifecycle), or `server/discover` for the
+    /// sessionless revision (MCP 2026-07-28, Basic / Lifecycle).
     pub(crate) async fn open(
         workspace: &str,
         connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>,
         identity: &ClientIdentity,
+        protocol: Protocol,
         next_id: &AtomicU64,
         notifications: Option<NotificationHandler>,
         requests: Option<RequestHandler>,
@@ -174,28 +211,51 @@ impl Session {
             pending: pending.clone(),
             transport: OnceLock::new(),
             notifications,
-            requests,
+            requests: requests.clone(),
         });
         let transport = connect(router.clone())?;
         let _ = router.transport.set(Arc::downgrade(&transport));
+        let mut session = Session {
+            transport,
+            pending,
+            init: Value::Null,
+            envelope: None,
+            requests,
+        };
+        if protocol != Protocol::Stateful {
+            match session.discover(identity, next_id.fetch_add(1, Ordering::Relaxed)).await {
+                Ok(Some((init, envelope))) => {
+                    session.init = init;
+                    session.envelope = Some(envelope);
+                    return Ok(session);
+                }
+                Ok(None) if protocol == Protocol::Sessionless => {
+                    return Err(Error::Protocol(format!(
+                        "the server does not offer the sessionless MCP revision {SESSIONLESS_PROTOCOL_VERSION}"
+                    )))
+                }
+                Err(e) if protocol == Protocol::Sessionless => return Err(e),
+                // `auto`: a server that refuses or does not know
+                // `server/discover` speaks the handshake revisions.
+                Ok(None) | Err(Error::JsonRpc { .. } | Error::Protocol(_)) => {
+                    session.transport.set_protocol_version(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        session.init = session.initialize(identity, next_id.fetch_add(1, Ordering::Relaxed)).await?;
+        Ok(session)
+    }
 
-        let id = next_id.fetch_add(1, Ordering::Relaxed);
+    /// `initialize`, then `notifications/initialized`; the
+    /// `InitializeResult`.
+    async fn initialize(&self, identity: &ClientIdentity, id: u64) -> Result<Value> {
         let params = json!({
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": identity.capabilities,
             "clientInfo": identity.client_info,
         });
-        let (reply, replied) = oneshot::channel();
-        let _ = pending.insert(id, Entry::new(reply));
-        if let Err(e) = transport.send(jsonrpc::request(id, "initialize", Some(params))).await {
-            pending.remove(id);
-            return Err(e.error);
-        }
-        let response = replied
-            .await
-            .unwrap_or(Err(SendError::delivered(Error::Closed)))
-            .map_err(|e| e.error)?;
-        let init = jsonrpc::into_result(response)?;
+        let init = self.exchange(jsonrpc::request(id, "initialize", Some(params))).await?;
         let version = init
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -203,37 +263,121 @@ impl Session {
         if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version) {
             return Err(Error::Protocol(format!("unsupported MCP protocol version {version:?}")));
         }
-        transport.set_protocol_version(version);
-        transport
+        self.transport.set_protocol_version(Some(version));
+        self.transport
             .send(jsonrpc::notification("notifications/initialized", None))
             .await
             .map_err(|e| e.error)?;
-        Ok(Session {
-            transport,
-            pending,
-            init,
-        })
+        Ok(init)
     }
 
-    /// Sends MCP `ping` and waits up to `timeout` for its answer (MCP
-    /// 2025-06-18, Basic / Utilities / Ping).
-    pub(crate) async fn ping(&self, id: u64, timeout: std::time::Duration) -> std::result::Result<(), String> {
+    /// `server/discover` at the sessionless revision. `None` when the server
+    /// answers but does not offer that revision; else the result, with
+    /// `protocolVersion` and `serverInfo` added where absent, and the
+    /// request envelope.
+    async fn discover(&self, identity: &ClientIdentity, id: u64) -> Result<Option<(Value, Map<String, Value>)>> {
+        let mut envelope = Map::with_capacity(3);
+        envelope.insert(PROTOCOL_VERSION_META.into(), json!(SESSIONLESS_PROTOCOL_VERSION));
+        envelope.insert(CLIENT_INFO_META.into(), identity.client_info.clone());
+        envelope.insert(CLIENT_CAPABILITIES_META.into(), identity.capabilities.clone());
+        self.transport.set_protocol_version(Some(SESSIONLESS_PROTOCOL_VERSION));
+        let mut request = jsonrpc::request(id, DISCOVER, None);
+        stamp(&envelope, &mut request);
+        let Value::Object(mut result) = self.exchange(request).await? else {
+            return Err(Error::Protocol("DiscoverResult is not an object".into()));
+        };
+        let offered = result
+            .get("supportedVersions")
+            .and_then(Value::as_array)
+            .is_some_and(|versions| versions.iter().any(|v| v == SESSIONLESS_PROTOCOL_VERSION));
+        if !offered {
+            return Ok(None);
+        }
+        result.insert("protocolVersion".into(), json!(SESSIONLESS_PROTOCOL_VERSION));
+        if !result.contains_key("serverInfo") {
+            let info = result.get("_meta").and_then(|m| m.get(SERVER_INFO_META)).cloned();
+            result.insert("serverInfo".into(), info.unwrap_or_else(|| json!({})));
+        }
+        Ok(Some((Value::Object(result), envelope)))
+    }
+
+    /// Sends one request and waits for its `result`.
+    async fn exchange(&self, request: Value) -> Result<Value> {
+        let id = request.get("id").and_then(Value::as_u64).expect("a request with a numeric id");
         let (reply, replied) = oneshot::channel();
         let _ = self.pending.insert(id, Entry::new(reply));
-        let exchange = async {
-            self.transport
-                .send(jsonrpc::request(id, "ping", None))
-                .await
-                .map_err(|e| e.error.to_string())?;
-            match replied.await {
-                Ok(Ok(response)) => jsonrpc::into_result(response).map(|_| ()).map_err(|e| e.to_string()),
-                Ok(Err(e)) => Err(e.error.to_string()),
-                Err(_) => Err("ping abandoned".to_owned()),
-            }
+        if let Err(e) = self.transport.send(request).await {
+            self.pending.remove(id);
+            return Err(e.error);
+        }
+        let response = replied
+            .await
+            .unwrap_or(Err(SendError::delivered(Error::Closed)))
+            .map_err(|e| e.error)?;
+        jsonrpc::into_result(response)
+    }
+
+    /// Whether the session speaks the sessionless 2026-07-28 revision.
+    pub(crate) fn is_sessionless(&self) -> bool {
+        self.envelope.is_some()
+    }
+
+    /// Adds the sessionless revision's `_meta` keys to a request (MCP
+    /// 2026-07-28: every request carries the protocol version, client info
+    /// and capabilities); nothing for a session with a handshake.
+    pub(crate) fn stamp(&self, request: &mut Value) {
+        if let Some(envelope) = &self.envelope {
+            stamp(envelope, request);
+        }
+    }
+
+    /// Answers the `inputRequests` of an `InputRequiredResult` (MCP
+    /// 2026-07-28: the sessionless revision's server requests) with
+    /// `handler`, else the session's handler; resolves with the
+    /// `inputResponses` keyed as the requests.
+    ///
+    /// # Errors
+    ///
+    /// A handler's error; [`Error::JsonRpc`] -32601 when no handler is set.
+    pub(crate) async fn fulfill(&self, result: &Value, handler: Option<RequestHandler>) -> Result<Map<String, Value>> {
+        let mut responses = Map::new();
+        let Some(requests) = result.get("inputRequests").and_then(Value::as_object) else {
+            return Ok(responses);
         };
-        let outcome = tokio::time::timeout(timeout, exchange).await;
+        for (key, request) in requests {
+            let method = request.get("method").and_then(Value::as_str).unwrap_or("").to_owned();
+            let mut message = json!({ "jsonrpc": "2.0", "id": key, "method": method });
+            if let Some(params) = request.get("params") {
+                message["params"] = params.clone();
+            }
+            let answer = match handler.clone().or_else(|| self.requests.clone()) {
+                Some(handler) => handler(message).await?,
+                None => {
+                    return Err(Error::JsonRpc {
+                        code: -32601,
+                        message: format!("Method not found: {method}"),
+                        data: None,
+                    })
+                }
+            };
+            responses.insert(key.clone(), answer);
+        }
+        Ok(responses)
+    }
+
+    /// Checks that the server answers (MCP 2025-06-18, Basic / Utilities /
+    /// Ping; the sessionless revision has no `ping`, so `server/discover`),
+    /// within `timeout`.
+    pub(crate) async fn ping(&self, id: u64, timeout: std::time::Duration) -> std::result::Result<(), String> {
+        let mut request = jsonrpc::request(id, if self.is_sessionless() { DISCOVER } else { "ping" }, None);
+        self.stamp(&mut request);
+        let outcome = tokio::time::timeout(timeout, self.exchange(request)).await;
         self.pending.remove(id);
-        outcome.unwrap_or_else(|_| Err(format!("no answer to ping within {} ms", timeout.as_millis())))
+        match outcome {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer to ping within {} ms", timeout.as_millis())),
+        }
     }
 
     /// Ends the session: waiting calls fail with `error`, and the server is
@@ -299,6 +443,9 @@ impl SessionHandle {
                 self.workspace.id(),
                 http_connect(conn.process.url(), conn.process.connector(), self.workspace.max_message_bytes()),
                 &self.identity,
+                // The revision the default session settled on (`auto`
+                // resolved once per process).
+                if conn.default.is_sessionless() { Protocol::Sessionless } else { Protocol::Stateful },
                 self.workspace.ids(),
                 self.notifications.clone().or_else(|| self.workspace.notification_handler()),
                 self.requests.clone(),
@@ -340,3 +487,35 @@ impl SessionHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope() -> Map<String, Value> {
+        let mut envelope = Map::new();
+        envelope.insert(PROTOCOL_VERSION_META.into(), json!(SESSIONLESS_PROTOCOL_VERSION));
+        envelope.insert(CLIENT_INFO_META.into(), json!({ "name": "c", "version": "1" }));
+        envelope
+    }
+
+    #[test]
+    fn stamp_adds_the_envelope_to_params_meta_and_keeps_what_is_there() {
+        let mut bare = jsonrpc::request(1, "tools/list", None);
+        stamp(&envelope(), &mut bare);
+        assert_eq!(bare["params"]["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
+        assert_eq!(bare["params"]["_meta"][CLIENT_INFO_META]["name"], "c");
+
+        let mut call = jsonrpc::request(2, "tools/call", Some(json!({ "name": "t", "_meta": { "progressToken": 2 } })));
+        stamp(&envelope(), &mut call);
+        assert_eq!(call["params"]["name"], "t");
+        assert_eq!(call["params"]["_meta"]["progressToken"], 2);
+        assert_eq!(call["params"]["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
+
+        // Array params cannot carry `_meta`: left as they are.
+        let mut positional = jsonrpc::request(3, "m", Some(json!([1, 2])));
+        stamp(&envelope(), &mut positional);
+        assert_eq!(positional["params"], json!([1, 2]));
+    }
+}
+

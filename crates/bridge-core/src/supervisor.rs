@@ -456,7 +456,7 @@ impl Workspace {
                 process.stop(Duration::from_secs(5)).await;
                 Err(Error::StartFailed {
                     workspace: self.id.clone(),
-                    reason: format!("MCP initialize failed: {e}"),
+                    reason: format!("MCP initialization failed: {e}"),
                     stderr,
                 })
             }
@@ -470,6 +470,7 @@ impl Workspace {
             &self.id,
             connect,
             &self.identity,
+            self.command.protocol,
             &self.next_id,
             self.notifications.clone(),
             self.requests.clone(),

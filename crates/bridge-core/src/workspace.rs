@@ -45,6 +45,9 @@ use crate::transport::SendError;
 pub(crate) const STDERR_LINES: usize = 20;
 /// First retry delay; doubles each retry.
 const RETRY_BASE: Duration = Duration::from_millis(50);
+/// Most `InputRequiredResult`s one call answers before it fails with
+/// `PROTOCOL_ERROR` (a server that keeps asking).
+const MAX_INPUT_ROUNDS: u32 = 16;
 
 /// Called with `(workspace id, message)` for each server notification not
 /// tied to a call.
@@ -253,6 +256,7 @@ impl Workspace {
         }
 
         let mut attempt = 0;
+        let mut input_rounds = 0;
         loop {
             let session = tokio::select! {
                 session = self.session_of(target.as_deref()) => session?,
@@ -261,6 +265,7 @@ impl Workspace {
             let (conn, session) = session;
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
             request["id"] = json!(id);
+            session.stamp(&mut request);
             let (progress_tx, mut progress_rx) = match options.on_progress {
                 Some(_) => {
                     set_progress_token(&mut request, id);
@@ -309,7 +314,26 @@ impl Workspace {
                 }
             }
             match outcome {
-                Ok(response) => return jsonrpc::into_result(response),
+                Ok(response) => {
+                    let result = jsonrpc::into_result(response)?;
+                    if !(session.is_sessionless() && result.get("resultType").is_some_and(|t| t == "input_required")) {
+                        return Ok(result);
+                    }
+                    // MCP 2026-07-28, Basic / Multi round-trip requests: answer
+                    // the server's input requests, then send the request
+                    // again with the answers and the server's state.
+                    input_rounds += 1;
+                    if input_rounds > MAX_INPUT_ROUNDS {
+                        return Err(Error::Protocol(format!(
+                            "the server asked for input more than {MAX_INPUT_ROUNDS} times"
+                        )));
+                    }
+                    let responses = tokio::select! {
+                        responses = session.fulfill(&result, options.on_request.clone()) => responses?,
+                        e = interrupted(&deadline) => return Err(e),
+                    };
+                    with_input(&mut request, responses, result.get("requestState").cloned());
+                }
                 Err(SendError { error: Error::Transport(reason), maybe_delivered: false }) => {
                     attempt += 1;
                     if attempt > self.limits.max_retries {
@@ -389,6 +413,28 @@ fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
     });
 }
 
+/// Sets a retried request's `inputResponses` and `requestState` (MCP
+/// 2026-07-28, Basic / Multi round-trip requests); removes a key the
+/// latest `InputRequiredResult` did not call for.
+fn with_input(request: &mut Value, responses: serde_json::Map<String, Value>, state: Option<Value>) {
+    let params = request
+        .as_object_mut()
+        .expect("requests are objects")
+        .entry("params")
+        .or_insert_with(|| json!({}));
+    let Some(params) = params.as_object_mut() else {
+        return;
+    };
+    params.remove("inputResponses");
+    params.remove("requestState");
+    if !responses.is_empty() {
+        params.insert("inputResponses".into(), Value::Object(responses));
+    }
+    if let Some(state) = state {
+        params.insert("requestState".into(), state);
+    }
+}
+
 fn set_progress_token(request: &mut Value, id: u64) {
     let params = request
         .as_object_mut()
@@ -456,3 +502,24 @@ impl Deadline {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_input_replaces_the_previous_round() {
+        let mut request = jsonrpc::request(1, "tools/call", Some(json!({ "name": "t" })));
+        let mut answers = serde_json::Map::new();
+        answers.insert("ask".into(), json!({ "action": "accept" }));
+        with_input(&mut request, answers, Some(json!("s1")));
+        assert_eq!(request["params"]["inputResponses"]["ask"]["action"], "accept");
+        assert_eq!(request["params"]["requestState"], "s1");
+        // A later round with state only drops the earlier answers.
+        with_input(&mut request, serde_json::Map::new(), Some(json!("s2")));
+        assert!(request["params"].get("inputResponses").is_none());
+        assert_eq!(request["params"]["requestState"], "s2");
+        assert_eq!(request["params"]["name"], "t");
+    }
+}
+

@@ -108,6 +108,28 @@ def register_client_requests(mcp: FastMCP) -> None:
         """The clientInfo name of the MCP session the call came on."""
         return ctx.session.client_params.client_info.name
 
+    @mcp.tool
+    async def confirm(question: str, ctx: Context) -> Any:
+        """Asks the client to confirm ``question`` the sessionless way (MCP
+        2026-07-28 multi round-trip): the first round returns an
+        ``InputRequiredResult`` with an ``elicitation/create`` request, the
+        retry with the answer returns ``"<state>:<action>:<content>"``."""
+        import json
+
+        import mcp_types
+
+        answers = ctx.input_responses
+        if not answers:
+            ask = mcp_types.ElicitRequest(
+                params=mcp_types.ElicitRequestFormParams(
+                    message=question,
+                    requested_schema={"type": "object", "properties": {"ok": {"type": "boolean"}}},
+                )
+            )
+            return mcp_types.InputRequiredResult(input_requests={"ask": ask}, request_state=question)
+        answer = answers["ask"]
+        return f"{ctx.request_state}:{answer.action}:{json.dumps(answer.content, sort_keys=True)}"
+
 
 def _in_background(work: Any) -> None:
     """Runs the coroutine ``work`` after the current call, keeping a reference."""

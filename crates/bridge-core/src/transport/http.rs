@@ -66,6 +66,8 @@ use crate::jsonrpc::Message;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+const METHOD_HEADER: &str = "mcp-method";
+const NAME_HEADER: &str = "mcp-name";
 const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 const ACCEPT_BOTH: &str = "application/json, text/event-stream";
 const ACCEPT_SSE: &str = "text/event-stream";
@@ -98,6 +100,8 @@ struct Inner {
     url: Uri,
     session_id: RwLock<Option<HeaderValue>>,
     protocol_version: RwLock<Option<HeaderValue>>,
+    /// Speaking the sessionless 2026-07-28 revision.
+    sessionless: AtomicBool,
     max_message_bytes: usize,
     inbox: Arc<dyn Inbox>,
     /// The params of the `initialize` request, repeated to re-initialize.
@@ -163,6 +167,7 @@ impl HttpTransport {
                 url,
                 session_id: RwLock::new(None),
                 protocol_version: RwLock::new(None),
+                sessionless: AtomicBool::new(false),
                 max_message_bytes,
                 inbox,
                 initialize: Mutex::new(None),
@@ -195,12 +200,16 @@ impl Inner {
         method: Method,
         body: Bytes,
         with_session: bool,
+        routing: &[(&'static str, HeaderValue)],
     ) -> Result<(Request<Full<Bytes>>, Option<HeaderValue>)> {
         let mut builder = Request::builder()
             .method(method)
             .uri(self.url.clone())
             .header(ACCEPT, ACCEPT_BOTH)
             .header(CONTENT_TYPE, "application/json");
+        for (name, value) in routing {
+            builder = builder.header(*name, value.clone());
+        }
         let session = if with_session { self.session_id.read().clone() } else { None };
         if let Some(id) = &session {
             builder = builder.header(SESSION_HEADER, id.clone());
@@ -227,10 +236,18 @@ impl Inner {
             }
             _ => None,
         };
+        let sessionless = self.sessionless.load(Ordering::Acquire);
+        if sessionless && matches!(classified, Message::Notification { .. }) {
+            // The sessionless revision has no client notifications over HTTP:
+            // a request is cancelled by closing its response stream (MCP
+            // 2026-07-28, Basic / Transports).
+            return Ok(());
+        }
+        let routing = if sessionless { routing_headers(&message) } else { Vec::new() };
         let body: Bytes = serde_json::to_vec(&message)
             .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?
             .into();
-        let outcome = match self.post_once(body.clone(), expects.as_ref(), true).await {
+        let outcome = match self.post_once(body.clone(), expects.as_ref(), true, &routing).await {
             Err(PostError::SessionGone(stale)) => {
                 self.reinitialize(&stale).await.map_err(SendError::delivered)?;
                 if matches!(classified, Message::Response { .. }) {
@@ -238,7 +255,7 @@ impl Inner {
                         "the MCP session ended (HTTP 404) before this response reached the server".into(),
                     )));
                 }
-                match self.post_once(body, expects.as_ref(), true).await {
+                match self.post_once(body, expects.as_ref(), true, &routing).await {
                     Err(PostError::SessionGone(_)) => Err(SendError::delivered(Error::Transport(format!(
                         "POST {}: MCP session not found (HTTP 404) again after re-initializing",
                         self.url
@@ -257,8 +274,14 @@ impl Inner {
     }
 
     /// One POST of `body`; delivers what the server answers to the inbox.
-    async fn post_once(&self, body: Bytes, expects: Option<&Value>, with_session: bool) -> Result<(), PostError> {
-        let (request, session) = self.build(Method::POST, body, with_session).map_err(SendError::delivered)?;
+    async fn post_once(
+        &self,
+        body: Bytes,
+        expects: Option<&Value>,
+        with_session: bool,
+        routing: &[(&'static str, HeaderValue)],
+    ) -> Result<(), PostError> {
+        let (request, session) = self.build(Method::POST, body, with_session, routing).map_err(SendError::delivered)?;
         let response = self.client.request(request).await.map_err(|e| SendError {
             error: Error::Transport(format!("POST {}: {e}", self.url)),
             // A connect error means nothing was written.
@@ -411,7 +434,7 @@ impl Inner {
         let body = serde_json::to_vec(&message)
             .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
             .into();
-        let (request, _) = self.build(Method::POST, body, false)?;
+        let (request, _) = self.build(Method::POST, body, false, &[])?;
         let response = self
             .client
             .request(request)
@@ -434,7 +457,7 @@ impl Inner {
         *self.session_id.write() = new_session;
         let initialized = serde_json::to_vec(&crate::jsonrpc::notification("notifications/initialized", None))
             .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?;
-        match self.post_once(initialized.into(), None, true).await {
+        match self.post_once(initialized.into(), None, true, &[]).await {
             Ok(()) => {}
             Err(PostError::Failed(e)) => return Err(e.error),
             Err(PostError::SessionGone(_)) => {
@@ -502,7 +525,7 @@ impl Inner {
         last_event_id: &mut Option<(HeaderValue, String)>,
         server_retry: &mut Option<Duration>,
     ) -> Listen {
-        let Ok((mut request, Some(session))) = self.build(Method::GET, Bytes::new(), true) else {
+        let Ok((mut request, Some(session))) = self.build(Method::GET, Bytes::new(), true, &[]) else {
             return Listen::NotOffered;
         };
         let headers = request.headers_mut();
@@ -599,7 +622,7 @@ impl Inner {
         if self.session_id.read().is_none() {
             return;
         }
-        let Ok((request, _)) = self.build(Method::DELETE, Bytes::new(), true) else {
+        let Ok((request, _)) = self.build(Method::DELETE, Bytes::new(), true, &[]) else {
             return;
         };
         match self.client.request(request).await {
@@ -607,6 +630,47 @@ impl Inner {
             Err(e) => tracing::debug!(error = %e, "MCP session delete failed"),
         }
     }
+}
+
+
+/// The sessionless revision's routing headers of a request: `Mcp-Method`,
+/// and `Mcp-Name` with the tool or prompt name (`tools/call`,
+/// `prompts/get`) or resource URI (`resources/read`) (MCP 2026-07-28, Basic
+/// / Transports, Streamable HTTP). Empty for other messages.
+fn routing_headers(message: &Value) -> Vec<(&'static str, HeaderValue)> {
+    let Some(method) = message.get("method").and_then(Value::as_str) else {
+        return Vec::new();
+    };
+    let mut headers = Vec::with_capacity(2);
+    headers.push((METHOD_HEADER, header_value(method)));
+    let key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(name) = key.and_then(|k| message.get("params")?.get(k)?.as_str()) {
+        headers.push((NAME_HEADER, header_value(name)));
+    }
+    headers
+}
+
+/// A header value that carries `text` exactly: as it is when it is
+/// printable ASCII without leading or trailing spaces, else as
+/// `=?base64?<UTF-8 in base64>?=` (MCP 2026-07-28, Basic / Transports,
+/// Streamable HTTP; as the MCP Python SDK's `encode_header_value`).
+fn header_value(text: &str) -> HeaderValue {
+    use base64::Engine as _;
+    let plain = text.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && text.trim() == text
+        && !(text.starts_with("=?base64?") && text.ends_with("?="));
+    let encoded;
+    let value = if plain {
+        text
+    } else {
+        encoded = format!("=?base64?{}?=", base64::engine::general_purpose::STANDARD.encode(text));
+        &encoded
+    };
+    HeaderValue::from_str(value).expect("printable ASCII is a valid header value")
 }
 
 /// Decodes an SSE body (`text/event-stream`) into the JSON-RPC messages its
@@ -665,8 +729,11 @@ impl Transport for HttpTransport {
 
     /// MCP 2025-06-18, Basic / Transports / Streamable HTTP: the client
     /// sends the negotiated version on every request after initialization.
-    fn set_protocol_version(&self, version: &str) {
-        *self.inner.protocol_version.write() = HeaderValue::from_str(version).ok();
+    fn set_protocol_version(&self, version: Option<&str>) {
+        *self.inner.protocol_version.write() = version.and_then(|v| HeaderValue::from_str(v).ok());
+        self.inner
+            .sessionless
+            .store(version == Some(crate::session::SESSIONLESS_PROTOCOL_VERSION), Ordering::Release);
     }
 
     /// Stops the `GET` stream and sends `DELETE` for the session.
@@ -901,7 +968,7 @@ mod tests {
         let init = json!({ "jsonrpc": "2.0", "id": 100, "method": "initialize",
             "params": { "protocolVersion": "2025-11-25", "capabilities": { "roots": {} }, "clientInfo": { "name": "probe", "version": "9" } } });
         transport.send(init).await.unwrap();
-        transport.set_protocol_version("2025-11-25");
+        transport.set_protocol_version(Some("2025-11-25"));
         transport.send(crate::jsonrpc::notification("notifications/initialized", None)).await.unwrap();
     }
 
@@ -1123,5 +1190,64 @@ mod tests {
         // its stream), the small one after it arrives, on one stream or the next.
         assert!(got.iter().any(|m| m["method"] == "notifications/tools/list_changed"), "{got:?}");
         assert!(!got.iter().any(|m| m["method"] == "notifications/message"), "an oversized event was delivered");
+    }
+
+    // --- The sessionless 2026-07-28 revision. ---
+
+    #[test]
+    fn header_values_are_plain_printable_ascii_or_base64() {
+        assert_eq!(header_value("get_weather"), "get_weather");
+        assert_eq!(header_value("file:///a b.txt"), "file:///a b.txt");
+        // Non-ASCII, edge spaces and a look-alike of the sentinel are wrapped.
+        assert_eq!(header_value("café"), "=?base64?Y2Fmw6k=?=");
+        assert_eq!(header_value(" x"), "=?base64?IHg=?=");
+        assert_eq!(header_value("=?base64?eA==?="), "=?base64?PT9iYXNlNjQ/ZUE9PT89?=");
+    }
+
+    #[tokio::test]
+    async fn sessionless_requests_carry_routing_headers_and_notifications_stay_home() {
+        let (url, seen) = hyper_server(|seen, _| match seen.rpc_method() {
+            Some(_) => json_reply(None, json!({ "jsonrpc": "2.0", "id": seen.body["id"], "result": {} })),
+            None => status(400),
+        })
+        .await;
+        let transport = transport(&url, Arc::default(), 4096);
+        transport.set_protocol_version(Some("2026-07-28"));
+        let call = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
+            "params": { "name": "météo", "arguments": {} } });
+        transport.send(call).await.unwrap();
+        let read = json!({ "jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": { "uri": "file:///x" } });
+        transport.send(read).await.unwrap();
+        transport.send(json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/list" })).await.unwrap();
+        transport
+            .send(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 7 } }))
+            .await
+            .unwrap();
+        transport.close().await;
+
+        let seen = seen.lock();
+        assert_eq!(seen.len(), 3, "no notification, no GET stream, no DELETE: {seen:?}");
+        assert!(seen.iter().all(|s| s.method == Method::POST
+            && s.header(PROTOCOL_VERSION_HEADER) == Some("2026-07-28")
+            && s.header(SESSION_HEADER).is_none()));
+        assert_eq!(seen[0].header(METHOD_HEADER), Some("tools/call"));
+        assert_eq!(seen[0].header(NAME_HEADER), Some("=?base64?bcOpdMOpbw==?="));
+        assert_eq!(seen[1].header(NAME_HEADER), Some("file:///x"));
+        assert_eq!(seen[2].header(METHOD_HEADER), Some("tools/list"));
+        assert_eq!(seen[2].header(NAME_HEADER), None);
+    }
+
+    #[tokio::test]
+    async fn sessionless_error_with_http_status_is_the_servers_error_and_no_reinitialization() {
+        let (url, seen) = hyper_server(|seen, _| {
+            reply(404, None, Some("application/json"), json!({ "jsonrpc": "2.0", "id": seen.body["id"],
+                "error": { "code": -32601, "message": "Method not found" } }).to_string())
+        })
+        .await;
+        let transport = transport(&url, Arc::default(), 4096);
+        transport.set_protocol_version(Some("2026-07-28"));
+        let err = transport.send(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await.unwrap_err();
+        assert!(matches!(err.error, Error::JsonRpc { code: -32601, .. }), "{:?}", err.error);
+        assert_eq!(seen.lock().len(), 1);
     }
 }

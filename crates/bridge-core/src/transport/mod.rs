@@ -65,10 +65,13 @@ pub trait Transport: Send + Sync + 'static {
     /// [`Error::PayloadTooLarge`] for an oversized response.
     fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>>;
 
-    /// Sends `MCP-Protocol-Version: version` with every later message. Only
-    /// streamable HTTP carries the negotiated version out of band; other
-    /// transports ignore it.
-    fn set_protocol_version(&self, _version: &str) {}
+    /// Sends `MCP-Protocol-Version: version` with every later message
+    /// (`None`: none). Only streamable HTTP carries the negotiated version
+    /// out of band; other transports ignore it. With the sessionless
+    /// revision (`2026-07-28`) streamable HTTP also names each request's
+    /// method (and tool, prompt or resource) in headers and sends no
+    /// notifications (MCP 2026-07-28, Basic / Transports).
+    fn set_protocol_version(&self, _version: Option<&str>) {}
 
     /// Ends the MCP session on the server, if the transport has one. Errors
     /// are logged, not returned: closing is best effort.

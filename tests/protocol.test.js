@@ -1,0 +1,170 @@
+// The MCP revision a workspace speaks (`protocol`): the sessionless
+// 2026-07-28 revision over http, unix and stdio against the real FastMCP lab
+// workspace, and `auto`, which speaks it where the server offers it and
+// falls back to `initialize` against a server built with the official
+// TypeScript SDK, which does not.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+
+import { Bridge, BridgeError, defaultPython } from 'fastmcp-bridge';
+
+import { repoDir } from './helpers.js';
+
+const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+const sdkServer = path.join(repoDir, 'tests', 'fixtures', 'sdk-stdio-server.js');
+
+function lab(transport, extra = {}) {
+  if (transport === 'stdio') {
+    return { transport, command: defaultPython(), args: [path.join(labDir, 'stdio_server.py')], ...extra };
+  }
+  return { transport, dir: labDir, ...extra };
+}
+
+function sdk(extra = {}) {
+  return { transport: 'stdio', command: process.execPath, args: [sdkServer], ...extra };
+}
+
+async function callTool(target, name, args, options) {
+  const result = await target.call('tools/call', { name, arguments: args }, options);
+  assert.notEqual(result.isError, true, JSON.stringify(result));
+  return result.content[0].text;
+}
+
+async function eventually(check, ms = 5000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await delay(50);
+  }
+  assert.fail(`condition not met within ${ms} ms`);
+}
+
+for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07-28 over ${transport}`, () => {
+  let bridge;
+  let ws;
+  before(async () => {
+    bridge = new Bridge({ workspaces: { lab: lab(transport, { protocol: 'sessionless' }) } });
+    ws = { call: (method, params, options) => bridge.call('lab', method, params, options) };
+    await bridge.serverInfo('lab');
+  });
+  after(() => bridge.close());
+
+  it('discovers the server instead of initializing', async () => {
+    const info = await bridge.serverInfo('lab');
+    assert.equal(info.protocolVersion, '2026-07-28');
+    assert.ok(info.supportedVersions.includes('2026-07-28'));
+    assert.equal(info.serverInfo.name, 'lab');
+    assert.ok(info.capabilities.tools);
+  });
+
+  it('calls tools with the client info of each session in the request envelope', async () => {
+    assert.equal(await callTool(ws, 'echo', { text: 'hello' }), 'hello');
+    assert.equal(await callTool(ws, 'client_name', {}), 'fastmcp-bridge');
+    const session = bridge.session('lab', { clientInfo: { name: 'second-client', version: '2.0.0' } });
+    try {
+      assert.equal((await session.serverInfo()).protocolVersion, '2026-07-28');
+      assert.equal(await callTool(session, 'client_name', {}), transport === 'stdio' ? 'fastmcp-bridge' : 'second-client');
+    } finally {
+      await session.close();
+    }
+  });
+
+  it('delivers progress in order before the result', async () => {
+    const seen = [];
+    const text = await callTool(ws, 'progress', { steps: 3, delay: 0.01 }, { onProgress: (p) => seen.push(p) });
+    assert.equal(text, '3');
+    assert.deepEqual(seen.map((p) => p.progress), [1, 2, 3]);
+  });
+
+  it("answers an InputRequiredResult with the call's onRequest and sends the request again", async () => {
+    const asked = [];
+    const text = await callTool(ws, 'confirm', { question: 'deploy?' }, {
+      onRequest: (request) => {
+        asked.push(request);
+        return { action: 'accept', content: { ok: true } };
+      },
+    });
+    assert.equal(text, 'deploy?:accept:{"ok": true}');
+    assert.equal(asked.length, 1);
+    assert.equal(asked[0].method, 'elicitation/create');
+    assert.equal(asked[0].params.message, 'deploy?');
+  });
+
+  it("falls back to the bridge's onRequest handler, and fails the call when none is set", async () => {
+    await assert.rejects(callTool(ws, 'confirm', { question: 'nobody?' }), (err) => {
+      assert.ok(err instanceof BridgeError);
+      assert.equal(err.rpcCode, -32601);
+      assert.match(err.message, /elicitation\/create/);
+      return true;
+    });
+    bridge.onRequest('elicitation/create', () => ({ action: 'decline' }));
+    assert.equal(await callTool(ws, 'confirm', { question: 'bridge?' }), 'bridge?:decline:null');
+  });
+
+  it('cancels an in-flight call on abort and on timeout; the tool sees both', async () => {
+    const controller = new AbortController();
+    const aborted = callTool(ws, 'sleep_started', { seconds: 10, tag: `abort-${transport}` }, {
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    });
+    await assert.rejects(aborted, (err) => err.code === 'ABORTED');
+    await assert.rejects(callTool(ws, 'sleep', { seconds: 10, tag: `timeout-${transport}` }, { timeoutMs: 300 }), (err) => err.code === 'TIMEOUT');
+    await eventually(async () => {
+      const cancelled = JSON.parse(await callTool(ws, 'cancelled', {}));
+      return cancelled.includes(`abort-${transport}`) && cancelled.includes(`timeout-${transport}`);
+    });
+  });
+
+  it("keeps a server error's JSON-RPC code", async () => {
+    await assert.rejects(ws.call('no/such/method', {}), (err) => err instanceof BridgeError && err.rpcCode === -32601);
+    // The bridge is still usable afterwards.
+    assert.equal(await callTool(ws, 'echo', { text: 'after' }), 'after');
+  });
+});
+
+describe('protocol: auto', () => {
+  let bridge;
+  before(() => {
+    bridge = new Bridge({
+      workspaces: {
+        hub: lab('http', { protocol: 'auto' }),
+        sdk: sdk({ protocol: 'auto' }),
+        sdkSessionless: sdk({ protocol: 'sessionless' }),
+        sdkDefault: sdk(),
+      },
+    });
+  });
+  after(() => bridge.close());
+
+  it('speaks 2026-07-28 to a server that offers it', async () => {
+    assert.equal((await bridge.serverInfo('hub')).protocolVersion, '2026-07-28');
+    assert.equal(await callTool({ call: (m, p, o) => bridge.call('hub', m, p, o) }, 'echo', { text: 'a' }), 'a');
+  });
+
+  it('falls back to initialize with a server that does not know server/discover', async () => {
+    const info = await bridge.serverInfo('sdk');
+    assert.equal(info.protocolVersion, '2025-11-25');
+    assert.equal(info.serverInfo.name, 'sdk-stdio');
+    assert.equal(await callTool({ call: (m, p, o) => bridge.call('sdk', m, p, o) }, 'echo', { text: 'b' }), 'b');
+    // The default is the handshake, with no probe at all.
+    assert.equal((await bridge.serverInfo('sdkDefault')).protocolVersion, '2025-11-25');
+  });
+
+  it("fails the start of a 'sessionless' workspace whose server does not offer it", async () => {
+    await assert.rejects(bridge.serverInfo('sdkSessionless'), (err) => {
+      assert.equal(err.code, 'START_FAILED');
+      assert.match(err.message, /Method not found/);
+      return true;
+    });
+  });
+
+  it('rejects an unknown protocol with INVALID_ARGUMENT', () => {
+    assert.throws(
+      () => new Bridge({ workspaces: { x: lab('http', { protocol: '2026-07-28' }) } }),
+      (err) => err.code === 'INVALID_ARGUMENT' && /protocol must be/.test(err.message),
+    );
+    assert.throws(() => new Bridge({ protocol: 'sessionfull' }), (err) => err.code === 'INVALID_ARGUMENT');
+  });
+});
