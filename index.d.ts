@@ -87,8 +87,9 @@ export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
  * @modelcontextprotocol/server-everything stdio`). Its stdout lines that are
  * not JSON-RPC are logged and skipped, its stderr goes to the logs, and its
  * health check is MCP `ping` (`server/discover` with the sessionless
- * revision). The process has one MCP session, which every session of the
- * workspace shares.
+ * revision). With the handshake the process has one MCP session, which
+ * every session of the workspace shares; with the sessionless revision each
+ * session's requests carry its own identity.
  */
 export interface StdioWorkspaceOptions extends LimitOptions {
   transport: 'stdio';

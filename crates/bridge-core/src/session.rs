@@ -189,6 +189,9 @@ pub(crate) struct Session {
     /// Answers server requests not tied to a call; with the sessionless
     /// revision, the input requests of an `InputRequiredResult`.
     requests: Option<RequestHandler>,
+    /// A view of another session's transport and pending map (see
+    /// [`Session::view`]); closing it leaves them alone.
+    view: bool,
 }
 
 impl Session {
@@ -221,6 +224,7 @@ impl Session {
             init: Value::Null,
             envelope: None,
             requests,
+            view: false,
         };
         if protocol != Protocol::Stateful {
             match session.discover(identity, next_id.fetch_add(1, Ordering::Relaxed)).await {
@@ -317,6 +321,25 @@ impl Session {
         jsonrpc::into_result(response)
     }
 
+    /// This sessionless session's transport and pending map with another
+    /// client identity and request handler: over stdio, where a process
+    /// has one connection, each session still declares its own `clientInfo`
+    /// and capabilities in every request (MCP 2026-07-28 keeps no state
+    /// between requests). `None` for a session with a handshake.
+    pub(crate) fn view(&self, identity: &ClientIdentity, requests: Option<RequestHandler>) -> Option<Session> {
+        let mut envelope = self.envelope.clone()?;
+        envelope.insert(CLIENT_INFO_META.into(), identity.client_info.clone());
+        envelope.insert(CLIENT_CAPABILITIES_META.into(), identity.capabilities.clone());
+        Some(Session {
+            transport: self.transport.clone(),
+            pending: self.pending.clone(),
+            init: self.init.clone(),
+            envelope: Some(envelope),
+            requests: requests.or_else(|| self.requests.clone()),
+            view: true,
+        })
+    }
+
     /// Whether the session speaks the sessionless 2026-07-28 revision.
     pub(crate) fn is_sessionless(&self) -> bool {
         self.envelope.is_some()
@@ -383,6 +406,9 @@ impl Session {
     /// Ends the session: waiting calls fail with `error`, and the server is
     /// told (HTTP DELETE).
     pub(crate) async fn close(&self, error: impl Fn() -> Error + Copy) {
+        if self.view {
+            return;
+        }
         self.pending.fail_all(error);
         self.transport.close().await;
     }
@@ -425,7 +451,8 @@ impl SessionHandle {
     /// none yet or the process changed.
     pub(crate) async fn session_for(&self, conn: &Connection) -> Result<Arc<Session>> {
         let generation = conn.generation;
-        if conn.process.url() == "stdio" {
+        let stdio = conn.process.url() == "stdio";
+        if stdio && !conn.default.is_sessionless() {
             // A stdio process has one MCP session: every session shares it.
             return Ok(conn.default.clone());
         }
@@ -437,6 +464,12 @@ impl SessionHandle {
             if *gen == generation {
                 return Ok(session.clone());
             }
+        }
+        if stdio {
+            let view = conn.default.view(&self.identity, self.requests.clone()).expect("a sessionless session");
+            let session = Arc::new(view);
+            *current = Some((generation, session.clone()));
+            return Ok(session);
         }
         let session = Arc::new(
             Session::open(
