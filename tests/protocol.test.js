@@ -103,6 +103,21 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
     assert.equal(await callTool(ws, 'confirm', { question: 'bridge?' }), 'bridge?:decline:null');
   });
 
+  it('fails a call whose server keeps asking for input with PROTOCOL_ERROR after 16 rounds', async () => {
+    let asked = 0;
+    const onRequest = (request) => {
+      assert.equal(request.method, 'roots/list');
+      asked += 1;
+      return { roots: [] };
+    };
+    await assert.rejects(ws.call('tools/call', { name: 'ask_forever', arguments: {} }, { onRequest }), (err) => {
+      assert.equal(err.code, 'PROTOCOL_ERROR');
+      assert.match(err.message, /more than 16 times/);
+      return true;
+    });
+    assert.equal(asked, 16);
+  });
+
   it('cancels an in-flight call on abort and on timeout; the tool sees both', async () => {
     const controller = new AbortController();
     const aborted = callTool(ws, 'sleep_started', { seconds: 10, tag: `abort-${transport}` }, {

@@ -8,7 +8,9 @@
 //! A [`Bridge`] holds one [`Workspace`] per configured id. A workspace's hub
 //! process is spawned on its first call ([`process`]): the core waits for
 //! the hub's single ready line on stdout, which names its MCP endpoint, then
-//! performs MCP initialization once per process ([`workspace`]).
+//! performs MCP initialization once per process ([`session`]): `initialize`,
+//! or with the sessionless 2026-07-28 revision `server/discover`, after which
+//! every request carries the client's identity ([`config::Protocol`]).
 //!
 //! A call passes the workspace's bounded priority queue ([`queue`]), gets a
 //! request id and a reply channel in the pending map ([`pending`]), and is

@@ -130,6 +130,16 @@ def register_client_requests(mcp: FastMCP) -> None:
         answer = answers["ask"]
         return f"{ctx.request_state}:{answer.action}:{json.dumps(answer.content, sort_keys=True)}"
 
+    @mcp.tool
+    async def ask_forever(ctx: Context) -> Any:
+        """Returns an ``InputRequiredResult`` on every round, counting the
+        rounds in its ``requestState``: a server that never finishes asking."""
+        import mcp_types
+
+        rounds = int(ctx.request_state or "0") + 1
+        ask = mcp_types.ListRootsRequest()
+        return mcp_types.InputRequiredResult(input_requests={"roots": ask}, request_state=str(rounds))
+
 
 def _in_background(work: Any) -> None:
     """Runs the coroutine ``work`` after the current call, keeping a reference."""
