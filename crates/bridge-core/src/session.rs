@@ -13,6 +13,14 @@
 //! whose messages reach the same [`Router`] as those of responses, and when
 //! the server ends the session (HTTP 404) it initializes a new one with the
 //! same `initialize` parameters, so a [`Session`] outlives that too.
+//!
+//! With the sessionless 2026-07-28 revision ([`Protocol::Sessionless`], or
+//! [`Protocol::Auto`] against a server that offers it) a session is
+//! client-side state only: `server/discover` replaces `initialize`, every
+//! request carries the session's identity in `_meta` ([`Session::stamp`]),
+//! and the server's requests during a call arrive as an
+//! `InputRequiredResult`, which the call answers with the same request
+//! handlers and sends again ([`Session::fulfill`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
