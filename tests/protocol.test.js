@@ -45,7 +45,9 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
   let bridge;
   let ws;
   before(async () => {
-    bridge = new Bridge({ workspaces: { lab: lab(transport, { protocol: 'sessionless' }) } });
+    // Frequent health checks: over stdio they are `server/discover`, which
+    // the revision has (it has no `ping`).
+    bridge = new Bridge({ workspaces: { lab: lab(transport, { protocol: 'sessionless', healthIntervalMs: 100 }) } });
     ws = { call: (method, params, options) => bridge.call('lab', method, params, options) };
     await bridge.serverInfo('lab');
   });
@@ -130,6 +132,13 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
       const cancelled = JSON.parse(await callTool(ws, 'cancelled', {}));
       return cancelled.includes(`abort-${transport}`) && cancelled.includes(`timeout-${transport}`);
     });
+  });
+
+  it('passes its health checks', async () => {
+    await delay(600);
+    const status = bridge.status('lab');
+    assert.equal(status.state, 'ready');
+    assert.equal(status.restarts, 0);
   });
 
   it("keeps a server error's JSON-RPC code", async () => {

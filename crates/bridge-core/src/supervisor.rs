@@ -478,7 +478,7 @@ impl Workspace {
         match tokio::time::timeout(self.command.start_timeout, open).await {
             Ok(session) => session,
             Err(_) => Err(Error::Protocol(format!(
-                "no answer to initialize within {} ms",
+                "no answer to MCP initialization (initialize or server/discover) within {} ms",
                 self.command.start_timeout.as_millis()
             ))),
         }
