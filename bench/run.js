@@ -16,6 +16,10 @@
 //   supergateway, mcp-proxy and mcp-hub, all fronting bench/echo_server.py
 //   over stdio, and that server's own stdio (the floor): p50/p99 at
 //   concurrency 1, throughput at 32, proxy RSS (bench/peer_client.js).
+// - variants: bridge.call() over http against bench/echo-workspace as
+//   configured by default, with protocol 'sessionless' (MCP 2026-07-28),
+//   and with one tokio worker thread (TOKIO_WORKER_THREADS=1); and the last
+//   two against the bare server of the ceiling phase, concurrency 64.
 // - napi: the N-API crossing cost (bench/napi.js).
 // - criterion: the core path without I/O (cargo bench, core_path).
 // Every measurement runs in a fresh child process with a fresh server
@@ -41,7 +45,7 @@ const { values: args } = parseArgs({
 });
 const quick = args.quick;
 const rounds = Number(args.rounds ?? (quick ? 3 : 5));
-const phases = new Set((args.only ?? 'fastmcp,ceiling,transports,peers,napi,criterion').split(','));
+const phases = new Set((args.only ?? 'fastmcp,ceiling,transports,variants,peers,napi,criterion').split(','));
 const workspaceDir = path.join(root, 'examples', 'workspaces', 'alpha');
 const hubPython = defaultPython();
 const bareHub = path.join(benchDir, 'bare-hub');
@@ -93,7 +97,7 @@ function runChild(script, spec, timeoutMs = 120_000) {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       // The SDK client warns MaxListenersExceededWarning at concurrency >= 32.
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
+      env: { ...process.env, NODE_NO_WARNINGS: '1', ...spec.env },
     });
     let out = '';
     let err = '';
@@ -251,6 +255,41 @@ async function main() {
       });
       out.push(`| ${label} | ${cells.join(' | ')} |`);
     }
+    out.push('');
+  }
+
+  if (phases.has('variants')) {
+    const loadBefore = load();
+    const variants = {
+      default: {},
+      sessionless: { workspace: { protocol: 'sessionless' } },
+      '1 worker': { env: { TOKIO_WORKER_THREADS: '1' } },
+    };
+    const names = Object.keys(variants);
+    const fastmcp = await interleaved('variants', names, (name) => ({
+      client: 'bridge',
+      dir: echoWorkspace,
+      python: hubPython,
+      ...TRANSPORTS,
+      payload: undefined,
+      ...variants[name],
+    }));
+    const ceilingNames = ['default', '1 worker'];
+    const ceiling = await interleaved('variants (ceiling)', ceilingNames, (name) => ({
+      client: 'bridge',
+      python: bareHub,
+      ...CEILING,
+      ...variants[name],
+    }));
+    report.results.variants = { fastmcp, ceiling };
+    report.load = { ...report.load, variants: [loadBefore, load()] };
+    out.push(`## Variants: bridge.call() over http, by configuration (${rounds} rounds, medians, min-max in parentheses)\n`);
+    out.push(`Load average (1 / 5 / 15 min) at the start: ${loadBefore}; at the end: ${load()}.\n`);
+    out.push('Against the FastMCP echo workspace (bench/echo-workspace):\n');
+    out.push(clientTable(fastmcp, names));
+    out.push('');
+    out.push('Against the bare echo server of the ceiling phase, concurrency 64:\n');
+    out.push(clientTable(ceiling, ceilingNames));
     out.push('');
   }
 
