@@ -34,7 +34,7 @@ async function startPeer(scratch) {
   const node = process.execPath;
   switch (spec.peer) {
     case 'express': {
-      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify({ port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: 2 * concurrency })];
+      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify({ port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency })];
       const proxy = spawnProxy(node, args);
       const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
       return { proxy, makeClient: () => undiciClient({ url, concurrency }) };
