@@ -41,7 +41,7 @@ fn run(chunks: &[&[u8]], max: usize) -> Outcome {
     loop {
         match stream.next().now_or_never().expect("decoding a ready body never waits") {
             None => return Outcome { messages, error: None },
-            Some(Ok((message, _))) => messages.push(message),
+            Some(Ok(message)) => messages.push(message.into_value()),
             // The transport stops at the first error.
             Some(Err(error)) => return Outcome { messages, error: Some(error) },
         }

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bridge_core::jsonrpc::decode;
+use bridge_core::jsonrpc::{decode, Incoming};
 use bridge_core::transport::stdio::read_messages;
 use bridge_core::transport::Inbox;
 use futures_util::FutureExt;
@@ -36,9 +36,9 @@ enum Report {
 struct Reports(Mutex<Vec<Report>>);
 
 impl Inbox for Reports {
-    fn deliver(&self, message: Value, related: Option<&Value>) {
+    fn deliver(&self, message: Incoming, related: Option<&Value>) {
         assert!(related.is_none());
-        self.0.lock().unwrap().push(Report::Message(message));
+        self.0.lock().unwrap().push(Report::Message(message.into_value()));
     }
 }
 
@@ -87,7 +87,7 @@ fn expect(line: &[u8], max: usize) -> Report {
         return Report::Stray("(a stdout line that is not UTF-8 was dropped)".into());
     };
     match decode(line) {
-        Ok((message, _)) => Report::Message(message),
+        Ok(message) => Report::Message(message.into_value()),
         Err(_) => Report::Stray(text.to_owned()),
     }
 }

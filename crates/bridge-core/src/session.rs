@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::call::{CallOptions, RequestHandler};
 use crate::error::{Error, Result};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{Incoming, Message, Outgoing, Params};
 use crate::pending::{Entry, Pending, Progress};
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
@@ -92,6 +92,7 @@ impl Router {
                 Err(other) => json!({ "jsonrpc": "2.0", "id": id,
                     "error": { "code": -32603, "message": other.to_string() } }),
             };
+            let response = Outgoing::encode(&response).expect("a response is a JSON-RPC message");
             if let Err(e) = transport.send(response).await {
                 tracing::warn!(workspace, method, error = %e.error, "could not answer a server request");
             }
@@ -100,14 +101,15 @@ impl Router {
 }
 
 impl Inbox for Router {
-    fn deliver(&self, message: Value, related: Option<&Value>) {
-        match Message::classify(&message) {
-            Ok(Message::Response { id }) => {
-                if !self.pending.complete(message) {
+    fn deliver(&self, incoming: Incoming, related: Option<&Value>) {
+        match incoming.kind.clone() {
+            Message::Response { id } => {
+                if !self.pending.complete(incoming) {
                     tracing::warn!(workspace = self.workspace, %id, "response to no waiting call; dropped");
                 }
             }
-            Ok(Message::Notification { method }) => {
+            Message::Notification { method } => {
+                let message = incoming.message;
                 if method == "notifications/progress" {
                     let params = message.get("params").cloned().unwrap_or(Value::Null);
                     if let (Some(token), Some(progress)) =
@@ -123,13 +125,12 @@ impl Inbox for Router {
                     None => tracing::debug!(workspace = self.workspace, method, "server notification"),
                 }
             }
-            Ok(Message::Request { id, .. }) => {
+            Message::Request { id, .. } => {
                 let handler = related
                     .and_then(|r| self.pending.request_handler(r))
                     .or_else(|| self.requests.clone());
-                self.answer(id, message, handler);
+                self.answer(id, incoming.message, handler);
             }
-            Err(e) => tracing::warn!(workspace = self.workspace, error = %e, "invalid message from server; dropped"),
         }
     }
 
@@ -187,7 +188,8 @@ impl Session {
         });
         let (reply, replied) = oneshot::channel();
         let _ = pending.insert(id, Entry::new(reply));
-        if let Err(e) = transport.send(jsonrpc::request(id, "initialize", Some(params))).await {
+        let request = Outgoing::request(id, "initialize", Some(&Params::Value(params)), false)?;
+        if let Err(e) = transport.send(request).await {
             pending.remove(id);
             return Err(e.error);
         }
@@ -195,7 +197,8 @@ impl Session {
             .await
             .unwrap_or(Err(SendError::delivered(Error::Closed)))
             .map_err(|e| e.error)?;
-        let init = jsonrpc::into_result(response)?;
+        let init: Value = serde_json::from_str(response.get())
+            .map_err(|e| Error::Protocol(format!("InitializeResult: {e}")))?;
         let version = init
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -205,7 +208,7 @@ impl Session {
         }
         transport.set_protocol_version(version);
         transport
-            .send(jsonrpc::notification("notifications/initialized", None))
+            .send(Outgoing::notification("notifications/initialized", None))
             .await
             .map_err(|e| e.error)?;
         Ok(Session {
@@ -221,12 +224,10 @@ impl Session {
         let (reply, replied) = oneshot::channel();
         let _ = self.pending.insert(id, Entry::new(reply));
         let exchange = async {
-            self.transport
-                .send(jsonrpc::request(id, "ping", None))
-                .await
-                .map_err(|e| e.error.to_string())?;
+            let request = Outgoing::request(id, "ping", None, false).map_err(|e| e.to_string())?;
+            self.transport.send(request).await.map_err(|e| e.error.to_string())?;
             match replied.await {
-                Ok(Ok(response)) => jsonrpc::into_result(response).map(|_| ()).map_err(|e| e.to_string()),
+                Ok(Ok(_)) => Ok(()),
                 Ok(Err(e)) => Err(e.error.to_string()),
                 Err(_) => Err("ping abandoned".to_owned()),
             }
@@ -319,6 +320,18 @@ impl SessionHandle {
         params: Option<Value>,
         options: CallOptions,
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        crate::workspace::parsed(self.workspace.call_on(Some(self.clone()), method, params.map(Params::Value), options))
+    }
+
+    /// [`SessionHandle::call`] with params of either kind, resolving with
+    /// the `result` as the server's JSON text (see
+    /// [`Workspace::call_raw`](crate::Workspace::call_raw)).
+    pub fn call_raw(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<Params>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Box<serde_json::value::RawValue>>> + Send + 'static {
         self.workspace.call_on(Some(self.clone()), method, params, options)
     }
 

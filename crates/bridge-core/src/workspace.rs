@@ -9,20 +9,25 @@
 //! wait counts. Holding a slot, it gets the live [`Connection`], starting
 //! the process when there is none: the start runs in its own task and is
 //! shared by every call waiting for it, so a caller that gives up does not
-//! cancel it. The call then registers a reply channel under a fresh request
-//! id in the connection's [`Pending`] map and sends the request from a
-//! separate task. It settles on the first of: the response (routed by id
+//! cancel it. The call's request is encoded once, under a fresh request id
+//! (its progress token too, when it asks for progress), and checked against
+//! `maxMessageBytes`. The call registers a reply channel under that id in
+//! the session's [`Pending`] map and sends the request from a separate task. It settles on the first of: the response (routed by id
 //! by the connection's inbox), a send failure, its deadline, its abort
 //! signal, or the bridge closing. On timeout or abort after the request was
 //! sent, it removes its entry and sends `notifications/cancelled`. A send
 //! that surely never reached the server is retried with backoff, within
-//! the deadline, up to `maxRetries` times; anything else is never sent twice.
+//! the deadline, up to `maxRetries` times, as the same bytes under the same
+//! id; anything else is never sent twice. The response's `result` reaches
+//! the caller as the server's JSON text ([`Workspace::call_raw`]), or parsed
+//! ([`Workspace::call`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -31,7 +36,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call::{CallOptions, RequestHandler};
 use crate::config::{HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
-use crate::jsonrpc;
+use crate::jsonrpc::{Outgoing, Params};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::{Entry, Progress};
 use crate::bridge::Fleet;
@@ -179,17 +184,38 @@ impl Workspace {
         params: Option<Value>,
         options: CallOptions,
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        parsed(self.call_on(None, method, params.map(Params::Value), options))
+    }
+
+    /// [`Workspace::call`] with params of either kind (JSON text is spliced
+    /// into the request unparsed), resolving with the `result` as the
+    /// server's JSON text, unparsed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Workspace::call`]; `PAYLOAD_TOO_LARGE` when the encoded request
+    /// is over `maxMessageBytes`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Workspace::call`].
+    pub fn call_raw(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<Params>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Box<RawValue>>> + Send + 'static {
         self.call_on(None, method, params, options)
     }
 
-    /// [`Workspace::call`] on `session`, or on the default session.
+    /// [`Workspace::call_raw`] on `session`, or on the default session.
     pub(crate) fn call_on(
         self: &Arc<Self>,
         session: Option<Arc<SessionHandle>>,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         options: CallOptions,
-    ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Box<RawValue>>> + Send + 'static {
         let started = Instant::now();
         self.metrics.started();
         self.last_used.store(now_ms(), Ordering::Relaxed);
@@ -216,11 +242,11 @@ impl Workspace {
         self: &Arc<Self>,
         target: Option<Arc<SessionHandle>>,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         options: CallOptions,
         started: Instant,
         acquire: crate::queue::Acquire,
-    ) -> Result<Value> {
+    ) -> Result<Box<RawValue>> {
         let cancel = options.cancel.clone().unwrap_or_default();
         let timeout = options.timeout.unwrap_or(self.limits.timeout);
         let mut deadline = Deadline::new(started, timeout, options.max_total_timeout);
@@ -243,9 +269,12 @@ impl Workspace {
             e = interrupted(&deadline) => return Err(e),
         };
 
-        let mut request = jsonrpc::request(0, method, params);
-        let size = serde_json::to_vec(&request).map(|v| v.len()).unwrap_or(0);
-        if size > self.limits.max_message_bytes {
+        // One id and one encoding for every attempt: a request is sent again
+        // only when it surely never reached the server.
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let request = Outgoing::request(id, method, params.as_ref(), options.on_progress.is_some())?;
+        drop(params);
+        if request.len() > self.limits.max_message_bytes {
             return Err(Error::PayloadTooLarge {
                 what: "request",
                 max: Some(self.limits.max_message_bytes),
@@ -259,11 +288,8 @@ impl Workspace {
                 e = interrupted(&deadline) => return Err(e),
             };
             let (conn, session) = session;
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            request["id"] = json!(id);
             let (progress_tx, mut progress_rx) = match options.on_progress {
                 Some(_) => {
-                    set_progress_token(&mut request, id);
                     let (tx, rx) = mpsc::unbounded_channel();
                     (Some(tx), Some(rx))
                 }
@@ -309,7 +335,7 @@ impl Workspace {
                 }
             }
             match outcome {
-                Ok(response) => return jsonrpc::into_result(response),
+                Ok(result) => return Ok(result),
                 Err(SendError { error: Error::Transport(reason), maybe_delivered: false }) => {
                     attempt += 1;
                     if attempt > self.limits.max_retries {
@@ -365,8 +391,14 @@ impl Workspace {
 
 }
 
+/// Parses the `result` of a call.
+pub(crate) async fn parsed(call: impl std::future::Future<Output = Result<Box<RawValue>>>) -> Result<Value> {
+    let result = call.await?;
+    serde_json::from_str(result.get()).map_err(|e| Error::Protocol(format!("result: {e}")))
+}
+
 /// Sends a request from its own task; a failure settles the pending entry.
-fn spawn_send(session: Arc<Session>, id: u64, request: Value) -> tokio::task::JoinHandle<()> {
+fn spawn_send(session: Arc<Session>, id: u64, request: Outgoing) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(error) = session.transport.send(request).await {
             session.pending.fail(id, error);
@@ -377,7 +409,7 @@ fn spawn_send(session: Arc<Session>, id: u64, request: Value) -> tokio::task::Jo
 /// Tells the server to stop working on request `id` (MCP 2025-06-18, Basic /
 /// Utilities / Cancellation), in the background.
 fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
-    let notification = jsonrpc::notification(
+    let notification = Outgoing::notification(
         "notifications/cancelled",
         Some(json!({ "requestId": id, "reason": reason })),
     );
@@ -387,20 +419,6 @@ fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
             tracing::debug!(error = %e.error, "notifications/cancelled not delivered");
         }
     });
-}
-
-fn set_progress_token(request: &mut Value, id: u64) {
-    let params = request
-        .as_object_mut()
-        .expect("requests are objects")
-        .entry("params")
-        .or_insert_with(|| json!({}));
-    if let Some(params) = params.as_object_mut() {
-        let meta = params.entry("_meta").or_insert_with(|| json!({}));
-        if let Some(meta) = meta.as_object_mut() {
-            meta.insert("progressToken".into(), json!(id));
-        }
-    }
 }
 
 async fn recv_progress(rx: &mut Option<mpsc::UnboundedReceiver<Progress>>) -> Option<Progress> {
