@@ -12,9 +12,10 @@
 //! cancel it. The call's request is encoded once, under a fresh request id
 //! (its progress token too, when it asks for progress), and checked against
 //! `maxMessageBytes`. The call registers a reply channel under that id in
-//! the session's [`Pending`] map and sends the request from a separate task. It settles on the first of: the response (routed by id
-//! by the connection's inbox), a send failure, its deadline, its abort
-//! signal, or the bridge closing. On timeout or abort after the request was
+//! the session's [`Pending`] map and sends the request from a separate
+//! task. It settles on the first of: the response (routed by id by the
+//! session's inbox), a send failure, its deadline, its abort signal, or the
+//! bridge closing. On timeout or abort after the request was
 //! sent, it removes its entry and sends `notifications/cancelled`. A send
 //! that surely never reached the server is retried with backoff, within
 //! the deadline, up to `maxRetries` times, as the same bytes under the same
