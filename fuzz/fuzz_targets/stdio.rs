@@ -28,7 +28,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 #[derive(Debug, PartialEq)]
 enum Report {
-    Message(Value),
+    /// A message without a response's `result`, and that result's text.
+    Message(Value, Option<String>),
     Stray(String),
 }
 
@@ -38,7 +39,7 @@ struct Reports(Mutex<Vec<Report>>);
 impl Inbox for Reports {
     fn deliver(&self, message: Incoming, related: Option<&Value>) {
         assert!(related.is_none());
-        self.0.lock().unwrap().push(Report::Message(message.into_value()));
+        self.0.lock().unwrap().push(report(message));
     }
 }
 
@@ -77,6 +78,10 @@ impl AsyncRead for Stdout<'_> {
     }
 }
 
+fn report(message: Incoming) -> Report {
+    Report::Message(message.message, message.result.map(|r| r.get().to_owned()))
+}
+
 /// What the reader should report for one line (without its newline).
 fn expect(line: &[u8], max: usize) -> Report {
     if line.len() > max {
@@ -87,7 +92,7 @@ fn expect(line: &[u8], max: usize) -> Report {
         return Report::Stray("(a stdout line that is not UTF-8 was dropped)".into());
     };
     match decode(line) {
-        Ok(message) => Report::Message(message.into_value()),
+        Ok(message) => report(message),
         Err(_) => Report::Stray(text.to_owned()),
     }
 }

@@ -73,8 +73,10 @@ pub struct Incoming {
     /// What kind of message it is.
     pub kind: Message,
     /// A response's `result`: the server's JSON text, unchanged (surrounding
-    /// whitespace aside). `None` for an error response and for requests and
-    /// notifications.
+    /// whitespace aside), checked as JSON syntax only: it may hold numbers
+    /// out of the range of an f64, which a [`Value`] cannot (and JavaScript's
+    /// `JSON.parse` reads as infinities). `None` for an error response and
+    /// for requests and notifications.
     pub result: Option<Box<RawValue>>,
 }
 
@@ -101,20 +103,27 @@ impl Incoming {
     }
 
     /// The whole message as one [`Value`] (a response's `result` parsed).
-    pub fn into_value(self) -> Value {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] when the `result` holds a number out of the range
+    /// of an f64.
+    pub fn into_value(self) -> Result<Value> {
         let mut message = self.message;
         if let (Some(result), Value::Object(obj)) = (self.result, &mut message) {
-            let value = serde_json::from_str(result.get()).expect("a RawValue is valid JSON");
+            let value = serde_json::from_str(result.get())
+                .map_err(|e| Error::Protocol(format!("JSON-RPC result: {e}")))?;
             obj.insert("result".into(), value);
         }
-        message
+        Ok(message)
     }
 }
 
 /// Decodes one JSON-RPC message from the bytes a server sent (an SSE
 /// event's data, a stdout line, a JSON response body), in one pass: a
-/// response's `result` is kept as text ([`Incoming::result`]), every other
-/// member parsed into [`Incoming::message`].
+/// response's `result` is kept as text ([`Incoming::result`]), checked as
+/// JSON but not parsed, every other member parsed into
+/// [`Incoming::message`].
 ///
 /// # Errors
 ///
@@ -467,7 +476,7 @@ mod tests {
         assert_eq!(incoming.kind, Message::Response { id: json!(3) });
         assert_eq!(incoming.message, json!({"jsonrpc": "2.0", "id": 3}), "the result is kept apart");
         assert_eq!(incoming.result.as_ref().map(|r| r.get()), Some(r#"{"ok":true}"#));
-        assert_eq!(incoming.into_value()["result"], json!({"ok": true}));
+        assert_eq!(incoming.into_value().unwrap()["result"], json!({"ok": true}));
         for bad in [&b"{\"jsonrpc\":\"2.0\",\"id\""[..], b"[1]", b"", b"{} {}", b"\"x\"", b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":}"] {
             assert!(matches!(decode(bad), Err(Error::Protocol(_))), "{:?}", String::from_utf8_lossy(bad));
         }
@@ -481,7 +490,7 @@ mod tests {
         let incoming = decode(body.as_bytes()).unwrap();
         assert_eq!(incoming.kind, Message::Response { id: json!(7) });
         assert_eq!(incoming.clone().into_result().unwrap().get(), result);
-        assert_eq!(incoming.into_value(), serde_json::from_str::<Value>(&body).unwrap());
+        assert_eq!(incoming.into_value().unwrap(), serde_json::from_str::<Value>(&body).unwrap());
         // A null result is a result.
         let null = decode(br#"{"jsonrpc":"2.0","id":1,"result":null}"#).unwrap();
         assert_eq!(null.into_result().unwrap().get(), "null");
@@ -510,7 +519,7 @@ mod tests {
                 assert_eq!(incoming.message, value, "{text}");
                 assert!(incoming.result.is_none());
             }
-            assert_eq!(incoming.into_value(), value, "{text}");
+            assert_eq!(incoming.into_value().unwrap(), value, "{text}");
         }
         for text in [r#"{"id":1,"result":1}"#, r#"{"jsonrpc":"2.0","id":1}"#, r#"{"jsonrpc":"1.0","method":"x"}"#] {
             assert!(matches!(decode(text.as_bytes()), Err(Error::Protocol(_))), "{text}");
@@ -534,10 +543,26 @@ mod tests {
         let raw = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{text}}}"#);
         let incoming = decode(raw.as_bytes()).unwrap();
         assert_eq!(incoming.result.as_ref().unwrap().get(), text, "the result's text is kept");
-        let value = incoming.into_value();
+        let value = incoming.into_value().unwrap();
         assert_eq!(value["result"].as_f64(), Some(text.parse::<f64>().unwrap()));
-        let again = decode(&serde_json::to_vec(&value).unwrap()).unwrap().into_value();
+        let again = decode(&serde_json::to_vec(&value).unwrap()).unwrap().into_value().unwrap();
         assert_eq!(again, value);
+    }
+
+    /// Found by the `jsonrpc` fuzz target: a result's number out of the
+    /// range of an f64 is JSON a Value cannot hold. The result's text is
+    /// passed on as it is (JavaScript reads such a number as an infinity);
+    /// only parsing it fails.
+    #[test]
+    fn a_result_number_out_of_f64_range_is_kept_as_text() {
+        let raw = br#"{"jsonrpc":"2.0","id":1,"result":{"big":1e400}}"#;
+        assert!(serde_json::from_slice::<Value>(raw).is_err());
+        let incoming = decode(raw).unwrap();
+        assert_eq!(incoming.result.as_ref().unwrap().get(), r#"{"big":1e400}"#);
+        assert!(matches!(incoming.into_value(), Err(Error::Protocol(_))));
+        // Elsewhere in a message it fails the decoding, as before.
+        let params = br#"{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1e400}}"#;
+        assert!(matches!(decode(params), Err(Error::Protocol(_))));
     }
 
     fn raw(text: &str) -> Params {

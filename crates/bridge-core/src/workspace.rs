@@ -172,7 +172,9 @@ impl Workspace {
     /// `CLOSED`; `START_FAILED` when the process cannot start;
     /// `WORKSPACE_CRASHED` when it exits with the call in flight;
     /// `PAYLOAD_TOO_LARGE`; [`Error::JsonRpc`] for the server's error
-    /// response; `TRANSPORT_ERROR` / `PROTOCOL_ERROR`.
+    /// response; `TRANSPORT_ERROR` / `PROTOCOL_ERROR` (also for a result
+    /// holding a number out of the range of an f64, which
+    /// [`Workspace::call_raw`] passes on as text).
     ///
     /// # Cancel safety
     ///

@@ -697,7 +697,7 @@ mod tests {
 
     impl Inbox for Collect {
         fn deliver(&self, message: crate::jsonrpc::Incoming, related: Option<&Value>) {
-            self.0.lock().push(message.into_value());
+            self.0.lock().push(message.into_value().unwrap());
             self.1.lock().push(related.cloned());
         }
     }

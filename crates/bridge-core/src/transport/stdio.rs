@@ -248,7 +248,7 @@ mod tests {
 
     impl Inbox for Collect {
         fn deliver(&self, message: crate::jsonrpc::Incoming, _related: Option<&Value>) {
-            self.0.lock().push(message.into_value());
+            self.0.lock().push(message.into_value().unwrap());
         }
 
         fn fail(&self, id: &Value, error: Error) {
