@@ -1,45 +1,82 @@
-//! JSON-RPC decoding (`bridge_core::jsonrpc::decode`, which the SSE and
-//! stdio transports run on every message a server sends): arbitrary bytes
-//! never panic; a message that decodes round-trips through encoding and
-//! through the core's constructors; a response's `into_result` agrees with
-//! its `result` / `error`.
+//! JSON-RPC decoding (`bridge_core::jsonrpc::decode`, which the transports
+//! run on every message a server sends): arbitrary bytes never panic; what
+//! decodes reads as serde_json reads the whole message, with a response's
+//! `result` kept as the server's text; a message that decodes round-trips
+//! through encoding and through the core's constructors; a response's
+//! `into_result` agrees with its `result` / `error`.
 #![no_main]
 
-use bridge_core::jsonrpc::{decode, into_result, notification, request, Message};
+use bridge_core::jsonrpc::{decode, into_result, notification, request, Message, Outgoing, Params};
 use bridge_core::Error;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok((value, kind)) = decode(data) else {
+    let Ok(incoming) = decode(data) else {
         return;
     };
+    let kind = incoming.kind.clone();
+    let raw_result = incoming.result.as_ref().map(|r| r.get().to_owned());
+    if let Some(raw) = &raw_result {
+        // The result's text is a slice of what the server sent.
+        assert!(data.windows(raw.len()).any(|w| w == raw.as_bytes()));
+    }
+    let parsed = serde_json::from_slice::<Value>(data);
+    let value = match incoming.into_value() {
+        Ok(value) => value,
+        Err(_) => {
+            // Only a result is checked as JSON syntax alone: a number in it
+            // may be out of the range of an f64, which a Value cannot hold.
+            assert!(raw_result.is_some() && parsed.is_err(), "{}", String::from_utf8_lossy(data));
+            return;
+        }
+    };
+    assert_eq!(value, parsed.expect("what decodes is JSON"), "decode and a full parse disagree");
     assert_eq!(Message::classify(&value).ok().as_ref(), Some(&kind));
 
     // What the core decoded, encoded again, decodes to the same message.
     let encoded = serde_json::to_vec(&value).expect("a decoded message encodes");
-    let (again, again_kind) = decode(&encoded).expect("an encoded message decodes");
-    assert_eq!(again, value, "round trip of {}", String::from_utf8_lossy(data));
-    assert_eq!(again_kind, kind);
+    let again = decode(&encoded).expect("an encoded message decodes");
+    assert_eq!(again.kind, kind);
+    assert_eq!(again.into_value().ok(), Some(value.clone()), "round trip of {}", String::from_utf8_lossy(data));
 
     let params = value.get("params").cloned();
     match &kind {
         Message::Request { id, method } => {
             if let Some(id) = id.as_u64() {
                 let built = serde_json::to_vec(&request(id, method, params.clone())).unwrap();
-                let (built, built_kind) = decode(&built).expect("a built request decodes");
-                assert_eq!(built_kind, kind);
-                assert_eq!(built.get("params"), params.as_ref());
+                let built = decode(&built).expect("a built request decodes");
+                assert_eq!(built.kind, kind);
+                assert_eq!(built.message.get("params"), params.as_ref());
+                // Encoded once, with params spliced in as text.
+                let object_or_array = params.as_ref().filter(|p| p.is_object() || p.is_array());
+                if params.is_none() || object_or_array.is_some() {
+                    let raw = object_or_array.map(|p| Params::from_json(p.to_string()).expect("params text"));
+                    let outgoing = Outgoing::request(id, method, raw.as_ref(), false).expect("encodes");
+                    let sent = decode(outgoing.bytes()).expect("an encoded request decodes");
+                    assert_eq!(&sent.kind, outgoing.kind());
+                    assert_eq!(sent.kind, kind);
+                    assert_eq!(sent.message.get("params"), params.as_ref());
+                }
             }
         }
         Message::Notification { .. } => {
             let Message::Notification { method } = &kind else { unreachable!() };
             let built = serde_json::to_vec(&notification(method, params.clone())).unwrap();
-            let (built, built_kind) = decode(&built).expect("a built notification decodes");
-            assert_eq!(built_kind, kind);
-            assert_eq!(built.get("params"), params.as_ref());
+            let built = decode(&built).expect("a built notification decodes");
+            assert_eq!(built.kind, kind);
+            assert_eq!(built.message.get("params"), params.as_ref());
         }
         Message::Response { .. } => {
+            // The raw result, or the same error as from the parsed message.
+            match decode(data).expect("decodes again").into_result() {
+                Ok(raw) => assert_eq!(Some(raw.get()), raw_result.as_deref()),
+                Err(e) => {
+                    assert!(raw_result.is_none());
+                    let same = into_result(value.clone()).expect_err("no result, so an error");
+                    assert_eq!(format!("{e:?}"), format!("{same:?}"));
+                }
+            }
             let result = value.get("result").cloned();
             let code = value.get("error").and_then(|e| e.get("code")).and_then(Value::as_i64);
             match into_result(value) {

@@ -23,10 +23,11 @@ use hyper::body::Frame;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-/// The messages decoded before the stream ended, and the error that ended it.
+/// The messages decoded before the stream ended (each without a response's
+/// `result`, and that result's text), and the error that ended it.
 #[derive(Debug)]
 struct Outcome {
-    messages: Vec<Value>,
+    messages: Vec<(Value, Option<String>)>,
     error: Option<Error>,
 }
 
@@ -41,7 +42,7 @@ fn run(chunks: &[&[u8]], max: usize) -> Outcome {
     loop {
         match stream.next().now_or_never().expect("decoding a ready body never waits") {
             None => return Outcome { messages, error: None },
-            Some(Ok((message, _))) => messages.push(message),
+            Some(Ok(message)) => messages.push((message.message, message.result.map(|r| r.get().to_owned()))),
             // The transport stops at the first error.
             Some(Err(error)) => return Outcome { messages, error: Some(error) },
         }

@@ -17,7 +17,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use bridge_core::jsonrpc::decode;
+use bridge_core::jsonrpc::{decode, Incoming};
 use bridge_core::transport::stdio::read_messages;
 use bridge_core::transport::Inbox;
 use futures_util::FutureExt;
@@ -28,7 +28,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 #[derive(Debug, PartialEq)]
 enum Report {
-    Message(Value),
+    /// A message without a response's `result`, and that result's text.
+    Message(Value, Option<String>),
     Stray(String),
 }
 
@@ -36,9 +37,9 @@ enum Report {
 struct Reports(Mutex<Vec<Report>>);
 
 impl Inbox for Reports {
-    fn deliver(&self, message: Value, related: Option<&Value>) {
+    fn deliver(&self, message: Incoming, related: Option<&Value>) {
         assert!(related.is_none());
-        self.0.lock().unwrap().push(Report::Message(message));
+        self.0.lock().unwrap().push(report(message));
     }
 }
 
@@ -77,6 +78,10 @@ impl AsyncRead for Stdout<'_> {
     }
 }
 
+fn report(message: Incoming) -> Report {
+    Report::Message(message.message, message.result.map(|r| r.get().to_owned()))
+}
+
 /// What the reader should report for one line (without its newline).
 fn expect(line: &[u8], max: usize) -> Report {
     if line.len() > max {
@@ -87,7 +92,7 @@ fn expect(line: &[u8], max: usize) -> Report {
         return Report::Stray("(a stdout line that is not UTF-8 was dropped)".into());
     };
     match decode(line) {
-        Ok((message, _)) => Report::Message(message),
+        Ok(message) => report(message),
         Err(_) => Report::Stray(text.to_owned()),
     }
 }

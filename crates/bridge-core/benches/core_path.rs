@@ -5,12 +5,13 @@
 
 use std::hint::black_box;
 
-use bridge_core::jsonrpc::{self, Message};
+use bridge_core::jsonrpc::{self, Incoming, Message, Outgoing, Params};
 use bridge_core::pending::{Entry, Pending};
 use bridge_core::queue::{Limiter, Priority};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::FutureExt;
-use serde_json::{json, Value};
+use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::sync::oneshot;
 
 /// What FastMCP answers to `tools/call` of `echo` with `{"text": "hello"}`.
@@ -30,8 +31,17 @@ fn enqueue(limiter: &Limiter) -> bridge_core::queue::Permit {
         .expect("a free slot")
 }
 
+/// A decoded response to call `id` with result `{}`, built without parsing.
+fn empty_response(id: u64) -> Incoming {
+    Incoming {
+        message: json!({"jsonrpc": "2.0", "id": id}),
+        kind: Message::Response { id: json!(id) },
+        result: Some(RawValue::from_string("{}".to_owned()).expect("JSON")),
+    }
+}
+
 /// Registers call `id` and settles it with `response`; returns the reply.
-fn correlate_and_settle(pending: &Pending, id: u64, response: Value) -> Value {
+fn correlate_and_settle(pending: &Pending, id: u64, response: Incoming) -> Box<RawValue> {
     let (reply, mut replied) = oneshot::channel();
     if pending.insert(id, Entry { reply, progress: None, on_request: None }).is_err() {
         panic!("duplicate id {id}");
@@ -54,7 +64,7 @@ fn bench(c: &mut Criterion) {
         let mut id = 0u64;
         b.iter(|| {
             id += 1;
-            black_box(correlate_and_settle(&pending, id, json!({"jsonrpc": "2.0", "id": id, "result": {}})))
+            black_box(correlate_and_settle(&pending, id, empty_response(id)))
         });
     });
 
@@ -66,14 +76,16 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             id += 1;
             let permit = enqueue(&limiter);
-            let response = correlate_and_settle(&pending, id, json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+            let response = correlate_and_settle(&pending, id, empty_response(id));
             drop(permit);
             black_box(response)
         });
     });
 
-    // The same with the JSON work the core does per call: build and encode
-    // the request, decode and classify the response, take its result.
+    // The same with the JSON work done per call: check the params' JSON
+    // text (as the binding gets it from JS) and encode the request around
+    // it, decode and classify the response keeping its result as text, and
+    // hand that text on (as the binding does to JS).
     group.bench_function("enqueue_correlate_settle_json", |b| {
         let limiter = limiter();
         let pending = Pending::new();
@@ -81,17 +93,15 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             id += 1;
             let permit = enqueue(&limiter);
-            let params = json!({"name": "echo", "arguments": {"text": "hello"}});
-            let request = jsonrpc::request(id, "tools/call", Some(params));
-            let body = serde_json::to_vec(&request).expect("encodes");
-            black_box(&body);
+            let params = Params::from_json(r#"{"name":"echo","arguments":{"text":"hello"}}"#.to_owned()).expect("params");
+            let request = Outgoing::request(id, "tools/call", Some(&params), false).expect("encodes");
+            black_box(request.bytes());
             let text = String::from_utf8_lossy(ECHO_RESPONSE).replace("ID", &id.to_string());
-            let response: Value = serde_json::from_str(&text).expect("decodes");
-            assert!(matches!(Message::classify(&response), Ok(Message::Response { .. })));
+            let response = jsonrpc::decode(text.as_bytes()).expect("decodes");
+            assert!(matches!(response.kind, Message::Response { .. }));
             let reply = correlate_and_settle(&pending, id, response);
-            let result = jsonrpc::into_result(reply).expect("a result");
             drop(permit);
-            black_box(result.to_string())
+            black_box(String::from(Box::<str>::from(reply)))
         });
     });
 

@@ -255,6 +255,26 @@ impl Bridge {
         async move { call?.await }
     }
 
+    /// [`Bridge::call`] with params of either kind (JSON text is spliced
+    /// into the request unparsed), resolving with the `result` as the
+    /// server's JSON text (see [`Workspace::call_raw`]).
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, then as [`Workspace::call_raw`].
+    pub fn call_raw(
+        &self,
+        workspace: &str,
+        method: &str,
+        params: Option<crate::jsonrpc::Params>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Box<serde_json::value::RawValue>>> + Send + 'static {
+        let call = self
+            .workspace(workspace)
+            .map(|w| w.call_raw(method, params, options));
+        async move { call?.await }
+    }
+
     /// Opens a further MCP session on a workspace's process, with its own
     /// client identity, request handler (without one: `-32601`) and
     /// notification handler (without one: the bridge's).

@@ -13,11 +13,13 @@ use std::collections::HashMap;
 
 use parking_lot::Mutex;
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::call::RequestHandler;
 use crate::error::Error;
+use crate::jsonrpc::{Incoming, Message};
 use crate::transport::SendError;
 
 /// One MCP progress notification's payload (MCP 2025-06-18, Basic /
@@ -46,8 +48,11 @@ impl Progress {
     }
 }
 
-/// What settles a call: the server's response message, or why there is none.
-pub type Reply = Result<Value, SendError>;
+/// What settles a call: the `result` of the server's response, as the
+/// server's JSON text, or why there is none: the server's error response
+/// ([`Error::JsonRpc`]), a malformed one ([`Error::Protocol`]), or a failure
+/// to send or read (with whether the server may have seen the request).
+pub type Reply = Result<Box<RawValue>, SendError>;
 
 /// A waiting call.
 pub struct Entry {
@@ -100,19 +105,22 @@ impl Pending {
         Ok(())
     }
 
-    /// Settles the call whose id the response carries. `false` when no call
-    /// waits for that id (unknown, or already settled).
-    pub fn complete(&self, response: Value) -> bool {
-        let Some(id) = response.get("id").and_then(numeric_id) else {
+    /// Settles the call whose id the response carries, with its `result`
+    /// text or its error ([`Incoming::into_result`]). `false` when no call
+    /// waits for that id (unknown, or already settled), or `response` is no
+    /// response.
+    pub fn complete(&self, response: Incoming) -> bool {
+        let Message::Response { id } = &response.kind else {
             return false;
         };
-        match self.map.lock().remove(&id) {
-            Some(entry) => {
-                let _ = entry.reply.send(Ok(response));
-                true
-            }
-            None => false,
-        }
+        let Some(id) = numeric_id(id) else {
+            return false;
+        };
+        let Some(entry) = self.map.lock().remove(&id) else {
+            return false;
+        };
+        let _ = entry.reply.send(response.into_result().map_err(SendError::delivered));
+        true
     }
 
     /// Settles call `id` with a send failure. `false` when it was already
@@ -179,26 +187,63 @@ mod tests {
         (Entry::new(reply), rx)
     }
 
+    fn response(text: &str) -> Incoming {
+        crate::jsonrpc::decode(text.as_bytes()).unwrap()
+    }
+
     #[test]
     fn a_response_settles_its_call_once() {
         let pending = Pending::new();
         let (e, mut rx) = entry();
         pending.insert(7, e).ok().unwrap();
-        assert!(pending.complete(json!({"jsonrpc": "2.0", "id": 7, "result": 1})));
-        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": 7, "result": 2})));
-        assert_eq!(rx.try_recv().unwrap().unwrap()["result"], 1);
+        assert!(pending.complete(response(r#"{"jsonrpc": "2.0", "id": 7, "result": 1}"#)));
+        assert!(!pending.complete(response(r#"{"jsonrpc": "2.0", "id": 7, "result": 2}"#)));
+        assert_eq!(rx.try_recv().unwrap().unwrap().get(), "1");
         assert!(pending.is_empty());
+    }
+
+    #[test]
+    fn the_result_reaches_the_call_as_the_server_wrote_it() {
+        let pending = Pending::new();
+        let (e, mut rx) = entry();
+        pending.insert(1, e).ok().unwrap();
+        let result = r#"{"b": 1.50, "a": [1e3, "\u00e9"], "n": 123456789012345678901234567890}"#;
+        assert!(pending.complete(response(&format!(r#"{{"jsonrpc":"2.0","id":1,"result":{result}}}"#))));
+        assert_eq!(rx.try_recv().unwrap().unwrap().get(), result);
+    }
+
+    #[test]
+    fn an_error_response_settles_its_call_with_the_error() {
+        let pending = Pending::new();
+        let (a, mut rx_a) = entry();
+        let (b, mut rx_b) = entry();
+        pending.insert(1, a).ok().unwrap();
+        pending.insert(2, b).ok().unwrap();
+        let error = r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"bad","data":[1]}}"#;
+        assert!(pending.complete(response(error)));
+        match rx_a.try_recv().unwrap() {
+            Err(SendError { error: Error::JsonRpc { code, message, data }, maybe_delivered: true }) => {
+                assert_eq!((code, message.as_str(), data), (-32602, "bad", Some(json!([1]))));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // A malformed error object fails that call only.
+        assert!(pending.complete(response(r#"{"jsonrpc":"2.0","id":2,"error":{"message":"no code"}}"#)));
+        assert!(matches!(rx_b.try_recv().unwrap(), Err(SendError { error: Error::Protocol(_), .. })));
     }
 
     #[test]
     fn unknown_ids_and_duplicates_are_refused_without_panic() {
         let pending = Pending::new();
-        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": 99, "result": 1})));
-        assert!(!pending.complete(json!({"jsonrpc": "2.0", "id": "x", "result": 1})));
+        assert!(!pending.complete(response(r#"{"jsonrpc": "2.0", "id": 99, "result": 1}"#)));
+        assert!(!pending.complete(response(r#"{"jsonrpc": "2.0", "id": "x", "result": 1}"#)));
         let (a, _rx_a) = entry();
         let (b, _rx_b) = entry();
         pending.insert(1, a).ok().unwrap();
         assert!(pending.insert(1, b).is_err());
+        // A server request with the same id is no response to the call.
+        assert!(!pending.complete(response(r#"{"jsonrpc": "2.0", "id": 1, "method": "ping"}"#)));
+        assert_eq!(pending.len(), 1);
     }
 
     #[test]

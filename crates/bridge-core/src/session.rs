@@ -31,7 +31,7 @@ use tokio::sync::oneshot;
 use crate::call::{CallOptions, RequestHandler};
 use crate::config::Protocol;
 use crate::error::{Error, Result};
-use crate::jsonrpc::{self, Message};
+use crate::jsonrpc::{Incoming, Message, Outgoing, Params};
 use crate::pending::{Entry, Pending, Progress};
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
@@ -53,13 +53,10 @@ const CLIENT_CAPABILITIES_META: &str = "io.modelcontextprotocol/clientCapabiliti
 const SERVER_INFO_META: &str = "io.modelcontextprotocol/serverInfo";
 const DISCOVER: &str = "server/discover";
 
-/// Puts `envelope`'s keys into `request.params._meta` (creating both when
-/// absent; a request whose params are an array is left as it is).
-fn stamp(envelope: &Map<String, Value>, request: &mut Value) {
-    let Some(request) = request.as_object_mut() else {
-        return;
-    };
-    let Some(params) = request.entry("params").or_insert_with(|| json!({})).as_object_mut() else {
+/// Puts `envelope`'s keys into `params._meta` (creating it when absent;
+/// params that are not an object are left as they are).
+fn stamp(envelope: &Map<String, Value>, params: &mut Value) {
+    let Some(params) = params.as_object_mut() else {
         return;
     };
     if let Some(meta) = params.entry("_meta").or_insert_with(|| json!({})).as_object_mut() {
@@ -127,6 +124,7 @@ impl Router {
                 Err(other) => json!({ "jsonrpc": "2.0", "id": id,
                     "error": { "code": -32603, "message": other.to_string() } }),
             };
+            let response = Outgoing::encode(&response).expect("a response is a JSON-RPC message");
             if let Err(e) = transport.send(response).await {
                 tracing::warn!(workspace, method, error = %e.error, "could not answer a server request");
             }
@@ -135,14 +133,15 @@ impl Router {
 }
 
 impl Inbox for Router {
-    fn deliver(&self, message: Value, related: Option<&Value>) {
-        match Message::classify(&message) {
-            Ok(Message::Response { id }) => {
-                if !self.pending.complete(message) {
+    fn deliver(&self, incoming: Incoming, related: Option<&Value>) {
+        match incoming.kind.clone() {
+            Message::Response { id } => {
+                if !self.pending.complete(incoming) {
                     tracing::warn!(workspace = self.workspace, %id, "response to no waiting call; dropped");
                 }
             }
-            Ok(Message::Notification { method }) => {
+            Message::Notification { method } => {
+                let message = incoming.message;
                 if method == "notifications/progress" {
                     let params = message.get("params").cloned().unwrap_or(Value::Null);
                     if let (Some(token), Some(progress)) =
@@ -158,13 +157,12 @@ impl Inbox for Router {
                     None => tracing::debug!(workspace = self.workspace, method, "server notification"),
                 }
             }
-            Ok(Message::Request { id, .. }) => {
+            Message::Request { id, .. } => {
                 let handler = related
                     .and_then(|r| self.pending.request_handler(r))
                     .or_else(|| self.requests.clone());
-                self.answer(id, message, handler);
+                self.answer(id, incoming.message, handler);
             }
-            Err(e) => tracing::warn!(workspace = self.workspace, error = %e, "invalid message from server; dropped"),
         }
     }
 
@@ -267,7 +265,7 @@ impl Session {
             "capabilities": identity.capabilities,
             "clientInfo": identity.client_info,
         });
-        let init = self.exchange(jsonrpc::request(id, "initialize", Some(params))).await?;
+        let init = self.exchange(self.encode(id, "initialize", Some(Params::Value(params)), false)?).await?;
         let version = init
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -277,7 +275,7 @@ impl Session {
         }
         self.transport.set_protocol_version(Some(version));
         self.transport
-            .send(jsonrpc::notification("notifications/initialized", None))
+            .send(Outgoing::notification("notifications/initialized", None))
             .await
             .map_err(|e| e.error)?;
         Ok(init)
@@ -293,8 +291,9 @@ impl Session {
         envelope.insert(CLIENT_INFO_META.into(), identity.client_info.clone());
         envelope.insert(CLIENT_CAPABILITIES_META.into(), identity.capabilities.clone());
         self.transport.set_protocol_version(Some(SESSIONLESS_PROTOCOL_VERSION));
-        let mut request = jsonrpc::request(id, DISCOVER, None);
-        stamp(&envelope, &mut request);
+        let mut params = json!({});
+        stamp(&envelope, &mut params);
+        let request = Outgoing::request(id, DISCOVER, Some(&Params::Value(params)), false)?;
         let Value::Object(mut result) = self.exchange(request).await? else {
             return Err(Error::Protocol("DiscoverResult is not an object".into()));
         };
@@ -313,20 +312,23 @@ impl Session {
         Ok(Some((Value::Object(result), envelope)))
     }
 
-    /// Sends one request and waits for its `result`.
-    async fn exchange(&self, request: Value) -> Result<Value> {
-        let id = request.get("id").and_then(Value::as_u64).expect("a request with a numeric id");
+    /// Sends one request and waits for its `result`, parsed.
+    async fn exchange(&self, request: Outgoing) -> Result<Value> {
+        let id = match request.kind() {
+            Message::Request { id, .. } => id.as_u64().expect("requests the core makes have numeric ids"),
+            _ => unreachable!("exchange sends requests"),
+        };
         let (reply, replied) = oneshot::channel();
         let _ = self.pending.insert(id, Entry::new(reply));
         if let Err(e) = self.transport.send(request).await {
             self.pending.remove(id);
             return Err(e.error);
         }
-        let response = replied
+        let result = replied
             .await
             .unwrap_or(Err(SendError::delivered(Error::Closed)))
             .map_err(|e| e.error)?;
-        jsonrpc::into_result(response)
+        serde_json::from_str(result.get()).map_err(|e| Error::Protocol(format!("result: {e}")))
     }
 
     /// This sessionless session's transport and pending map with another
@@ -353,13 +355,28 @@ impl Session {
         self.envelope.is_some()
     }
 
-    /// Adds the sessionless revision's `_meta` keys to a request (MCP
-    /// 2026-07-28: every request carries the protocol version, client info
-    /// and capabilities); nothing for a session with a handshake.
-    pub(crate) fn stamp(&self, request: &mut Value) {
-        if let Some(envelope) = &self.envelope {
-            stamp(envelope, request);
-        }
+    /// Encodes a request on this session (see [`Outgoing::request`]). With
+    /// the sessionless revision the params get the revision's `_meta` keys
+    /// (MCP 2026-07-28: every request carries the protocol version, client
+    /// info and capabilities): raw params are parsed for that, and params
+    /// that are an array are sent as they are.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for raw params that cannot be parsed.
+    pub(crate) fn encode(&self, id: u64, method: &str, params: Option<Params>, progress: bool) -> Result<Outgoing> {
+        let Some(envelope) = &self.envelope else {
+            return Outgoing::request(id, method, params.as_ref(), progress);
+        };
+        let mut params = match params {
+            None => json!({}),
+            Some(Params::Value(value)) => value,
+            Some(Params::Raw(raw)) => {
+                serde_json::from_str(raw.get()).map_err(|e| Error::InvalidArgument(format!("params: {e}")))?
+            }
+        };
+        stamp(envelope, &mut params);
+        Outgoing::request(id, method, Some(&Params::Value(params)), progress)
     }
 
     /// Answers the `inputRequests` of an `InputRequiredResult` (MCP
@@ -400,8 +417,11 @@ impl Session {
     /// Ping; the sessionless revision has no `ping`, so `server/discover`),
     /// within `timeout`.
     pub(crate) async fn ping(&self, id: u64, timeout: std::time::Duration) -> std::result::Result<(), String> {
-        let mut request = jsonrpc::request(id, if self.is_sessionless() { DISCOVER } else { "ping" }, None);
-        self.stamp(&mut request);
+        let method = if self.is_sessionless() { DISCOVER } else { "ping" };
+        let request = match self.encode(id, method, None, false) {
+            Ok(request) => request,
+            Err(e) => return Err(e.to_string()),
+        };
         let outcome = tokio::time::timeout(timeout, self.exchange(request)).await;
         self.pending.remove(id);
         match outcome {
@@ -507,6 +527,18 @@ impl SessionHandle {
         params: Option<Value>,
         options: CallOptions,
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        crate::workspace::parsed(self.workspace.call_on(Some(self.clone()), method, params.map(Params::Value), options))
+    }
+
+    /// [`SessionHandle::call`] with params of either kind, resolving with
+    /// the `result` as the server's JSON text (see
+    /// [`Workspace::call_raw`](crate::Workspace::call_raw)).
+    pub fn call_raw(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<Params>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Box<serde_json::value::RawValue>>> + Send + 'static {
         self.workspace.call_on(Some(self.clone()), method, params, options)
     }
 
@@ -542,21 +574,26 @@ mod tests {
 
     #[test]
     fn stamp_adds_the_envelope_to_params_meta_and_keeps_what_is_there() {
-        let mut bare = jsonrpc::request(1, "tools/list", None);
+        let mut bare = json!({});
         stamp(&envelope(), &mut bare);
-        assert_eq!(bare["params"]["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
-        assert_eq!(bare["params"]["_meta"][CLIENT_INFO_META]["name"], "c");
+        assert_eq!(bare["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
+        assert_eq!(bare["_meta"][CLIENT_INFO_META]["name"], "c");
 
-        let mut call = jsonrpc::request(2, "tools/call", Some(json!({ "name": "t", "_meta": { "progressToken": 2 } })));
+        let mut call = json!({ "name": "t", "_meta": { "traceparent": "00-1-2-01" } });
         stamp(&envelope(), &mut call);
-        assert_eq!(call["params"]["name"], "t");
-        assert_eq!(call["params"]["_meta"]["progressToken"], 2);
-        assert_eq!(call["params"]["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
+        assert_eq!(call["name"], "t");
+        assert_eq!(call["_meta"]["traceparent"], "00-1-2-01");
+        assert_eq!(call["_meta"][PROTOCOL_VERSION_META], SESSIONLESS_PROTOCOL_VERSION);
+        // A call that asks for progress carries both.
+        let request = Outgoing::request(5, "tools/call", Some(&Params::Value(call)), true).unwrap();
+        let sent: Value = serde_json::from_slice(request.bytes()).unwrap();
+        assert_eq!(sent["params"]["_meta"]["progressToken"], 5);
+        assert_eq!(sent["params"]["_meta"][CLIENT_INFO_META]["name"], "c");
 
         // Array params cannot carry `_meta`: left as they are.
-        let mut positional = jsonrpc::request(3, "m", Some(json!([1, 2])));
+        let mut positional = json!([1, 2]);
         stamp(&envelope(), &mut positional);
-        assert_eq!(positional["params"], json!([1, 2]));
+        assert_eq!(positional, json!([1, 2]));
     }
 }
 

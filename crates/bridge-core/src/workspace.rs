@@ -9,20 +9,26 @@
 //! wait counts. Holding a slot, it gets the live [`Connection`], starting
 //! the process when there is none: the start runs in its own task and is
 //! shared by every call waiting for it, so a caller that gives up does not
-//! cancel it. The call then registers a reply channel under a fresh request
-//! id in the connection's [`Pending`] map and sends the request from a
-//! separate task. It settles on the first of: the response (routed by id
-//! by the connection's inbox), a send failure, its deadline, its abort
-//! signal, or the bridge closing. On timeout or abort after the request was
+//! cancel it. The call's request is encoded once, under a fresh request id
+//! (its progress token too, when it asks for progress), and checked against
+//! `maxMessageBytes`. The call registers a reply channel under that id in
+//! the session's [`Pending`] map and sends the request from a separate
+//! task. It settles on the first of: the response (routed by id by the
+//! session's inbox), a send failure, its deadline, its abort signal, or the
+//! bridge closing. On timeout or abort after the request was
 //! sent, it removes its entry and sends `notifications/cancelled`. A send
 //! that surely never reached the server is retried with backoff, within
-//! the deadline, up to `maxRetries` times; anything else is never sent twice.
+//! the deadline, up to `maxRetries` times, as the same bytes under the same
+//! id; anything else is never sent twice. The response's `result` reaches
+//! the caller as the server's JSON text ([`Workspace::call_raw`]), or parsed
+//! ([`Workspace::call`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -31,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::call::{CallOptions, RequestHandler};
 use crate::config::{HubCommand, ResolvedLimits};
 use crate::error::{Error, Result};
-use crate::jsonrpc;
+use crate::jsonrpc::{Outgoing, Params};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::{Entry, Progress};
 use crate::bridge::Fleet;
@@ -169,7 +175,9 @@ impl Workspace {
     /// `CLOSED`; `START_FAILED` when the process cannot start;
     /// `WORKSPACE_CRASHED` when it exits with the call in flight;
     /// `PAYLOAD_TOO_LARGE`; [`Error::JsonRpc`] for the server's error
-    /// response; `TRANSPORT_ERROR` / `PROTOCOL_ERROR`.
+    /// response; `TRANSPORT_ERROR` / `PROTOCOL_ERROR` (also for a result
+    /// holding a number out of the range of an f64, which
+    /// [`Workspace::call_raw`] passes on as text).
     ///
     /// # Cancel safety
     ///
@@ -182,17 +190,38 @@ impl Workspace {
         params: Option<Value>,
         options: CallOptions,
     ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+        parsed(self.call_on(None, method, params.map(Params::Value), options))
+    }
+
+    /// [`Workspace::call`] with params of either kind (JSON text is spliced
+    /// into the request unparsed), resolving with the `result` as the
+    /// server's JSON text, unparsed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Workspace::call`]; `PAYLOAD_TOO_LARGE` when the encoded request
+    /// is over `maxMessageBytes`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Workspace::call`].
+    pub fn call_raw(
+        self: &Arc<Self>,
+        method: &str,
+        params: Option<Params>,
+        options: CallOptions,
+    ) -> impl std::future::Future<Output = Result<Box<RawValue>>> + Send + 'static {
         self.call_on(None, method, params, options)
     }
 
-    /// [`Workspace::call`] on `session`, or on the default session.
+    /// [`Workspace::call_raw`] on `session`, or on the default session.
     pub(crate) fn call_on(
         self: &Arc<Self>,
         session: Option<Arc<SessionHandle>>,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         options: CallOptions,
-    ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Box<RawValue>>> + Send + 'static {
         let started = Instant::now();
         self.metrics.started();
         self.last_used.store(now_ms(), Ordering::Relaxed);
@@ -219,11 +248,11 @@ impl Workspace {
         self: &Arc<Self>,
         target: Option<Arc<SessionHandle>>,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         options: CallOptions,
         started: Instant,
         acquire: crate::queue::Acquire,
-    ) -> Result<Value> {
+    ) -> Result<Box<RawValue>> {
         let cancel = options.cancel.clone().unwrap_or_default();
         let timeout = options.timeout.unwrap_or(self.limits.timeout);
         let mut deadline = Deadline::new(started, timeout, options.max_total_timeout);
@@ -246,14 +275,13 @@ impl Workspace {
             e = interrupted(&deadline) => return Err(e),
         };
 
-        let mut request = jsonrpc::request(0, method, params);
-        let size = serde_json::to_vec(&request).map(|v| v.len()).unwrap_or(0);
-        if size > self.limits.max_message_bytes {
-            return Err(Error::PayloadTooLarge {
-                what: "request",
-                max: Some(self.limits.max_message_bytes),
-            });
-        }
+        // One id and one encoding for every attempt: a request is sent again
+        // only when it surely never reached the server. Encoded on the first
+        // attempt, by the session (a sessionless one adds its `_meta`), and
+        // again only for the next round of a multi round-trip request.
+        let mut id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut params = params;
+        let mut encoded: Option<Outgoing> = None;
 
         let mut attempt = 0;
         let mut input_rounds = 0;
@@ -263,12 +291,22 @@ impl Workspace {
                 e = interrupted(&deadline) => return Err(e),
             };
             let (conn, session) = session;
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            request["id"] = json!(id);
-            session.stamp(&mut request);
+            let request = match &encoded {
+                Some(request) => request.clone(),
+                None => {
+                    let request = session.encode(id, method, params.take(), options.on_progress.is_some())?;
+                    if request.len() > self.limits.max_message_bytes {
+                        return Err(Error::PayloadTooLarge {
+                            what: "request",
+                            max: Some(self.limits.max_message_bytes),
+                        });
+                    }
+                    encoded = Some(request.clone());
+                    request
+                }
+            };
             let (progress_tx, mut progress_rx) = match options.on_progress {
                 Some(_) => {
-                    set_progress_token(&mut request, id);
                     let (tx, rx) = mpsc::unbounded_channel();
                     (Some(tx), Some(rx))
                 }
@@ -314,14 +352,14 @@ impl Workspace {
                 }
             }
             match outcome {
-                Ok(response) => {
-                    let result = jsonrpc::into_result(response)?;
-                    if !(session.is_sessionless() && result.get("resultType").is_some_and(|t| t == "input_required")) {
+                Ok(result) => {
+                    let Some(input) = input_required(&session, &result) else {
                         return Ok(result);
-                    }
+                    };
                     // MCP 2026-07-28, Basic / Multi round-trip requests: answer
                     // the server's input requests, then send the request
-                    // again with the answers and the server's state.
+                    // again, as a new request, with the answers and the
+                    // server's state.
                     input_rounds += 1;
                     if input_rounds > MAX_INPUT_ROUNDS {
                         return Err(Error::Protocol(format!(
@@ -329,10 +367,16 @@ impl Workspace {
                         )));
                     }
                     let responses = tokio::select! {
-                        responses = session.fulfill(&result, options.on_request.clone()) => responses?,
+                        responses = session.fulfill(&input, options.on_request.clone()) => responses?,
                         e = interrupted(&deadline) => return Err(e),
                     };
-                    with_input(&mut request, responses, result.get("requestState").cloned());
+                    let mut next: Value = serde_json::from_slice(request.bytes())
+                        .map_err(|e| Error::Protocol(format!("request: {e}")))?;
+                    let mut next_params = next.get_mut("params").map(Value::take).unwrap_or_else(|| json!({}));
+                    with_input(&mut next_params, responses, input.get("requestState").cloned());
+                    params = Some(Params::Value(next_params));
+                    encoded = None;
+                    id = self.next_id.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(SendError { error: Error::Transport(reason), maybe_delivered: false }) => {
                     attempt += 1;
@@ -389,8 +433,14 @@ impl Workspace {
 
 }
 
+/// Parses the `result` of a call.
+pub(crate) async fn parsed(call: impl std::future::Future<Output = Result<Box<RawValue>>>) -> Result<Value> {
+    let result = call.await?;
+    serde_json::from_str(result.get()).map_err(|e| Error::Protocol(format!("result: {e}")))
+}
+
 /// Sends a request from its own task; a failure settles the pending entry.
-fn spawn_send(session: Arc<Session>, id: u64, request: Value) -> tokio::task::JoinHandle<()> {
+fn spawn_send(session: Arc<Session>, id: u64, request: Outgoing) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         if let Err(error) = session.transport.send(request).await {
             session.pending.fail(id, error);
@@ -401,7 +451,7 @@ fn spawn_send(session: Arc<Session>, id: u64, request: Value) -> tokio::task::Jo
 /// Tells the server to stop working on request `id` (MCP 2025-06-18, Basic /
 /// Utilities / Cancellation), in the background.
 fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
-    let notification = jsonrpc::notification(
+    let notification = Outgoing::notification(
         "notifications/cancelled",
         Some(json!({ "requestId": id, "reason": reason })),
     );
@@ -413,15 +463,21 @@ fn cancel_request(session: &Arc<Session>, id: u64, reason: &str) {
     });
 }
 
-/// Sets a retried request's `inputResponses` and `requestState` (MCP
-/// 2026-07-28, Basic / Multi round-trip requests); removes a key the
-/// latest `InputRequiredResult` did not call for.
-fn with_input(request: &mut Value, responses: serde_json::Map<String, Value>, state: Option<Value>) {
-    let params = request
-        .as_object_mut()
-        .expect("requests are objects")
-        .entry("params")
-        .or_insert_with(|| json!({}));
+/// The `InputRequiredResult` a sessionless session's call got instead of
+/// its result (MCP 2026-07-28, `resultType: "input_required"`), parsed;
+/// `None` for any other result, which stays text.
+fn input_required(session: &Session, result: &RawValue) -> Option<Value> {
+    if !session.is_sessionless() || !result.get().contains("input_required") {
+        return None;
+    }
+    let value: Value = serde_json::from_str(result.get()).ok()?;
+    (value.get("resultType")? == "input_required").then_some(value)
+}
+
+/// Sets a retried request's `inputResponses` and `requestState` in its
+/// params (MCP 2026-07-28, Basic / Multi round-trip requests); removes a
+/// key the latest `InputRequiredResult` did not call for.
+fn with_input(params: &mut Value, responses: serde_json::Map<String, Value>, state: Option<Value>) {
     let Some(params) = params.as_object_mut() else {
         return;
     };
@@ -432,20 +488,6 @@ fn with_input(request: &mut Value, responses: serde_json::Map<String, Value>, st
     }
     if let Some(state) = state {
         params.insert("requestState".into(), state);
-    }
-}
-
-fn set_progress_token(request: &mut Value, id: u64) {
-    let params = request
-        .as_object_mut()
-        .expect("requests are objects")
-        .entry("params")
-        .or_insert_with(|| json!({}));
-    if let Some(params) = params.as_object_mut() {
-        let meta = params.entry("_meta").or_insert_with(|| json!({}));
-        if let Some(meta) = meta.as_object_mut() {
-            meta.insert("progressToken".into(), json!(id));
-        }
     }
 }
 
@@ -509,17 +551,17 @@ mod tests {
 
     #[test]
     fn with_input_replaces_the_previous_round() {
-        let mut request = jsonrpc::request(1, "tools/call", Some(json!({ "name": "t" })));
+        let mut params = json!({ "name": "t" });
         let mut answers = serde_json::Map::new();
         answers.insert("ask".into(), json!({ "action": "accept" }));
-        with_input(&mut request, answers, Some(json!("s1")));
-        assert_eq!(request["params"]["inputResponses"]["ask"]["action"], "accept");
-        assert_eq!(request["params"]["requestState"], "s1");
+        with_input(&mut params, answers, Some(json!("s1")));
+        assert_eq!(params["inputResponses"]["ask"]["action"], "accept");
+        assert_eq!(params["requestState"], "s1");
         // A later round with state only drops the earlier answers.
-        with_input(&mut request, serde_json::Map::new(), Some(json!("s2")));
-        assert!(request["params"].get("inputResponses").is_none());
-        assert_eq!(request["params"]["requestState"], "s2");
-        assert_eq!(request["params"]["name"], "t");
+        with_input(&mut params, serde_json::Map::new(), Some(json!("s2")));
+        assert!(params.get("inputResponses").is_none());
+        assert_eq!(params["requestState"], "s2");
+        assert_eq!(params["name"], "t");
     }
 }
 

@@ -90,3 +90,30 @@ async fn start_timeout_kills_a_silent_process() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_params_go_out_as_text_and_the_result_comes_back_as_text() {
+    use bridge_core::jsonrpc::Params;
+
+    let alpha = repo().join("examples/workspaces/alpha");
+    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let params = r#"{"name": "echo", "arguments": {"text": "caf\u00e9"}}"#;
+    let options = CallOptions {
+        // Asks for progress (echo sends none): the server must accept the
+        // request with the token spliced into the params' text.
+        on_progress: Some(Box::new(|_| {})),
+        ..CallOptions::default()
+    };
+    let raw = bridge
+        .call_raw("alpha", "tools/call", Some(Params::from_json(params.to_owned()).unwrap()), options)
+        .await
+        .unwrap();
+    let result: serde_json::Value = serde_json::from_str(raw.get()).unwrap();
+    assert_eq!(result["structuredContent"]["result"], "café");
+    let parsed = bridge
+        .call("alpha", "tools/call", Some(json!({"name": "echo", "arguments": {"text": "café"}})), CallOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(parsed, result);
+    bridge.close().await;
+}

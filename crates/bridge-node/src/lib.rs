@@ -2,7 +2,9 @@
 //!
 //! Values cross the boundary as JSON text (parsed by the JS wrapper) and
 //! failures as a structured [`NativeError`], never as a thrown exception, so
-//! that the JS side can build a `BridgeError` with its code and data.
+//! that the JS side can build a `BridgeError` with its code and data. A
+//! call's params go into the request as the JSON text JS made, checked but
+//! not parsed, and its result comes back as the server's text, unparsed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use bridge_core::bridge::BridgeRequestHandler;
 use bridge_core::call::RequestHandler;
+use bridge_core::jsonrpc::Params;
 use bridge_core::{
     Bridge, BridgeConfig, BridgeHandlers, CallOptions, ClientIdentity, Error, Priority, Progress,
     SessionHandle,
@@ -37,7 +40,8 @@ pub struct NativeError {
 /// The outcome of a native call: exactly one of `result` and `error`.
 #[napi(object)]
 pub struct Outcome {
-    /// JSON text of the JSON-RPC `result`.
+    /// JSON text of the JSON-RPC `result` (for a call: as the server wrote
+    /// it).
     pub result: Option<String>,
     /// The failure.
     pub error: Option<NativeError>,
@@ -200,6 +204,17 @@ fn failure(err: Error) -> Outcome {
     }
 }
 
+/// The outcome of a call: its result's text, as the server wrote it.
+fn raw_outcome(result: Result<Box<serde_json::value::RawValue>, Error>) -> Outcome {
+    match result {
+        Ok(raw) => Outcome {
+            result: Some(String::from(Box::<str>::from(raw))),
+            error: None,
+        },
+        Err(err) => failure(err),
+    }
+}
+
 fn outcome(result: Result<serde_json::Value, Error>) -> Outcome {
     match result {
         Ok(value) => Outcome {
@@ -226,15 +241,16 @@ fn start_call<F>(
     options: Option<NativeCallOptions>,
     on_progress: Option<ProgressCallback>,
     on_request: Option<CallRequestCallback>,
-    make: impl FnOnce(Option<serde_json::Value>, CallOptions) -> F,
+    make: impl FnOnce(Option<Params>, CallOptions) -> F,
 ) -> BoxFuture<'static, Outcome>
 where
-    F: std::future::Future<Output = Result<serde_json::Value, Error>> + Send + 'static,
+    F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>> + Send + 'static,
 {
-    let params = match params_json.as_deref().map(serde_json::from_str) {
+    // Checked, not parsed: the text goes into the request as it is.
+    let params = match params_json.map(Params::from_json) {
         None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(e)) => return ready(failure(Error::InvalidArgument(format!("params: {e}")))),
+        Some(Ok(params)) => Some(params),
+        Some(Err(e)) => return ready(failure(e)),
     };
     let options = options.unwrap_or(NativeCallOptions {
         priority: None,
@@ -304,7 +320,7 @@ where
         if let Some(id) = options.call_id {
             cancels.lock().expect("cancel map").remove(&id);
         }
-        outcome(result)
+        raw_outcome(result)
     })
 }
 
@@ -393,7 +409,7 @@ impl NativeBridge {
     ) {
         let bridge = self.inner.clone();
         let outcome = start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
-            bridge.call(&workspace_id, &method, params, options)
+            bridge.call_raw(&workspace_id, &method, params, options)
         });
         self.settle_later(settle_id, outcome);
     }
@@ -460,7 +476,7 @@ impl NativeBridge {
         let outcome = match handle {
             None => ready(failure(Error::Closed)),
             Some(handle) => start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
-                handle.call(&method, params, options)
+                handle.call_raw(&method, params, options)
             }),
         };
         self.settle_later(settle_id, outcome);

@@ -62,7 +62,7 @@ use std::time::Duration;
 use super::connect::Connector;
 use super::{Inbox, SendError, Transport};
 use crate::error::{Error, Result};
-use crate::jsonrpc::Message;
+use crate::jsonrpc::{self, Message, Outgoing};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
@@ -225,14 +225,18 @@ impl Inner {
         Ok((request, session))
     }
 
-    async fn post(self: &Arc<Self>, message: Value) -> Result<(), SendError> {
-        let classified = Message::classify(&message).map_err(SendError::delivered)?;
-        let expects = match &classified {
+    async fn post(self: &Arc<Self>, message: Outgoing) -> Result<(), SendError> {
+        let classified = message.kind();
+        let expects = match classified {
             Message::Request { id, method } => {
                 if method == "initialize" {
-                    *self.initialize.lock() = message.get("params").cloned();
+                    // Kept to re-initialize with; parsed here, once per session.
+                    let params = serde_json::from_slice::<Value>(message.bytes())
+                        .ok()
+                        .and_then(|mut m| m.get_mut("params").map(Value::take));
+                    *self.initialize.lock() = params;
                 }
-                Some(id.clone())
+                Some(id)
             }
             _ => None,
         };
@@ -244,10 +248,9 @@ impl Inner {
             return Ok(());
         }
         let routing = if sessionless { routing_headers(&message) } else { Vec::new() };
-        let body: Bytes = serde_json::to_vec(&message)
-            .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?
-            .into();
-        let outcome = match self.post_once(body.clone(), expects.as_ref(), true, &routing).await {
+        // Every attempt sends these same bytes.
+        let body = message.bytes().clone();
+        let outcome = match self.post_once(body.clone(), expects, true, &routing).await {
             Err(PostError::SessionGone(stale)) => {
                 self.reinitialize(&stale).await.map_err(SendError::delivered)?;
                 if matches!(classified, Message::Response { .. }) {
@@ -255,7 +258,7 @@ impl Inner {
                         "the MCP session ended (HTTP 404) before this response reached the server".into(),
                     )));
                 }
-                match self.post_once(body, expects.as_ref(), true, &routing).await {
+                match self.post_once(body, expects, true, &routing).await {
                     Err(PostError::SessionGone(_)) => Err(SendError::delivered(Error::Transport(format!(
                         "POST {}: MCP session not found (HTTP 404) again after re-initializing",
                         self.url
@@ -321,7 +324,7 @@ impl Inner {
     /// Reads the answer to request `expected` (JSON or SSE), delivering
     /// every message to the inbox; with `capture`, the answer itself is
     /// returned instead of delivered.
-    async fn read_answer(&self, response: Response<Incoming>, expected: &Value, capture: bool) -> Result<Option<Value>> {
+    async fn read_answer(&self, response: Response<Incoming>, expected: &Value, capture: bool) -> Result<Option<jsonrpc::Incoming>> {
         if response.status() == StatusCode::ACCEPTED {
             return Err(Error::Protocol("server answered a request with 202 Accepted".into()));
         }
@@ -335,7 +338,7 @@ impl Inner {
             self.read_sse(response.into_body(), expected, capture).await
         } else if content_type.starts_with("application/json") {
             let bytes = self.read_body(response.into_body()).await?;
-            let message = serde_json::from_slice::<Value>(&bytes)
+            let message = crate::jsonrpc::decode(&bytes)
                 .map_err(|e| Error::Protocol(format!("invalid JSON response: {e}")))?;
             if capture {
                 return Ok(Some(message));
@@ -368,11 +371,11 @@ impl Inner {
 
     /// Hands every message of an SSE response stream to the inbox, until
     /// the response with id `expected` (returned instead, with `capture`).
-    async fn read_sse(&self, body: Incoming, expected: &Value, capture: bool) -> Result<Option<Value>> {
+    async fn read_sse(&self, body: Incoming, expected: &Value, capture: bool) -> Result<Option<jsonrpc::Incoming>> {
         let mut messages = std::pin::pin!(sse_messages(body, self.max_message_bytes));
         while let Some(decoded) = messages.next().await {
-            let (message, kind) = decoded?;
-            let is_answer = matches!(kind, Message::Response { ref id } if id == expected);
+            let message = decoded?;
+            let is_answer = matches!(message.kind, Message::Response { ref id } if id == expected);
             let captured = if is_answer && capture {
                 Some(message)
             } else {
@@ -448,16 +451,16 @@ impl Inner {
             .read_answer(response, &id, true)
             .await?
             .ok_or_else(|| Error::Protocol("no answer to initialize".into()))?;
-        let init = crate::jsonrpc::into_result(answer)?;
+        let init: Value = serde_json::from_str(answer.into_result()?.get())
+            .map_err(|e| Error::Protocol(format!("InitializeResult: {e}")))?;
         let version = init
             .get("protocolVersion")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Protocol("InitializeResult has no protocolVersion".into()))?;
         *self.protocol_version.write() = HeaderValue::from_str(version).ok();
         *self.session_id.write() = new_session;
-        let initialized = serde_json::to_vec(&crate::jsonrpc::notification("notifications/initialized", None))
-            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?;
-        match self.post_once(initialized.into(), None, true, &[]).await {
+        let initialized = Outgoing::notification("notifications/initialized", None);
+        match self.post_once(initialized.bytes().clone(), None, true, &[]).await {
             Ok(()) => {}
             Err(PostError::Failed(e)) => return Err(e.error),
             Err(PostError::SessionGone(_)) => {
@@ -607,7 +610,7 @@ impl Inner {
                 continue;
             }
             match crate::jsonrpc::decode(data.as_bytes()) {
-                Ok((message, _)) => {
+                Ok(message) => {
                     delivered = true;
                     self.inbox.deliver(message, None);
                 }
@@ -637,19 +640,31 @@ impl Inner {
 /// and `Mcp-Name` with the tool or prompt name (`tools/call`,
 /// `prompts/get`) or resource URI (`resources/read`) (MCP 2026-07-28, Basic
 /// / Transports, Streamable HTTP). Empty for other messages.
-fn routing_headers(message: &Value) -> Vec<(&'static str, HeaderValue)> {
-    let Some(method) = message.get("method").and_then(Value::as_str) else {
+fn routing_headers(message: &Outgoing) -> Vec<(&'static str, HeaderValue)> {
+    let Message::Request { method, .. } = message.kind() else {
         return Vec::new();
     };
     let mut headers = Vec::with_capacity(2);
     headers.push((METHOD_HEADER, header_value(method)));
-    let key = match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" => Some("uri"),
+    // Only these requests are read again, for their params' name or uri
+    // (the other members are skipped, not built).
+    #[derive(serde::Deserialize)]
+    struct Named {
+        params: Option<NamedParams>,
+    }
+    #[derive(serde::Deserialize)]
+    struct NamedParams {
+        name: Option<String>,
+        uri: Option<String>,
+    }
+    let named = || serde_json::from_slice::<Named>(message.bytes()).ok()?.params;
+    let name = match method.as_str() {
+        "tools/call" | "prompts/get" => named().and_then(|p| p.name),
+        "resources/read" => named().and_then(|p| p.uri),
         _ => None,
     };
-    if let Some(name) = key.and_then(|k| message.get("params")?.get(k)?.as_str()) {
-        headers.push((NAME_HEADER, header_value(name)));
+    if let Some(name) = name {
+        headers.push((NAME_HEADER, header_value(&name)));
     }
     headers
 }
@@ -674,7 +689,7 @@ fn header_value(text: &str) -> HeaderValue {
 }
 
 /// Decodes an SSE body (`text/event-stream`) into the JSON-RPC messages its
-/// events carry, each with its kind ([`crate::jsonrpc::decode`]), in order.
+/// events carry ([`crate::jsonrpc::decode`]), in order.
 ///
 /// Events without data (priming events, keep-alives) are skipped. The whole
 /// body counts against `max_message_bytes` (bytes): once more than that has
@@ -684,7 +699,7 @@ fn header_value(text: &str) -> HeaderValue {
 /// an event whose data is not a JSON-RPC message. An incomplete last event
 /// is discarded. The transport reads every SSE response through this.
 #[doc(hidden)]
-pub fn sse_messages<B>(body: B, max_message_bytes: usize) -> impl Stream<Item = Result<(Value, Message)>>
+pub fn sse_messages<B>(body: B, max_message_bytes: usize) -> impl Stream<Item = Result<jsonrpc::Incoming>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -723,7 +738,7 @@ fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> std::io::Error {
 }
 
 impl Transport for HttpTransport {
-    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>> {
+    fn send(&self, message: Outgoing) -> BoxFuture<'_, Result<(), SendError>> {
         Box::pin(self.inner.post(message))
     }
 
@@ -760,8 +775,8 @@ mod tests {
     struct Collect(Mutex<Vec<Value>>, Mutex<Vec<Option<Value>>>);
 
     impl Inbox for Collect {
-        fn deliver(&self, message: Value, related: Option<&Value>) {
-            self.0.lock().push(message);
+        fn deliver(&self, message: crate::jsonrpc::Incoming, related: Option<&Value>) {
+            self.0.lock().push(message.into_value().unwrap());
             self.1.lock().push(related.cloned());
         }
     }
@@ -784,8 +799,8 @@ mod tests {
         HttpTransport::new(url, Connector::tcp(), inbox, max).unwrap()
     }
 
-    fn request() -> Value {
-        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+    fn request() -> Outgoing {
+        Outgoing::request(1, "tools/list", None, false).unwrap()
     }
 
     #[tokio::test]
@@ -863,6 +878,51 @@ mod tests {
         assert_eq!(got[1]["id"], 1);
     }
 
+    /// Keeps the text of each response's result, as delivered.
+    #[derive(Default)]
+    struct Results(Mutex<Vec<Option<String>>>);
+
+    impl Inbox for Results {
+        fn deliver(&self, message: crate::jsonrpc::Incoming, _related: Option<&Value>) {
+            self.0.lock().push(message.result.map(|r| r.get().to_owned()));
+        }
+    }
+
+    const ODD_RESULT: &str = r#"{ "text" : "caf\u00e9", "n": [1.50, 1e3, 123456789012345678901234567890] }"#;
+
+    #[tokio::test]
+    async fn a_json_answers_result_reaches_the_inbox_as_the_server_wrote_it() {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"result":{ODD_RESULT}}}"#);
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let url = serve_once(Box::leak(response.into_boxed_str())).await;
+        let inbox = Arc::new(Results::default());
+        HttpTransport::new(&url, Connector::tcp(), inbox.clone(), 4096).unwrap().send(request()).await.unwrap();
+        assert_eq!(*inbox.0.lock(), [Some(ODD_RESULT.to_owned())]);
+    }
+
+    #[tokio::test]
+    async fn an_sse_answers_result_reaches_the_inbox_as_the_server_wrote_it() {
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\nevent: message\ndata: {{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{ODD_RESULT}}}\n\n"
+        );
+        let url = serve_once(Box::leak(response.into_boxed_str())).await;
+        let inbox = Arc::new(Results::default());
+        HttpTransport::new(&url, Connector::tcp(), inbox.clone(), 4096).unwrap().send(request()).await.unwrap();
+        assert_eq!(*inbox.0.lock(), [Some(ODD_RESULT.to_owned())]);
+    }
+
+    #[tokio::test]
+    async fn a_json_answer_that_is_not_json_rpc_is_a_protocol_error() {
+        let url = serve_once("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 9\r\n\r\n{\"id\": 1}").await;
+        let inbox = Arc::new(Collect::default());
+        let err = transport(&url, inbox.clone(), 1024).send(request()).await.unwrap_err();
+        assert!(matches!(err.error, Error::Protocol(_)), "{:?}", err.error);
+        assert!(inbox.0.lock().is_empty());
+    }
+
     // --- Session handling, against a local hyper server. ---
 
     type Reply = Response<http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>>;
@@ -873,6 +933,7 @@ mod tests {
         method: Method,
         headers: hyper::HeaderMap,
         body: Value,
+        raw: Bytes,
     }
 
     impl Seen {
@@ -906,6 +967,7 @@ mod tests {
                             method: parts.method,
                             headers: parts.headers,
                             body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                            raw: bytes,
                         };
                         let mut log = log.lock();
                         let reply = answer(&seen, &log);
@@ -967,9 +1029,9 @@ mod tests {
     async fn handshake(transport: &HttpTransport) {
         let init = json!({ "jsonrpc": "2.0", "id": 100, "method": "initialize",
             "params": { "protocolVersion": "2025-11-25", "capabilities": { "roots": {} }, "clientInfo": { "name": "probe", "version": "9" } } });
-        transport.send(init).await.unwrap();
+        transport.send(Outgoing::encode(&init).unwrap()).await.unwrap();
         transport.set_protocol_version(Some("2025-11-25"));
-        transport.send(crate::jsonrpc::notification("notifications/initialized", None)).await.unwrap();
+        transport.send(Outgoing::notification("notifications/initialized", None)).await.unwrap();
     }
 
     #[tokio::test]
@@ -1043,7 +1105,8 @@ mod tests {
         let inbox = Arc::new(Collect::default());
         let transport = transport(&url, inbox.clone(), 4096);
         handshake(&transport).await;
-        transport.send(request()).await.unwrap();
+        let sent = request();
+        transport.send(sent.clone()).await.unwrap();
 
         let got = inbox.0.lock().clone();
         assert_eq!(got.last().unwrap()["result"], json!({"tools": []}));
@@ -1072,6 +1135,8 @@ mod tests {
         assert_eq!(posts[3].body["params"], posts[0].body["params"]);
         assert!(posts[3].body["id"].is_string());
         assert_eq!(posts[5].body, posts[2].body, "the request is re-sent unchanged");
+        assert_eq!(posts[2].raw, sent.bytes(), "the request is sent as encoded");
+        assert_eq!(posts[5].raw, posts[2].raw, "the same bytes");
     }
 
     #[tokio::test]
@@ -1215,12 +1280,12 @@ mod tests {
         transport.set_protocol_version(Some("2026-07-28"));
         let call = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
             "params": { "name": "météo", "arguments": {} } });
-        transport.send(call).await.unwrap();
+        transport.send(Outgoing::encode(&call).unwrap()).await.unwrap();
         let read = json!({ "jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": { "uri": "file:///x" } });
-        transport.send(read).await.unwrap();
-        transport.send(json!({ "jsonrpc": "2.0", "id": 9, "method": "tools/list" })).await.unwrap();
+        transport.send(Outgoing::encode(&read).unwrap()).await.unwrap();
+        transport.send(Outgoing::request(9, "tools/list", None, false).unwrap()).await.unwrap();
         transport
-            .send(json!({ "jsonrpc": "2.0", "method": "notifications/cancelled", "params": { "requestId": 7 } }))
+            .send(Outgoing::notification("notifications/cancelled", Some(json!({ "requestId": 7 }))))
             .await
             .unwrap();
         transport.close().await;
@@ -1246,7 +1311,7 @@ mod tests {
         .await;
         let transport = transport(&url, Arc::default(), 4096);
         transport.set_protocol_version(Some("2026-07-28"));
-        let err = transport.send(json!({ "jsonrpc": "2.0", "id": 1, "method": "ping" })).await.unwrap_err();
+        let err = transport.send(Outgoing::request(1, "ping", None, false).unwrap()).await.unwrap_err();
         assert!(matches!(err.error, Error::JsonRpc { code: -32601, .. }), "{:?}", err.error);
         assert_eq!(seen.lock().len(), 1);
     }

@@ -1,8 +1,9 @@
 //! How the core reaches a workspace process.
 //!
-//! A transport carries JSON-RPC messages to one MCP server and hands every
-//! message the server sends back (responses, notifications, server
-//! requests) to an [`Inbox`]. It is small on purpose (send, close); the
+//! A transport carries JSON-RPC messages to one MCP server, encoded once by
+//! the caller ([`Outgoing`]), and hands every message the server sends back
+//! (responses, notifications, server requests), decoded once
+//! ([`crate::jsonrpc::decode`]), to an [`Inbox`]. It is small on purpose (send, close); the
 //! correlation of responses to calls and the MCP session handshake are done
 //! above it, in [`crate::pending`] and [`crate::workspace`].
 
@@ -14,13 +15,15 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::error::Error;
+use crate::jsonrpc::{Incoming, Outgoing};
 
 /// Where a transport delivers what the server sends.
 pub trait Inbox: Send + Sync + 'static {
-    /// One message from the server. `related` is the id of the request on
-    /// whose response stream it came, when the transport knows it (MCP
-    /// streamable HTTP: the POST's SSE stream).
-    fn deliver(&self, message: Value, related: Option<&Value>);
+    /// One message from the server, decoded (a response's `result` kept as
+    /// the server's text). `related` is the id of the request on whose
+    /// response stream it came, when the transport knows it (MCP streamable
+    /// HTTP: the POST's SSE stream).
+    fn deliver(&self, message: Incoming, related: Option<&Value>);
 
     /// The server's response to request `id` could not be read (e.g. it
     /// was over the size limit): the call waiting for it fails with
@@ -51,7 +54,10 @@ impl SendError {
 
 /// One connection to an MCP server.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends one JSON-RPC message.
+    /// Sends one JSON-RPC message: its bytes as encoded, unchanged (a
+    /// message sent again is sent as the same bytes). Its kind says whether
+    /// it is a request, and with which id, so the transport knows which
+    /// response answers it.
     ///
     /// For a request, resolves once the server's response to it has been
     /// handed to the inbox (along with whatever the server sent before it on
@@ -62,8 +68,9 @@ pub trait Transport: Send + Sync + 'static {
     ///
     /// A [`SendError`] wrapping [`Error::Transport`] when the connection
     /// fails, [`Error::Protocol`] when the server's answer is not valid MCP,
-    /// [`Error::PayloadTooLarge`] for an oversized response.
-    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>>;
+    /// [`Error::PayloadTooLarge`] for an oversized response (or, over stdio,
+    /// a message over the size limit, which is then not sent).
+    fn send(&self, message: Outgoing) -> BoxFuture<'_, Result<(), SendError>>;
 
     /// Sends `MCP-Protocol-Version: version` with every later message
     /// (`None`: none). Only streamable HTTP carries the negotiated version

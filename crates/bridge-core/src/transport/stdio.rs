@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -24,6 +24,7 @@ use tokio_util::codec::{Decoder, FramedRead, LinesCodec, LinesCodecError};
 
 use super::{Inbox, SendError, Transport};
 use crate::error::Error;
+use crate::jsonrpc::Outgoing;
 
 /// Where the reader reports lines that are not JSON-RPC.
 pub type StrayLines = Arc<dyn Fn(String) + Send + Sync>;
@@ -51,10 +52,8 @@ impl StdioTransport {
         }
     }
 
-    async fn write(&self, message: Value) -> Result<(), SendError> {
-        let mut line = serde_json::to_vec(&message)
-            .map_err(|e| SendError::delivered(Error::InvalidArgument(format!("message: {e}"))))?;
-        if line.len() > self.max_message_bytes {
+    async fn write(&self, message: Outgoing) -> Result<(), SendError> {
+        if message.len() > self.max_message_bytes {
             return Err(SendError {
                 error: Error::PayloadTooLarge {
                     what: "request",
@@ -63,7 +62,9 @@ impl StdioTransport {
                 maybe_delivered: false,
             });
         }
-        line.push(b'\n');
+        // The message's bytes and the newline, in one vectored write when
+        // the pipe takes it all.
+        let mut line = message.bytes().clone().chain(&b"\n"[..]);
         let mut stdin = self.stdin.lock().await;
         let Some(pipe) = stdin.as_mut() else {
             return Err(SendError {
@@ -71,7 +72,7 @@ impl StdioTransport {
                 maybe_delivered: false,
             });
         };
-        pipe.write_all(&line)
+        pipe.write_all_buf(&mut line)
             .await
             .map_err(|e| SendError::delivered(Error::Transport(format!("writing to stdin: {e}"))))
     }
@@ -94,7 +95,7 @@ pub async fn read_messages<R: AsyncRead + Unpin>(
     while let Some(line) = lines.next().await {
         match line {
             Ok(Line::Text(text)) => match crate::jsonrpc::decode(text.as_bytes()) {
-                Ok((message, _)) => inbox.deliver(message, None),
+                Ok(message) => inbox.deliver(message, None),
                 Err(_) => stray(text),
             },
             Ok(Line::TooLong(id)) => {
@@ -220,7 +221,7 @@ fn response_id(start: &[u8]) -> Option<Value> {
 
 impl Transport for StdioTransport {
     /// Resolves once the message is written; the response reaches the inbox.
-    fn send(&self, message: Value) -> BoxFuture<'_, Result<(), SendError>> {
+    fn send(&self, message: Outgoing) -> BoxFuture<'_, Result<(), SendError>> {
         Box::pin(self.write(message))
     }
 
@@ -246,8 +247,8 @@ mod tests {
     struct Collect(Mutex<Vec<Value>>, Mutex<Vec<(Value, String)>>);
 
     impl Inbox for Collect {
-        fn deliver(&self, message: Value, _related: Option<&Value>) {
-            self.0.lock().push(message);
+        fn deliver(&self, message: crate::jsonrpc::Incoming, _related: Option<&Value>) {
+            self.0.lock().push(message.into_value().unwrap());
         }
 
         fn fail(&self, id: &Value, error: Error) {
