@@ -10,6 +10,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The addon's tokio runtime, created when the addon loads: one worker
+/// thread, unless the `TOKIO_WORKER_THREADS` environment variable sets
+/// another number (tokio reads it for napi-rs's default runtime).
+///
+/// One worker measured best on a 2-core machine (BENCHMARKS.md, "Variants":
+/// against a bare echo server 19.4k calls/s at concurrency 64 against 12.4k
+/// with two workers, and 39% less client CPU per call; against FastMCP the
+/// same throughput with 16% less client CPU): the core's work per call is
+/// small and I/O-bound, and a second worker mostly adds thread wake-ups.
+/// More workers can help when many workspaces exchange large messages at
+/// once, whose JSON a single worker decodes one after another.
+#[napi_derive::module_init]
+fn init_runtime() {
+    if std::env::var_os("TOKIO_WORKER_THREADS").is_some() {
+        return;
+    }
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+        Ok(runtime) => napi::bindgen_prelude::create_custom_tokio_runtime(runtime),
+        // napi-rs then builds its default runtime on first use.
+        Err(e) => eprintln!("fastmcp-bridge: one-worker tokio runtime not created ({e}); using the default"),
+    }
+}
+
 use bridge_core::bridge::BridgeRequestHandler;
 use bridge_core::call::RequestHandler;
 use bridge_core::jsonrpc::Params;
