@@ -3,6 +3,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
 import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
@@ -171,6 +172,20 @@ describe('Bridge lifecycle', () => {
     assert.throws(() => new Bridge({ workspaces: {}, pyhton: 'x' }), { code: 'INVALID_ARGUMENT' });
     assert.throws(() => new Bridge({ workspaces: { a: {} } }), { code: 'INVALID_ARGUMENT' });
     assert.throws(() => new Bridge({ workspaces: { a: { dir: 'x', startTimeoutMs: -1 } } }), { code: 'INVALID_ARGUMENT' });
+  });
+
+  it('close() during the backoff before a restart starts no process', async () => {
+    // The start times out, the supervisor schedules a restart, and the
+    // bridge closes before (or while) it runs: no hub may appear afterwards.
+    const dir = makeWorkspace({ tools: ['slow'] }, { 'slow.py': 'import time\ntime.sleep(120)\n' });
+    const before = new Set(hubPids());
+    const bridge = new Bridge({ workspaces: { slow: { dir, startTimeoutMs: 1000 } } });
+    await assert.rejects(bridge.call('slow', 'tools/list'), { code: 'START_FAILED' });
+    await bridge.close();
+    for (let i = 0; i < 10; i++) {
+      await delay(300);
+      assert.deepEqual(hubPids().filter((pid) => !before.has(pid)), [], `a hub process runs ${300 * (i + 1)} ms after close()`);
+    }
   });
 
   it('close() stops every process it started and later calls reject with CLOSED', async () => {

@@ -383,7 +383,24 @@ impl Workspace {
             tokio::time::sleep(delay).await;
         }
         let this = workspace.upgrade().ok_or(Error::Closed)?;
-        let outcome = this.launch(generation).await;
+        let stopped = |this: &Workspace| match this.closing.is_cancelled() {
+            true => Error::Closed,
+            false => Error::WorkspaceStopped {
+                workspace: this.id.clone(),
+            },
+        };
+        {
+            // A stop or close during the backoff delay: nothing to start.
+            let sup = this.supervision.lock();
+            if this.closing.is_cancelled() || sup.generation != generation || !matches!(sup.phase, Phase::Starting { .. }) {
+                return Err(stopped(&this));
+            }
+        }
+        let outcome = tokio::select! {
+            outcome = this.launch(generation) => outcome,
+            // A close while the process starts: dropping the launch kills it.
+            () = this.closing.cancelled() => Err(Error::Closed),
+        };
         let superseded = {
             let mut sup = this.supervision.lock();
             let current = sup.generation == generation
@@ -409,13 +426,7 @@ impl Workspace {
         if let Some(conn) = superseded {
             // A stop or close began while this process started.
             conn.process.stop(Duration::from_secs(5)).await;
-            return Err(if this.closing.is_cancelled() {
-                Error::Closed
-            } else {
-                Error::WorkspaceStopped {
-                    workspace: this.id.clone(),
-                }
-            });
+            return Err(stopped(&this));
         }
         let conn = outcome?;
         this.watch(&conn);
