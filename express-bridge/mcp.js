@@ -90,7 +90,15 @@ class PostReply {
       if (message !== undefined) this.#sse.send(message);
       this.#sse.end();
     } else {
-      this.#res.set('Mcp-Session-Id', this.#sessionId).json(message);
+      // Written directly rather than with res.json(): an answer to a POST
+      // needs no ETag (which res.json() hashes the body for) nor freshness check.
+      const body = JSON.stringify(message);
+      this.#res.writeHead(200, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+        'Mcp-Session-Id': this.#sessionId,
+      });
+      this.#res.end(body);
     }
   }
 }
