@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
 
-import { isAlive, makeWorkspace, repoDir, workspacesDir } from './helpers.js';
+import { hubPids, isAlive, makeWorkspace, repoDir, workspacesDir } from './helpers.js';
 
 /** Runs fn with a new Bridge and closes it after, as `await using` would (Node 22+). */
 async function withBridge(options, fn) {
@@ -21,16 +21,6 @@ async function withBridge(options, fn) {
 }
 
 /** Pids of the hub processes this test process started. */
-function hubPids() {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 describe('Bridge.call against real FastMCP workspaces', () => {
   let bridge;

@@ -1,11 +1,51 @@
 // Shared helpers of the Node tests.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+
+import { defaultPython } from 'fastmcp-bridge';
 
 export const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const workspacesDir = path.join(repoDir, 'examples', 'workspaces');
+/** The lab workspace: tools that sleep, report progress, log, ask the client. */
+export const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+
+/**
+ * Options of the lab workspace over `transport`: the hub for http and unix,
+ * a plain FastMCP stdio server for stdio; `extra` adds options.
+ */
+export function labWorkspace(transport, extra = {}) {
+  if (transport === 'stdio') {
+    return { transport, command: defaultPython(), args: [path.join(labDir, 'stdio_server.py')], ...extra };
+  }
+  return { transport, dir: labDir, ...extra };
+}
+
+/** Polls `check` every 50 ms until it returns true, for at most `ms`. */
+export async function eventually(check, ms = 5000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await delay(50);
+  }
+  assert.fail(`condition not met within ${ms} ms`);
+}
+
+/** Pids of the workspace hub processes this test process started. */
+export function hubPids() {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
 
 /**
  * Creates a workspace directory in a temporary folder.

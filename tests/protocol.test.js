@@ -8,19 +8,12 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
-import { Bridge, BridgeError, defaultPython } from 'fastmcp-bridge';
+import { Bridge, BridgeError } from 'fastmcp-bridge';
 
-import { repoDir } from './helpers.js';
+import { eventually, labWorkspace, repoDir } from './helpers.js';
 
-const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
 const sdkServer = path.join(repoDir, 'tests', 'fixtures', 'sdk-stdio-server.js');
 
-function lab(transport, extra = {}) {
-  if (transport === 'stdio') {
-    return { transport, command: defaultPython(), args: [path.join(labDir, 'stdio_server.py')], ...extra };
-  }
-  return { transport, dir: labDir, ...extra };
-}
 
 function sdk(extra = {}) {
   return { transport: 'stdio', command: process.execPath, args: [sdkServer], ...extra };
@@ -32,14 +25,6 @@ async function callTool(target, name, args, options) {
   return result.content[0].text;
 }
 
-async function eventually(check, ms = 5000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await delay(50);
-  }
-  assert.fail(`condition not met within ${ms} ms`);
-}
 
 for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07-28 over ${transport}`, () => {
   let bridge;
@@ -47,7 +32,7 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
   before(async () => {
     // Frequent health checks: over stdio they are `server/discover`, which
     // the revision has (it has no `ping`).
-    bridge = new Bridge({ workspaces: { lab: lab(transport, { protocol: 'sessionless', healthIntervalMs: 100 }) } });
+    bridge = new Bridge({ workspaces: { lab: labWorkspace(transport, { protocol: 'sessionless', healthIntervalMs: 100 }) } });
     ws = { call: (method, params, options) => bridge.call('lab', method, params, options) };
     await bridge.serverInfo('lab');
   });
@@ -153,7 +138,7 @@ describe('protocol: auto', () => {
   before(() => {
     bridge = new Bridge({
       workspaces: {
-        hub: lab('http', { protocol: 'auto' }),
+        hub: labWorkspace('http', { protocol: 'auto' }),
         sdk: sdk({ protocol: 'auto' }),
         sdkSessionless: sdk({ protocol: 'sessionless' }),
         sdkDefault: sdk(),
@@ -186,7 +171,7 @@ describe('protocol: auto', () => {
 
   it('rejects an unknown protocol with INVALID_ARGUMENT', () => {
     assert.throws(
-      () => new Bridge({ workspaces: { x: lab('http', { protocol: '2026-07-28' }) } }),
+      () => new Bridge({ workspaces: { x: labWorkspace('http', { protocol: '2026-07-28' }) } }),
       (err) => err.code === 'INVALID_ARGUMENT' && /protocol must be/.test(err.message),
     );
     assert.throws(() => new Bridge({ protocol: 'sessionfull' }), (err) => err.code === 'INVALID_ARGUMENT');

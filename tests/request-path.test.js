@@ -2,23 +2,14 @@
 // queue and concurrency limits, priority, deadlines, cancellation, progress,
 // size limits, server notifications and metrics.
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
-import { Bridge, BridgeError, defaultPython } from 'fastmcp-bridge';
+import { Bridge, BridgeError } from 'fastmcp-bridge';
 
-import { repoDir } from './helpers.js';
+import { eventually, labWorkspace } from './helpers.js';
 
-const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
 
-/** The lab workspace over `transport`: the hub for http and unix, a plain FastMCP stdio server for stdio. */
-function lab(transport, extra = {}) {
-  if (transport === 'stdio') {
-    return { transport, command: defaultPython(), args: [path.join(labDir, 'stdio_server.py')], ...extra };
-  }
-  return { transport, dir: labDir, ...extra };
-}
 
 function tool(name, args = {}) {
   return { name, arguments: args };
@@ -31,25 +22,16 @@ async function callTool(bridge, id, name, args, options) {
   return result.structuredContent.result;
 }
 
-/** Polls `check` every 50 ms until it returns true, for at most `ms`. */
-async function eventually(check, ms = 5000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await delay(50);
-  }
-  assert.fail(`condition not met within ${ms} ms`);
-}
 
 for (const transport of ['http', 'unix', 'stdio']) describe(`request path over ${transport}`, () => {
   let bridge;
   before(async () => {
     bridge = new Bridge({
       workspaces: {
-        lab: lab(transport),
+        lab: labWorkspace(transport),
         // The same workspace in a second process with one slot, for ordering.
-        serial: lab(transport, { maxConcurrent: 1, maxQueue: 10 }),
-        small: lab(transport, { maxMessageBytes: 100_000 }),
+        serial: labWorkspace(transport, { maxConcurrent: 1, maxQueue: 10 }),
+        small: labWorkspace(transport, { maxMessageBytes: 100_000 }),
       },
     });
     await Promise.all(bridge.workspaceIds.map((id) => bridge.serverInfo(id)));
@@ -206,7 +188,7 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`request path over $
   });
 
   it('rejects calls queued and in flight at close() with CLOSED', async () => {
-    const own = new Bridge({ workspaces: { lab: lab(transport, { maxConcurrent: 1 }) } });
+    const own = new Bridge({ workspaces: { lab: labWorkspace(transport, { maxConcurrent: 1 }) } });
     await own.serverInfo('lab');
     const inFlight = callTool(own, 'lab', 'sleep', { seconds: 10 });
     const queued = callTool(own, 'lab', 'sleep', { seconds: 10 });

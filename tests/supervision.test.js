@@ -12,18 +12,12 @@ import { describe, it } from 'node:test';
 
 import { Bridge } from 'fastmcp-bridge';
 
-import { isAlive, makeWorkspace, repoDir } from './helpers.js';
+import { eventually as poll, isAlive, labDir, makeWorkspace, repoDir } from './helpers.js';
 
-const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+/** As `poll`, waiting up to 10 s by default: restarts take a backoff delay. */
+const eventually = (check, ms = 10_000) => poll(check, ms);
 
-async function eventually(check, ms = 10_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await delay(50);
-  }
-  assert.fail(`condition not met within ${ms} ms`);
-}
+
 
 async function withBridge(options, fn) {
   const bridge = new Bridge(options);

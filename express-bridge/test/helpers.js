@@ -1,14 +1,9 @@
 // Shared helpers of the router tests: a real Express server on port 0.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 
 import express from 'express';
 
-import { repoDir } from '../../tests/helpers.js';
-
-export const labDir = path.join(repoDir, 'tests', 'workspaces', 'lab');
+export { eventually, hubPids, labDir } from '../../tests/helpers.js';
 export const MCP_ACCEPT = 'application/json, text/event-stream';
 
 /**
@@ -55,22 +50,4 @@ export async function initialize(url, headers = {}) {
   return sessionId;
 }
 
-/** Polls `check` every 50 ms until it returns true, for at most `ms`. */
-export async function eventually(check, ms = 5000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await delay(50);
-  }
-  assert.fail(`condition not met within ${ms} ms`);
-}
 
-/** Pids of the workspace hub processes this test process started. */
-export function hubPids() {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
-      .split('\n').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
