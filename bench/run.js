@@ -17,9 +17,10 @@
 //   over stdio, and that server's own stdio (the floor): p50/p99 at
 //   concurrency 1, throughput at 32, proxy RSS (bench/peer_client.js).
 // - variants: bridge.call() over http against bench/echo-workspace as
-//   configured by default, with protocol 'sessionless' (MCP 2026-07-28),
-//   and with one tokio worker thread (TOKIO_WORKER_THREADS=1); and the last
-//   two against the bare server of the ceiling phase, concurrency 64.
+//   configured by default (one tokio worker thread), with protocol
+//   'sessionless' (MCP 2026-07-28), and with two tokio worker threads
+//   (TOKIO_WORKER_THREADS=2); default and two workers also against the bare
+//   server of the ceiling phase, concurrency 64.
 // - napi: the N-API crossing cost (bench/napi.js).
 // - criterion: the core path without I/O (cargo bench, core_path).
 // Every measurement runs in a fresh child process with a fresh server
@@ -263,7 +264,7 @@ async function main() {
     const variants = {
       default: {},
       sessionless: { workspace: { protocol: 'sessionless' } },
-      '1 worker': { env: { TOKIO_WORKER_THREADS: '1' } },
+      '2 workers': { env: { TOKIO_WORKER_THREADS: '2' } },
     };
     const names = Object.keys(variants);
     const fastmcp = await interleaved('variants', names, (name) => ({
@@ -274,7 +275,7 @@ async function main() {
       payload: undefined,
       ...variants[name],
     }));
-    const ceilingNames = ['default', '1 worker'];
+    const ceilingNames = ['default', '2 workers'];
     const ceiling = await interleaved('variants (ceiling)', ceilingNames, (name) => ({
       client: 'bridge',
       python: bareHub,

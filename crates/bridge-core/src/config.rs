@@ -335,8 +335,8 @@ pub enum Protocol {
     Stateful,
     /// The sessionless 2026-07-28 revision: `server/discover` instead of
     /// `initialize`, then self-contained requests (MCP 2026-07-28, Basic /
-    /// Lifecycle). The server fails to start the workspace
-    /// (`START_FAILED`) when it does not offer 2026-07-28.
+    /// Lifecycle). A server that does not offer 2026-07-28 fails the
+    /// workspace's start (`START_FAILED`).
     Sessionless,
     /// `server/discover` first; the sessionless revision when the server
     /// offers it, else the `initialize` handshake (as the MCP Python SDK's
