@@ -1,7 +1,9 @@
 // Chaos run: calls at high concurrency while the workspace process is
-// killed (SIGKILL) on a timer. Used in short form by tests/chaos.test.js and
-// in long form by `node tests/chaos.js --calls 10000` (figures in
-// BENCHMARKS.md). Bounded: it stops when every call has settled.
+// killed (SIGKILL) on a timer, or each time a number of calls has settled.
+// Used in short form by tests/chaos.test.js (kills by count, so that a fast
+// machine cannot finish before the first kill) and in long form by
+// `node tests/chaos.js --calls 10000` (figures in BENCHMARKS.md). Bounded:
+// it stops when every call has settled.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,11 +26,13 @@ export function hubPids() {
 }
 
 /**
- * @param {{ calls: number, concurrency: number, killEveryMs: number, transport?: 'http' | 'unix' }} options
+ * @param {{ calls: number, concurrency: number, killEveryMs?: number, killEveryCalls?: number,
+ *   transport?: 'http' | 'unix' }} options `killEveryMs`: kill on a timer; `killEveryCalls`: kill each
+ *   time that many more calls have settled (the last time before the last call settles).
  * @returns {Promise<{ ok: number, errors: Record<string, number>, settledTwice: number, kills: number,
  *   seconds: number, inFlight: number, queued: number, unknownErrors: string[], leftover: number[] }>}
  */
-export async function runChaos({ calls, concurrency, killEveryMs, transport = 'http' }) {
+export async function runChaos({ calls, concurrency, killEveryMs, killEveryCalls, transport = 'http' }) {
   const bridge = new Bridge({
     transport,
     // Restarts are expected here: do not let the intensity limit fail the workspace.
@@ -41,7 +45,7 @@ export async function runChaos({ calls, concurrency, killEveryMs, transport = 'h
   let ok = 0;
   let kills = 0;
   const started = Date.now();
-  const killer = setInterval(() => {
+  const kill = () => {
     const { pid } = bridge.status('lab');
     if (pid) {
       try {
@@ -51,8 +55,10 @@ export async function runChaos({ calls, concurrency, killEveryMs, transport = 'h
         /* already gone */
       }
     }
-  }, killEveryMs);
+  };
+  const killer = killEveryMs ? setInterval(kill, killEveryMs) : undefined;
   let next = 0;
+  let settled = 0;
   async function worker() {
     while (next < calls) {
       const i = next++;
@@ -66,6 +72,8 @@ export async function runChaos({ calls, concurrency, killEveryMs, transport = 'h
         if (!(typeof code === 'string' && code in errorCodes)) unknownErrors.push(String(code));
       } finally {
         settledCount[i] += 1;
+        settled += 1;
+        if (killEveryCalls && settled % killEveryCalls === 0 && settled < calls) kill();
       }
     }
   }
@@ -93,6 +101,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       calls: { type: 'string', default: '10000' },
       concurrency: { type: 'string', default: '64' },
       'kill-every-ms': { type: 'string', default: '2000' },
+      'kill-every-calls': { type: 'string', default: '0' },
       transport: { type: 'string', default: 'http' },
     },
   });
@@ -100,6 +109,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     calls: Number(values.calls),
     concurrency: Number(values.concurrency),
     killEveryMs: Number(values['kill-every-ms']),
+    killEveryCalls: Number(values['kill-every-calls']),
     transport: values.transport,
   });
   console.log(JSON.stringify(report, null, 2));
