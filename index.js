@@ -172,7 +172,7 @@ async function runCall(bridge, start, method, params, options) {
   if (params !== undefined && params !== null && typeof params !== 'object') {
     throw bridgeError('INVALID_ARGUMENT', 'params must be an object or an array when given');
   }
-  const native = nativeCallOptions(options);
+  let native = nativeCallOptions(options);
   const signal = options?.signal;
   if (signal?.aborted) {
     throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
@@ -183,12 +183,12 @@ async function runCall(bridge, start, method, params, options) {
   const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {
-    native.callId = callId;
+    native = { ...native, callId };
     onAbort = () => bridge.cancel(callId);
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    return unwrap(await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest)));
+    return settledValue(await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest)));
   } catch (err) {
     if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
       err.cause ??= signal.reason;
@@ -213,17 +213,31 @@ function progressCallback(onProgress) {
   };
 }
 
+/** The `BridgeError` for a native failure (`NativeError`). */
+function failure({ name, code, message, data }) {
+  const details = data === undefined || data === null ? undefined : JSON.parse(data);
+  return new BridgeError(name ?? code, message, { rpcCode: code, data: details });
+}
+
+/** The value of a native `Outcome`; throws its failure. */
 function unwrap(outcome) {
-  if (outcome.error) {
-    const { name, code, message, data } = outcome.error;
-    const details = data === undefined || data === null ? undefined : JSON.parse(data);
-    throw new BridgeError(name ?? code, message, { rpcCode: code, data: details });
-  }
+  if (outcome.error) throw failure(outcome.error);
   return JSON.parse(outcome.result);
 }
 
+/** The value of a settled call: the result's JSON text, or a `NativeError` thrown as a `BridgeError`. */
+function settledValue(outcome) {
+  if (typeof outcome === 'string') return JSON.parse(outcome);
+  throw failure(outcome);
+}
+
+/**
+ * Checks call options and returns the native ones, or `undefined` when all
+ * are defaults (the common case, which then costs the native side no
+ * property reads).
+ */
 function nativeCallOptions(options) {
-  if (options === undefined) return {};
+  if (options === undefined) return undefined;
   if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'call options must be an object');
   checkKeys(options, CALL_KEYS, 'call options');
   const { signal, priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs, onProgress } = options;
@@ -247,6 +261,9 @@ function nativeCallOptions(options) {
   if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: onRequest must be a function');
   }
+  if (priority === undefined && timeoutMs === undefined && resetTimeoutOnProgress === undefined && maxTotalTimeoutMs === undefined) {
+    return undefined;
+  }
   return { priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs };
 }
 
@@ -267,6 +284,8 @@ export class Bridge extends EventEmitter {
    * settle callback does not): referenced only while `#pending` is not empty.
    */
   #keepAlive = setInterval(() => {}, 0x7fffffff).unref();
+  /** Hands the calls made since the last flush to the native runtime. */
+  #flush = () => this.#native.flush();
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
@@ -283,12 +302,17 @@ export class Bridge extends EventEmitter {
     const onEvent = (json) => {
       this.emit('event', JSON.parse(json));
     };
-    const onSettle = (callId, outcome) => {
-      const resolve = this.#pending.get(callId);
-      if (!resolve) return;
-      this.#pending.delete(callId);
+    // The native side rings when settled calls wait (see the binding's
+    // crate docs, "calls cross in batches"); this takes them all.
+    const onSettle = () => {
+      const { ids, outcomes } = this.#native.takeSettled();
+      for (let i = 0; i < ids.length; i++) {
+        const resolve = this.#pending.get(ids[i]);
+        if (!resolve) continue;
+        this.#pending.delete(ids[i]);
+        resolve(outcomes[i]);
+      }
       if (this.#pending.size === 0) this.#keepAlive.unref();
-      resolve(outcome);
     };
     try {
       this.#native = new NativeBridge(JSON.stringify(config), onSettle, onNotification, onRequest, onEvent);
@@ -326,8 +350,9 @@ export class Bridge extends EventEmitter {
 
   /**
    * Call ids, cancellation and settlement, shared with sessions: `submit`
-   * registers the call's promise under its id, then starts it; the native
-   * side settles it through the constructor's `onSettle`.
+   * registers the call's promise under its id, then starts it (the first
+   * call since the last flush schedules one); the native side rings the
+   * constructor's `onSettle` when settled calls wait to be taken.
    */
   #calls = {
     nextCallId: () => {
@@ -341,7 +366,9 @@ export class Bridge extends EventEmitter {
         if (this.#pending.size === 0) this.#keepAlive.ref();
         this.#pending.set(callId, resolve);
         try {
-          start(callId);
+          // The first call since the last flush owes one: made once the
+          // JS code that is making calls now has returned.
+          if (start(callId)) queueMicrotask(this.#flush);
         } catch (err) {
           this.#pending.delete(callId);
           if (this.#pending.size === 0) this.#keepAlive.unref();

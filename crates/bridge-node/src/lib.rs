@@ -5,6 +5,36 @@
 //! that the JS side can build a `BridgeError` with its code and data. A
 //! call's params go into the request as the JSON text JS made, checked but
 //! not parsed, and its result comes back as the server's text, unparsed.
+//!
+//! # Theory of operation: calls cross in batches
+//!
+//! A call crosses the boundary twice: from Node's main thread to the tokio
+//! runtime, and back with its outcome. Each crossing would otherwise cost a
+//! thread wake-up per call (an `eventfd` write to the parked tokio worker,
+//! a `uv_async_send` and a callback scope on Node's side), which on a small
+//! machine costs more than the call's own work. Both directions are batched
+//! instead:
+//!
+//! - **Out.** [`NativeBridge::call`] checks the arguments and admits the
+//!   call to its workspace's queue at once, on the JS thread (so calls keep
+//!   their order and their deadlines count from the call), then parks the
+//!   rest of its work in the *submitted* list. It returns `true` when the
+//!   list was empty: the caller then owes one [`NativeBridge::flush`],
+//!   which the JS wrapper makes in a microtask, after the JS code that made
+//!   the calls has returned. The flush hands the whole list to the runtime
+//!   as one task (one wake-up), which spawns a task per call there.
+//! - **Back.** A settled call's outcome goes into the *settled* list; when
+//!   that list was empty, the runtime rings the constructor's `on_settle`
+//!   doorbell (a threadsafe function without arguments). JS answers the
+//!   doorbell with [`NativeBridge::take_settled`], which hands over every
+//!   outcome settled by then. A ring is made whenever the list turns
+//!   non-empty, and each take empties it, so every outcome is taken by the
+//!   take that answers its ring or by an earlier one; a ring that finds the
+//!   list empty takes nothing.
+//!
+//! Under load both lists hold many calls per crossing; one call at a time
+//! costs the same wake-ups as an unbatched design plus one synchronous
+//! crossing (`take_settled`, below a microsecond).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -40,7 +70,7 @@ use bridge_core::{
     Bridge, BridgeConfig, BridgeHandlers, CallOptions, ClientIdentity, Error, Priority, Progress,
     SessionHandle,
 };
-use napi::bindgen_prelude::{FnArgs, Promise};
+use napi::bindgen_prelude::{Either, FnArgs, Promise};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
@@ -88,12 +118,12 @@ type ProgressCallback = ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, S
 type NotificationCallback =
     ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
 
-/// Settles the JS promise of a call: `(callId, outcome)`. One such function
-/// serves every call of a bridge, so a call costs one queue push and calls
-/// settled together share one wake-up of Node's event loop (napi-rs would
-/// otherwise create a threadsafe function per returned promise). Weak: the
-/// JS wrapper keeps the event loop alive while calls are pending.
-type SettleCallback = ThreadsafeFunction<FnArgs<(u32, Outcome)>, (), FnArgs<(u32, Outcome)>, Status, false, true>;
+/// The doorbell rung when settled outcomes wait for
+/// [`NativeBridge::take_settled`] (see the crate docs). One such function
+/// serves every call of a bridge (napi-rs would otherwise create a
+/// threadsafe function per returned promise). Weak: the JS wrapper keeps
+/// the event loop alive while calls are pending.
+type SettleCallback = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 /// Answers a server request: given its JSON text, resolves with JSON text
 /// `{"result": ...}` or `{"error": {code, message, data?}}`.
@@ -370,11 +400,44 @@ impl Sessions {
     }
 }
 
+/// Outcomes settled on the runtime and not yet taken by JS, with the
+/// doorbell that tells JS to take them (see the crate docs).
+struct Settled {
+    outcomes: Mutex<Vec<(u32, Outcome)>>,
+    doorbell: SettleCallback,
+}
+
+impl Settled {
+    /// Adds the outcome of call `settle_id`; rings when the list was empty.
+    fn push(&self, settle_id: u32, outcome: Outcome) {
+        let was_empty = {
+            let mut outcomes = self.outcomes.lock().expect("settled list");
+            outcomes.push((settle_id, outcome));
+            outcomes.len() == 1
+        };
+        if was_empty {
+            self.doorbell.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// Outcomes handed to JS by [`NativeBridge::take_settled`]: `outcomes[i]`
+/// settles the call whose settle id is `ids[i]`.
+#[napi(object)]
+pub struct SettledCalls {
+    /// Settle ids, as given to `call` or `session_call`.
+    pub ids: Vec<u32>,
+    /// JSON text of the result (as the server wrote it), or the failure.
+    pub outcomes: Vec<Either<String, NativeError>>,
+}
+
 /// The native bridge; use the `Bridge` class of the JS package instead.
 #[napi]
 pub struct NativeBridge {
     inner: Arc<Bridge>,
-    settle: Arc<SettleCallback>,
+    /// Calls admitted since the last [`NativeBridge::flush`].
+    submitted: Mutex<Vec<(u32, BoxFuture<'static, Outcome>)>>,
+    settled: Arc<Settled>,
     cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
     sessions: Mutex<Sessions>,
 }
@@ -408,16 +471,25 @@ impl NativeBridge {
         };
         Ok(NativeBridge {
             inner: Arc::new(Bridge::new(config, handlers)),
-            settle: Arc::new(on_settle),
+            submitted: Mutex::default(),
+            settled: Arc::new(Settled {
+                outcomes: Mutex::default(),
+                doorbell: on_settle,
+            }),
             cancels: Arc::default(),
             sessions: Mutex::default(),
         })
     }
 
-    /// Sends a JSON-RPC request; `params_json` is JSON text or absent. The
-    /// outcome goes to the constructor's `on_settle` with `settle_id`.
-    /// The call is queued before this returns, so calls keep their order.
-    /// Progress updates reach `on_progress` before the call settles.
+    /// Sends a JSON-RPC request; `params_json` is JSON text or absent.
+    /// The call is admitted to its workspace's queue before this returns,
+    /// so calls keep their order; it is sent after the next
+    /// [`NativeBridge::flush`], and its outcome, under `settle_id`, comes
+    /// from [`NativeBridge::take_settled`]. Progress updates reach
+    /// `on_progress` before the call settles.
+    ///
+    /// Returns `true` when this call is the first since the last flush:
+    /// the caller must then arrange one `flush()`.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn call(
@@ -429,21 +501,58 @@ impl NativeBridge {
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
-    ) {
+    ) -> bool {
         let bridge = self.inner.clone();
         let outcome = start_call(&self.cancels, params_json, options, on_progress, on_request, |params, options| {
             bridge.call_raw(&workspace_id, &method, params, options)
         });
-        self.settle_later(settle_id, outcome);
+        self.submit(settle_id, outcome)
     }
 
-    /// Runs `outcome` on the runtime and hands it to `on_settle`.
-    fn settle_later(&self, settle_id: u32, outcome: BoxFuture<'static, Outcome>) {
-        let settle = self.settle.clone();
+    /// Parks a call's remaining work until the next flush; `true` when the
+    /// submitted list was empty.
+    fn submit(&self, settle_id: u32, outcome: BoxFuture<'static, Outcome>) -> bool {
+        let mut submitted = self.submitted.lock().expect("submitted list");
+        submitted.push((settle_id, outcome));
+        submitted.len() == 1
+    }
+
+    /// Hands every call submitted since the last flush to the runtime, in
+    /// one task; each call then runs as a task of its own, and its outcome
+    /// joins the settled list. Does nothing when no call is waiting.
+    #[napi]
+    pub fn flush(&self) {
+        let batch = std::mem::take(&mut *self.submitted.lock().expect("submitted list"));
+        if batch.is_empty() {
+            return;
+        }
+        let settled = self.settled.clone();
         napi::bindgen_prelude::spawn(async move {
-            let outcome = outcome.await;
-            settle.call(FnArgs::from((settle_id, outcome)), ThreadsafeFunctionCallMode::NonBlocking);
+            for (settle_id, outcome) in batch {
+                let settled = settled.clone();
+                tokio::spawn(async move { settled.push(settle_id, outcome.await) });
+            }
         });
+    }
+
+    /// Takes every outcome settled since the last take (after a ring of
+    /// the constructor's `on_settle`), oldest first; empty when an earlier
+    /// take already had them.
+    #[napi]
+    pub fn take_settled(&self) -> SettledCalls {
+        let outcomes = std::mem::take(&mut *self.settled.outcomes.lock().expect("settled list"));
+        let mut calls = SettledCalls {
+            ids: Vec::with_capacity(outcomes.len()),
+            outcomes: Vec::with_capacity(outcomes.len()),
+        };
+        for (settle_id, outcome) in outcomes {
+            calls.ids.push(settle_id);
+            calls.outcomes.push(match outcome {
+                Outcome { error: Some(error), .. } => Either::B(error),
+                Outcome { result, error: None } => Either::A(result.unwrap_or_else(|| "null".to_owned())),
+            });
+        }
+        calls
     }
 
     /// Opens a further MCP session on a workspace's process with its own
@@ -482,7 +591,8 @@ impl NativeBridge {
     }
 
     /// Sends a JSON-RPC request on a session opened with
-    /// [`NativeBridge::session`]; settles as [`NativeBridge::call`] does.
+    /// [`NativeBridge::session`]; queued, flushed and settled as
+    /// [`NativeBridge::call`] is, and returns the same flag.
     #[napi]
     #[allow(clippy::too_many_arguments)]
     pub fn session_call(
@@ -494,7 +604,7 @@ impl NativeBridge {
         options: Option<NativeCallOptions>,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
-    ) {
+    ) -> bool {
         let handle = self.sessions.lock().expect("session map").get(session_id);
         let outcome = match handle {
             None => ready(failure(Error::Closed)),
@@ -502,7 +612,7 @@ impl NativeBridge {
                 handle.call_raw(&method, params, options)
             }),
         };
-        self.settle_later(settle_id, outcome);
+        self.submit(settle_id, outcome)
     }
 
     /// The `InitializeResult` of a session's MCP session.
@@ -610,9 +720,11 @@ impl NativeBridge {
         self.inner.workspace_ids()
     }
 
-    /// Stops every process the bridge started. Idempotent.
+    /// Stops every process the bridge started; calls submitted and not yet
+    /// flushed are flushed, and settle with `CLOSED`. Idempotent.
     #[napi]
     pub async fn close(&self) {
+        self.flush();
         let bridge = self.inner.clone();
         bridge.close().await;
     }
