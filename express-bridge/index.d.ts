@@ -43,6 +43,15 @@ export interface ManagementOptions extends SecurityOptions {
    * keep idle streams open. Default: 15000.
    */
   eventsKeepAliveMs?: number;
+  /**
+   * Bytes a long-lived SSE stream (`GET /events`; in {@link bridgeRouter}
+   * also an MCP GET stream) may hold unsent for a client that reads too
+   * slowly, counted in Node's buffers (not the kernel's socket buffers):
+   * a write that finds more is not made and the stream is closed; the
+   * client reconnects (on `GET /events` with `Last-Event-ID`). The SSE
+   * answer to a POST has no limit. Default: 1048576 (1 MiB).
+   */
+  maxStreamBufferBytes?: number;
 }
 
 /** Options of {@link bridgeRouter}. */

@@ -8,6 +8,7 @@ import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCod
 import { EVENTS_KEEPALIVE_MS, managementRoutes } from './management.js';
 import { bridgeMetrics } from './metrics.js';
 import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
+import { MAX_BUFFERED_BYTES } from './sse.js';
 import { guards, normalizeHost, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
 
 export { RouterError, routerErrorCodes, statusCode, SUPPORTED_PROTOCOL_VERSIONS, WORKSPACE_ID_PATTERN };
@@ -17,10 +18,11 @@ const DEFAULTS = Object.freeze({
   maxSessions: 1000,
   sessionIdleMs: 30 * 60 * 1000,
   eventsKeepAliveMs: EVENTS_KEEPALIVE_MS,
+  maxStreamBufferBytes: MAX_BUFFERED_BYTES,
 });
 const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize'];
-const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs']);
-const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs']);
+const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
+const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 
 function checkBridge(bridge, where) {
   if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function') {
@@ -37,7 +39,7 @@ function checkOptions(options, known, where) {
       throw new TypeError(`${where}: unknown option ${JSON.stringify(key)} (known: ${[...known].join(', ')})`);
     }
   }
-  for (const key of ['maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'eventsKeepAliveMs']) {
+  for (const key of ['maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'eventsKeepAliveMs', 'maxStreamBufferBytes']) {
     const value = options[key];
     if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
       throw new TypeError(`${where}: ${key} must be a positive integer, got ${String(value)} (default ${DEFAULTS[key]})`);
@@ -100,16 +102,16 @@ function errorHandler(maxBodyBytes) {
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
   const allowed = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
-  const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs } = { ...DEFAULTS, ...options };
+  const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs, maxStreamBufferBytes } = { ...DEFAULTS, ...options };
   const metrics = bridgeMetrics(bridge);
   const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
 
   const router = express.Router();
-  const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, metrics });
+  const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics });
   const removeSource = metrics.addSessionSource((id) => mcp.sessionCount(id));
   const management = options.management === false
     ? null
-    : managementRoutes(router, { bridge, guards: shared, metrics, authorize: options.authorize, eventsKeepAliveMs });
+    : managementRoutes(router, { bridge, guards: shared, metrics, authorize: options.authorize, eventsKeepAliveMs, maxStreamBufferBytes });
   router.use(errorHandler(maxBodyBytes));
 
   /** Ends every MCP session of this router (their upstream sessions too) and its event streams. */
@@ -142,6 +144,7 @@ export function managementRouter(bridge, options = {}) {
     metrics: bridgeMetrics(bridge),
     authorize: options.authorize,
     eventsKeepAliveMs: options.eventsKeepAliveMs ?? DEFAULTS.eventsKeepAliveMs,
+    maxStreamBufferBytes: options.maxStreamBufferBytes ?? DEFAULTS.maxStreamBufferBytes,
   });
   router.use(errorHandler(DEFAULTS.maxBodyBytes));
 

@@ -90,7 +90,7 @@ function eventFeed(bridge) {
  *   metrics: ReturnType<import('./metrics.js').bridgeMetrics>, authorize?: Function, eventsKeepAliveMs?: number }} options
  * @returns {{ close(): void }} ends the open event streams
  */
-export function managementRoutes(router, { bridge, guards, metrics, authorize, eventsKeepAliveMs = EVENTS_KEEPALIVE_MS }) {
+export function managementRoutes(router, { bridge, guards, metrics, authorize, eventsKeepAliveMs = EVENTS_KEEPALIVE_MS, maxStreamBufferBytes }) {
   function markRest(_req, res, next) {
     res.locals.fastmcpBridgeApi = 'rest';
     next();
@@ -148,7 +148,8 @@ export function managementRoutes(router, { bridge, guards, metrics, authorize, e
       new SseStream(res).end(); // the headers alone: nothing to stream
       return;
     }
-    const stream = new SseStream(res).keepAlive(eventsKeepAliveMs);
+    // A client too slow to read is cut off; it resumes with Last-Event-ID.
+    const stream = new SseStream(res, {}, { maxBufferedBytes: maxStreamBufferBytes }).keepAlive(eventsKeepAliveMs);
     streams.add(stream);
     // Events go out one at a time, in id order, each once, and only those of
     // workspaces the principal may reach (asked per event, so a revoked

@@ -59,6 +59,10 @@ class PostReply {
   #sse = null;
   done = false;
 
+  /**
+   * Its SSE stream has no buffer limit: it lives as long as the call, and
+   * cutting it would lose the response.
+   */
   constructor(res, sessionId) {
     this.#res = res;
     this.#sessionId = sessionId;
@@ -211,10 +215,13 @@ class McpSession {
  * Adds the MCP endpoint to `router`.
  * @returns {{ sessionCount: (workspaceId?: string) => number, close: () => Promise<void> }}
  */
-export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, sessionIdleMs, metrics }) {
+export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics }) {
   /** @type {Map<string, McpSession>} */
   const sessions = new Map();
   const parseJson = express.json({ limit: maxBodyBytes, strict: false, type: () => true });
+  // A client too slow to read its GET stream is cut off (MCP lets a server
+  // close that stream; without an event store its unsent messages are lost).
+  const streamOptions = { maxBufferedBytes: maxStreamBufferBytes };
 
   const sweep = setInterval(() => {
     const now = Date.now();
@@ -387,7 +394,7 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     if (session.stream && !session.stream.closed) {
       throw new RouterError('STREAM_CONFLICT', 'this MCP session already has a GET stream open');
     }
-    const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }).keepAlive();
+    const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }, streamOptions).keepAlive();
     session.stream = stream;
     res.on('close', () => {
       if (session.stream === stream) session.stream = null;

@@ -6,19 +6,34 @@
 /** Sends a comment this often on idle streams so proxies keep them open (ms). */
 export const KEEPALIVE_MS = 25_000;
 
+/**
+ * The routers' default for the bytes a long-lived stream may hold unsent
+ * (1 MiB): a client that reads slower than events come is cut off there
+ * rather than left to grow the server's memory; it reconnects (with
+ * `Last-Event-ID` where the stream has ids).
+ */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /** An SSE stream over an Express response. */
 export class SseStream {
   #res;
   #keepalive;
+  #maxBufferedBytes;
   closed = false;
 
   /**
    * Writes the headers at once so the client sees the stream open.
    * @param {import('express').Response} res
    * @param {Record<string, string>} [headers]
+   * @param {{ maxBufferedBytes?: number }} [options] `maxBufferedBytes`:
+   *   when a write (an event or a keepalive) finds more than this many
+   *   bytes of earlier writes still unsent (in Node's buffers; the kernel's
+   *   socket buffers do not count), the stream is destroyed instead.
+   *   A single event of any size goes out. Default: no limit.
    */
-  constructor(res, headers = {}) {
+  constructor(res, headers = {}, { maxBufferedBytes = Infinity } = {}) {
     this.#res = res;
+    this.#maxBufferedBytes = maxBufferedBytes;
     res.writeHead(200, {
       ...headers,
       'Content-Type': 'text/event-stream',
@@ -31,11 +46,9 @@ export class SseStream {
     res.on('close', () => this.#closed());
   }
 
-  /** Sends one JSON-RPC message; false when the stream is closed. */
+  /** Sends one JSON-RPC message; false when the stream is closed (or this write overflowed it). */
   send(message) {
-    if (this.closed) return false;
-    this.#res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
-    return true;
+    return this.#write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
   }
 
   /**
@@ -46,17 +59,30 @@ export class SseStream {
    * @param {unknown} value
    */
   sendWithId(id, value) {
-    if (this.closed) return false;
-    this.#res.write(`id: ${id}\ndata: ${JSON.stringify(value)}\n\n`);
-    return true;
+    return this.#write(`id: ${id}\ndata: ${JSON.stringify(value)}\n\n`);
   }
 
   /** Sends a comment every KEEPALIVE_MS until the stream closes. */
   keepAlive(ms = KEEPALIVE_MS) {
-    this.#keepalive ??= setInterval(() => {
-      if (!this.closed) this.#res.write(': keepalive\n\n');
-    }, ms).unref();
+    this.#keepalive ??= setInterval(() => this.#write(': keepalive\n\n'), ms).unref();
     return this;
+  }
+
+  /**
+   * Writes one event, unless the client has left more than
+   * `maxBufferedBytes` of earlier ones unread: then the response is
+   * destroyed (its 'close' fires, as for a client that went away). False
+   * when the event was not written.
+   */
+  #write(text) {
+    if (this.closed) return false;
+    if (this.#res.writableLength > this.#maxBufferedBytes) {
+      this.#res.destroy();
+      this.#closed();
+      return false;
+    }
+    this.#res.write(text);
+    return true;
   }
 
   /** Ends the stream; idempotent. */

@@ -6,7 +6,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import express from 'express';
 import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
-import { bridgeRouter, statusCode } from 'fastmcp-bridge/express';
+import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
 
 import { workspacesDir } from '../../tests/helpers.js';
 
@@ -121,6 +121,8 @@ describe('bridgeRouter options and status mapping', () => {
     const bridge = new Bridge({ workspaces: {} });
     assert.throws(() => bridgeRouter(bridge, { maxBody: 1 }), TypeError);
     assert.throws(() => bridgeRouter(bridge, { maxBodyBytes: -1 }), TypeError);
+    assert.throws(() => bridgeRouter(bridge, { maxStreamBufferBytes: 0 }), /maxStreamBufferBytes must be a positive integer/);
+    assert.throws(() => managementRouter(bridge, { maxStreamBufferBytes: 1.5 }), /maxStreamBufferBytes must be a positive integer/);
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: 'mcp.example.com' }), /allowedHosts must be an array/);
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: ['https://mcp.example.com/'] }), /is not a host/);
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: [''] }), /is not a host/);

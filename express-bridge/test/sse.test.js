@@ -1,0 +1,111 @@
+// SseStream against real sockets on loopback: a client that stops reading
+// is cut off once its unread bytes pass the limit; one that keeps up gets
+// every event, and a single event larger than the limit still goes out.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+
+import { SseStream } from '../sse.js';
+
+const LIMIT = 256 * 1024;
+/** Bound on what the slow-client test writes before it gives up. */
+const MAX_WRITTEN = 256 * 1024 * 1024;
+
+describe('SseStream buffer limit', () => {
+  let server;
+  let port;
+  /** The handler of the next request: `(req, res) => void`. */
+  let handle;
+
+  before(async () => {
+    server = http.createServer((req, res) => handle(req, res));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    port = server.address().port;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+  });
+
+  /** A raw client that sends a GET and does not read the answer (paused). */
+  async function stalledClient() {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.pause();
+    socket.write(`GET /stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+    return socket;
+  }
+
+  it('destroys the stream of a client that stops reading, and writes no more', async () => {
+    const event = 'x'.repeat(16 * 1024);
+    const served = new Promise((resolve) => {
+      handle = (_req, res) => {
+        const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT });
+        const closed = once(res, 'close');
+        let written = 0;
+        let maxUnsent = 0;
+        const pump = () => {
+          for (let i = 0; i < 16; i++) {
+            const unsent = res.writableLength;
+            if (!stream.sendWithId(written, event)) {
+              resolve({ stream, written, maxUnsent, unsentAtCut: unsent, closed });
+              return;
+            }
+            written += 1;
+            maxUnsent = Math.max(maxUnsent, res.writableLength);
+            if (written * event.length > MAX_WRITTEN) {
+              resolve({ stream, written, maxUnsent, unsentAtCut: null, closed });
+              return;
+            }
+          }
+          setImmediate(pump);
+        };
+        pump();
+      };
+    });
+    const socket = await stalledClient();
+    const outcome = await served;
+    assert.notEqual(outcome.unsentAtCut, null, `never cut off after ${outcome.written} events`);
+    assert.ok(outcome.unsentAtCut > LIMIT);
+    // No write is made over the limit: at most one event beyond it is held.
+    assert.ok(outcome.maxUnsent <= LIMIT + event.length + 64, `held ${outcome.maxUnsent} bytes`);
+    assert.equal(outcome.stream.closed, true);
+    assert.equal(outcome.stream.send({ jsonrpc: '2.0', method: 'late' }), false);
+    await outcome.closed; // the response's 'close' fired, as for a client that went away
+    // The client, reading again, sees the connection end.
+    socket.resume();
+    await once(socket, 'close');
+  });
+
+  it('delivers every event to a client that keeps up, and one event larger than the limit', async () => {
+    const count = 2000;
+    const small = 'y'.repeat(1024);
+    const large = 'z'.repeat(4 * LIMIT);
+    handle = (_req, res) => {
+      const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT });
+      let i = 0;
+      const pump = () => {
+        if (i === count) {
+          assert.equal(stream.sendWithId(i, large), true);
+          stream.end();
+          return;
+        }
+        assert.equal(stream.sendWithId(i, small), true);
+        i += 1;
+        setImmediate(pump);
+      };
+      pump();
+    };
+    const response = await fetch(`http://127.0.0.1:${port}/stream`, { headers: { accept: 'text/event-stream' } });
+    const text = await response.text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(ids.length, count + 1);
+    assert.deepEqual(ids, Array.from({ length: count + 1 }, (_, i) => i));
+    assert.ok(text.includes(JSON.stringify(large)));
+  });
+});
