@@ -189,6 +189,45 @@ describe('Bridge lifecycle', () => {
     await assert.rejects(bridge.call('alpha', 'tools/list'), { code: 'CLOSED' });
   });
 
+  it('calls made in the same run of JS code as close() each settle once, with a result or CLOSED, and leave no process', async () => {
+    // The calls are admitted at once and handed to the runtime in a batch
+    // after this code returns; close() comes before that batch is flushed.
+    const before = new Set(hubPids());
+    const bridge = new Bridge({ workspaces: { alpha: { dir: path.join(workspacesDir, 'alpha') } } });
+    const settled = [];
+    const calls = Array.from({ length: 50 }, (_, i) =>
+      bridge.call('alpha', 'tools/call', { name: 'echo', arguments: { text: `c${i}` } }).then(
+        (result) => settled.push(result.structuredContent.result === `c${i}` ? 'ok' : 'wrong result'),
+        (err) => settled.push(err.code),
+      ),
+    );
+    const closed = bridge.close();
+    await Promise.all([...calls, closed]);
+    assert.equal(settled.length, 50);
+    assert.deepEqual([...new Set(settled)].filter((outcome) => outcome !== 'ok' && outcome !== 'CLOSED'), []);
+    assert.deepEqual(hubPids().filter((pid) => !before.has(pid)), []);
+  });
+
+  it('settles each of 5,000 calls made in one run of JS code once, with its own outcome', async () => {
+    // Calls to unknown workspaces fail in the core without I/O, so they
+    // settle in large batches: each promise must still get its own error.
+    await withBridge({ workspaces: {} }, async (bridge) => {
+      const settledCount = new Array(5000).fill(0);
+      const calls = Array.from({ length: 5000 }, (_, i) =>
+        bridge.call(`nope-${i}`, 'tools/list').then(
+          () => assert.fail(`call ${i} resolved`),
+          (err) => {
+            assert.equal(err.code, 'UNKNOWN_WORKSPACE');
+            assert.equal(err.data.workspace, `nope-${i}`);
+            settledCount[i] += 1;
+          },
+        ),
+      );
+      await Promise.all(calls);
+      assert.deepEqual([...new Set(settledCount)], [1]);
+    });
+  });
+
   it('a pending call keeps the event loop alive and a settled one lets the process exit', async () => {
     // A script that awaits one call at top level and never closes the
     // bridge: Node must wait for the call (exit code 13 and no output if
