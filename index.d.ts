@@ -259,7 +259,16 @@ export interface CallOptions {
    * Others go to the session's, then the bridge's `onRequest` handlers.
    */
   onRequest?: RequestHandler;
+  /**
+   * Resolve with the result's JSON text as the server wrote it, unparsed
+   * (to store or relay it without a parse and a re-serialization).
+   * Default: false.
+   */
+  raw?: boolean;
 }
+
+/** {@link CallOptions} of a call that resolves with the result's JSON text. */
+export type RawCallOptions = CallOptions & { raw: true };
 
 /** Counters, gauges and latency of one workspace's calls. */
 export interface Metrics {
@@ -351,6 +360,7 @@ export interface SessionOptions {
 export class Session extends EventEmitter implements AsyncDisposable {
   private constructor();
   /** As {@link Bridge.call}, on this session; `CLOSED` after {@link Session.close}. */
+  call(method: string, params: Record<string, unknown> | unknown[] | undefined, options: RawCallOptions): Promise<string>;
   call<T = any>(method: string, params?: Record<string, unknown> | unknown[], options?: CallOptions): Promise<T>;
   /** This session's server `InitializeResult`. */
   serverInfo(): Promise<Record<string, any>>;
@@ -397,7 +407,9 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
    * `WORKSPACE_FAILED`, `WORKSPACE_STOPPED`, `TRANSPORT_ERROR`,
    * `PROTOCOL_ERROR`, `PAYLOAD_TOO_LARGE`, `INVALID_ARGUMENT`, `CLOSED`, or
    * the server's own numeric JSON-RPC error code with its `message` and `data`.
+   * With `options.raw`, resolves with the result's JSON text instead.
    */
+  call(workspaceId: string, method: string, params: Record<string, unknown> | unknown[] | undefined, options: RawCallOptions): Promise<string>;
   call<T = any>(workspaceId: string, method: string, params?: Record<string, unknown> | unknown[], options?: CallOptions): Promise<T>;
 
   /**

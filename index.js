@@ -45,7 +45,7 @@ const WORKSPACE_KEYS = new Set([
 const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'protocol', 'maxRunning', ...LIMIT_KEYS]);
 const TRANSPORTS = new Set(['http', 'unix', 'stdio']);
 const PROTOCOLS = new Set(['stateful', 'sessionless', 'auto']);
-const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest']);
+const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest', 'raw']);
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
 const MAX_CALL_ID = 0xffffffff;
@@ -188,7 +188,8 @@ async function runCall(bridge, start, method, params, options) {
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    return settledValue(await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest)));
+    const outcome = await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest));
+    return options?.raw ? settledText(outcome) : settledValue(outcome);
   } catch (err) {
     if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
       err.cause ??= signal.reason;
@@ -225,10 +226,15 @@ function unwrap(outcome) {
   return JSON.parse(outcome.result);
 }
 
-/** The value of a settled call: the result's JSON text, or a `NativeError` thrown as a `BridgeError`. */
-function settledValue(outcome) {
-  if (typeof outcome === 'string') return JSON.parse(outcome);
+/** The result's JSON text of a settled call (the server's), or its `NativeError` thrown as a `BridgeError`. */
+function settledText(outcome) {
+  if (typeof outcome === 'string') return outcome;
   throw failure(outcome);
+}
+
+/** The result of a settled call, parsed. */
+function settledValue(outcome) {
+  return JSON.parse(settledText(outcome));
 }
 
 /**
@@ -260,6 +266,9 @@ function nativeCallOptions(options) {
   }
   if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: onRequest must be a function');
+  }
+  if (options.raw !== undefined && typeof options.raw !== 'boolean') {
+    throw bridgeError('INVALID_ARGUMENT', 'call options: raw must be a boolean');
   }
   if (priority === undefined && timeoutMs === undefined && resetTimeoutOnProgress === undefined && maxTotalTimeoutMs === undefined) {
     return undefined;

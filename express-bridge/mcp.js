@@ -80,7 +80,10 @@ class PostReply {
     return this.#sse.send(message);
   }
 
-  /** Sends the response (or nothing) and ends the answer. */
+  /**
+   * Sends the response (or nothing) and ends the answer.
+   * @param {object | string | undefined} message the JSON-RPC response, or its JSON text
+   */
   finish(message) {
     if (this.done) return;
     this.done = true;
@@ -90,19 +93,19 @@ class PostReply {
       // Cancellation); an empty stream is a valid answer to its POST.
       this.#sse = new SseStream(this.#res, { 'Mcp-Session-Id': this.#sessionId });
     }
+    const json = typeof message === 'string' ? message : JSON.stringify(message);
     if (this.#sse) {
-      if (message !== undefined) this.#sse.send(message);
+      if (message !== undefined) this.#sse.sendJson(json);
       this.#sse.end();
     } else {
       // Written directly rather than with res.json(): an answer to a POST
       // needs no ETag (which res.json() hashes the body for) nor freshness check.
-      const body = JSON.stringify(message);
       this.#res.writeHead(200, {
         'Content-Type': 'application/json; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
+        'Content-Length': Buffer.byteLength(json),
         'Mcp-Session-Id': this.#sessionId,
       });
-      this.#res.end(body);
+      this.#res.end(json);
     }
   }
 }
@@ -307,7 +310,9 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     });
     let params = message.params;
     const token = params?._meta?.progressToken;
-    const options = { signal: entry.controller.signal, onRequest: (request) => session.relay(request, reply) };
+    // `raw`: the result goes out as the text the workspace wrote, spliced
+    // into the response, without a parse and a re-serialization here.
+    const options = { signal: entry.controller.signal, onRequest: (request) => session.relay(request, reply), raw: true };
     if (token !== undefined) {
       params = withoutProgressToken(params);
       options.onProgress = (progress) => {
@@ -318,7 +323,7 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     let outcome = 'ok';
     try {
       const result = await session.upstream.call(method, params, options);
-      reply.finish({ jsonrpc: '2.0', id, result });
+      reply.finish(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${result}}`);
     } catch (err) {
       if (!(err instanceof BridgeError)) {
         outcome = 'error';

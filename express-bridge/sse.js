@@ -1,7 +1,10 @@
 // Server-sent events for MCP streams and the bridge's event stream (HTML
 // Living Standard, Server-sent events; MCP 2025-06-18, Basic / Transports /
-// Streamable HTTP). Every message is one event with its JSON value as one
-// `data` line: JSON.stringify never emits a raw newline, so no line splitting.
+// Streamable HTTP). Every message is one event with its JSON text as its
+// `data`: one line, as JSON.stringify writes it; JSON text from elsewhere
+// (a result relayed as the server wrote it) may hold line breaks between
+// tokens, and then takes one `data` line per line, which the client joins
+// with newlines back into the same JSON.
 
 /** Sends a comment this often on idle streams so proxies keep them open (ms). */
 export const KEEPALIVE_MS = 25_000;
@@ -13,6 +16,10 @@ export const KEEPALIVE_MS = 25_000;
  * `Last-Event-ID` where the stream has ids).
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Line breaks as SSE reads them (HTML Living Standard, Server-sent events, Parsing an event stream). */
+const LINE_BREAK = /[\r\n]/;
+const LINE_BREAKS = /\r\n|\r|\n/;
 
 /** An SSE stream over an Express response. */
 export class SseStream {
@@ -46,9 +53,15 @@ export class SseStream {
     res.on('close', () => this.#closed());
   }
 
-  /** Sends one JSON-RPC message; false when the stream is closed (or this write overflowed it). */
+  /** Sends one JSON-RPC message; false when the stream is closed (or the client left too much unread). */
   send(message) {
-    return this.#write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    return this.sendJson(JSON.stringify(message));
+  }
+
+  /** As `send`, for a message already serialized as JSON text. */
+  sendJson(json) {
+    const data = LINE_BREAK.test(json) ? json.split(LINE_BREAKS).join('\ndata: ') : json;
+    return this.#write(`event: message\ndata: ${data}\n\n`);
   }
 
   /**

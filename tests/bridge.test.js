@@ -40,6 +40,20 @@ describe('Bridge.call against real FastMCP workspaces', () => {
     assert.equal(result.isError, false);
   });
 
+  it('with raw: true resolves with the result as JSON text, and rejects as without it', async () => {
+    const params = { name: 'echo', arguments: { text: 'raw "text"\n' } };
+    const text = await bridge.call('alpha', 'tools/call', params, { raw: true });
+    assert.equal(typeof text, 'string');
+    assert.deepEqual(JSON.parse(text), await bridge.call('alpha', 'tools/call', params));
+    const session = bridge.session('alpha');
+    try {
+      assert.deepEqual(JSON.parse(await session.call('tools/list', undefined, { raw: true })), await session.call('tools/list'));
+    } finally {
+      await session.close();
+    }
+    await assert.rejects(bridge.call('alpha', 'no/such/method', undefined, { raw: true }), { code: -32601 });
+  });
+
   it('keeps each workspace in its own process with its own tools', async () => {
     const [alpha, beta] = await Promise.all([bridge.call('alpha', 'tools/list'), bridge.call('beta', 'tools/list')]);
     assert.deepEqual(alpha.tools.map((t) => t.name).sort(), ['add', 'echo', 'time_convert_time', 'time_get_current_time']);
@@ -84,6 +98,7 @@ describe('Bridge.call against real FastMCP workspaces', () => {
     await assert.rejects(bridge.call('alpha', 'tools/list', {}, { priority: 'urgent' }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeoutMs: 0 }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call('alpha', 'tools/list', {}, { timeout: 5 }), { code: 'INVALID_ARGUMENT' });
+    await assert.rejects(bridge.call('alpha', 'tools/list', {}, { raw: 'yes' }), { code: 'INVALID_ARGUMENT' });
     await assert.rejects(bridge.call(42, 'tools/list'), { code: 'INVALID_ARGUMENT' });
   });
 });

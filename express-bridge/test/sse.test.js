@@ -7,6 +7,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
+import { createParser } from 'eventsource-parser';
+
 import { SseStream } from '../sse.js';
 
 const LIMIT = 256 * 1024;
@@ -107,5 +109,25 @@ describe('SseStream buffer limit', () => {
     assert.equal(ids.length, count + 1);
     assert.deepEqual(ids, Array.from({ length: count + 1 }, (_, i) => i));
     assert.ok(text.includes(JSON.stringify(large)));
+  });
+
+  it('sends JSON text with line breaks between tokens as data lines that join back into the same JSON', async () => {
+    const value = { jsonrpc: '2.0', id: 7, result: { text: 'a\nb', list: [1, 2] } };
+    const pretty = JSON.stringify(value, null, 2).replace('\n', '\r\n');
+    handle = (_req, res) => {
+      const stream = new SseStream(res);
+      assert.equal(stream.sendJson(pretty), true);
+      assert.equal(stream.send(value), true);
+      stream.end();
+    };
+    const response = await fetch(`http://127.0.0.1:${port}/stream`, { headers: { accept: 'text/event-stream' } });
+    const events = [];
+    const parser = createParser({ onEvent: (event) => events.push(event) });
+    parser.feed(await response.text());
+    assert.equal(events.length, 2);
+    for (const event of events) {
+      assert.equal(event.event, 'message');
+      assert.deepEqual(JSON.parse(event.data), value);
+    }
   });
 });

@@ -23,9 +23,12 @@ async function main(): Promise<void> {
     onRequest: (request) => ({ method: request.method }),
   });
   result.content.length;
+  const text: string = await bridge.call('alpha', 'tools/list', undefined, { raw: true });
+  text.length;
   const session = bridge.session('alpha', { clientInfo: { name: 'c', version: '1' } });
   session.on('notification', (message) => message.method);
   await session.call('tools/list');
+  (await session.call('tools/list', {}, { raw: true, timeoutMs: 100 })).charAt(0);
   await session.close();
   bridge.onRequest('roots/list', (workspaceId, request) => ({ roots: [], workspaceId, id: request.id }));
   bridge.on('event', (event: BridgeEvent) => event.type);
