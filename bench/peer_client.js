@@ -3,7 +3,8 @@
 //
 // spec: { peer: 'express' | 'supergateway' | 'mcp-proxy' | 'mcp-hub' | 'floor',
 //         python, echoServer, dir, latency: { warmup, calls },
-//         throughput: { concurrency, warmupMs, ms } }
+//         throughput: { concurrency, warmupMs, ms },
+//         payload?: { sizes: [{ size, calls }], warmup } }
 //
 // Every proxy runs the same backend, `<python> bench/echo_server.py --dir
 // bench/echo-workspace`, over stdio, spawned by the proxy itself, and is
@@ -19,7 +20,7 @@ import path from 'node:path';
 
 import { undiciClient } from './lib/clients.js';
 import { processCpuMs } from './lib/hub.js';
-import { latencyPhase, throughputPhase } from './lib/measure.js';
+import { latencyPhase, payloadPhase, throughputPhase } from './lib/measure.js';
 import { children, comm, freePort, legacySseClient, openWhenReady, proxyPids, rssKiB, spawnProxy, stdioClient } from './lib/peers.js';
 import { benchDir } from './setup.js';
 
@@ -112,6 +113,17 @@ async function main() {
       out.throughput.proxyCpuPerCallMs = (proxyCpu() - p0) / out.throughput.calls;
     }
     out.rssKiB = rss();
+    if (spec.payload) {
+      // Echo calls of each size at concurrency 1, with the proxy's CPU per
+      // call (warm-up calls included).
+      out.payload = [];
+      for (const size of spec.payload.sizes) {
+        const p0 = proxyCpu();
+        const [row] = await payloadPhase(client, { sizes: [size], warmup: spec.payload.warmup });
+        row.proxyCpuPerCallMs = row.calls ? (proxyCpu() - p0) / (row.calls + spec.payload.warmup) : null;
+        out.payload.push(row);
+      }
+    }
     out.proxyProcesses = proxyOf().length;
     out.backendProcesses = backendOf().length;
   } finally {
