@@ -45,11 +45,13 @@ export interface ManagementOptions extends SecurityOptions {
   eventsKeepAliveMs?: number;
   /**
    * Bytes a long-lived SSE stream (`GET /events`; in {@link bridgeRouter}
-   * also an MCP GET stream) may hold unsent for a client that reads too
-   * slowly, counted in Node's buffers (not the kernel's socket buffers):
-   * a write that finds more is not made and the stream is closed; the
-   * client reconnects (on `GET /events` with `Last-Event-ID`). The SSE
-   * answer to a POST has no limit. Default: 1048576 (1 MiB).
+   * also an MCP GET stream) may hold unsent, counted in Node's buffers (not
+   * the kernel's socket buffers), before its client counts as too slow: a
+   * write that finds more closes the stream instead when the stream has
+   * not drained for 5 s since it passed the limit, or holds more than 4
+   * times the limit. The client reconnects (on `GET /events` with
+   * `Last-Event-ID`). The SSE answer to a POST has no limit.
+   * Default: 1048576 (1 MiB).
    */
   maxStreamBufferBytes?: number;
 }

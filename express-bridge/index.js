@@ -102,7 +102,10 @@ function errorHandler(maxBodyBytes) {
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
   const allowed = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
-  const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs, maxStreamBufferBytes } = { ...DEFAULTS, ...options };
+  // `??` per key: an option given as undefined takes its default too.
+  const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs, maxStreamBufferBytes } = Object.fromEntries(
+    Object.entries(DEFAULTS).map(([key, value]) => [key, options[key] ?? value]),
+  );
   const metrics = bridgeMetrics(bridge);
   const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
 

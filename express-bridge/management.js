@@ -87,7 +87,8 @@ function eventFeed(bridge) {
  * Adds the management routes to `router`.
  * @param {import('express').Router} router
  * @param {{ bridge: import('fastmcp-bridge').Bridge, guards: ReturnType<import('./security.js').guards>,
- *   metrics: ReturnType<import('./metrics.js').bridgeMetrics>, authorize?: Function, eventsKeepAliveMs?: number }} options
+ *   metrics: ReturnType<import('./metrics.js').bridgeMetrics>, authorize?: Function, eventsKeepAliveMs?: number,
+ *   maxStreamBufferBytes?: number }} options `maxStreamBufferBytes`: as SseStream's `maxBufferedBytes`
  * @returns {{ close(): void }} ends the open event streams
  */
 export function managementRoutes(router, { bridge, guards, metrics, authorize, eventsKeepAliveMs = EVENTS_KEEPALIVE_MS, maxStreamBufferBytes }) {

@@ -11,11 +11,21 @@ export const KEEPALIVE_MS = 25_000;
 
 /**
  * The routers' default for the bytes a long-lived stream may hold unsent
- * (1 MiB): a client that reads slower than events come is cut off there
- * rather than left to grow the server's memory; it reconnects (with
+ * (1 MiB): a client that reads slower than events come is cut off rather
+ * than left to grow the server's memory; it reconnects (with
  * `Last-Event-ID` where the stream has ids).
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/**
+ * How long a stream may stay over its limit without draining before it is
+ * cut off (ms): a client that reads, after a burst, drains its buffer well
+ * within it.
+ */
+export const STALL_MS = 5000;
+
+/** Over this many times its limit a stream is cut off at once, stalled or not. */
+const HARD_LIMIT_FACTOR = 4;
 
 /** Line breaks as SSE reads them (HTML Living Standard, Server-sent events, Parsing an event stream). */
 const LINE_BREAK = /[\r\n]/;
@@ -26,21 +36,28 @@ export class SseStream {
   #res;
   #keepalive;
   #maxBufferedBytes;
+  #stallMs;
+  /** When a write first found the limit passed since the last drain (ms, performance.now()), else null. */
+  #overSince = null;
   closed = false;
 
   /**
    * Writes the headers at once so the client sees the stream open.
    * @param {import('express').Response} res
    * @param {Record<string, string>} [headers]
-   * @param {{ maxBufferedBytes?: number }} [options] `maxBufferedBytes`:
-   *   when a write (an event or a keepalive) finds more than this many
-   *   bytes of earlier writes still unsent (in Node's buffers; the kernel's
-   *   socket buffers do not count), the stream is destroyed instead.
-   *   A single event of any size goes out. Default: no limit.
+   * @param {{ maxBufferedBytes?: number, stallMs?: number }} [options]
+   *   `maxBufferedBytes`: bytes of earlier writes still unsent (in Node's
+   *   buffers; the kernel's socket buffers do not count) past which the
+   *   client counts as too slow. A write (an event or a keepalive) that
+   *   finds more destroys the stream instead when the stream has not
+   *   drained for `stallMs` (default `STALL_MS`) since it first passed the
+   *   limit, or when it holds more than 4 times the limit. A single event
+   *   of any size goes out. Default: no limit.
    */
-  constructor(res, headers = {}, { maxBufferedBytes = Infinity } = {}) {
+  constructor(res, headers = {}, { maxBufferedBytes = Infinity, stallMs = STALL_MS } = {}) {
     this.#res = res;
     this.#maxBufferedBytes = maxBufferedBytes;
+    this.#stallMs = stallMs;
     res.writeHead(200, {
       ...headers,
       'Content-Type': 'text/event-stream',
@@ -51,6 +68,7 @@ export class SseStream {
     });
     res.flushHeaders();
     res.on('close', () => this.#closed());
+    if (maxBufferedBytes !== Infinity) res.on('drain', () => (this.#overSince = null));
   }
 
   /** Sends one JSON-RPC message; false when the stream is closed (or the client left too much unread). */
@@ -82,17 +100,21 @@ export class SseStream {
   }
 
   /**
-   * Writes one event, unless the client has left more than
-   * `maxBufferedBytes` of earlier ones unread: then the response is
-   * destroyed (its 'close' fires, as for a client that went away). False
-   * when the event was not written.
+   * Writes one event, unless the client is too slow (see the constructor):
+   * then the response is destroyed (its 'close' fires, as for a client
+   * that went away). False when the event was not written.
    */
   #write(text) {
     if (this.closed) return false;
-    if (this.#res.writableLength > this.#maxBufferedBytes) {
-      this.#res.destroy();
-      this.#closed();
-      return false;
+    const unsent = this.#res.writableLength;
+    if (unsent > this.#maxBufferedBytes) {
+      const now = performance.now();
+      this.#overSince ??= now;
+      if (now - this.#overSince >= this.#stallMs || unsent > HARD_LIMIT_FACTOR * this.#maxBufferedBytes) {
+        this.#res.destroy();
+        this.#closed();
+        return false;
+      }
     }
     this.#res.write(text);
     return true;

@@ -1,6 +1,7 @@
 // SseStream against real sockets on loopback: a client that stops reading
-// is cut off once its unread bytes pass the limit; one that keeps up gets
-// every event, and a single event larger than the limit still goes out.
+// is cut off once its unread bytes stay over the limit or pass four times
+// it; one that keeps up gets every event, also after a burst over the
+// limit, and a single event larger than the limit still goes out.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -43,11 +44,12 @@ describe('SseStream buffer limit', () => {
     return socket;
   }
 
-  it('destroys the stream of a client that stops reading, and writes no more', async () => {
+  it('destroys at four times the limit the stream of a client that stops reading, and writes no more', async () => {
     const event = 'x'.repeat(16 * 1024);
     const served = new Promise((resolve) => {
       handle = (_req, res) => {
-        const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT });
+        // A stall too long to matter here: the hard limit cuts it off.
+        const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT, stallMs: 600_000 });
         const closed = once(res, 'close');
         let written = 0;
         let maxUnsent = 0;
@@ -73,9 +75,9 @@ describe('SseStream buffer limit', () => {
     const socket = await stalledClient();
     const outcome = await served;
     assert.notEqual(outcome.unsentAtCut, null, `never cut off after ${outcome.written} events`);
-    assert.ok(outcome.unsentAtCut > LIMIT);
-    // No write is made over the limit: at most one event beyond it is held.
-    assert.ok(outcome.maxUnsent <= LIMIT + event.length + 64, `held ${outcome.maxUnsent} bytes`);
+    assert.ok(outcome.unsentAtCut > 4 * LIMIT);
+    // No write is made over the hard limit: at most one event beyond it is held.
+    assert.ok(outcome.maxUnsent <= 4 * LIMIT + event.length + 64, `held ${outcome.maxUnsent} bytes`);
     assert.equal(outcome.stream.closed, true);
     assert.equal(outcome.stream.send({ jsonrpc: '2.0', method: 'late' }), false);
     await outcome.closed; // the response's 'close' fired, as for a client that went away
@@ -129,5 +131,56 @@ describe('SseStream buffer limit', () => {
       assert.equal(event.event, 'message');
       assert.deepEqual(JSON.parse(event.data), value);
     }
+  });
+
+  it('destroys the stream of a client that stays over the limit without draining for stallMs', async () => {
+    const event = 'w'.repeat(16 * 1024);
+    const stallMs = 200;
+    const served = new Promise((resolve) => {
+      handle = (_req, res) => {
+        const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT, stallMs });
+        // Fill the kernel's socket buffers (they grow as data waits) until
+        // twice the limit stays in Node's buffer; not four times it.
+        const fill = () => {
+          for (let i = 0; i < 16 && res.writableLength <= 2 * LIMIT; i++) assert.equal(stream.sendWithId(0, event), true);
+          if (res.writableLength <= 2 * LIMIT) return setImmediate(fill);
+          setTimeout(() => (res.writableLength <= LIMIT ? fill() : stall()), 100);
+        };
+        const stall = () => {
+          // Over the limit: one more write is still made (the stall is timed from the first such write) ...
+          assert.equal(stream.sendWithId(1, event), true);
+          const start = performance.now();
+          // ... and one after stallMs without a drain is not.
+          setTimeout(() => resolve({ stream, cut: !stream.sendWithId(2, event), waitedMs: performance.now() - start }), stallMs + 50);
+        };
+        fill();
+      };
+    });
+    const socket = await stalledClient();
+    const outcome = await served;
+    assert.equal(outcome.cut, true, `not cut off after ${outcome.waitedMs} ms over the limit`);
+    assert.equal(outcome.stream.closed, true);
+    socket.destroy();
+  });
+
+  it('keeps a client that reads after a burst over the limit', async () => {
+    const burst = 3; // events of LIMIT bytes each, in one run of JS code: three times the limit
+    const count = 200;
+    handle = (_req, res) => {
+      const stream = new SseStream(res, {}, { maxBufferedBytes: LIMIT, stallMs: 2000 });
+      for (let i = 0; i < burst; i++) assert.equal(stream.sendWithId(i, 'b'.repeat(LIMIT)), true);
+      let i = burst;
+      const pump = () => {
+        if (i === burst + count) return stream.end();
+        assert.equal(stream.sendWithId(i, 's'), true, `cut off at event ${i}`);
+        i += 1;
+        setImmediate(pump);
+      };
+      pump();
+    };
+    const response = await fetch(`http://127.0.0.1:${port}/stream`, { headers: { accept: 'text/event-stream' } });
+    const text = await response.text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(ids, Array.from({ length: burst + count }, (_, i) => i));
   });
 });
