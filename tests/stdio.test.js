@@ -25,6 +25,22 @@ describe('stdio transport', () => {
     }
   });
 
+  it('sends the calls made in one run of JS code in the order they were made', async () => {
+    // One pipe and an async tool that records each request before any
+    // await: the server sees the requests in the order they were written.
+    const bridge = new Bridge({ workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer], maxConcurrent: 64 } } });
+    try {
+      await bridge.start('lab');
+      const tags = Array.from({ length: 40 }, (_, i) => `t${i}`);
+      const call = (name, args) => bridge.call('lab', 'tools/call', { name, arguments: args });
+      await Promise.all(tags.map((tag) => call('record_arrival', { tag })));
+      const { structuredContent } = await call('order', {});
+      assert.deepEqual(structuredContent.result, tags);
+    } finally {
+      await bridge.close();
+    }
+  });
+
   it('skips and logs stdout lines that are not JSON-RPC, answers health pings, restarts after a crash', async () => {
     const options = { workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer], healthIntervalMs: 200 } } };
     const bridge = new Bridge(options);

@@ -21,8 +21,9 @@
 //!   rest of its work in the *submitted* list. It returns `true` when the
 //!   list was empty: the caller then owes one [`NativeBridge::flush`],
 //!   which the JS wrapper makes in a microtask, after the JS code that made
-//!   the calls has returned. The flush hands the whole list to the runtime
-//!   as one task (one wake-up), which spawns a task per call there.
+//!   the calls has returned. The flush spawns a task per call, in call
+//!   order, back to back: the first wakes the parked worker, and the rest
+//!   find it awake (one wake-up per batch rather than per call).
 //! - **Back.** A settled call's outcome goes into the *settled* list; when
 //!   that list was empty, the runtime rings the constructor's `on_settle`
 //!   doorbell (a threadsafe function without arguments). JS answers the
@@ -518,21 +519,22 @@ impl NativeBridge {
     }
 
     /// Hands every call submitted since the last flush to the runtime, in
-    /// one task; each call then runs as a task of its own, and its outcome
+    /// the order they were made, each as a task of its own whose outcome
     /// joins the settled list. Does nothing when no call is waiting.
+    ///
+    /// Spawned from this (non-runtime) thread, the tasks go through tokio's
+    /// shared FIFO queue, so they start in call order and a request is sent
+    /// before the next one's; spawned from a runtime task they would pass
+    /// through the worker's last-in-first-out slot (the last call first).
+    /// The first spawn wakes a parked worker; the rest of the batch, pushed
+    /// back to back, finds it awake.
     #[napi]
     pub fn flush(&self) {
         let batch = std::mem::take(&mut *self.submitted.lock().expect("submitted list"));
-        if batch.is_empty() {
-            return;
+        for (settle_id, outcome) in batch {
+            let settled = self.settled.clone();
+            napi::bindgen_prelude::spawn(async move { settled.push(settle_id, outcome.await) });
         }
-        let settled = self.settled.clone();
-        napi::bindgen_prelude::spawn(async move {
-            for (settle_id, outcome) in batch {
-                let settled = settled.clone();
-                tokio::spawn(async move { settled.push(settle_id, outcome.await) });
-            }
-        });
     }
 
     /// Takes every outcome settled since the last take (after a ring of
@@ -720,8 +722,11 @@ impl NativeBridge {
         self.inner.workspace_ids()
     }
 
-    /// Stops every process the bridge started; calls submitted and not yet
-    /// flushed are flushed, and settle with `CLOSED`. Idempotent.
+    /// Stops every process the bridge started. Calls submitted and not yet
+    /// flushed are flushed first (on the runtime, racing the JS side's own
+    /// flush: one of them gets the batch); like every call pending at
+    /// close, they settle with `CLOSED` unless they finished first.
+    /// Idempotent.
     #[napi]
     pub async fn close(&self) {
         self.flush();
