@@ -148,7 +148,7 @@ class McpSession {
     }
     const id = `fastmcp-bridge-${this.#nextServerRequestId++}`;
     return new Promise((resolve, reject) => {
-      this.serverRequests.set(idKey(id), { resolve, reject });
+      this.serverRequests.set(idKey(id), { resolve, reject, target });
       const message = { jsonrpc: '2.0', id, method: request.method };
       if (request.params !== undefined) message.params = request.params;
       if (!target.send(message)) {
@@ -156,6 +156,19 @@ class McpSession {
         reject(Object.assign(new Error('the MCP client stream closed'), { code: INTERNAL_ERROR }));
       }
     });
+  }
+
+  /**
+   * Rejects the server requests relayed on `target` (a POST's answer or the
+   * GET stream) that the client had not answered when that stream closed:
+   * it can no longer see them, and the workspace should not wait for them.
+   */
+  abandon(target) {
+    for (const [key, pending] of this.serverRequests) {
+      if (pending.target !== target) continue;
+      this.serverRequests.delete(key);
+      pending.reject(Object.assign(new Error('the MCP client stream closed before the answer'), { code: INTERNAL_ERROR }));
+    }
   }
 
   /** A JSON-RPC response POSTed by the client: settles the relayed server request. */
@@ -307,6 +320,7 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     // client that went away no longer needs the call.
     res.on('close', () => {
       if (!reply.done) entry.controller.abort(new Error('MCP client disconnected'));
+      session.abandon(reply);
     });
     let params = message.params;
     const token = params?._meta?.progressToken;
@@ -403,6 +417,7 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     session.stream = stream;
     res.on('close', () => {
       if (session.stream === stream) session.stream = null;
+      session.abandon(stream);
       session.touch();
     });
   }

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { initialize, labDir, MCP_ACCEPT, postMcp, serve } from './helpers.js';
+import { eventually, initialize, labDir, MCP_ACCEPT, postMcp, serve } from './helpers.js';
 
 const LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 
@@ -120,6 +120,34 @@ describe('MCP endpoint status codes', () => {
     const unknown = await postMcp(`${server.base}/workspaces/nope/mcp`, LIST);
     assert.equal(unknown.status, 404);
     assert.equal((await unknown.json()).error.code, -32003);
+  });
+
+  it('answers the workspace with an error for a server request whose GET stream closed unanswered', async () => {
+    const session = await initialize(url);
+    const headers = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
+    const controller = new AbortController();
+    const stream = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
+    assert.equal(stream.status, 200);
+    const callTool = async (id, name, args) => {
+      const response = await postMcp(url, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }, headers);
+      const body = await response.json();
+      assert.ok(body.result?.structuredContent, JSON.stringify(body));
+      return body.result.structuredContent.result;
+    };
+    const before = await callTool(1, 'sampled', {});
+    assert.equal(await callTool(2, 'sample_soon', { prompt: 'left unanswered' }), 'scheduled');
+    // Read the GET stream until the relayed request arrives, then go away without answering.
+    const reader = stream.body.getReader();
+    let seen = '';
+    while (!seen.includes('sampling/createMessage')) {
+      const { value, done } = await reader.read();
+      assert.equal(done, false, 'the GET stream ended before the server request');
+      seen += Buffer.from(value).toString();
+    }
+    controller.abort();
+    await eventually(async () => (await callTool(3, 'sampled', {})).length > before.length, 10_000);
+    const answers = await callTool(4, 'sampled', {});
+    assert.match(answers.at(-1), /^error: .*closed before the answer/);
   });
 
   it('opens one GET stream per session (409 for a second) and 405 for other methods', async () => {

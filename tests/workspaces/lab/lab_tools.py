@@ -210,16 +210,22 @@ def register_session_tools(mcp: FastMCP) -> None:
     async def sample_soon(prompt: str, ctx: Context) -> str:
         """Sends ``sampling/createMessage`` on the session's GET stream from a
         background task, after the call (no related request); the answer's
-        text is kept for ``sampled``."""
+        text, or ``error: <message>`` for an error answer, is kept for
+        ``sampled``."""
         from mcp import types
+        from mcp.shared.exceptions import MCPError
 
         session = ctx.session
 
         async def sample() -> None:
-            result = await session.create_message(
-                [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
-                max_tokens=16,
-            )
+            try:
+                result = await session.create_message(
+                    [types.SamplingMessage(role="user", content=types.TextContent(type="text", text=prompt))],
+                    max_tokens=16,
+                )
+            except MCPError as e:
+                _sampled.append(f"error: {e.error.message}")
+                return
             _sampled.append(result.content.text)
 
         _in_background(sample())
@@ -227,5 +233,5 @@ def register_session_tools(mcp: FastMCP) -> None:
 
     @mcp.tool
     def sampled() -> list[str]:
-        """Texts of the answers to ``sample_soon``'s requests so far."""
+        """The answers to ``sample_soon``'s requests so far (texts, or ``error: ...``)."""
         return list(_sampled)
