@@ -397,6 +397,9 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   /** The configured workspace ids, sorted. */
   readonly workspaceIds: string[];
 
+  /** Whether `workspaceId` is configured (added and not removed): one lookup, where {@link Bridge.workspaceIds} copies every id. */
+  hasWorkspace(workspaceId: string): boolean;
+
   /**
    * Sends a JSON-RPC request to the workspace's MCP server and resolves with
    * the response's `result`. Starts the workspace process on first use and

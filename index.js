@@ -337,6 +337,16 @@ export class Bridge extends EventEmitter {
   }
 
   /**
+   * Whether `workspaceId` is configured (added and not removed): one lookup,
+   * where `workspaceIds` copies every id.
+   * @param {string} workspaceId
+   * @returns {boolean}
+   */
+  hasWorkspace(workspaceId) {
+    return typeof workspaceId === 'string' && this.#native.hasWorkspace(workspaceId);
+  }
+
+  /**
    * Sends a JSON-RPC request to a workspace's MCP server and resolves with
    * the response's `result`.
    * @param {string} workspaceId

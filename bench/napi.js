@@ -4,7 +4,9 @@
 // The binding has no no-op method, so this times the cheapest existing ones:
 // - `cancel(id)`: a number in, nothing out; a mutex and a hash lookup in
 //   Rust. Always the same id, so the cancel map holds one entry.
-// - `workspaceIds()`: one short string array out.
+// - `workspaceIds()`: one short string array out; `workspaceIds1000` the
+//   same on a bridge with 1,000 workspaces, against `hasWorkspace1000`,
+//   one lookup there.
 // - `call()` to an unknown workspace: the full async round trip (argument
 //   conversion, the call handed to the tokio runtime by the next flush, the
 //   core's lookup failing there, the outcome taken back after the bridge's
@@ -50,6 +52,11 @@ function rawCall(workspaceId) {
 // a timer while calls are pending); this does for the raw loops.
 const keepAlive = setInterval(() => {}, 1000);
 const bridge = new Bridge({ python: 'python3', workspaces: { ws: { dir } } });
+// Never started: only the workspace table is used.
+const many = new NativeBridge(
+  JSON.stringify({ python: 'python3', workspaces: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`ws-${i}`, { dir }])) }),
+  () => {},
+);
 const params = JSON.stringify({ name: 'echo', arguments: { text: 'x' } });
 let sink = 0;
 function noop(x) {
@@ -65,6 +72,12 @@ const loops = {
   },
   workspaceIds: (n) => {
     for (let i = 0; i < n; i++) sink += native.workspaceIds().length;
+  },
+  workspaceIds1000: (n) => {
+    for (let i = 0; i < n; i++) sink += many.workspaceIds().includes('ws-500') ? 1 : 0;
+  },
+  hasWorkspace1000: (n) => {
+    for (let i = 0; i < n; i++) sink += many.hasWorkspace('ws-500') ? 1 : 0;
   },
   callUnknownRaw: async (n) => {
     for (let i = 0; i < n; i++) {
@@ -115,7 +128,8 @@ async function time(loop, n) {
 
 const medians = {};
 for (const [name, loop] of Object.entries(loops)) {
-  const n = name.startsWith('call') ? asyncCalls : syncCalls;
+  // workspaceIds1000 copies 1,000 ids a call: a hundredth of the calls.
+  const n = name.startsWith('call') ? asyncCalls : name === 'workspaceIds1000' ? Math.ceil(syncCalls / 100) : syncCalls;
   const runs = [];
   for (let r = 0; r < repeats; r++) runs.push(await time(loop, n));
   runs.sort((a, b) => a - b);
@@ -126,6 +140,7 @@ for (const [name, us] of Object.entries(medians)) {
   if (name !== 'baseline') usPerCall[name] = us - medians.baseline;
 }
 await native.close();
+await many.close();
 await bridge.close();
 clearInterval(keepAlive);
 process.stdout.write(`${JSON.stringify({ baselineUs: medians.baseline, usPerCall, sink: sink > 0 })}\n`);

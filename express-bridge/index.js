@@ -25,7 +25,7 @@ const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 's
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 
 function checkBridge(bridge, where) {
-  if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function') {
+  if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function' || typeof bridge.hasWorkspace !== 'function') {
     throw new TypeError(`${where}(bridge): expected a Bridge (new Bridge({ workspaces }) from fastmcp-bridge)`);
   }
 }

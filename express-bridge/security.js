@@ -132,7 +132,7 @@ export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, aut
       }
       if (!allowed) return next(new RouterError('FORBIDDEN', 'not allowed to reach this workspace', { details: { workspace: id } }));
     }
-    if (!bridge.workspaceIds.includes(id)) {
+    if (!bridge.hasWorkspace(id)) {
       return next(new BridgeError('UNKNOWN_WORKSPACE', `unknown workspace ${JSON.stringify(id)}`, { data: { workspace: id } }));
     }
     next();

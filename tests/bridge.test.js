@@ -173,6 +173,19 @@ describe('workspaces that cannot start', () => {
 });
 
 describe('Bridge lifecycle', () => {
+  it('hasWorkspace() tells configured, added and removed workspaces apart', async () => {
+    await withBridge({ workspaces: { alpha: { dir: path.join(workspacesDir, 'alpha') } } }, async (bridge) => {
+      assert.equal(bridge.hasWorkspace('alpha'), true);
+      assert.equal(bridge.hasWorkspace('beta'), false);
+      assert.equal(bridge.hasWorkspace(42), false);
+      bridge.addWorkspace('beta', { dir: path.join(workspacesDir, 'beta') });
+      assert.equal(bridge.hasWorkspace('beta'), true);
+      await bridge.removeWorkspace('beta', { graceMs: 100 });
+      assert.equal(bridge.hasWorkspace('beta'), false);
+      assert.deepEqual(bridge.workspaceIds, ['alpha']);
+    });
+  });
+
   it('rejects unknown options when constructed', () => {
     assert.throws(() => new Bridge({ workspaces: {}, pyhton: 'x' }), { code: 'INVALID_ARGUMENT' });
     assert.throws(() => new Bridge({ workspaces: { a: {} } }), { code: 'INVALID_ARGUMENT' });

@@ -33,6 +33,7 @@ async function main(): Promise<void> {
   bridge.onRequest('roots/list', (workspaceId, request) => ({ roots: [], workspaceId, id: request.id }));
   bridge.on('event', (event: BridgeEvent) => event.type);
   bridge.on('notification', (workspaceId: string, message) => message.method + workspaceId);
+  const known: boolean = bridge.hasWorkspace('alpha');
   const status: WorkspaceStatus = bridge.status('alpha');
   const states: string[] = bridge.workspaces().map((w) => w.state);
   const lines = bridge.logs('alpha', { lines: 10 }).map((l) => l.stream);

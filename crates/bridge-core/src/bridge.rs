@@ -224,6 +224,12 @@ impl Bridge {
             .ok_or_else(|| Error::UnknownWorkspace(id.to_owned()))
     }
 
+    /// Whether `id` is a configured workspace: one lookup, where
+    /// [`Bridge::workspace_ids`] copies every id.
+    pub fn has_workspace(&self, id: &str) -> bool {
+        self.fleet.workspaces.read().contains_key(id)
+    }
+
     /// The configured workspace ids, sorted.
     pub fn workspace_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.fleet.workspaces.read().keys().cloned().collect();

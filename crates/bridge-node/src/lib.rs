@@ -716,6 +716,12 @@ impl NativeBridge {
         json_outcome(self.inner.metrics(&workspace_id))
     }
 
+    /// Whether `workspace_id` is configured.
+    #[napi]
+    pub fn has_workspace(&self, workspace_id: String) -> bool {
+        self.inner.has_workspace(&workspace_id)
+    }
+
     /// The configured workspace ids, sorted.
     #[napi]
     pub fn workspace_ids(&self) -> Vec<String> {
