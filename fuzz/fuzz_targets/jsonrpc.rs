@@ -31,7 +31,20 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    assert_eq!(value, parsed.expect("what decodes is JSON"), "decode and a full parse disagree");
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(_) => {
+            // serde_json checks the `\u` escapes of a string it skips (a
+            // member the core does not read, or an earlier one of a repeated
+            // key) less strictly than those of a string it reads: `"\ud83d\f"`
+            // passes the one and not the other. Such a message is still JSON
+            // syntax, which is what skipping it as a whole checks.
+            let skipped = serde_json::from_slice::<Box<serde_json::value::RawValue>>(data);
+            assert!(skipped.is_ok(), "decodes but is not JSON: {}", String::from_utf8_lossy(data));
+            return;
+        }
+    };
+    assert_eq!(value, parsed, "decode and a full parse disagree");
     assert_eq!(Message::classify(&value).ok().as_ref(), Some(&kind));
 
     // What the core decoded, encoded again, decodes to the same message.
