@@ -116,4 +116,31 @@ describe('MCP endpoint with the official SDK client', () => {
     await assert.rejects(inflight, { code: -32005 });
     assert.equal(text(await client.callTool({ name: 'client_name', arguments: {} })), 'survivor');
   });
+
+  it("keeps the client's logging level and subscriptions across a workspace restart", async () => {
+    const client = await connect('settled');
+    const levels = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => levels.push(notification.params.level));
+    await client.setLoggingLevel('error');
+    await client.subscribeResource({ uri: 'lab://watched' });
+    const logAt = async (level) => {
+      levels.length = 0;
+      await client.callTool({ name: 'log', arguments: { message: `at ${level}`, level } });
+      // A log goes before the call's result on its stream; one more round
+      // trip lets it reach the handler.
+      await client.callTool({ name: 'echo', arguments: { text: 'after' } });
+      return [...levels];
+    };
+    assert.deepEqual(await logAt('info'), []);
+    assert.deepEqual(await logAt('error'), ['error']);
+    const pids = hubPids();
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await eventually(() => bridge.status('lab').state === 'ready' && !pids.includes(bridge.status('lab').pid));
+    // The new process's MCP session for this client is set up as the
+    // client left the old one.
+    assert.deepEqual(await logAt('info'), []);
+    assert.deepEqual(await logAt('error'), ['error']);
+    const subscribed = await client.callTool({ name: 'subscriptions', arguments: {} });
+    assert.deepEqual(subscribed.structuredContent.result, ['lab://watched']);
+  });
 });

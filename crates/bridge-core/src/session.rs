@@ -15,6 +15,15 @@
 //! same `initialize` parameters, so a [`Session`] outlives that too.
 //!
 //! With the sessionless 2026-07-28 revision ([`Protocol::Sessionless`], or
+//! What a client sets on its MCP session and the server keeps, its logging
+//! level (`logging/setLevel`) and its resource subscriptions
+//! (`resources/subscribe`, `resources/unsubscribe`), is recorded as the
+//! server accepts it ([`SessionState`]) and set again on every new MCP
+//! session that replaces it: after a process restart, and after the server
+//! ended the session (HTTP 404), so a client that set them does not see the
+//! replacement.
+//!
+//! With the sessionless 2026-07-28 revision ([`Protocol::Sessionless`], or
 //! [`Protocol::Auto`] against a server that offers it) a session is
 //! client-side state only: `server/discover` replaces `initialize`, every
 //! request carries the session's identity in `_meta` ([`Session::stamp`]),
@@ -178,8 +187,76 @@ pub(crate) fn http_connect(
     url: &str,
     connector: crate::transport::connect::Connector,
     max_message_bytes: usize,
+    state: Arc<SessionState>,
 ) -> impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>> + '_ {
-    move |inbox| Ok(Arc::new(HttpTransport::new(url, connector, inbox, max_message_bytes)?) as Arc<dyn Transport>)
+    move |inbox| {
+        let transport = HttpTransport::new(url, connector, inbox, max_message_bytes)?.restoring(state);
+        Ok(Arc::new(transport) as Arc<dyn Transport>)
+    }
+}
+
+/// What a client set on its MCP session that the server keeps for the
+/// session, recorded from requests the server answered with a result:
+/// the last `logging/setLevel` (MCP 2025-06-18, Server Features / Utilities
+/// / Logging) and the URIs of `resources/subscribe` not undone by a
+/// `resources/unsubscribe` (Server Features / Resources / Subscriptions).
+/// Shared by the MCP sessions that succeed one another for one client, so
+/// that each new one is set up as the last one was ([`SessionState::requests`]).
+#[derive(Default, Debug)]
+pub(crate) struct SessionState {
+    inner: parking_lot::Mutex<RecordedState>,
+}
+
+#[derive(Default, Debug)]
+struct RecordedState {
+    /// Params of the last accepted `logging/setLevel`.
+    level: Option<Value>,
+    /// Subscribed URIs, in the order they were first subscribed.
+    subscriptions: Vec<String>,
+}
+
+impl SessionState {
+    /// Whether requests of `method` change the recorded state.
+    pub(crate) fn records(method: &str) -> bool {
+        matches!(method, "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe")
+    }
+
+    /// Records a request of `method` with `params` that the server answered
+    /// with a result; other methods, and params without the member the
+    /// method needs, change nothing.
+    pub(crate) fn record(&self, method: &str, params: Option<&Value>) {
+        let mut state = self.inner.lock();
+        let uri = || params.and_then(|p| p.get("uri")).and_then(Value::as_str).map(str::to_owned);
+        match method {
+            "logging/setLevel" => {
+                if let Some(level) = params.and_then(|p| p.get("level")) {
+                    state.level = Some(json!({ "level": level }));
+                }
+            }
+            "resources/subscribe" => {
+                if let Some(uri) = uri() {
+                    if !state.subscriptions.contains(&uri) {
+                        state.subscriptions.push(uri);
+                    }
+                }
+            }
+            "resources/unsubscribe" => {
+                if let Some(uri) = uri() {
+                    state.subscriptions.retain(|s| *s != uri);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The requests that set a new MCP session up as recorded, in order:
+    /// the logging level first, then one `resources/subscribe` per URI.
+    pub(crate) fn requests(&self) -> Vec<(&'static str, Value)> {
+        let state = self.inner.lock();
+        let level = state.level.iter().map(|params| ("logging/setLevel", params.clone()));
+        let subscriptions = state.subscriptions.iter().map(|uri| ("resources/subscribe", json!({ "uri": uri })));
+        level.chain(subscriptions).collect()
+    }
 }
 
 /// One initialized MCP session on a process.
@@ -198,13 +275,18 @@ pub(crate) struct Session {
     /// A view of another session's transport and pending map (see
     /// [`Session::view`]); closing it leaves them alone.
     view: bool,
+    /// What the client set on this MCP session and the ones before it.
+    pub state: Arc<SessionState>,
 }
 
 impl Session {
     /// Connects over `connect` and performs MCP initialization as
     /// `protocol` says: `initialize` then `notifications/initialized` (MCP
     /// 2025-06-18, Basic / Lifecycle), or `server/discover` for the
-    /// sessionless revision (MCP 2026-07-28, Basic / Lifecycle).
+    /// sessionless revision (MCP 2026-07-28, Basic / Lifecycle). A session
+    /// with a handshake is then set up as `state` records
+    /// ([`Session::restore`]).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn open(
         workspace: &str,
         connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>,
@@ -213,6 +295,7 @@ impl Session {
         next_id: &AtomicU64,
         notifications: Option<NotificationHandler>,
         requests: Option<RequestHandler>,
+        state: Arc<SessionState>,
     ) -> Result<Session> {
         let pending = Arc::new(Pending::new());
         let router = Arc::new(Router {
@@ -231,6 +314,7 @@ impl Session {
             envelope: None,
             requests,
             view: false,
+            state,
         };
         if protocol != Protocol::Stateful {
             match session.discover(identity, next_id.fetch_add(1, Ordering::Relaxed)).await {
@@ -254,7 +338,26 @@ impl Session {
             }
         }
         session.init = session.initialize(identity, next_id.fetch_add(1, Ordering::Relaxed)).await?;
+        session.restore(workspace, next_id).await;
         Ok(session)
+    }
+
+    /// Sends the requests of [`SessionState::requests`] on this new
+    /// session, one after another. A request the server refuses is logged
+    /// and skipped: the session is usable all the same, as it would be had
+    /// the client never set that state.
+    async fn restore(&self, workspace: &str, next_id: &AtomicU64) {
+        for (method, params) in self.state.requests() {
+            let id = next_id.fetch_add(1, Ordering::Relaxed);
+            let sent = match self.encode(id, method, Some(Params::Value(params.clone())), false) {
+                Ok(request) => self.exchange(request).await,
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(_) => tracing::debug!(workspace, method, %params, "restored on a new MCP session"),
+                Err(e) => tracing::warn!(workspace, method, %params, error = %e, "not restored on a new MCP session"),
+            }
+        }
     }
 
     /// `initialize`, then `notifications/initialized`; the
@@ -347,6 +450,7 @@ impl Session {
             envelope: Some(envelope),
             requests: requests.or_else(|| self.requests.clone()),
             view: true,
+            state: self.state.clone(),
         })
     }
 
@@ -456,6 +560,8 @@ pub struct SessionHandle {
     notifications: Option<NotificationHandler>,
     current: tokio::sync::Mutex<Option<(u64, Arc<Session>)>>,
     closed: AtomicBool,
+    /// What this client set on its MCP sessions, set again on each new one.
+    state: Arc<SessionState>,
 }
 
 impl SessionHandle {
@@ -472,6 +578,7 @@ impl SessionHandle {
             notifications,
             current: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
+            state: Arc::default(),
         })
     }
 
@@ -502,7 +609,12 @@ impl SessionHandle {
         let session = Arc::new(
             Session::open(
                 self.workspace.id(),
-                http_connect(conn.process.url(), conn.process.connector(), self.workspace.max_message_bytes()),
+                http_connect(
+                    conn.process.url(),
+                    conn.process.connector(),
+                    self.workspace.max_message_bytes(),
+                    self.state.clone(),
+                ),
                 &self.identity,
                 // The revision the default session settled on (`auto`
                 // resolved once per process).
@@ -510,6 +622,7 @@ impl SessionHandle {
                 self.workspace.ids(),
                 self.notifications.clone().or_else(|| self.workspace.notification_handler()),
                 self.requests.clone(),
+                self.state.clone(),
             )
             .await?,
         );
@@ -595,5 +708,37 @@ mod tests {
         stamp(&envelope(), &mut positional);
         assert_eq!(positional, json!([1, 2]));
     }
-}
 
+    #[test]
+    fn session_state_keeps_the_last_level_and_the_subscriptions_left_in_first_order() {
+        let state = SessionState::default();
+        assert!(state.requests().is_empty());
+        state.record("logging/setLevel", Some(&json!({ "level": "debug" })));
+        state.record("resources/subscribe", Some(&json!({ "uri": "a://1" })));
+        state.record("resources/subscribe", Some(&json!({ "uri": "a://2" })));
+        state.record("resources/subscribe", Some(&json!({ "uri": "a://1" })));
+        state.record("resources/subscribe", Some(&json!({ "uri": "a://3" })));
+        state.record("resources/unsubscribe", Some(&json!({ "uri": "a://2" })));
+        state.record("logging/setLevel", Some(&json!({ "level": "error", "_meta": { "x": 1 } })));
+        assert_eq!(
+            state.requests(),
+            vec![
+                ("logging/setLevel", json!({ "level": "error" })),
+                ("resources/subscribe", json!({ "uri": "a://1" })),
+                ("resources/subscribe", json!({ "uri": "a://3" })),
+            ]
+        );
+    }
+
+    #[test]
+    fn session_state_ignores_other_methods_and_params_without_their_member() {
+        let state = SessionState::default();
+        assert!(SessionState::records("resources/subscribe"));
+        assert!(!SessionState::records("tools/call"));
+        state.record("tools/call", Some(&json!({ "uri": "a://1", "level": "debug" })));
+        state.record("resources/subscribe", None);
+        state.record("resources/subscribe", Some(&json!({ "uri": 7 })));
+        state.record("logging/setLevel", Some(&json!({})));
+        assert!(state.requests().is_empty());
+    }
+}

@@ -448,7 +448,7 @@ impl Workspace {
         } else {
             let spawned = HubProcess::spawn(&self.id, &self.command, &self.logs).await?;
             tracing::info!(workspace = self.id, pid = spawned.pid(), url = spawned.url(), "workspace ready");
-            let connect = http_connect(spawned.url(), spawned.connector(), self.limits.max_message_bytes);
+            let connect = http_connect(spawned.url(), spawned.connector(), self.limits.max_message_bytes, self.session_state.clone());
             session = self.open_default(connect).await;
             process = spawned;
         }
@@ -485,6 +485,7 @@ impl Workspace {
             &self.next_id,
             self.notifications.clone(),
             self.requests.clone(),
+            self.session_state.clone(),
         );
         match tokio::time::timeout(self.command.start_timeout, open).await {
             Ok(session) => session,

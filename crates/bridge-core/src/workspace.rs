@@ -44,7 +44,7 @@ use crate::bridge::Fleet;
 use crate::process::{now_ms, LogBuffer, LogLine};
 use crate::queue::Limiter;
 use crate::supervisor::{Connection, EventSink, Supervision};
-use crate::session::{ClientIdentity, Session, SessionHandle};
+use crate::session::{ClientIdentity, Session, SessionHandle, SessionState};
 use crate::transport::SendError;
 
 /// Stderr lines carried by start failures and crashes.
@@ -83,6 +83,9 @@ pub struct Workspace {
     pub(crate) last_used: AtomicU64,
     /// Set when the workspace is removed from its bridge.
     pub(crate) retired: AtomicBool,
+    /// What calls set on the default MCP session (logging level,
+    /// subscriptions), set again on the next process's.
+    pub(crate) session_state: Arc<SessionState>,
 }
 
 /// What a workspace's default session declares and where server messages
@@ -120,6 +123,7 @@ impl Workspace {
             fleet,
             last_used: AtomicU64::new(now_ms()),
             retired: AtomicBool::new(false),
+            session_state: Arc::default(),
             limits,
         }
     }
@@ -358,6 +362,10 @@ impl Workspace {
             match outcome {
                 Ok(result) => {
                     let Some(input) = input_required(&session, &result) else {
+                        if SessionState::records(method) {
+                            let sent: Option<Value> = serde_json::from_slice(request.bytes()).ok();
+                            session.state.record(method, sent.as_ref().and_then(|m| m.get("params")));
+                        }
                         return Ok(result);
                     };
                     // MCP 2026-07-28, Basic / Multi round-trip requests: answer

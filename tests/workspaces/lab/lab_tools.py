@@ -31,6 +31,7 @@ def register(mcp: FastMCP) -> None:
     """Adds the lab tools."""
     register_client_requests(mcp)
     register_session_tools(mcp)
+    register_subscriptions(mcp)
 
     @mcp.tool
     async def sleep(seconds: float, tag: str = "") -> str:
@@ -84,9 +85,10 @@ def register(mcp: FastMCP) -> None:
         return "x" * size
 
     @mcp.tool
-    async def log(message: str, ctx: Context) -> str:
-        """Sends ``message`` as an MCP logging notification."""
-        await ctx.info(message)
+    async def log(message: str, ctx: Context, level: str = "info") -> str:
+        """Sends ``message`` as an MCP logging notification at ``level``
+        (dropped below the session's ``logging/setLevel``)."""
+        await ctx.log(message, level=level)
         return message
 
     @mcp.tool
@@ -235,3 +237,32 @@ def register_session_tools(mcp: FastMCP) -> None:
     def sampled() -> list[str]:
         """The answers to ``sample_soon``'s requests so far (texts, or ``error: ...``)."""
         return list(_sampled)
+
+
+def _connection_subscriptions(session: Any) -> set[str]:
+    """The URIs subscribed on the MCP connection (session) of ``session``:
+    one per MCP session over streamable HTTP, one per process over stdio."""
+    return session._connection.state.setdefault("lab_subscriptions", set())
+
+
+def register_subscriptions(mcp: FastMCP) -> None:
+    """Serves ``resources/subscribe`` and ``resources/unsubscribe`` (FastMCP
+    serves neither; the low-level server does once it has handlers), keeping
+    the subscriptions per MCP session, and a tool that lists them."""
+    from mcp import types
+
+    async def subscribe(ctx: Any, params: types.SubscribeRequestParams) -> types.EmptyResult:
+        _connection_subscriptions(ctx.session).add(params.uri)
+        return types.EmptyResult()
+
+    async def unsubscribe(ctx: Any, params: types.UnsubscribeRequestParams) -> types.EmptyResult:
+        _connection_subscriptions(ctx.session).discard(params.uri)
+        return types.EmptyResult()
+
+    mcp._mcp_server.add_request_handler("resources/subscribe", types.SubscribeRequestParams, subscribe)
+    mcp._mcp_server.add_request_handler("resources/unsubscribe", types.UnsubscribeRequestParams, unsubscribe)
+
+    @mcp.tool
+    def subscriptions(ctx: Context) -> list[str]:
+        """The URIs this MCP session is subscribed to, sorted."""
+        return sorted(_connection_subscriptions(ctx.request_context.session))

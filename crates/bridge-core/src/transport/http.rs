@@ -35,8 +35,10 @@
 //! request died with it). A second `404` fails the message with
 //! `TRANSPORT_ERROR`. Messages refused while another message re-initializes
 //! wait for it and go on the new session; the `GET` stream's own `404`
-//! re-initializes the same way. What the ended session held on the server
-//! (logging level, resource subscriptions) is not restored.
+//! re-initializes the same way. What the client had set on the ended
+//! session and the server kept for it (logging level, resource
+//! subscriptions; see [`HttpTransport::restoring`]) is then set again on
+//! the new one, before the refused message goes.
 //!
 //! [`Transport::close`] stops the `GET` stream and sends `DELETE` with the
 //! session id ("Session Management", item 5).
@@ -63,6 +65,7 @@ use super::connect::Connector;
 use super::{Inbox, SendError, Transport};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, Outgoing};
+use crate::session::SessionState;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
@@ -114,6 +117,8 @@ struct Inner {
     listening: AtomicBool,
     /// Cancelled by close or drop: ends the `GET` stream task.
     closed: CancellationToken,
+    /// Set again on each session that re-initializing starts.
+    state: Arc<SessionState>,
 }
 
 /// How one POST ended, before re-initialization is considered.
@@ -175,8 +180,20 @@ impl HttpTransport {
                 reinitializations: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
                 closed: CancellationToken::new(),
+                state: Arc::default(),
             }),
         })
+    }
+
+    /// Sets up each session that re-initializing starts (after an HTTP 404)
+    /// as `state` records: its logging level and resource subscriptions,
+    /// sent right after `notifications/initialized`. A request the server
+    /// refuses is logged and skipped. Without it, nothing is set again.
+    #[must_use]
+    pub(crate) fn restoring(mut self, state: Arc<SessionState>) -> Self {
+        let inner = Arc::get_mut(&mut self.inner).expect("a new transport has one owner");
+        inner.state = state;
+        self
     }
 
     /// The MCP session id the server issued, if any (a new one after a
@@ -471,7 +488,44 @@ impl Inner {
             }
         }
         tracing::info!(url = %self.url, "MCP session ended by the server (HTTP 404); initialized a new one");
+        self.restore(n).await;
         Ok(())
+    }
+
+    /// Sends the requests of [`SessionState::requests`] on the session
+    /// re-initialization `n` started, one after another, with ids of their
+    /// own (`fastmcp-bridge/restore/<n>/<k>`).
+    async fn restore(&self, n: u64) {
+        for (k, (method, params)) in self.state.requests().into_iter().enumerate() {
+            let id = json!(format!("fastmcp-bridge/restore/{n}/{k}"));
+            match self.exchange(&id, method, &params).await {
+                Ok(()) => tracing::debug!(url = %self.url, method, %params, "restored on the new MCP session"),
+                Err(e) => tracing::warn!(url = %self.url, method, %params, error = %e, "not restored on the new MCP session"),
+            }
+        }
+    }
+
+    /// POSTs one request of the transport's own on the current session and
+    /// reads its answer; `Ok` for a result.
+    async fn exchange(&self, id: &Value, method: &str, params: &Value) -> Result<()> {
+        let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let body = serde_json::to_vec(&message)
+            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
+            .into();
+        let (request, _) = self.build(Method::POST, body, true, &[])?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| Error::Transport(format!("POST {} ({method}): {e}", self.url)))?;
+        if !response.status().is_success() {
+            return Err(self.http_error(response).await);
+        }
+        let answer = self
+            .read_answer(response, id, true)
+            .await?
+            .ok_or_else(|| Error::Protocol(format!("no answer to {method}")))?;
+        answer.into_result().map(|_| ())
     }
 
     /// Starts the `GET` stream task, once.
