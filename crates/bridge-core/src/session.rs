@@ -1,6 +1,6 @@
 //! MCP sessions on a workspace process.
 //!
-//! A [`Session`] is one MCP session (MCP 2025-06-18, Basic / Lifecycle) on
+//! A `Session` is one MCP session (MCP 2025-06-18, Basic / Lifecycle) on
 //! one process: its own transport connection, `Mcp-Session-Id`, pending map
 //! and inbox. Every process has a default session, used by
 //! [`Bridge::call`](crate::Bridge::call). A [`SessionHandle`] is a further
@@ -10,15 +10,15 @@
 //!
 //! Over streamable HTTP the transport keeps a session alive on its own
 //! ([`crate::transport::http`]): it listens on the session's `GET` stream,
-//! whose messages reach the same [`Router`] as those of responses, and when
+//! whose messages reach the same `Router` as those of responses, and when
 //! the server ends the session (HTTP 404) it initializes a new one with the
-//! same `initialize` parameters, so a [`Session`] outlives that too.
+//! same `initialize` parameters, so a `Session` outlives that too.
 //!
 //! With the sessionless 2026-07-28 revision ([`Protocol::Sessionless`], or
 //! What a client sets on its MCP session and the server keeps, its logging
 //! level (`logging/setLevel`) and its resource subscriptions
 //! (`resources/subscribe`, `resources/unsubscribe`), is recorded as the
-//! server accepts it ([`SessionState`]) and set again on every new MCP
+//! server accepts it (`SessionState`) and set again on every new MCP
 //! session that replaces it: after a process restart, and after the server
 //! ended the session (HTTP 404), so a client that set them does not see the
 //! replacement.
@@ -26,10 +26,10 @@
 //! With the sessionless 2026-07-28 revision ([`Protocol::Sessionless`], or
 //! [`Protocol::Auto`] against a server that offers it) a session is
 //! client-side state only: `server/discover` replaces `initialize`, every
-//! request carries the session's identity in `_meta` ([`Session::stamp`]),
+//! request carries the session's identity in `_meta` (`stamp`),
 //! and the server's requests during a call arrive as an
 //! `InputRequiredResult`, which the call answers with the same request
-//! handlers and sends again ([`Session::fulfill`]).
+//! handlers and sends again (`Session::fulfill`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -550,7 +550,7 @@ impl Session {
 /// identity and request handler, opened with
 /// [`Bridge::session`](crate::Bridge::session).
 ///
-/// Calls go through the workspace's queue like [`Bridge::call`]. The MCP
+/// Calls go through the workspace's queue like [`Bridge::call`](crate::Bridge::call). The MCP
 /// session is initialized on the first call, and again after the process
 /// restarts; the handle stays valid until [`SessionHandle::close`].
 pub struct SessionHandle {

@@ -3,7 +3,7 @@
 //!
 //! # Theory of operation
 //!
-//! Each [`Workspace`] holds a [`Supervision`] record under a mutex; its
+//! Each [`Workspace`] holds a `Supervision` record under a mutex; its
 //! `phase` is the state machine:
 //!
 //! ```text
@@ -18,7 +18,7 @@
 //! A start runs in its own task and is shared by every call waiting for it
 //! (a caller that gives up does not cancel it). When the process becomes
 //! ready, two watchers start: one waits for its exit, which the monitor
-//! task of [`HubProcess`](crate::process::HubProcess) reports at once, and
+//! task of [`crate::process::HubProcess`] reports at once, and
 //! one runs the health check every `healthIntervalMs`. An exit that nobody
 //! asked for is a crash: every call in flight on the process (all its MCP
 //! sessions) fails at once with `WORKSPACE_CRASHED`, and a restart is

@@ -6,13 +6,13 @@
 //! A call first takes a place in the workspace's bounded priority queue
 //! ([`crate::queue`]): it gets a concurrency slot at once, waits for one, or
 //! is refused with `QUEUE_FULL`. Its deadline runs from the call, so queue
-//! wait counts. Holding a slot, it gets the live [`Connection`], starting
+//! wait counts. Holding a slot, it gets the live `Connection`, starting
 //! the process when there is none: the start runs in its own task and is
 //! shared by every call waiting for it, so a caller that gives up does not
 //! cancel it. The call's request is encoded once, under a fresh request id
 //! (its progress token too, when it asks for progress), and checked against
 //! `maxMessageBytes`. The call registers a reply channel under that id in
-//! the session's [`Pending`] map and sends the request from a separate
+//! the session's [`Pending`](crate::pending::Pending) map and sends the request from a separate
 //! task. It settles on the first of: the response (routed by id by the
 //! session's inbox), a send failure, its deadline, its abort signal, or the
 //! bridge closing. On timeout or abort after the request was

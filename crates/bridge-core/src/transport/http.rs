@@ -37,7 +37,7 @@
 //! wait for it and go on the new session; the `GET` stream's own `404`
 //! re-initializes the same way. What the client had set on the ended
 //! session and the server kept for it (logging level, resource
-//! subscriptions; see [`HttpTransport::restoring`]) is then set again on
+//! subscriptions; see `HttpTransport::restoring`) is then set again on
 //! the new one, before the refused message goes.
 //!
 //! [`Transport::close`] stops the `GET` stream and sends `DELETE` with the
