@@ -356,6 +356,13 @@ export interface SessionOptions {
  * (client info, capabilities, logging level, subscriptions) and request
  * handlers. Its calls share the workspace's queue, limits and metrics;
  * after a process restart it initializes again on its next call.
+ *
+ * The logging level (`logging/setLevel`) and resource subscriptions
+ * (`resources/subscribe` / `resources/unsubscribe`) the server accepted on
+ * this session are set again, right after `initialize`, on each MCP session
+ * that replaces it (a process restart, or the server ending the session
+ * with HTTP 404), so a restart does not reset them. Over stdio the process
+ * has one MCP session and one such record, shared by all its sessions.
  */
 export class Session extends EventEmitter implements AsyncDisposable {
   private constructor();
