@@ -379,7 +379,9 @@ export class Session extends EventEmitter implements AsyncDisposable {
   /**
    * `'notification'`: a notification of this MCP session's server that is
    * not progress of a call (e.g. `notifications/message`). They come here,
-   * not to the bridge.
+   * not to the bridge; over stdio, where every session shares the
+   * process's one MCP session, they come to every open session and to the
+   * bridge.
    */
   on(event: 'notification', listener: (message: JsonRpcNotification) => void): this;
   once(event: 'notification', listener: (message: JsonRpcNotification) => void): this;

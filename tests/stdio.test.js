@@ -75,6 +75,37 @@ describe('stdio transport', () => {
     }
   });
 
+  it("delivers the shared MCP session's notifications to every open session and to the bridge", async () => {
+    const bridge = new Bridge({ workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer] } } });
+    const logs = (target) => {
+      const seen = [];
+      target.on('notification', (...args) => {
+        const message = args.at(-1);
+        if (message.method === 'notifications/message') seen.push(message.params.data?.msg ?? message.params.data);
+      });
+      return seen;
+    };
+    try {
+      const first = bridge.session('lab');
+      const second = bridge.session('lab');
+      const [onFirst, onSecond, onBridge] = [logs(first), logs(second), logs(bridge)];
+      await first.call('tools/call', { name: 'log', arguments: { message: 'one' } });
+      // A closed session leaves the fan-out; the others still get it.
+      await second.close();
+      await first.call('tools/call', { name: 'log', arguments: { message: 'two' } });
+      // A log goes before its call's response; one more round trip lets
+      // the last one reach its listeners.
+      await first.call('tools/call', { name: 'echo', arguments: { text: 'after' } });
+      await delay(50);
+      assert.deepEqual(onFirst, ['one', 'two']);
+      assert.deepEqual(onSecond, ['one']);
+      assert.deepEqual(onBridge, ['one', 'two']);
+      await first.close();
+    } finally {
+      await bridge.close();
+    }
+  });
+
   it('a command that does not exist fails to start', async () => {
     const bridge = new Bridge({ workspaces: { nope: { transport: 'stdio', command: '/nonexistent/mcp-server' } } });
     try {

@@ -9,6 +9,7 @@ import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@m
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
+import { labWorkspace } from '../../tests/helpers.js';
 import { eventually, hubPids, labDir, serve } from './helpers.js';
 
 function text(result) {
@@ -142,5 +143,29 @@ describe('MCP endpoint with the official SDK client', () => {
     assert.deepEqual(await logAt('error'), ['error']);
     const subscribed = await client.callTool({ name: 'subscriptions', arguments: {} });
     assert.deepEqual(subscribed.structuredContent.result, ['lab://watched']);
+  });
+});
+
+describe('MCP endpoint in front of a stdio workspace', () => {
+  it("relays the workspace's logging to the client whose call it came in", async () => {
+    const bridge = new Bridge({ workspaces: { lab: labWorkspace('stdio') } });
+    const router = bridgeRouter(bridge);
+    const server = await serve((app) => app.use('/api', router));
+    const client = new Client({ name: 'stdio-client', version: '1.0.0' });
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${server.base}/api/workspaces/lab/mcp`)));
+      const levels = [];
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => levels.push(notification.params.level));
+      await client.callTool({ name: 'log', arguments: { message: 'over stdio', level: 'warning' } });
+      // A log goes before its call's result; one more round trip lets it
+      // reach the handler.
+      await client.callTool({ name: 'echo', arguments: { text: 'after' } });
+      assert.deepEqual(levels, ['warning']);
+    } finally {
+      await client.close().catch(() => {});
+      await server.close();
+      await router.close();
+      await bridge.close();
+    }
   });
 });

@@ -562,6 +562,8 @@ pub struct SessionHandle {
     closed: AtomicBool,
     /// What this client set on its MCP sessions, set again on each new one.
     state: Arc<SessionState>,
+    /// Its place in the workspace's stdio notification fan-out.
+    listener: Option<u64>,
 }
 
 impl SessionHandle {
@@ -571,6 +573,7 @@ impl SessionHandle {
         requests: Option<RequestHandler>,
         notifications: Option<NotificationHandler>,
     ) -> Arc<Self> {
+        let listener = notifications.clone().map(|handler| workspace.listen(handler));
         Arc::new(SessionHandle {
             workspace,
             identity,
@@ -579,6 +582,7 @@ impl SessionHandle {
             current: tokio::sync::Mutex::new(None),
             closed: AtomicBool::new(false),
             state: Arc::default(),
+            listener,
         })
     }
 
@@ -668,8 +672,21 @@ impl SessionHandle {
     /// Ends the session (its calls fail with `CLOSED`); idempotent.
     pub async fn close(&self) {
         self.closed.store(true, Ordering::Release);
+        if let Some(id) = self.listener {
+            self.workspace.unlisten(id);
+        }
         if let Some((_, session)) = self.current.lock().await.take() {
             session.close(|| Error::Closed).await;
+        }
+    }
+}
+
+impl Drop for SessionHandle {
+    /// A handle dropped without [`SessionHandle::close`] leaves the stdio
+    /// notification fan-out all the same.
+    fn drop(&mut self) {
+        if let Some(id) = self.listener {
+            self.workspace.unlisten(id);
         }
     }
 }

@@ -483,7 +483,7 @@ impl Workspace {
             &self.identity,
             self.command.protocol,
             &self.next_id,
-            self.notifications.clone(),
+            self.default_notifications(),
             self.requests.clone(),
             self.session_state.clone(),
         );

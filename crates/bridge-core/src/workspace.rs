@@ -86,6 +86,11 @@ pub struct Workspace {
     /// What calls set on the default MCP session (logging level,
     /// subscriptions), set again on the next process's.
     pub(crate) session_state: Arc<SessionState>,
+    /// Notification handlers of the open [`SessionHandle`]s, by handle id:
+    /// over stdio every handle shares the process's one MCP session, whose
+    /// notifications go to each of them (see [`Workspace::session`]).
+    shared_listeners: Arc<Mutex<Vec<(u64, NotificationHandler)>>>,
+    next_listener: AtomicU64,
 }
 
 /// What a workspace's default session declares and where server messages
@@ -124,6 +129,8 @@ impl Workspace {
             last_used: AtomicU64::new(now_ms()),
             retired: AtomicBool::new(false),
             session_state: Arc::default(),
+            shared_listeners: Arc::default(),
+            next_listener: AtomicU64::new(1),
             limits,
         }
     }
@@ -146,8 +153,44 @@ impl Workspace {
         self.notifications.clone()
     }
 
+    /// Where the notifications of a process's default MCP session go: the
+    /// bridge's handler and, over stdio, where that session is every
+    /// session's, also each open session's own handler.
+    pub(crate) fn default_notifications(&self) -> Option<NotificationHandler> {
+        if self.command.transport != crate::config::TransportKind::Stdio {
+            return self.notifications.clone();
+        }
+        let bridge = self.notifications.clone();
+        let listeners = self.shared_listeners.clone();
+        Some(Arc::new(move |workspace: &str, message: Value| {
+            let sessions: Vec<NotificationHandler> = listeners.lock().iter().map(|(_, h)| h.clone()).collect();
+            for handler in &sessions {
+                handler(workspace, message.clone());
+            }
+            if let Some(handler) = &bridge {
+                handler(workspace, message);
+            }
+        }))
+    }
+
+    /// Adds a session's notification handler to the stdio fan-out; the
+    /// returned id takes it out again ([`Workspace::unlisten`]).
+    pub(crate) fn listen(&self, handler: NotificationHandler) -> u64 {
+        let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
+        self.shared_listeners.lock().push((id, handler));
+        id
+    }
+
+    pub(crate) fn unlisten(&self, id: u64) {
+        self.shared_listeners.lock().retain(|(listener, _)| *listener != id);
+    }
+
     /// Opens a further MCP session on this workspace's process. Its server
     /// notifications go to `notifications`, else to the bridge's handler.
+    ///
+    /// Over stdio a process has one MCP session, which every session
+    /// shares: its notifications not tied to a call go to the bridge's
+    /// handler and to the `notifications` of every open session.
     pub fn session(
         self: &Arc<Self>,
         identity: ClientIdentity,
