@@ -1,6 +1,8 @@
 // The stdio transport with real MCP server commands: a third-party server
 // from PyPI (mcp-server-time) and a FastMCP server that prints a banner.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -26,18 +28,28 @@ describe('stdio transport', () => {
   });
 
   it('sends the calls made in one run of JS code in the order they were made', async () => {
-    // One pipe and an async tool that records each request before any
-    // await: the server sees the requests in the order they were written.
-    const bridge = new Bridge({ workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer], maxConcurrent: 64 } } });
+    // The lab server behind `tee`, which copies what the bridge writes to
+    // the pipe into a file: the order on the wire itself, whatever order
+    // the server then runs the requests in. tee is in the process group the
+    // bridge stops.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-order-'));
+    const wire = path.join(dir, 'stdin.jsonl');
+    const command = { transport: 'stdio', command: 'sh', args: ['-c', 'tee "$0" | "$1" "$2"', wire, defaultPython(), labServer] };
+    const bridge = new Bridge({ workspaces: { lab: { ...command, maxConcurrent: 64 } } });
     try {
       await bridge.start('lab');
       const tags = Array.from({ length: 40 }, (_, i) => `t${i}`);
-      const call = (name, args) => bridge.call('lab', 'tools/call', { name, arguments: args });
-      await Promise.all(tags.map((tag) => call('record_arrival', { tag })));
-      const { structuredContent } = await call('order', {});
-      assert.deepEqual(structuredContent.result, tags);
+      await Promise.all(tags.map((tag) => bridge.call('lab', 'tools/call', { name: 'echo', arguments: { text: tag } })));
+      const sent = readFileSync(wire, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line))
+        .filter((message) => message.method === 'tools/call')
+        .map((message) => message.params.arguments.text);
+      assert.deepEqual(sent, tags);
     } finally {
       await bridge.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -387,7 +387,9 @@ impl Workspace {
                     }
                     e = interrupted(&deadline) => {
                         session.pending.remove(id);
-                        sent.abort();
+                        if let Some(sent) = &sent {
+                            sent.abort();
+                        }
                         if !matches!(e, Error::Closed) {
                             let reason = e.to_string();
                             cancel_request(&session, id, &reason);
@@ -495,12 +497,28 @@ pub(crate) async fn parsed(call: impl std::future::Future<Output = Result<Box<Ra
 }
 
 /// Sends a request from its own task; a failure settles the pending entry.
-fn spawn_send(session: Arc<Session>, id: u64, request: Outgoing) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Sends `request` on `session`, failing call `id` if that fails: first
+/// here, in the call's task, then in a task of its own for whatever is left
+/// (over HTTP, reading the answer; over stdio, a full pipe or a writer
+/// ahead in the stdin lock's queue). `None` when it finished here.
+///
+/// The first step runs here so that requests are written, or queue for the
+/// writer, in the order their calls' tasks run, which is the order the calls
+/// were made: a task spawned from a runtime task goes through the worker's
+/// LIFO slot and local queue, and could pass the send of an earlier call.
+fn spawn_send(session: Arc<Session>, id: u64, request: Outgoing) -> Option<tokio::task::JoinHandle<()>> {
+    let mut send = Box::pin(async move {
         if let Err(error) = session.transport.send(request).await {
             session.pending.fail(id, error);
         }
-    })
+    });
+    // Polled once with a waker that does nothing: the spawned task polls it
+    // again at once, with its own, before it waits for anything.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::future::Future::poll(send.as_mut(), &mut cx) {
+        std::task::Poll::Ready(()) => None,
+        std::task::Poll::Pending => Some(tokio::spawn(send)),
+    }
 }
 
 /// Tells the server to stop working on request `id` (MCP 2025-06-18, Basic /

@@ -60,13 +60,6 @@ def register(mcp: FastMCP) -> None:
         return tag
 
     @mcp.tool
-    async def record_arrival(tag: str) -> str:
-        """Appends ``tag`` to the call order on the event loop, before any
-        await: over stdio, in the order the requests arrived."""
-        _order.append(tag)
-        return tag
-
-    @mcp.tool
     def order() -> list[str]:
         """The tags recorded so far, in the order the server ran them."""
         return list(_order)
