@@ -573,7 +573,7 @@ impl SessionHandle {
         requests: Option<RequestHandler>,
         notifications: Option<NotificationHandler>,
     ) -> Arc<Self> {
-        let listener = notifications.clone().map(|handler| workspace.listen(handler));
+        let listener = notifications.clone().and_then(|handler| workspace.listen(handler));
         Arc::new(SessionHandle {
             workspace,
             identity,

@@ -35,7 +35,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, RequestHandler};
-use crate::config::{HubCommand, ResolvedLimits};
+use crate::config::{HubCommand, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Outgoing, Params};
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -157,7 +157,7 @@ impl Workspace {
     /// bridge's handler and, over stdio, where that session is every
     /// session's, also each open session's own handler.
     pub(crate) fn default_notifications(&self) -> Option<NotificationHandler> {
-        if self.command.transport != crate::config::TransportKind::Stdio {
+        if self.command.transport != TransportKind::Stdio {
             return self.notifications.clone();
         }
         let bridge = self.notifications.clone();
@@ -174,11 +174,15 @@ impl Workspace {
     }
 
     /// Adds a session's notification handler to the stdio fan-out; the
-    /// returned id takes it out again ([`Workspace::unlisten`]).
-    pub(crate) fn listen(&self, handler: NotificationHandler) -> u64 {
+    /// returned id takes it out again ([`Workspace::unlisten`]). `None`
+    /// for other transports, where each session has its own.
+    pub(crate) fn listen(&self, handler: NotificationHandler) -> Option<u64> {
+        if self.command.transport != TransportKind::Stdio {
+            return None;
+        }
         let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
         self.shared_listeners.lock().push((id, handler));
-        id
+        Some(id)
     }
 
     pub(crate) fn unlisten(&self, id: u64) {

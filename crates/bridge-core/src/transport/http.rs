@@ -450,26 +450,9 @@ impl Inner {
         })?;
         let n = self.reinitializations.fetch_add(1, Ordering::Relaxed) + 1;
         let id = json!(format!("fastmcp-bridge/reinitialize/{n}"));
-        let message = json!({ "jsonrpc": "2.0", "id": id, "method": "initialize", "params": params });
-        let body = serde_json::to_vec(&message)
-            .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
-            .into();
-        let (request, _) = self.build(Method::POST, body, false, &[])?;
-        let response = self
-            .client
-            .request(request)
-            .await
-            .map_err(|e| Error::Transport(format!("POST {} (re-initialize): {e}", self.url)))?;
-        if !response.status().is_success() {
-            return Err(self.http_error(response).await);
-        }
-        let new_session = response.headers().get(SESSION_HEADER).cloned();
-        let answer = self
-            .read_answer(response, &id, true)
-            .await?
-            .ok_or_else(|| Error::Protocol("no answer to initialize".into()))?;
-        let init: Value = serde_json::from_str(answer.into_result()?.get())
-            .map_err(|e| Error::Protocol(format!("InitializeResult: {e}")))?;
+        let (new_session, result) = self.exchange(&id, "initialize", &params, false).await?;
+        let init: Value =
+            serde_json::from_str(result.get()).map_err(|e| Error::Protocol(format!("InitializeResult: {e}")))?;
         let version = init
             .get("protocolVersion")
             .and_then(Value::as_str)
@@ -498,21 +481,28 @@ impl Inner {
     async fn restore(&self, n: u64) {
         for (k, (method, params)) in self.state.requests().into_iter().enumerate() {
             let id = json!(format!("fastmcp-bridge/restore/{n}/{k}"));
-            match self.exchange(&id, method, &params).await {
-                Ok(()) => tracing::debug!(url = %self.url, method, %params, "restored on the new MCP session"),
+            match self.exchange(&id, method, &params, true).await {
+                Ok(_) => tracing::debug!(url = %self.url, method, %params, "restored on the new MCP session"),
                 Err(e) => tracing::warn!(url = %self.url, method, %params, error = %e, "not restored on the new MCP session"),
             }
         }
     }
 
-    /// POSTs one request of the transport's own on the current session and
-    /// reads its answer; `Ok` for a result.
-    async fn exchange(&self, id: &Value, method: &str, params: &Value) -> Result<()> {
+    /// POSTs one request of the transport's own (on the current session
+    /// when `with_session`) and reads its answer: the `Mcp-Session-Id` the
+    /// response carries, and the result; the server's error as an `Err`.
+    async fn exchange(
+        &self,
+        id: &Value,
+        method: &str,
+        params: &Value,
+        with_session: bool,
+    ) -> Result<(Option<HeaderValue>, Box<serde_json::value::RawValue>)> {
         let message = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
         let body = serde_json::to_vec(&message)
             .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
             .into();
-        let (request, _) = self.build(Method::POST, body, true, &[])?;
+        let (request, _) = self.build(Method::POST, body, with_session, &[])?;
         let response = self
             .client
             .request(request)
@@ -521,11 +511,12 @@ impl Inner {
         if !response.status().is_success() {
             return Err(self.http_error(response).await);
         }
+        let session = response.headers().get(SESSION_HEADER).cloned();
         let answer = self
             .read_answer(response, id, true)
             .await?
             .ok_or_else(|| Error::Protocol(format!("no answer to {method}")))?;
-        answer.into_result().map(|_| ())
+        Ok((session, answer.into_result()?))
     }
 
     /// Starts the `GET` stream task, once.
