@@ -1,4 +1,4 @@
-//! The core request path without I/O: enqueue (queue::Limiter) -> correlate
+//! The core request path without I/O: enqueue (queue::Queue) -> correlate
 //! (pending::Pending) -> settle, as a call does it around its HTTP round
 //! trip. Run with `cargo bench -p fastmcp-bridge-core --bench core_path`;
 //! each benchmark is one call, so criterion's `elem/s` is calls per second.
@@ -7,7 +7,7 @@ use std::hint::black_box;
 
 use bridge_core::jsonrpc::{self, Incoming, Message, Outgoing, Params};
 use bridge_core::pending::{Entry, Pending};
-use bridge_core::queue::{Limiter, Priority};
+use bridge_core::queue::{Queue, Priority};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use futures_util::FutureExt;
 use serde_json::json;
@@ -17,13 +17,13 @@ use tokio::sync::oneshot;
 /// What FastMCP answers to `tools/call` of `echo` with `{"text": "hello"}`.
 const ECHO_RESPONSE: &[u8] = br#"{"jsonrpc":"2.0","id":ID,"result":{"content":[{"type":"text","text":"hello"}],"structuredContent":{"result":"hello"},"isError":false}}"#;
 
-fn limiter() -> Limiter {
+fn limiter() -> Queue {
     // The defaults of a workspace: 20 in flight, 200 queued.
-    Limiter::new(20, 200)
+    Queue::new(20, 200)
 }
 
 /// Takes a free slot (the fast path: nobody waits).
-fn enqueue(limiter: &Limiter) -> bridge_core::queue::Permit {
+fn enqueue(limiter: &Queue) -> bridge_core::queue::Permit {
     limiter
         .acquire(Priority::Normal)
         .expect("room in the queue")
@@ -108,7 +108,7 @@ fn bench(c: &mut Criterion) {
     // A call that waits for a slot: the slot passes from a finishing call
     // to the first waiter.
     group.bench_function("enqueue_wait_grant", |b| {
-        let limiter = Limiter::new(1, 200);
+        let limiter = Queue::new(1, 200);
         let mut held = Some(enqueue(&limiter));
         b.iter(|| {
             let waiting = limiter.acquire(Priority::Normal).expect("room in the queue");

@@ -8,14 +8,14 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{CallOptions, RequestHandler};
+use crate::call::{CallOptions, NotificationHandler, RequestHandler};
 use crate::config::{BridgeConfig, HubCommand, ResolvedLimits, TransportKind, WorkspaceSpec};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
-use crate::process::LogLine;
-use crate::session::{ClientIdentity, SessionHandle};
+use crate::logs::LogLine;
+use crate::session::ClientIdentity;
 use crate::supervisor::{EventSink, WorkspaceStatus};
-use crate::workspace::{Handlers, NotificationHandler, Workspace};
+use crate::workspace::{Handlers, SessionHandle, Workspace};
 
 /// Supervision events kept for [`Bridge::events`].
 pub const EVENT_BUFFER: usize = 500;

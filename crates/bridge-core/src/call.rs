@@ -22,6 +22,10 @@ pub type ProgressHandler = Box<dyn Fn(Progress) + Send + Sync>;
 /// -32603).
 pub type RequestHandler = Arc<dyn Fn(Value) -> BoxFuture<'static, Result<Value, Error>> + Send + Sync>;
 
+/// Called with `(workspace id, message)` for each server notification not
+/// tied to a call.
+pub type NotificationHandler = Arc<dyn Fn(&str, Value) + Send + Sync>;
+
 /// Options of one call. Semantics of the timeouts follow the official MCP
 /// TypeScript SDK's `RequestOptions`.
 ///

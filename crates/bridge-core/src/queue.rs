@@ -89,15 +89,15 @@ impl Inner {
 
 /// A workspace's concurrency limit and wait queue. Cheap to clone.
 #[derive(Clone)]
-pub struct Limiter {
+pub struct Queue {
     inner: Arc<Inner>,
 }
 
-impl Limiter {
-    /// A limiter admitting `max_concurrent` at once (at least 1) with room
+impl Queue {
+    /// A queue admitting `max_concurrent` at once (at least 1) with room
     /// for `max_queue` waiters.
     pub fn new(max_concurrent: usize, max_queue: usize) -> Self {
-        Limiter {
+        Queue {
             inner: Arc::new(Inner {
                 max_concurrent: max_concurrent.max(1),
                 max_queue,
@@ -122,7 +122,7 @@ impl Limiter {
         if state.in_flight < self.inner.max_concurrent && state.queued == 0 {
             state.in_flight += 1;
             return Ok(Acquire {
-                limiter: self.inner.clone(),
+                queue: self.inner.clone(),
                 slot: Slot::Reserved,
             });
         }
@@ -137,7 +137,7 @@ impl Limiter {
         state.queues[priority.index()].push_back(Waiter { ticket, grant });
         state.queued += 1;
         Ok(Acquire {
-            limiter: self.inner.clone(),
+            queue: self.inner.clone(),
             slot: Slot::Waiting(Wait {
                 priority,
                 ticket,
@@ -179,7 +179,7 @@ enum Slot {
 /// Dropping it before it resolves leaves the queue; a slot granted in the
 /// meantime passes on to the next waiter.
 pub struct Acquire {
-    limiter: Arc<Inner>,
+    queue: Arc<Inner>,
     slot: Slot,
 }
 
@@ -196,7 +196,7 @@ impl Future for Acquire {
         }
         self.slot = Slot::Taken;
         Poll::Ready(Permit {
-            limiter: self.limiter.clone(),
+            queue: self.queue.clone(),
         })
     }
 }
@@ -205,9 +205,9 @@ impl Drop for Acquire {
     fn drop(&mut self) {
         match std::mem::replace(&mut self.slot, Slot::Taken) {
             Slot::Taken => {}
-            Slot::Reserved => self.limiter.release(),
+            Slot::Reserved => self.queue.release(),
             Slot::Waiting(mut wait) => {
-                let mut state = self.limiter.state.lock();
+                let mut state = self.queue.state.lock();
                 let queue = &mut state.queues[wait.priority.index()];
                 if let Some(pos) = queue.iter().position(|w| w.ticket == wait.ticket) {
                     queue.remove(pos);
@@ -217,7 +217,7 @@ impl Drop for Acquire {
                 drop(state);
                 // Granted but never taken: pass the slot on.
                 if wait.granted.try_recv().is_ok() {
-                    self.limiter.release();
+                    self.queue.release();
                 }
             }
         }
@@ -226,12 +226,12 @@ impl Drop for Acquire {
 
 /// A held slot; dropping it frees the slot for the next waiter.
 pub struct Permit {
-    limiter: Arc<Inner>,
+    queue: Arc<Inner>,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.limiter.release();
+        self.queue.release();
     }
 }
 
@@ -242,22 +242,22 @@ mod tests {
 
     #[test]
     fn admits_up_to_the_limit_then_queues_then_refuses() {
-        let limiter = Limiter::new(2, 1);
-        let a = limiter.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let _b = limiter.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let mut c = limiter.acquire(Priority::Normal).unwrap();
+        let queue = Queue::new(2, 1);
+        let a = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let _b = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let mut c = queue.acquire(Priority::Normal).unwrap();
         assert!((&mut c).now_or_never().is_none());
-        assert!(matches!(limiter.acquire(Priority::High), Err(Error::QueueFull { max_queue: 1 })));
-        assert_eq!((limiter.in_flight(), limiter.queued()), (2, 1));
+        assert!(matches!(queue.acquire(Priority::High), Err(Error::QueueFull { max_queue: 1 })));
+        assert_eq!((queue.in_flight(), queue.queued()), (2, 1));
         drop(a);
-        assert_eq!((limiter.in_flight(), limiter.queued()), (2, 0));
+        assert_eq!((queue.in_flight(), queue.queued()), (2, 0));
         let _c = c.now_or_never().expect("granted after a release");
     }
 
     #[test]
     fn higher_priority_first_and_fifo_within_one() {
-        let limiter = Limiter::new(1, 10);
-        let first = limiter.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let queue = Queue::new(1, 10);
+        let first = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
         let order = [
             (Priority::Low, "low-1"),
             (Priority::Normal, "normal-1"),
@@ -267,7 +267,7 @@ mod tests {
         ];
         let mut waiting: Vec<_> = order
             .iter()
-            .map(|(p, name)| (*name, limiter.acquire(*p).unwrap()))
+            .map(|(p, name)| (*name, queue.acquire(*p).unwrap()))
             .collect();
         drop(first);
         let mut served = Vec::new();
@@ -280,37 +280,37 @@ mod tests {
                 }))
                 .expect("exactly one waiter is granted");
             served.push(waiting.remove(index).0);
-            limiter.inner.release();
+            queue.inner.release();
         }
         assert_eq!(served, ["high-1", "high-2", "normal-1", "normal-2", "low-1"]);
-        assert_eq!((limiter.in_flight(), limiter.queued()), (0, 0));
+        assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
     }
 
     #[test]
     fn dropping_a_waiter_leaves_the_queue_and_a_granted_slot_passes_on() {
-        let limiter = Limiter::new(1, 10);
-        let held = limiter.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let abandoned = limiter.acquire(Priority::Normal).unwrap();
-        let next = limiter.acquire(Priority::Normal).unwrap();
+        let queue = Queue::new(1, 10);
+        let held = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let abandoned = queue.acquire(Priority::Normal).unwrap();
+        let next = queue.acquire(Priority::Normal).unwrap();
         drop(abandoned);
-        assert_eq!(limiter.queued(), 1);
+        assert_eq!(queue.queued(), 1);
         drop(held);
         let permit = next.now_or_never().expect("the slot skipped the abandoned waiter");
         drop(permit);
-        assert_eq!((limiter.in_flight(), limiter.queued()), (0, 0));
+        assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
     }
 
     #[test]
     fn a_slot_granted_to_a_dropped_reservation_is_not_lost() {
-        let limiter = Limiter::new(1, 10);
-        let held = limiter.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let granted_later = limiter.acquire(Priority::Normal).unwrap();
+        let queue = Queue::new(1, 10);
+        let held = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let granted_later = queue.acquire(Priority::Normal).unwrap();
         drop(held); // grants the waiter, which is never polled
-        assert_eq!(limiter.in_flight(), 1);
+        assert_eq!(queue.in_flight(), 1);
         drop(granted_later);
-        assert_eq!((limiter.in_flight(), limiter.queued()), (0, 0));
-        let unpolled = limiter.acquire(Priority::Normal).unwrap();
+        assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
+        let unpolled = queue.acquire(Priority::Normal).unwrap();
         drop(unpolled);
-        assert_eq!(limiter.in_flight(), 0);
+        assert_eq!(queue.in_flight(), 0);
     }
 }

@@ -31,21 +31,19 @@
 //! `InputRequiredResult`, which the call answers with the same request
 //! handlers and sends again (`Session::fulfill`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
-use crate::call::{CallOptions, RequestHandler};
+use crate::call::{NotificationHandler, RequestHandler};
 use crate::config::Protocol;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Incoming, Message, Outgoing, Params};
 use crate::pending::{Entry, Pending, Progress};
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
-use crate::supervisor::Connection;
-use crate::workspace::{NotificationHandler, Workspace};
 
 /// The MCP revision the core asks for in `initialize`.
 pub const PROTOCOL_VERSION: &str = "2025-11-25";
@@ -543,151 +541,6 @@ impl Session {
         }
         self.pending.fail_all(error);
         self.transport.close().await;
-    }
-}
-
-/// A further MCP session on a workspace's process, with its own client
-/// identity and request handler, opened with
-/// [`Bridge::session`](crate::Bridge::session).
-///
-/// Calls go through the workspace's queue like [`Bridge::call`](crate::Bridge::call). The MCP
-/// session is initialized on the first call, and again after the process
-/// restarts; the handle stays valid until [`SessionHandle::close`].
-pub struct SessionHandle {
-    workspace: Arc<Workspace>,
-    identity: ClientIdentity,
-    requests: Option<RequestHandler>,
-    notifications: Option<NotificationHandler>,
-    current: tokio::sync::Mutex<Option<(u64, Arc<Session>)>>,
-    closed: AtomicBool,
-    /// What this client set on its MCP sessions, set again on each new one.
-    state: Arc<SessionState>,
-    /// Its place in the workspace's stdio notification fan-out.
-    listener: Option<u64>,
-}
-
-impl SessionHandle {
-    pub(crate) fn new(
-        workspace: Arc<Workspace>,
-        identity: ClientIdentity,
-        requests: Option<RequestHandler>,
-        notifications: Option<NotificationHandler>,
-    ) -> Arc<Self> {
-        let listener = notifications.clone().and_then(|handler| workspace.listen(handler));
-        Arc::new(SessionHandle {
-            workspace,
-            identity,
-            requests,
-            notifications,
-            current: tokio::sync::Mutex::new(None),
-            closed: AtomicBool::new(false),
-            state: Arc::default(),
-            listener,
-        })
-    }
-
-    /// The session on the process of `conn`, initializing one when there is
-    /// none yet or the process changed.
-    pub(crate) async fn session_for(&self, conn: &Connection) -> Result<Arc<Session>> {
-        let generation = conn.generation;
-        let stdio = conn.process.url() == "stdio";
-        if stdio && !conn.default.is_sessionless() {
-            // A stdio process has one MCP session: every session shares it.
-            return Ok(conn.default.clone());
-        }
-        if self.closed.load(Ordering::Acquire) {
-            return Err(Error::Closed);
-        }
-        let mut current = self.current.lock().await;
-        if let Some((gen, session)) = current.as_ref() {
-            if *gen == generation {
-                return Ok(session.clone());
-            }
-        }
-        if stdio {
-            let view = conn.default.view(&self.identity, self.requests.clone()).expect("a sessionless session");
-            let session = Arc::new(view);
-            *current = Some((generation, session.clone()));
-            return Ok(session);
-        }
-        let session = Arc::new(
-            Session::open(
-                self.workspace.id(),
-                http_connect(
-                    conn.process.url(),
-                    conn.process.connector(),
-                    self.workspace.max_message_bytes(),
-                    self.state.clone(),
-                ),
-                &self.identity,
-                // The revision the default session settled on (`auto`
-                // resolved once per process).
-                if conn.default.is_sessionless() { Protocol::Sessionless } else { Protocol::Stateful },
-                self.workspace.ids(),
-                self.notifications.clone().or_else(|| self.workspace.notification_handler()),
-                self.requests.clone(),
-                self.state.clone(),
-            )
-            .await?,
-        );
-        conn.register(&session);
-        *current = Some((generation, session.clone()));
-        Ok(session)
-    }
-
-    /// Sends a JSON-RPC request on this session; as
-    /// [`Workspace::call`](crate::Workspace::call), plus `CLOSED` after
-    /// [`SessionHandle::close`].
-    pub fn call(
-        self: &Arc<Self>,
-        method: &str,
-        params: Option<Value>,
-        options: CallOptions,
-    ) -> impl std::future::Future<Output = Result<Value>> + Send + 'static {
-        crate::workspace::parsed(self.workspace.call_on(Some(self.clone()), method, params.map(Params::Value), options))
-    }
-
-    /// [`SessionHandle::call`] with params of either kind, resolving with
-    /// the `result` as the server's JSON text (see
-    /// [`Workspace::call_raw`](crate::Workspace::call_raw)).
-    pub fn call_raw(
-        self: &Arc<Self>,
-        method: &str,
-        params: Option<Params>,
-        options: CallOptions,
-    ) -> impl std::future::Future<Output = Result<Box<serde_json::value::RawValue>>> + Send + 'static {
-        self.workspace.call_on(Some(self.clone()), method, params, options)
-    }
-
-    /// The server's `InitializeResult` for this session.
-    ///
-    /// # Errors
-    ///
-    /// `START_FAILED`, `CLOSED`, or an initialization failure.
-    pub async fn server_info(&self) -> Result<Value> {
-        let conn = self.workspace.connection().await?;
-        Ok(self.session_for(&conn).await?.init.clone())
-    }
-
-    /// Ends the session (its calls fail with `CLOSED`); idempotent.
-    pub async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        if let Some(id) = self.listener {
-            self.workspace.unlisten(id);
-        }
-        if let Some((_, session)) = self.current.lock().await.take() {
-            session.close(|| Error::Closed).await;
-        }
-    }
-}
-
-impl Drop for SessionHandle {
-    /// A handle dropped without [`SessionHandle::close`] leaves the stdio
-    /// notification fan-out all the same.
-    fn drop(&mut self) {
-        if let Some(id) = self.listener {
-            self.workspace.unlisten(id);
-        }
     }
 }
 

@@ -1,10 +1,16 @@
-//! Supervision of a workspace's process: lazy start, crash detection,
-//! restart with backoff, health checks, graceful stop.
+//! The supervisor of one workspace's server: lazy start, crash detection,
+//! restart with backoff, health checks, idle stop, graceful stop.
 //!
 //! # Theory of operation
 //!
-//! Each [`Workspace`] holds a `Supervision` record under a mutex; its
-//! `phase` is the state machine:
+//! A [`Supervisor`] owns the lifecycle of one workspace's server. How the
+//! server comes to exist is its [`Launcher`]'s business (a child process
+//! today); the supervisor launches it, opens its default MCP session over
+//! the endpoint the launcher reports, and watches the [`Process`] the
+//! launcher hands back. Its verbs: [`running`] (the ready server, started
+//! when there is none), [`stop`], and [`reset`] (which, followed by a stop
+//! and a start, is a restart). Its state is a
+//! `Supervision` record under a mutex, whose `phase` is the state machine:
 //!
 //! ```text
 //!  stopped ──call/start──▶ starting ──ready──▶ ready ◀──health ok── unhealthy
@@ -15,28 +21,40 @@
 //!                                     calls fail at once until restart())
 //! ```
 //!
+//! Unlike watchexec's supervisor, whose job is an actor fed through a
+//! channel, the state sits under a mutex: every call reads the ready
+//! server ([`Supervisor::running`]) on its hot path, and a lock taken for a
+//! few instructions costs less than a message round trip to a task.
+//!
 //! A start runs in its own task and is shared by every call waiting for it
-//! (a caller that gives up does not cancel it). When the process becomes
-//! ready, two watchers start: one waits for its exit, which the monitor
-//! task of [`crate::process::HubProcess`] reports at once, and
-//! one runs the health check every `healthIntervalMs`. An exit that nobody
-//! asked for is a crash: every call in flight on the process (all its MCP
+//! (a caller that gives up does not cancel it). When the server becomes
+//! ready, two watchers start: one waits for its exit, which the
+//! [`Process`] reports at once, and one runs the health check every
+//! `healthIntervalMs` (`GET /health` over HTTP, MCP `ping` over stdio) and
+//! samples the process's resident memory and CPU. An exit that nobody asked
+//! for is a crash: every call in flight on the server (all its MCP
 //! sessions) fails at once with `WORKSPACE_CRASHED`, and a restart is
 //! scheduled after the next [`Backoff`] delay (500 ms doubling to 15 s,
 //! with jitter; reset after 30 s of uptime), unless the [`Intensity`] limit
 //! (5 restarts in 60 s) is exceeded: then the workspace is `failed`. Calls
-//! still queued stay queued and go to the restarted process. A start that
-//! fails counts like a crash. `maxHealthFailures` consecutive failed checks
-//! kill the process group, which then restarts as a crash. Every state
-//! change, restart, crash and health failure is reported as an event.
+//! still queued stay queued and go to the restarted server. A start that
+//! fails counts like a crash. `maxHealthFailures` consecutive failed checks,
+//! or resident memory over `maxMemoryMb`, kill the process group, which then
+//! restarts as a crash. With `idleTimeoutMs`, a third watcher stops a server
+//! that has had no call for that long. Every state change, restart, crash
+//! and health failure is reported as an event.
 //!
 //! A stop lets calls in flight finish within the grace period, fails the
 //! rest with `WORKSPACE_STOPPED` (`CLOSED` when the bridge closes), ends the
-//! MCP sessions, sends SIGTERM to the process group and SIGKILL after the
-//! grace period. A start that completes after a stop began shuts its own
-//! process down.
+//! MCP sessions, and stops the process (SIGTERM to its process group,
+//! SIGKILL after the grace period). A start that completes after a stop
+//! began shuts its own server down.
+//!
+//! [`running`]: Supervisor::running
+//! [`stop`]: Supervisor::stop
+//! [`reset`]: Supervisor::reset
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -45,35 +63,62 @@ use futures_util::FutureExt;
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 use crate::backoff::{Backoff, Intensity};
-use crate::config::ResolvedLimits;
+use crate::call::{NotificationHandler, RequestHandler};
+use crate::config::{Protocol, ResolvedLimits};
 use crate::error::{Error, Result};
 use crate::health::HealthCheck;
-use crate::process::{now_ms, HubProcess};
-use crate::config::TransportKind;
-use crate::session::{http_connect, Session};
+use crate::launcher::{Endpoint, HttpEndpoint, Launched, Launcher, Process};
+use crate::logs::{now_ms, LogBuffer};
+use crate::queue::Queue;
+use crate::session::{http_connect, ClientIdentity, Session, SessionState};
 use crate::transport::stdio::{StdioTransport, StrayLines};
 use crate::transport::{Inbox, Transport};
-use crate::workspace::{Workspace, STDERR_LINES};
 
 /// Receives every supervision event as a JSON object
 /// `{ workspaceId, type, at, ... }`.
 pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
 
+/// Stderr lines carried by start failures and crashes.
+pub(crate) const STDERR_LINES: usize = 20;
 /// Uptime after which the backoff starts again from its first delay.
 const BACKOFF_RESET_UPTIME: Duration = Duration::from_secs(30);
-/// Grace period of a stop that makes room under `maxRunning` or ends an
-/// idle workspace (it has no call in flight).
-const EVICTION_GRACE: Duration = Duration::from_secs(5);
+/// Grace period of a stop that ends an idle server (it has no call in
+/// flight) or makes room under `maxRunning`.
+pub(crate) const EVICTION_GRACE: Duration = Duration::from_secs(5);
 /// How long a stop waits for the MCP session DELETEs.
 const SESSION_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Grace period of a server whose start completed after a stop began.
+const SUPERSEDED_GRACE: Duration = Duration::from_secs(5);
 
-/// How a process's health is checked: `GET /health` over HTTP, MCP `ping`
+/// What the default MCP session of each server declares, and where the
+/// server messages it gets that are not tied to a call go.
+pub(crate) struct DefaultSession {
+    /// `clientInfo` and capabilities.
+    pub identity: ClientIdentity,
+    /// `initialize`, `server/discover`, or a probe of the latter.
+    pub protocol: Protocol,
+    /// Server notifications not tied to a call.
+    pub notifications: Option<NotificationHandler>,
+    /// Server requests not tied to a call.
+    pub requests: Option<RequestHandler>,
+    /// What calls set on the default session, set again on the next one.
+    pub state: Arc<SessionState>,
+    /// The workspace's request ids, shared by all its sessions.
+    pub ids: Arc<AtomicU64>,
+    /// Largest message read or written, in bytes.
+    pub max_message_bytes: usize,
+    /// How long the MCP handshake may take.
+    pub start_timeout: Duration,
+}
+
+/// How a server's health is checked: `GET /health` over HTTP, MCP `ping`
 /// over stdio.
 enum Probe {
     Http(Box<HealthCheck>),
-    Ping(Weak<Session>, Duration, Arc<std::sync::atomic::AtomicU64>),
+    Ping(Weak<Session>, Duration, Arc<AtomicU64>),
 }
 
 impl Probe {
@@ -88,20 +133,24 @@ impl Probe {
     }
 }
 
-/// A started hub process and its MCP sessions.
-pub(crate) struct Connection {
-    pub process: HubProcess,
-    /// Distinguishes this process from earlier ones of the workspace.
+/// A running server and its MCP sessions.
+pub(crate) struct Running {
+    /// Its lifetime: watch its end, stop it.
+    pub process: Box<dyn Process>,
+    /// Its streamable HTTP endpoint, where further sessions connect;
+    /// `None` over stdio, where the process has one MCP session.
+    pub http: Option<HttpEndpoint>,
+    /// Distinguishes this server from earlier ones of the workspace.
     pub generation: u64,
     /// The session `Bridge::call` uses.
     pub default: Arc<Session>,
-    /// Further sessions opened on this process.
+    /// Further sessions opened on this server.
     sessions: Mutex<Vec<Weak<Session>>>,
     /// Set when the exit that follows was asked for.
     stopping: AtomicBool,
 }
 
-impl Connection {
+impl Running {
     fn all_sessions(&self) -> Vec<Arc<Session>> {
         let mut sessions = self.sessions.lock();
         sessions.retain(|s| s.strong_count() > 0);
@@ -127,18 +176,18 @@ impl Connection {
     }
 }
 
-type Starting = Shared<BoxFuture<'static, Result<Arc<Connection>>>>;
+type Starting = Shared<BoxFuture<'static, Result<Arc<Running>>>>;
 
-pub(crate) enum Phase {
+enum Phase {
     Stopped,
     Starting { attempt: Starting, restarting: bool },
-    Ready(Arc<Connection>),
+    Ready(Arc<Running>),
     Stopping,
     Failed(String),
 }
 
-/// A workspace's supervision record.
-pub(crate) struct Supervision {
+/// A supervisor's state.
+struct Supervision {
     phase: Phase,
     generation: u64,
     restarts: u32,
@@ -152,21 +201,6 @@ pub(crate) struct Supervision {
 }
 
 impl Supervision {
-    pub(crate) fn new(limits: &ResolvedLimits) -> Self {
-        Supervision {
-            phase: Phase::Stopped,
-            generation: 0,
-            restarts: 0,
-            last_exit: None,
-            last_error: None,
-            ready_since: None,
-            unhealthy: false,
-            resources: None,
-            backoff: Backoff::default(),
-            intensity: Intensity::new(limits.max_restarts, limits.restart_window),
-        }
-    }
-
     fn state(&self) -> &'static str {
         match &self.phase {
             Phase::Stopped => "stopped",
@@ -207,7 +241,66 @@ pub struct WorkspaceStatus {
     pub cpu_percent: Option<f32>,
 }
 
-impl Workspace {
+/// Supervises one workspace's server. Shared as `Arc<Supervisor>`; its
+/// watchers hold it weakly.
+pub(crate) struct Supervisor {
+    id: String,
+    launcher: Box<dyn Launcher>,
+    session: DefaultSession,
+    limits: ResolvedLimits,
+    /// The workspace's queue: a server with calls in flight or queued is
+    /// not idle.
+    queue: Queue,
+    closing: CancellationToken,
+    events: EventSink,
+    logs: LogBuffer,
+    /// When the last call was made, in ms since the Unix epoch.
+    last_used: AtomicU64,
+    /// Set when the workspace is removed from its bridge.
+    retired: AtomicBool,
+    state: Mutex<Supervision>,
+}
+
+impl Supervisor {
+    #[allow(clippy::too_many_arguments)] // each is a distinct part of a workspace, set once
+    pub(crate) fn new(
+        id: String,
+        launcher: Box<dyn Launcher>,
+        session: DefaultSession,
+        limits: ResolvedLimits,
+        queue: Queue,
+        closing: CancellationToken,
+        events: EventSink,
+        logs: LogBuffer,
+    ) -> Self {
+        let state = Supervision {
+            phase: Phase::Stopped,
+            generation: 0,
+            restarts: 0,
+            last_exit: None,
+            last_error: None,
+            ready_since: None,
+            unhealthy: false,
+            resources: None,
+            backoff: Backoff::default(),
+            intensity: Intensity::new(limits.max_restarts, limits.restart_window),
+        };
+        Supervisor {
+            id,
+            launcher,
+            session,
+            limits,
+            queue,
+            closing,
+            events,
+            logs,
+            last_used: AtomicU64::new(now_ms()),
+            retired: AtomicBool::new(false),
+            state: Mutex::new(state),
+        }
+    }
+
+    /// Reports an event `{ workspaceId, type: kind, at, ...event }`.
     pub(crate) fn emit(&self, kind: &str, mut event: Value) {
         if let Some(fields) = event.as_object_mut() {
             fields.insert("workspaceId".into(), json!(self.id));
@@ -229,7 +322,22 @@ impl Workspace {
         previous
     }
 
-    /// The error of a call in flight when the process exited.
+    /// Records a call: the server is not idle.
+    pub(crate) fn touch(&self) {
+        self.last_used.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the last call was made, in ms since the Unix epoch.
+    pub(crate) fn last_used(&self) -> u64 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// Marks the workspace removed: it starts no server any more.
+    pub(crate) fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// The error of a call in flight when the server exited.
     pub(crate) fn crash_error(&self, status: &str) -> Error {
         Error::WorkspaceCrashed {
             workspace: self.id.clone(),
@@ -238,24 +346,34 @@ impl Workspace {
         }
     }
 
-    /// The connection of the running, ready process.
-    pub(crate) fn ready(&self) -> Option<Arc<Connection>> {
-        match &self.supervision.lock().phase {
-            Phase::Ready(conn) => Some(conn.clone()),
+    /// The running, ready server.
+    pub(crate) fn ready(&self) -> Option<Arc<Running>> {
+        match &self.state.lock().phase {
+            Phase::Ready(running) => Some(running.clone()),
             _ => None,
         }
     }
 
-    /// The OS process id, when a process is running.
-    pub fn pid(&self) -> Option<u32> {
-        self.ready().and_then(|c| c.process.pid())
+    /// Whether no server runs or starts (a call would start one).
+    pub(crate) fn is_stopped(&self) -> bool {
+        matches!(self.state.lock().phase, Phase::Stopped)
+    }
+
+    /// Whether a server runs or starts.
+    pub(crate) fn is_active(&self) -> bool {
+        matches!(self.state.lock().phase, Phase::Ready(_) | Phase::Starting { .. })
+    }
+
+    /// Whether the server is ready with no call in flight or queued.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.state.lock().phase, Phase::Ready(_)) && self.queue.in_flight() == 0 && self.queue.queued() == 0
     }
 
     /// The supervision state.
-    pub fn status(&self) -> WorkspaceStatus {
-        let sup = self.supervision.lock();
+    pub(crate) fn status(&self) -> WorkspaceStatus {
+        let sup = self.state.lock();
         let (pid, started_at, resources) = match &sup.phase {
-            Phase::Ready(conn) => (conn.process.pid(), Some(conn.process.started_at()), sup.resources),
+            Phase::Ready(running) => (running.process.pid(), Some(running.process.started_at()), sup.resources),
             _ => (None, None, None),
         };
         WorkspaceStatus {
@@ -271,36 +389,37 @@ impl Workspace {
         }
     }
 
-    /// The live connection, starting the process when it is stopped. Every
-    /// caller waits for the same start.
+    /// The running server, starting it when it is stopped. Every caller
+    /// waits for the same start.
     ///
     /// # Errors
     ///
     /// `START_FAILED`, `WORKSPACE_FAILED`, `WORKSPACE_STOPPED` (while
-    /// stopping), `CLOSED`.
-    pub(crate) async fn connection(self: &Arc<Self>) -> Result<Arc<Connection>> {
+    /// stopping), `UNKNOWN_WORKSPACE` (once retired), `CLOSED`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the start running for the next caller.
+    pub(crate) async fn running(self: &Arc<Self>) -> Result<Arc<Running>> {
         if self.retired.load(Ordering::Acquire) {
             return Err(Error::UnknownWorkspace(self.id.clone()));
         }
-        if matches!(self.supervision.lock().phase, Phase::Stopped) {
-            self.make_room().await;
-        }
         let attempt = {
-            let mut sup = self.supervision.lock();
+            let mut sup = self.state.lock();
             if self.closing.is_cancelled() {
                 return Err(Error::Closed);
             }
-            if let Phase::Ready(conn) = &sup.phase {
-                if conn.process.is_running() {
-                    return Ok(conn.clone());
+            if let Phase::Ready(running) = &sup.phase {
+                if running.process.is_running() {
+                    return Ok(running.clone());
                 }
                 // Exited, and its watcher has not run yet: handle the crash now.
-                let conn = conn.clone();
-                let status = conn.process.exit_now().unwrap_or_default();
-                self.crashed(&mut sup, &conn, status);
+                let running = running.clone();
+                let status = running.process.exit_now().unwrap_or_default();
+                self.crashed(&mut sup, &running, status);
             }
             match &sup.phase {
-                Phase::Ready(conn) => return Ok(conn.clone()),
+                Phase::Ready(running) => return Ok(running.clone()),
                 Phase::Starting { attempt, .. } => attempt.clone(),
                 Phase::Failed(reason) => {
                     return Err(Error::WorkspaceFailed {
@@ -319,46 +438,7 @@ impl Workspace {
         attempt.await
     }
 
-    /// Whether a process is running or starting.
-    fn is_running(&self) -> bool {
-        matches!(self.supervision.lock().phase, Phase::Ready(_) | Phase::Starting { .. })
-    }
-
-    /// Whether the process is ready with no call in flight or queued.
-    fn is_idle(&self) -> bool {
-        matches!(self.supervision.lock().phase, Phase::Ready(_))
-            && self.limiter.in_flight() == 0
-            && self.limiter.queued() == 0
-    }
-
-    /// Under the bridge's `maxRunning` cap, stops the least recently used
-    /// idle workspace until this one may start; with none idle, waits (the
-    /// caller's deadline bounds the wait).
-    async fn make_room(self: &Arc<Self>) {
-        let Some(fleet) = self.fleet.upgrade() else { return };
-        let Some(max_running) = fleet.max_running else { return };
-        loop {
-            let others: Vec<Arc<Workspace>> =
-                fleet.members().into_iter().filter(|w| !Arc::ptr_eq(w, self)).collect();
-            if others.iter().filter(|w| w.is_running()).count() < max_running {
-                return;
-            }
-            let victim = others
-                .iter()
-                .filter(|w| w.is_idle())
-                .min_by_key(|w| w.last_used.load(Ordering::Relaxed))
-                .cloned();
-            match victim {
-                Some(victim) => {
-                    victim.emit("evicted", json!({ "for": self.id, "maxRunning": max_running }));
-                    victim.stop(EVICTION_GRACE).await;
-                }
-                None => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    /// Starts a process after `delay`, in its own task.
+    /// Starts a server after `delay`, in its own task.
     fn begin_start(self: &Arc<Self>, sup: &mut Supervision, delay: Duration, restarting: bool) -> Starting {
         sup.generation += 1;
         let task = tokio::spawn(Self::run_start(Arc::downgrade(self), sup.generation, delay));
@@ -378,12 +458,12 @@ impl Workspace {
         attempt
     }
 
-    async fn run_start(workspace: Weak<Workspace>, generation: u64, delay: Duration) -> Result<Arc<Connection>> {
+    async fn run_start(supervisor: Weak<Supervisor>, generation: u64, delay: Duration) -> Result<Arc<Running>> {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        let this = workspace.upgrade().ok_or(Error::Closed)?;
-        let stopped = |this: &Workspace| match this.closing.is_cancelled() {
+        let this = supervisor.upgrade().ok_or(Error::Closed)?;
+        let stopped = |this: &Supervisor| match this.closing.is_cancelled() {
             true => Error::Closed,
             false => Error::WorkspaceStopped {
                 workspace: this.id.clone(),
@@ -391,30 +471,30 @@ impl Workspace {
         };
         {
             // A stop or close during the backoff delay: nothing to start.
-            let sup = this.supervision.lock();
+            let sup = this.state.lock();
             if this.closing.is_cancelled() || sup.generation != generation || !matches!(sup.phase, Phase::Starting { .. }) {
                 return Err(stopped(&this));
             }
         }
         let outcome = tokio::select! {
             outcome = this.launch(generation) => outcome,
-            // A close while the process starts: dropping the launch kills it.
+            // A close while the server starts: dropping the launch stops it.
             () = this.closing.cancelled() => Err(Error::Closed),
         };
         let superseded = {
-            let mut sup = this.supervision.lock();
+            let mut sup = this.state.lock();
             let current = sup.generation == generation
                 && matches!(sup.phase, Phase::Starting { .. })
                 && !this.closing.is_cancelled();
             match (&outcome, current) {
-                (Ok(conn), true) => {
+                (Ok(running), true) => {
                     sup.ready_since = Some(Instant::now());
                     sup.unhealthy = false;
                     sup.resources = None;
-                    this.transition(&mut sup, Phase::Ready(conn.clone()));
+                    this.transition(&mut sup, Phase::Ready(running.clone()));
                     None
                 }
-                (Ok(conn), false) => Some(conn.clone()),
+                (Ok(running), false) => Some(running.clone()),
                 (Err(e), true) => {
                     sup.last_error = Some(e.to_string());
                     this.on_failure(&mut sup, e.to_string());
@@ -423,38 +503,37 @@ impl Workspace {
                 (Err(_), false) => None,
             }
         };
-        if let Some(conn) = superseded {
-            // A stop or close began while this process started.
-            conn.process.stop(Duration::from_secs(5)).await;
+        if let Some(running) = superseded {
+            // A stop or close began while this server started.
+            running.process.stop(SUPERSEDED_GRACE).await;
             return Err(stopped(&this));
         }
-        let conn = outcome?;
-        this.watch(&conn);
-        Ok(conn)
+        let running = outcome?;
+        this.watch(&running);
+        Ok(running)
     }
 
-    /// Spawns the process and opens its default MCP session.
-    async fn launch(&self, generation: u64) -> Result<Arc<Connection>> {
-        let session;
-        let process;
-        if self.command.transport == TransportKind::Stdio {
-            let (spawned, stdin, stdout) = HubProcess::spawn_stdio(&self.id, &self.command, &self.logs)?;
-            let logs = self.logs.clone();
-            let stray: StrayLines = Arc::new(move |line| logs.push("stdout", line));
-            let max = self.limits.max_message_bytes;
-            let connect = move |inbox| Ok(Arc::new(StdioTransport::new(stdin, stdout, inbox, stray, max)) as Arc<dyn Transport>);
-            session = self.open_default(connect).await;
-            process = spawned;
-        } else {
-            let spawned = HubProcess::spawn(&self.id, &self.command, &self.logs).await?;
-            tracing::info!(workspace = self.id, pid = spawned.pid(), url = spawned.url(), "workspace ready");
-            let connect = http_connect(spawned.url(), spawned.connector(), self.limits.max_message_bytes, self.session_state.clone());
-            session = self.open_default(connect).await;
-            process = spawned;
-        }
+    /// Launches a server and opens its default MCP session.
+    async fn launch(&self, generation: u64) -> Result<Arc<Running>> {
+        let Launched { endpoint, process } = self.launcher.launch(&self.id, &self.logs).await?;
+        let max = self.session.max_message_bytes;
+        let (session, http) = match endpoint {
+            Endpoint::Stdio { stdin, stdout } => {
+                let logs = self.logs.clone();
+                let stray: StrayLines = Arc::new(move |line| logs.push("stdout", line));
+                let connect = move |inbox| Ok(Arc::new(StdioTransport::new(stdin, stdout, inbox, stray, max)) as Arc<dyn Transport>);
+                (self.open_default(connect).await, None)
+            }
+            Endpoint::Http(http) => {
+                tracing::info!(workspace = self.id, pid = process.pid(), url = http.url, "workspace ready");
+                let connect = http_connect(&http.url, http.connector.clone(), max, self.session.state.clone());
+                (self.open_default(connect).await, Some(http))
+            }
+        };
         match session {
-            Ok(session) => Ok(Arc::new(Connection {
+            Ok(session) => Ok(Arc::new(Running {
                 process,
+                http,
                 generation,
                 default: Arc::new(session),
                 sessions: Mutex::new(Vec::new()),
@@ -463,8 +542,8 @@ impl Workspace {
             Err(e) => {
                 // Let the process's last words reach the log buffer.
                 let _ = tokio::time::timeout(Duration::from_millis(300), process.exited()).await;
-                let stderr = process.stderr_tail(STDERR_LINES);
-                process.stop(Duration::from_secs(5)).await;
+                let stderr = self.logs.stderr_tail(STDERR_LINES);
+                process.stop(SUPERSEDED_GRACE).await;
                 Err(Error::StartFailed {
                     workspace: self.id.clone(),
                     reason: format!("MCP initialization failed: {e}"),
@@ -477,21 +556,22 @@ impl Workspace {
     /// Opens the default MCP session over the transport `connect` makes,
     /// within the start timeout.
     async fn open_default(&self, connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>) -> Result<Session> {
+        let setup = &self.session;
         let open = Session::open(
             &self.id,
             connect,
-            &self.identity,
-            self.command.protocol,
-            &self.next_id,
-            self.default_notifications(),
-            self.requests.clone(),
-            self.session_state.clone(),
+            &setup.identity,
+            setup.protocol,
+            &setup.ids,
+            setup.notifications.clone(),
+            setup.requests.clone(),
+            setup.state.clone(),
         );
-        match tokio::time::timeout(self.command.start_timeout, open).await {
+        match tokio::time::timeout(setup.start_timeout, open).await {
             Ok(session) => session,
             Err(_) => Err(Error::Protocol(format!(
                 "no answer to MCP initialization (initialize or server/discover) within {} ms",
-                self.command.start_timeout.as_millis()
+                setup.start_timeout.as_millis()
             ))),
         }
     }
@@ -525,11 +605,11 @@ impl Workspace {
         drop(self.begin_start(sup, delay, true));
     }
 
-    /// Watches a ready process: its exit, and its health.
-    fn watch(self: &Arc<Self>, conn: &Arc<Connection>) {
+    /// Watches a ready server: its exit, its health, and its idleness.
+    fn watch(self: &Arc<Self>, running: &Arc<Running>) {
         let weak = Arc::downgrade(self);
-        let exited = conn.process.exited();
-        let generation = conn.generation;
+        let exited = running.process.exited();
+        let generation = running.generation;
         tokio::spawn(async move {
             let status = exited.await;
             if let Some(this) = weak.upgrade() {
@@ -537,68 +617,79 @@ impl Workspace {
             }
         });
         if let Some(idle) = self.limits.idle_timeout {
-            self.watch_idle(conn, idle);
+            self.watch_idle(running, idle);
         }
-        let probe = if conn.process.url() == "stdio" {
-            Some(Probe::Ping(Arc::downgrade(&conn.default), self.limits.health_timeout, self.next_id.clone()))
-        } else {
-            HealthCheck::new(conn.process.url(), conn.process.connector(), self.limits.health_timeout).map(|check| Probe::Http(Box::new(check)))
+        let probe = match &running.http {
+            None => Some(Probe::Ping(
+                Arc::downgrade(&running.default),
+                self.limits.health_timeout,
+                self.session.ids.clone(),
+            )),
+            Some(http) => HealthCheck::new(&http.url, http.connector.clone(), self.limits.health_timeout)
+                .map(|check| Probe::Http(Box::new(check))),
         };
         if let Some(health) = probe {
-            let weak = Arc::downgrade(self);
-            let exited = conn.process.exited();
-            let interval = self.limits.health_interval;
-            let max_failures = self.limits.max_health_failures;
-            let max_memory = self.limits.max_memory_bytes;
-            let pid = conn.process.pid();
-            tokio::spawn(async move {
-                tokio::pin!(exited);
-                let mut failures = 0;
-                // Resource sampling is best effort: without it, no limit applies.
-                let mut system = sysinfo::System::new().ok();
-                loop {
-                    tokio::select! {
-                        _ = &mut exited => return,
-                        _ = tokio::time::sleep(interval) => {}
+            self.watch_health(running, health);
+        }
+    }
+
+    /// Runs the health check every `healthIntervalMs` and samples the
+    /// process's resources; kills it after `maxHealthFailures` failed
+    /// checks in a row or over `maxMemoryMb` of resident memory.
+    fn watch_health(self: &Arc<Self>, running: &Arc<Running>, health: Probe) {
+        let weak = Arc::downgrade(self);
+        let exited = running.process.exited();
+        let generation = running.generation;
+        let interval = self.limits.health_interval;
+        let max_failures = self.limits.max_health_failures;
+        let max_memory = self.limits.max_memory_bytes;
+        let pid = running.process.pid();
+        tokio::spawn(async move {
+            tokio::pin!(exited);
+            let mut failures = 0;
+            // Resource sampling is best effort: without it, no limit applies.
+            let mut system = sysinfo::System::new().ok();
+            loop {
+                tokio::select! {
+                    _ = &mut exited => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                let outcome = health.check().await;
+                let Some(this) = weak.upgrade() else { return };
+                let Some(running) = this.ready().filter(|r| r.generation == generation) else { return };
+                let sampled = pid.zip(system.as_mut()).and_then(|(pid, system)| this.sample(system, pid));
+                if let Some(rss) = sampled {
+                    if max_memory.is_some_and(|max| rss > max) {
+                        let max = max_memory.unwrap_or_default();
+                        tracing::warn!(workspace = this.id, rss, max, "memory limit exceeded; restarting");
+                        this.emit("memory_restart", json!({ "rssBytes": rss, "maxBytes": max }));
+                        this.state.lock().last_error =
+                            Some(format!("resident memory {rss} bytes over the {max}-byte limit"));
+                        running.process.kill();
+                        return;
                     }
-                    let outcome = health.check().await;
-                    let Some(this) = weak.upgrade() else { return };
-                    let Some(conn) = this.ready().filter(|c| c.generation == generation) else { return };
-                    let sampled = pid.zip(system.as_mut()).and_then(|(pid, system)| this.sample(system, pid));
-                    if let Some(rss) = sampled {
-                        if max_memory.is_some_and(|max| rss > max) {
-                            let max = max_memory.unwrap_or_default();
-                            tracing::warn!(workspace = this.id, rss, max, "memory limit exceeded; restarting");
-                            this.emit("memory_restart", json!({ "rssBytes": rss, "maxBytes": max }));
-                            this.supervision.lock().last_error =
-                                Some(format!("resident memory {rss} bytes over the {max}-byte limit"));
-                            conn.process.kill();
+                }
+                match outcome {
+                    Ok(()) if failures > 0 => {
+                        failures = 0;
+                        this.set_unhealthy(false);
+                    }
+                    Ok(()) => {}
+                    Err(error) => {
+                        failures += 1;
+                        tracing::warn!(workspace = this.id, failures, error, "health check failed");
+                        this.emit("health_failure", json!({ "failures": failures, "error": error }));
+                        this.set_unhealthy(true);
+                        if failures >= max_failures {
+                            this.state.lock().last_error = Some(format!("{failures} health checks failed: {error}"));
+                            // The exit watcher restarts it as a crash.
+                            running.process.kill();
                             return;
                         }
                     }
-                    match outcome {
-                        Ok(()) if failures > 0 => {
-                            failures = 0;
-                            this.set_unhealthy(false);
-                        }
-                        Ok(()) => {}
-                        Err(error) => {
-                            failures += 1;
-                            tracing::warn!(workspace = this.id, failures, error, "health check failed");
-                            this.emit("health_failure", json!({ "failures": failures, "error": error }));
-                            this.set_unhealthy(true);
-                            if failures >= max_failures {
-                                this.supervision.lock().last_error =
-                                    Some(format!("{failures} health checks failed: {error}"));
-                                // The exit watcher restarts it as a crash.
-                                conn.process.kill();
-                                return;
-                            }
-                        }
-                    }
                 }
-            });
-        }
+            }
+        });
     }
 
     /// Samples the process's resident memory (bytes) and CPU use; returns
@@ -612,15 +703,15 @@ impl Workspace {
         );
         let process = system.process(pid)?;
         let (rss, cpu) = (process.memory(), process.cpu_usage());
-        self.supervision.lock().resources = Some((rss, cpu));
+        self.state.lock().resources = Some((rss, cpu));
         Some(rss)
     }
 
-    /// Stops the process once it has had no call for `idle`.
-    fn watch_idle(self: &Arc<Self>, conn: &Arc<Connection>, idle: Duration) {
+    /// Stops the server once it has had no call for `idle`.
+    fn watch_idle(self: &Arc<Self>, running: &Arc<Running>, idle: Duration) {
         let weak = Arc::downgrade(self);
-        let exited = conn.process.exited();
-        let generation = conn.generation;
+        let exited = running.process.exited();
+        let generation = running.generation;
         let period = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         tokio::spawn(async move {
             tokio::pin!(exited);
@@ -630,10 +721,10 @@ impl Workspace {
                     _ = tokio::time::sleep(period) => {}
                 }
                 let Some(this) = weak.upgrade() else { return };
-                if this.ready().is_none_or(|c| c.generation != generation) {
+                if this.ready().is_none_or(|r| r.generation != generation) {
                     return;
                 }
-                let quiet = now_ms().saturating_sub(this.last_used.load(Ordering::Relaxed));
+                let quiet = now_ms().saturating_sub(this.last_used());
                 if this.is_idle() && quiet >= idle.as_millis() as u64 {
                     tracing::info!(workspace = this.id, quiet, "idle; stopping");
                     this.emit("idle_stop", json!({ "idleMs": quiet }));
@@ -645,7 +736,7 @@ impl Workspace {
     }
 
     fn set_unhealthy(&self, unhealthy: bool) {
-        let mut sup = self.supervision.lock();
+        let mut sup = self.state.lock();
         let before = sup.state();
         sup.unhealthy = unhealthy;
         let after = sup.state();
@@ -654,56 +745,48 @@ impl Workspace {
         }
     }
 
-    /// The process of `generation` exited.
+    /// The server of `generation` exited.
     fn exited(self: &Arc<Self>, generation: u64, status: String) {
-        let mut sup = self.supervision.lock();
-        let conn = match &sup.phase {
-            Phase::Ready(conn) if conn.generation == generation => conn.clone(),
+        let mut sup = self.state.lock();
+        let running = match &sup.phase {
+            Phase::Ready(running) if running.generation == generation => running.clone(),
             _ => return,
         };
-        self.crashed(&mut sup, &conn, status);
+        self.crashed(&mut sup, &running, status);
     }
 
-    /// The ready process of `conn` exited unasked: fail its calls in flight
+    /// The ready server `running` exited unasked: fail its calls in flight
     /// and schedule a restart.
-    fn crashed(self: &Arc<Self>, sup: &mut Supervision, conn: &Arc<Connection>, status: String) {
-        if conn.stopping.load(Ordering::Acquire) {
+    fn crashed(self: &Arc<Self>, sup: &mut Supervision, running: &Arc<Running>, status: String) {
+        if running.stopping.load(Ordering::Acquire) {
             return;
         }
         tracing::warn!(workspace = self.id, status, "workspace process crashed");
         sup.last_exit = Some(status.clone());
-        self.emit("crash", json!({ "status": status, "pid": conn.process.pid() }));
-        conn.fail_all(|| self.crash_error(&status));
+        self.emit("crash", json!({ "status": status, "pid": running.process.pid() }));
+        running.fail_all(|| self.crash_error(&status));
         let reason = format!("process exited ({status})");
         sup.last_error.get_or_insert_with(|| reason.clone());
         self.on_failure(sup, reason);
     }
 
-    /// Starts the process now if it is not running.
-    ///
-    /// # Errors
-    ///
-    /// As the start of a call: `START_FAILED`, `WORKSPACE_FAILED`, ...
-    pub async fn start(self: &Arc<Self>) -> Result<()> {
-        self.connection().await.map(|_| ())
-    }
-
-    /// Stops the process: calls in flight may finish within `grace`, then
+    /// Stops the server: calls in flight may finish within `grace`, then
     /// the rest fail (`WORKSPACE_STOPPED`, or `CLOSED` when the bridge
-    /// closes); SIGTERM to the process group, SIGKILL after `grace`.
-    /// Idempotent. A later call starts the process again.
-    pub async fn stop(self: &Arc<Self>, grace: Duration) {
-        let conn = {
-            let mut sup = self.supervision.lock();
+    /// closes); the MCP sessions end and the process stops (SIGTERM to its
+    /// process group, SIGKILL after `grace`). Idempotent. A later call
+    /// starts a server again.
+    pub(crate) async fn stop(self: &Arc<Self>, grace: Duration) {
+        let running = {
+            let mut sup = self.state.lock();
             match self.transition(&mut sup, Phase::Stopping) {
-                Phase::Ready(conn) => Some(conn),
+                Phase::Ready(running) => Some(running),
                 _ => None,
             }
         };
-        if let Some(conn) = conn {
-            conn.stopping.store(true, Ordering::Release);
+        if let Some(running) = running {
+            running.stopping.store(true, Ordering::Release);
             let deadline = tokio::time::Instant::now() + grace;
-            while conn.pending() > 0 && tokio::time::Instant::now() < deadline {
+            while running.pending() > 0 && tokio::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let closing = self.closing.is_cancelled();
@@ -713,37 +796,30 @@ impl Workspace {
                     workspace: self.id.clone(),
                 },
             };
-            conn.fail_all(error);
-            let sessions = conn.all_sessions();
+            running.fail_all(error);
+            let sessions = running.all_sessions();
             let deletes = sessions.iter().map(|s| s.close(error));
             let _ = tokio::time::timeout(SESSION_CLOSE_TIMEOUT, futures_util::future::join_all(deletes)).await;
-            conn.process.stop(grace).await;
-            let status = conn.process.exit_status().await;
-            self.supervision.lock().last_exit = status;
+            running.process.stop(grace).await;
+            let status = running.process.exit_status().await;
+            self.state.lock().last_exit = status;
         }
-        let mut sup = self.supervision.lock();
+        let mut sup = self.state.lock();
         if matches!(sup.phase, Phase::Stopping) {
             self.transition(&mut sup, Phase::Stopped);
         }
     }
 
-    /// Stops the process and starts it again; also takes a `failed`
-    /// workspace back into service, with its restart count kept and its
-    /// backoff and intensity reset.
-    ///
-    /// # Errors
-    ///
-    /// As [`Workspace::start`].
-    pub async fn restart(self: &Arc<Self>, grace: Duration) -> Result<()> {
-        {
-            let mut sup = self.supervision.lock();
-            sup.intensity.reset();
-            sup.backoff.reset();
-            if matches!(sup.phase, Phase::Failed(_)) {
-                self.transition(&mut sup, Phase::Stopped);
-            }
+    /// Prepares a restart: resets the backoff and the restart intensity,
+    /// and takes a `failed` workspace back to `stopped` (its restart count
+    /// kept), so that [`Supervisor::stop`] then [`Supervisor::running`]
+    /// bring it back into service.
+    pub(crate) fn reset(&self) {
+        let mut sup = self.state.lock();
+        sup.intensity.reset();
+        sup.backoff.reset();
+        if matches!(sup.phase, Phase::Failed(_)) {
+            self.transition(&mut sup, Phase::Stopped);
         }
-        self.stop(grace).await;
-        self.start().await
     }
 }

@@ -199,7 +199,7 @@ fn bridge_request_handler(callback: BridgeRequestCallback) -> BridgeRequestHandl
     })
 }
 
-fn notification_handler(callback: NotificationCallback) -> bridge_core::workspace::NotificationHandler {
+fn notification_handler(callback: NotificationCallback) -> bridge_core::call::NotificationHandler {
     let callback = Arc::new(callback);
     Arc::new(move |workspace: &str, message: serde_json::Value| {
         callback.call(

@@ -1,15 +1,15 @@
-//! One workspace: its hub process, started on first use, the MCP session
-//! the core holds with it, and the request path of its calls.
+//! One workspace: its queue, its [`Supervisor`], the MCP sessions callers
+//! open on it ([`SessionHandle`]), and the request path of its calls.
 //!
 //! # Theory of operation
 //!
 //! A call first takes a place in the workspace's bounded priority queue
 //! ([`crate::queue`]): it gets a concurrency slot at once, waits for one, or
 //! is refused with `QUEUE_FULL`. Its deadline runs from the call, so queue
-//! wait counts. Holding a slot, it gets the live `Connection`, starting
-//! the process when there is none: the start runs in its own task and is
-//! shared by every call waiting for it, so a caller that gives up does not
-//! cancel it. The call's request is encoded once, under a fresh request id
+//! wait counts. Holding a slot, it asks the supervisor for the running
+//! server, which starts one when there is none: the start runs in its own
+//! task and is shared by every call waiting for it, so a caller that gives
+//! up does not cancel it. The call's request is encoded once, under a fresh request id
 //! (its progress token too, when it asks for progress), and checked against
 //! `maxMessageBytes`. The call registers a reply channel under that id in
 //! the session's [`Pending`](crate::pending::Pending) map and sends the request from a separate
@@ -23,7 +23,9 @@
 //! the caller as the server's JSON text ([`Workspace::call_raw`]), or parsed
 //! ([`Workspace::call`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+mod handle;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -34,58 +36,43 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::call::{CallOptions, RequestHandler};
+use crate::bridge::Fleet;
+use crate::call::{CallOptions, NotificationHandler, RequestHandler};
 use crate::config::{HubCommand, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Outgoing, Params};
+use crate::launcher::LocalProcess;
+use crate::logs::{LogBuffer, LogLine};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::{Entry, Progress};
-use crate::bridge::Fleet;
-use crate::process::{now_ms, LogBuffer, LogLine};
-use crate::queue::Limiter;
-use crate::supervisor::{Connection, EventSink, Supervision};
-use crate::session::{ClientIdentity, Session, SessionHandle, SessionState};
+use crate::queue::Queue;
+use crate::session::{ClientIdentity, Session, SessionState};
+use crate::supervisor::{DefaultSession, EventSink, Running, Supervisor, WorkspaceStatus, EVICTION_GRACE};
 use crate::transport::SendError;
 
-/// Stderr lines carried by start failures and crashes.
-pub(crate) const STDERR_LINES: usize = 20;
+pub use handle::SessionHandle;
+
 /// First retry delay; doubles each retry.
 const RETRY_BASE: Duration = Duration::from_millis(50);
 /// Most `InputRequiredResult`s one call answers before it fails with
 /// `PROTOCOL_ERROR` (a server that keeps asking).
 const MAX_INPUT_ROUNDS: u32 = 16;
 
-/// Called with `(workspace id, message)` for each server notification not
-/// tied to a call.
-pub type NotificationHandler = Arc<dyn Fn(&str, Value) + Send + Sync>;
-
-/// Limits and defaults of a workspace's calls.
-pub(crate) type CallLimits = ResolvedLimits;
-
 /// One workspace of a [`Bridge`](crate::Bridge).
 pub struct Workspace {
-    pub(crate) id: String,
-    pub(crate) command: HubCommand,
-    pub(crate) limits: CallLimits,
-    pub(crate) closing: CancellationToken,
-    pub(crate) identity: ClientIdentity,
-    pub(crate) notifications: Option<NotificationHandler>,
-    pub(crate) requests: Option<RequestHandler>,
-    pub(crate) events: EventSink,
-    pub(crate) supervision: Mutex<Supervision>,
-    pub(crate) logs: LogBuffer,
-    pub(crate) limiter: Limiter,
+    id: String,
+    limits: ResolvedLimits,
+    transport: TransportKind,
+    closing: CancellationToken,
+    /// The bridge's handler of notifications not tied to a call.
+    notifications: Option<NotificationHandler>,
+    supervisor: Arc<Supervisor>,
+    logs: LogBuffer,
+    queue: Queue,
     metrics: Metrics,
-    pub(crate) next_id: Arc<AtomicU64>,
+    next_id: Arc<AtomicU64>,
     /// The bridge's workspaces, for the `maxRunning` cap.
-    pub(crate) fleet: Weak<Fleet>,
-    /// When the last call was made, in ms since the Unix epoch.
-    pub(crate) last_used: AtomicU64,
-    /// Set when the workspace is removed from its bridge.
-    pub(crate) retired: AtomicBool,
-    /// What calls set on the default MCP session (logging level,
-    /// subscriptions), set again on the next process's.
-    pub(crate) session_state: Arc<SessionState>,
+    fleet: Weak<Fleet>,
     /// Notification handlers of the open [`SessionHandle`]s, by handle id:
     /// over stdio every handle shares the process's one MCP session, whose
     /// notifications go to each of them (see [`Workspace::session`]).
@@ -106,38 +93,57 @@ impl Workspace {
     pub(crate) fn new(
         id: String,
         command: HubCommand,
-        limits: CallLimits,
+        limits: ResolvedLimits,
         closing: CancellationToken,
         handlers: Handlers,
         events: EventSink,
         fleet: Weak<Fleet>,
     ) -> Self {
+        let transport = command.transport;
+        let logs = LogBuffer::new(limits.log_lines);
+        let queue = Queue::new(limits.max_concurrent, limits.max_queue);
+        let next_id = Arc::new(AtomicU64::new(1));
+        let shared_listeners: Arc<Mutex<Vec<(u64, NotificationHandler)>>> = Arc::default();
+        let session = DefaultSession {
+            identity: handlers.identity,
+            protocol: command.protocol,
+            notifications: default_notifications(transport, handlers.notifications.clone(), &shared_listeners),
+            requests: handlers.requests,
+            state: Arc::default(),
+            ids: next_id.clone(),
+            max_message_bytes: limits.max_message_bytes,
+            start_timeout: command.start_timeout,
+        };
+        let supervisor = Supervisor::new(
+            id.clone(),
+            Box::new(LocalProcess::new(command)),
+            session,
+            limits.clone(),
+            queue.clone(),
+            closing.clone(),
+            events,
+            logs.clone(),
+        );
         Workspace {
             id,
-            command,
-            closing,
-            identity: handlers.identity,
-            notifications: handlers.notifications,
-            requests: handlers.requests,
-            events,
-            supervision: Mutex::new(Supervision::new(&limits)),
-            logs: LogBuffer::new(limits.log_lines),
-            limiter: Limiter::new(limits.max_concurrent, limits.max_queue),
-            metrics: Metrics::default(),
-            next_id: Arc::new(AtomicU64::new(1)),
-            fleet,
-            last_used: AtomicU64::new(now_ms()),
-            retired: AtomicBool::new(false),
-            session_state: Arc::default(),
-            shared_listeners: Arc::default(),
-            next_listener: AtomicU64::new(1),
             limits,
+            transport,
+            closing,
+            notifications: handlers.notifications,
+            supervisor: Arc::new(supervisor),
+            logs,
+            queue,
+            metrics: Metrics::default(),
+            next_id,
+            fleet,
+            shared_listeners,
+            next_listener: AtomicU64::new(1),
         }
     }
 
     /// Marks the workspace removed: it starts no process any more.
     pub(crate) fn retire(&self) {
-        self.retired.store(true, Ordering::Release);
+        self.supervisor.retire();
     }
 
     pub(crate) fn max_message_bytes(&self) -> usize {
@@ -153,31 +159,11 @@ impl Workspace {
         self.notifications.clone()
     }
 
-    /// Where the notifications of a process's default MCP session go: the
-    /// bridge's handler and, over stdio, where that session is every
-    /// session's, also each open session's own handler.
-    pub(crate) fn default_notifications(&self) -> Option<NotificationHandler> {
-        if self.command.transport != TransportKind::Stdio {
-            return self.notifications.clone();
-        }
-        let bridge = self.notifications.clone();
-        let listeners = self.shared_listeners.clone();
-        Some(Arc::new(move |workspace: &str, message: Value| {
-            let sessions: Vec<NotificationHandler> = listeners.lock().iter().map(|(_, h)| h.clone()).collect();
-            for handler in &sessions {
-                handler(workspace, message.clone());
-            }
-            if let Some(handler) = &bridge {
-                handler(workspace, message);
-            }
-        }))
-    }
-
     /// Adds a session's notification handler to the stdio fan-out; the
     /// returned id takes it out again ([`Workspace::unlisten`]). `None`
     /// for other transports, where each session has its own.
     pub(crate) fn listen(&self, handler: NotificationHandler) -> Option<u64> {
-        if self.command.transport != TransportKind::Stdio {
+        if self.transport != TransportKind::Stdio {
             return None;
         }
         let id = self.next_listener.fetch_add(1, Ordering::Relaxed);
@@ -275,13 +261,13 @@ impl Workspace {
     ) -> impl std::future::Future<Output = Result<Box<RawValue>>> + Send + 'static {
         let started = Instant::now();
         self.metrics.started();
-        self.last_used.store(now_ms(), Ordering::Relaxed);
+        self.supervisor.touch();
         let admitted = if self.closing.is_cancelled() {
             Err(Error::Closed)
         } else if options.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
             Err(Error::Aborted)
         } else {
-            self.limiter.acquire(options.priority)
+            self.queue.acquire(options.priority)
         };
         let this = self.clone();
         let method = method.to_owned();
@@ -345,7 +331,7 @@ impl Workspace {
                 session = self.session_of(target.as_deref()) => session?,
                 e = interrupted(&deadline) => return Err(e),
             };
-            let (conn, session) = session;
+            let (running, session) = session;
             let request = match &encoded {
                 Some(request) => request.clone(),
                 None => {
@@ -452,8 +438,8 @@ impl Workspace {
                     }
                 }
                 Err(SendError { error: Error::Transport(reason), .. }) => {
-                    return Err(match conn.process.exit_status().await {
-                        Some(status) => self.crash_error(&status),
+                    return Err(match running.process.exit_status().await {
+                        Some(status) => self.supervisor.crash_error(&status),
                         None => Error::Transport(reason),
                     })
                 }
@@ -462,14 +448,14 @@ impl Workspace {
         }
     }
 
-    /// The live connection and the session a call goes on.
-    async fn session_of(self: &Arc<Self>, target: Option<&SessionHandle>) -> Result<(Arc<Connection>, Arc<Session>)> {
-        let conn = self.connection().await?;
+    /// The running server and the session a call goes on.
+    async fn session_of(self: &Arc<Self>, target: Option<&SessionHandle>) -> Result<(Arc<Running>, Arc<Session>)> {
+        let running = self.running().await?;
         let session = match target {
-            None => conn.default.clone(),
-            Some(handle) => handle.session_for(&conn).await?,
+            None => running.default.clone(),
+            Some(handle) => handle.session_for(&running).await?,
         };
-        Ok((conn, session))
+        Ok((running, session))
     }
 
     /// The server's `InitializeResult` (protocol version, capabilities,
@@ -479,19 +465,122 @@ impl Workspace {
     ///
     /// `START_FAILED`, `WORKSPACE_FAILED`, `CLOSED`.
     pub async fn server_info(self: &Arc<Self>) -> Result<Value> {
-        Ok(self.connection().await?.default.init.clone())
+        Ok(self.running().await?.default.init.clone())
     }
 
     /// Counters, gauges and latency percentiles of this workspace's calls.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.metrics.snapshot(self.limiter.in_flight(), self.limiter.queued())
+        self.metrics.snapshot(self.queue.in_flight(), self.queue.queued())
     }
 
     /// Calls waiting for a response on the live process, all sessions.
     pub fn pending(&self) -> usize {
-        self.ready().map_or(0, |conn| conn.pending())
+        self.supervisor.ready().map_or(0, |running| running.pending())
     }
 
+    /// The running server, starting it when it is stopped (after making
+    /// room under the bridge's `maxRunning`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Workspace::start`].
+    pub(crate) async fn running(self: &Arc<Self>) -> Result<Arc<Running>> {
+        if self.supervisor.is_stopped() {
+            self.make_room().await;
+        }
+        self.supervisor.running().await
+    }
+
+    /// Under the bridge's `maxRunning` cap, stops the least recently used
+    /// idle workspace until this one may start; with none idle, waits (the
+    /// caller's deadline bounds the wait).
+    async fn make_room(self: &Arc<Self>) {
+        let Some(fleet) = self.fleet.upgrade() else { return };
+        let Some(max_running) = fleet.max_running else { return };
+        loop {
+            let others: Vec<Arc<Workspace>> =
+                fleet.members().into_iter().filter(|w| !Arc::ptr_eq(w, self)).collect();
+            if others.iter().filter(|w| w.supervisor.is_active()).count() < max_running {
+                return;
+            }
+            let victim = others
+                .iter()
+                .filter(|w| w.supervisor.is_idle())
+                .min_by_key(|w| w.supervisor.last_used())
+                .cloned();
+            match victim {
+                Some(victim) => {
+                    victim.supervisor.emit("evicted", json!({ "for": self.id, "maxRunning": max_running }));
+                    victim.supervisor.stop(EVICTION_GRACE).await;
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    /// The OS process id, when a process is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.supervisor.ready().and_then(|running| running.process.pid())
+    }
+
+    /// The supervision state.
+    pub fn status(&self) -> WorkspaceStatus {
+        self.supervisor.status()
+    }
+
+    /// Starts the process now if it is not running.
+    ///
+    /// # Errors
+    ///
+    /// `START_FAILED`, `WORKSPACE_FAILED`, `WORKSPACE_STOPPED` (while
+    /// stopping), `UNKNOWN_WORKSPACE` (once removed), `CLOSED`.
+    pub async fn start(self: &Arc<Self>) -> Result<()> {
+        self.running().await.map(|_| ())
+    }
+
+    /// Stops the process: calls in flight may finish within `grace`, then
+    /// the rest fail (`WORKSPACE_STOPPED`, or `CLOSED` when the bridge
+    /// closes); SIGTERM to the process group, SIGKILL after `grace`.
+    /// Idempotent. A later call starts the process again.
+    pub async fn stop(&self, grace: Duration) {
+        self.supervisor.stop(grace).await;
+    }
+
+    /// Stops the process and starts it again; also takes a `failed`
+    /// workspace back into service, with its restart count kept and its
+    /// backoff and intensity reset.
+    ///
+    /// # Errors
+    ///
+    /// As [`Workspace::start`].
+    pub async fn restart(self: &Arc<Self>, grace: Duration) -> Result<()> {
+        self.supervisor.reset();
+        self.supervisor.stop(grace).await;
+        self.start().await
+    }
+}
+
+/// Where the notifications of a process's default MCP session go: the
+/// bridge's handler and, over stdio, where that session is every session's,
+/// also each open session's own handler.
+fn default_notifications(
+    transport: TransportKind,
+    bridge: Option<NotificationHandler>,
+    listeners: &Arc<Mutex<Vec<(u64, NotificationHandler)>>>,
+) -> Option<NotificationHandler> {
+    if transport != TransportKind::Stdio {
+        return bridge;
+    }
+    let listeners = listeners.clone();
+    Some(Arc::new(move |workspace: &str, message: Value| {
+        let sessions: Vec<NotificationHandler> = listeners.lock().iter().map(|(_, h)| h.clone()).collect();
+        for handler in &sessions {
+            handler(workspace, message.clone());
+        }
+        if let Some(handler) = &bridge {
+            handler(workspace, message);
+        }
+    }))
 }
 
 /// Parses the `result` of a call.

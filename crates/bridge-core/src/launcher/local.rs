@@ -1,0 +1,264 @@
+//! [`LocalProcess`]: a workspace's server as a child process of this one.
+//!
+//! The hub (`python -m fastmcp_workspace --dir DIR --port 0`, or `--uds
+//! PATH` for a Unix socket) prints exactly one JSON line on stdout once it
+//! listens: `{"event":"ready","url":"http://127.0.0.1:<port>/mcp"}`. Every
+//! other line it writes, on stdout or stderr, goes to the workspace's
+//! [`LogBuffer`] and to `tracing`, so that a start failure can say why. With
+//! the stdio transport the workspace's MCP server command is spawned instead
+//! and is ready once spawned.
+//!
+//! The process runs in its own process group with an explicit environment
+//! (`PATH`, `HOME`, the variables named in `inheritEnv`, and the
+//! workspace's `env`). On Linux it gets SIGKILL when the thread that
+//! spawned it dies (parent-death signal; tokio's worker threads live as
+//! long as the runtime), and the hub also exits at once when its stdin
+//! closes, so it does not outlive the bridge however the bridge ends. Its
+//! own stdio children see their stdin close and exit too.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use serde::Deserialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+use super::{Endpoint, HttpEndpoint, Launched, Launcher};
+use crate::config::{HubCommand, TransportKind};
+use crate::error::{Error, Result};
+use crate::logs::LogBuffer;
+use crate::process::{forward_lines, ChildProcess};
+use crate::transport::connect::Connector;
+
+/// Numbers the Unix sockets of one bridge process.
+static SOCKETS: AtomicU64 = AtomicU64::new(0);
+
+/// Python module the hub runs as.
+pub const HUB_MODULE: &str = "fastmcp_workspace";
+/// Stderr lines carried by a start failure.
+const FAILURE_LINES: usize = 20;
+
+/// The hub's ready line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReadyLine {
+    /// Always `"ready"`.
+    pub event: String,
+    /// The MCP endpoint URL.
+    pub url: String,
+    /// The Unix socket the hub serves on, when it does (`--uds`).
+    #[serde(default)]
+    pub uds: Option<String>,
+}
+
+impl ReadyLine {
+    /// Parses one stdout line; `None` for anything that is not a ready line.
+    pub fn parse(line: &str) -> Option<ReadyLine> {
+        serde_json::from_str::<ReadyLine>(line.trim())
+            .ok()
+            .filter(|r| r.event == "ready")
+    }
+}
+
+/// Spawns a workspace's server as a child process: the hub, serving MCP
+/// streamable HTTP on TCP loopback or a Unix socket, or, with the stdio
+/// transport, the workspace's MCP server command.
+pub struct LocalProcess {
+    command: HubCommand,
+}
+
+impl LocalProcess {
+    /// A launcher of `command`.
+    pub(crate) fn new(command: HubCommand) -> Self {
+        LocalProcess { command }
+    }
+
+    /// Spawns the hub and waits for its ready line, at most
+    /// `start_timeout`.
+    async fn spawn_hub(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
+        let cmd = &self.command;
+        let failed = |reason: String, stderr: Vec<String>| Error::StartFailed {
+            workspace: workspace.to_owned(),
+            reason,
+            stderr,
+        };
+        let socket = match (&cmd.transport, &cmd.socket_dir) {
+            (TransportKind::Unix, Some(dir)) => {
+                Some(dir.join(format!("w{}.sock", SOCKETS.fetch_add(1, Ordering::Relaxed))))
+            }
+            (TransportKind::Unix, None) => {
+                return Err(failed("no private socket directory".into(), Vec::new()));
+            }
+            (TransportKind::Http | TransportKind::Stdio, _) => None,
+        };
+        let mut command = Command::new(&cmd.python);
+        command.arg("-m").arg(HUB_MODULE).arg("--dir").arg(&cmd.dir);
+        match &socket {
+            Some(path) => command.arg("--uds").arg(path),
+            None => command.arg("--port").arg("0"),
+        };
+        command.args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]));
+        isolate(&mut command, cmd);
+        let mut child = command
+            .spawn()
+            .map_err(|e| failed(format!("cannot run {:?}: {e}", cmd.python), Vec::new()))?;
+        let stderr_done = forward_lines(
+            child.stderr.take().expect("stderr is piped"),
+            logs.clone(),
+            workspace.to_owned(),
+            "stderr",
+        );
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+
+        let wait_ready = async {
+            loop {
+                match stdout.next_line().await {
+                    Ok(Some(line)) => match ReadyLine::parse(&line) {
+                        Some(ready) => return Ok(ready),
+                        None => {
+                            tracing::info!(workspace, line, "hub stdout");
+                            logs.push("stdout", line);
+                        }
+                    },
+                    Ok(None) => return Err("exited before its ready line".to_owned()),
+                    Err(e) => return Err(format!("reading stdout: {e}")),
+                }
+            }
+        };
+        let ready = match tokio::time::timeout(cmd.start_timeout, wait_ready).await {
+            Ok(Ok(ready)) => ready,
+            Ok(Err(reason)) => return Err(fail(child, logs, stderr_done, reason, &failed).await),
+            Err(_) => {
+                let reason = format!("no ready line within {} ms", cmd.start_timeout.as_millis());
+                return Err(fail(child, logs, stderr_done, reason, &failed).await);
+            }
+        };
+        // Keep draining stdout so the process never blocks on a full pipe.
+        // The forwarding task runs on; nobody waits for its end here.
+        drop(forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout"));
+        let stdin = child.stdin.take();
+        let socket = ready.uds.map(PathBuf::from).or(socket);
+        let connector = match &socket {
+            Some(path) => Connector::unix(path.clone()),
+            None => Connector::tcp(),
+        };
+        let process = ChildProcess::adopt(child, workspace, stdin, socket);
+        Ok(Launched {
+            endpoint: Endpoint::Http(HttpEndpoint { url: ready.url, connector }),
+            process: Box::new(process),
+        })
+    }
+
+    /// Spawns the MCP server command of a stdio workspace. It is ready once
+    /// spawned; its stdin and stdout are the endpoint and its stderr goes to
+    /// `logs`.
+    fn spawn_stdio(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
+        let cmd = &self.command;
+        let program = cmd.command.clone().unwrap_or_default();
+        let mut command = Command::new(&program);
+        command.args(&cmd.args);
+        if let Some(cwd) = &cmd.cwd {
+            command.current_dir(cwd);
+        }
+        isolate(&mut command, cmd);
+        let mut child = command.spawn().map_err(|e| Error::StartFailed {
+            workspace: workspace.to_owned(),
+            reason: format!("cannot run {program:?}: {e}"),
+            stderr: Vec::new(),
+        })?;
+        drop(forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr"));
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        // The transport owns stdin: the process is stopped by signal.
+        let process = ChildProcess::adopt(child, workspace, None, None);
+        Ok(Launched {
+            endpoint: Endpoint::Stdio { stdin, stdout },
+            process: Box::new(process),
+        })
+    }
+}
+
+impl Launcher for LocalProcess {
+    /// # Errors
+    ///
+    /// [`Error::StartFailed`] when the program cannot be spawned, or (the
+    /// hub) when it exits before its ready line or none comes within
+    /// `startTimeoutMs`; it carries the last stderr lines. The process is
+    /// killed on every failure path.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future kills the process (`kill_on_drop`).
+    fn launch<'a>(&'a self, workspace: &'a str, logs: &'a LogBuffer) -> BoxFuture<'a, Result<Launched>> {
+        async move {
+            match self.command.transport {
+                TransportKind::Stdio => self.spawn_stdio(workspace, logs),
+                TransportKind::Http | TransportKind::Unix => self.spawn_hub(workspace, logs).await,
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Gives a workspace process its explicit environment, piped stdio, its own
+/// process group and (Linux) the parent-death signal.
+fn isolate(command: &mut Command, cmd: &HubCommand) {
+    command
+        .env_clear()
+        .envs(cmd.inherited_env())
+        .envs(&cmd.env)
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Kills a process that failed to start and builds its
+/// [`Error::StartFailed`] with the stderr it wrote last.
+async fn fail(
+    mut child: Child,
+    logs: &LogBuffer,
+    stderr_done: oneshot::Receiver<()>,
+    reason: String,
+    failed: &impl Fn(String, Vec<String>) -> Error,
+) -> Error {
+    let _ = child.start_kill();
+    let status = child.wait().await.ok();
+    // Let the stderr reader drain what the process wrote last.
+    let _ = tokio::time::timeout(Duration::from_secs(1), stderr_done).await;
+    let reason = match status.and_then(|s| s.code()) {
+        Some(code) if reason.starts_with("exited") => format!("{reason} (exit status {code})"),
+        _ => reason,
+    };
+    failed(reason, logs.stderr_tail(FAILURE_LINES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_line_is_recognised_and_other_lines_are_not() {
+        let ready = ReadyLine::parse(r#"{"event":"ready","url":"http://127.0.0.1:5/mcp"}"#);
+        assert_eq!(ready.map(|r| r.url).as_deref(), Some("http://127.0.0.1:5/mcp"));
+        assert_eq!(ReadyLine::parse("Starting server..."), None);
+        assert_eq!(ReadyLine::parse(r#"{"event":"log","url":"x"}"#), None);
+    }
+}
