@@ -15,6 +15,7 @@ use crate::metrics::MetricsSnapshot;
 use crate::logs::LogLine;
 use crate::session::ClientIdentity;
 use crate::supervisor::{EventSink, WorkspaceStatus};
+use crate::fleet::Fleet;
 use crate::workspace::{Handlers, SessionHandle, Workspace};
 
 /// Supervision events kept for [`Bridge::events`].
@@ -40,6 +41,8 @@ pub struct BridgeHandlers {
 
 /// Runs and talks to one hub process per workspace.
 pub struct Bridge {
+    workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
+    /// Their supervisors, for the `maxRunning` cap.
     fleet: Arc<Fleet>,
     config: BridgeConfig,
     handlers: BridgeHandlers,
@@ -62,18 +65,6 @@ fn private_socket_dir() -> Option<std::path::PathBuf> {
             tracing::error!(dir = %dir.display(), error = %e, "cannot create the socket directory");
             None
         }
-    }
-}
-
-/// The workspaces of a bridge, shared with them for `maxRunning`.
-pub(crate) struct Fleet {
-    pub workspaces: RwLock<HashMap<String, Arc<Workspace>>>,
-    pub max_running: Option<usize>,
-}
-
-impl Fleet {
-    pub fn members(&self) -> Vec<Arc<Workspace>> {
-        self.workspaces.read().values().cloned().collect()
     }
 }
 
@@ -114,12 +105,9 @@ impl Bridge {
             .values()
             .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
         let socket_dir = if uses_unix { private_socket_dir() } else { None };
-        let fleet = Arc::new(Fleet {
-            workspaces: RwLock::new(HashMap::new()),
-            max_running: config.max_running,
-        });
         let bridge = Bridge {
-            fleet,
+            workspaces: RwLock::new(HashMap::new()),
+            fleet: Arc::new(Fleet::new(config.max_running)),
             config,
             handlers,
             sink,
@@ -131,7 +119,8 @@ impl Bridge {
             bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
         for (id, spec) in specs {
             let workspace = bridge.make_workspace(&id, &spec);
-            bridge.fleet.workspaces.write().insert(id, workspace);
+            bridge.fleet.join(&id, workspace.supervisor().clone());
+            bridge.workspaces.write().insert(id, workspace);
         }
         bridge
     }
@@ -161,6 +150,10 @@ impl Bridge {
         ))
     }
 
+    fn members(&self) -> Vec<Arc<Workspace>> {
+        self.workspaces.read().values().cloned().collect()
+    }
+
     /// Adds a workspace at run time; it starts on its first call.
     ///
     /// # Errors
@@ -178,10 +171,11 @@ impl Bridge {
             ));
         }
         let workspace = self.make_workspace(id, &spec);
-        let mut workspaces = self.fleet.workspaces.write();
+        let mut workspaces = self.workspaces.write();
         if workspaces.contains_key(id) {
             return Err(Error::InvalidArgument(format!("workspace {id:?} already exists")));
         }
+        self.fleet.join(id, workspace.supervisor().clone());
         workspaces.insert(id.to_owned(), workspace);
         Ok(())
     }
@@ -197,11 +191,11 @@ impl Bridge {
             return Err(Error::Closed);
         }
         let workspace = self
-            .fleet
             .workspaces
             .write()
             .remove(id)
             .ok_or_else(|| Error::UnknownWorkspace(id.to_owned()))?;
+        self.fleet.leave(id);
         workspace.retire();
         workspace.stop(grace).await;
         Ok(())
@@ -216,8 +210,7 @@ impl Bridge {
         if self.closing.is_cancelled() {
             return Err(Error::Closed);
         }
-        self.fleet
-            .workspaces
+        self.workspaces
             .read()
             .get(id)
             .cloned()
@@ -227,12 +220,12 @@ impl Bridge {
     /// Whether `id` is a configured workspace: one lookup, where
     /// [`Bridge::workspace_ids`] copies every id.
     pub fn has_workspace(&self, id: &str) -> bool {
-        self.fleet.workspaces.read().contains_key(id)
+        self.workspaces.read().contains_key(id)
     }
 
     /// The configured workspace ids, sorted.
     pub fn workspace_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.fleet.workspaces.read().keys().cloned().collect();
+        let mut ids: Vec<String> = self.workspaces.read().keys().cloned().collect();
         ids.sort();
         ids
     }
@@ -327,7 +320,7 @@ impl Bridge {
 
     /// Supervision state of every workspace, sorted by id.
     pub fn statuses(&self) -> Vec<WorkspaceStatus> {
-        let mut all: Vec<WorkspaceStatus> = self.fleet.members().iter().map(|w| w.status()).collect();
+        let mut all: Vec<WorkspaceStatus> = self.members().iter().map(|w| w.status()).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }
@@ -385,7 +378,7 @@ impl Bridge {
     /// fail with `CLOSED`, and so do later calls. Idempotent.
     pub async fn close(&self) {
         self.closing.cancel();
-        let members = self.fleet.members();
+        let members = self.members();
         let stops = members.iter().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
         if let Some(dir) = &self.socket_dir {

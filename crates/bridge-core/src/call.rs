@@ -4,13 +4,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use serde::Serialize;
 use serde_json::Value;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
-use crate::pending::Progress;
 use crate::queue::Priority;
+
+/// One MCP progress notification's payload (MCP 2025-06-18, Basic /
+/// Utilities / Progress).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Progress {
+    /// Progress so far; increases with every notification.
+    pub progress: f64,
+    /// Total, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<f64>,
+    /// Human-readable status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Progress {
+    /// Reads `notifications/progress` params; `None` when `progress` is
+    /// missing or not a number.
+    pub fn from_params(params: &Value) -> Option<Progress> {
+        Some(Progress {
+            progress: params.get("progress")?.as_f64()?,
+            total: params.get("total").and_then(Value::as_f64),
+            message: params.get("message").and_then(Value::as_str).map(str::to_owned),
+        })
+    }
+}
 
 /// Called with each progress notification of a call, in order, before the
 /// call settles.

@@ -12,41 +12,14 @@
 use std::collections::HashMap;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::call::RequestHandler;
+use crate::call::{Progress, RequestHandler};
 use crate::error::Error;
 use crate::jsonrpc::{Incoming, Message};
 use crate::transport::SendError;
-
-/// One MCP progress notification's payload (MCP 2025-06-18, Basic /
-/// Utilities / Progress).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Progress {
-    /// Progress so far; increases with every notification.
-    pub progress: f64,
-    /// Total, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<f64>,
-    /// Human-readable status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
-
-impl Progress {
-    /// Reads `notifications/progress` params; `None` when `progress` is
-    /// missing or not a number.
-    pub fn from_params(params: &Value) -> Option<Progress> {
-        Some(Progress {
-            progress: params.get("progress")?.as_f64()?,
-            total: params.get("total").and_then(Value::as_f64),
-            message: params.get("message").and_then(Value::as_str).map(str::to_owned),
-        })
-    }
-}
 
 /// What settles a call: the `result` of the server's response, as the
 /// server's JSON text, or why there is none: the server's error response

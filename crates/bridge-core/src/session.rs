@@ -37,11 +37,11 @@ use std::sync::{Arc, OnceLock, Weak};
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
-use crate::call::{NotificationHandler, RequestHandler};
+use crate::call::{NotificationHandler, Progress, RequestHandler};
 use crate::config::Protocol;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Incoming, Message, Outgoing, Params};
-use crate::pending::{Entry, Pending, Progress};
+use crate::pending::{Entry, Pending};
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
 

@@ -300,6 +300,11 @@ impl Supervisor {
         }
     }
 
+    /// The workspace id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Reports an event `{ workspaceId, type: kind, at, ...event }`.
     pub(crate) fn emit(&self, kind: &str, mut event: Value) {
         if let Some(fields) = event.as_object_mut() {

@@ -17,7 +17,8 @@
 //! session's inbox), a send failure, its deadline, its abort signal, or the
 //! bridge closing. On timeout or abort after the request was
 //! sent, it removes its entry and sends `notifications/cancelled`. A send
-//! that surely never reached the server is retried with backoff, within
+//! that surely never reached the server is retried with backoff (50 ms
+//! doubling, with jitter), within
 //! the deadline, up to `maxRetries` times, as the same bytes under the same
 //! id; anything else is never sent twice. The response's `result` reaches
 //! the caller as the server's JSON text ([`Workspace::call_raw`]), or parsed
@@ -36,24 +37,28 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::bridge::Fleet;
-use crate::call::{CallOptions, NotificationHandler, RequestHandler};
+use crate::backoff::Backoff;
+use crate::fleet::Fleet;
+use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{HubCommand, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Outgoing, Params};
 use crate::launcher::LocalProcess;
 use crate::logs::{LogBuffer, LogLine};
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::pending::{Entry, Progress};
+use crate::pending::Entry;
 use crate::queue::Queue;
 use crate::session::{ClientIdentity, Session, SessionState};
-use crate::supervisor::{DefaultSession, EventSink, Running, Supervisor, WorkspaceStatus, EVICTION_GRACE};
+use crate::supervisor::{DefaultSession, EventSink, Running, Supervisor, WorkspaceStatus};
 use crate::transport::SendError;
 
 pub use handle::SessionHandle;
 
-/// First retry delay; doubles each retry.
-const RETRY_BASE: Duration = Duration::from_millis(50);
+/// Delays between the sends of a request that surely never reached the
+/// server: 50 ms doubling, at most 1 s, with jitter ([`Backoff`]).
+fn retry_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(50), 2, Duration::from_secs(1))
+}
 /// Most `InputRequiredResult`s one call answers before it fails with
 /// `PROTOCOL_ERROR` (a server that keeps asking).
 const MAX_INPUT_ROUNDS: u32 = 16;
@@ -153,6 +158,11 @@ impl Workspace {
     /// The request id counter shared by all sessions of the workspace.
     pub(crate) fn ids(&self) -> &AtomicU64 {
         &self.next_id
+    }
+
+    /// The workspace's supervisor.
+    pub(crate) fn supervisor(&self) -> &Arc<Supervisor> {
+        &self.supervisor
     }
 
     pub(crate) fn notification_handler(&self) -> Option<NotificationHandler> {
@@ -325,6 +335,7 @@ impl Workspace {
         let mut encoded: Option<Outgoing> = None;
 
         let mut attempt = 0;
+        let mut retry = retry_backoff();
         let mut input_rounds = 0;
         loop {
             let session = tokio::select! {
@@ -430,7 +441,7 @@ impl Workspace {
                     if attempt > self.limits.max_retries {
                         return Err(Error::Transport(reason));
                     }
-                    let delay = RETRY_BASE * 2u32.saturating_pow(attempt - 1);
+                    let delay = retry.next().unwrap_or_default();
                     tracing::debug!(workspace = self.id, attempt, ?delay, "request never reached the server; retrying");
                     tokio::select! {
                         _ = tokio::time::sleep(delay) => {}
@@ -486,36 +497,11 @@ impl Workspace {
     /// As [`Workspace::start`].
     pub(crate) async fn running(self: &Arc<Self>) -> Result<Arc<Running>> {
         if self.supervisor.is_stopped() {
-            self.make_room().await;
+            if let Some(fleet) = self.fleet.upgrade() {
+                fleet.make_room(&self.supervisor).await;
+            }
         }
         self.supervisor.running().await
-    }
-
-    /// Under the bridge's `maxRunning` cap, stops the least recently used
-    /// idle workspace until this one may start; with none idle, waits (the
-    /// caller's deadline bounds the wait).
-    async fn make_room(self: &Arc<Self>) {
-        let Some(fleet) = self.fleet.upgrade() else { return };
-        let Some(max_running) = fleet.max_running else { return };
-        loop {
-            let others: Vec<Arc<Workspace>> =
-                fleet.members().into_iter().filter(|w| !Arc::ptr_eq(w, self)).collect();
-            if others.iter().filter(|w| w.supervisor.is_active()).count() < max_running {
-                return;
-            }
-            let victim = others
-                .iter()
-                .filter(|w| w.supervisor.is_idle())
-                .min_by_key(|w| w.supervisor.last_used())
-                .cloned();
-            match victim {
-                Some(victim) => {
-                    victim.supervisor.emit("evicted", json!({ "for": self.id, "maxRunning": max_running }));
-                    victim.supervisor.stop(EVICTION_GRACE).await;
-                }
-                None => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
     }
 
     /// The OS process id, when a process is running.
