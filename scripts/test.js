@@ -19,7 +19,7 @@ function testFiles(dir) {
 const suites = [
   ['cargo', ['test', '--workspace', '--release', '--all-targets']],
   [venvPython, ['-m', 'pytest', '-q', 'python-fastmcp/tests']],
-  [process.execPath, ['--test', '--test-concurrency=1', ...testFiles('tests'), ...testFiles('express-bridge/test')]],
+  [process.execPath, ['--test', '--test-concurrency=1', ...testFiles('tests')]],
 ];
 
 const failed = [];

@@ -1,3 +1,6 @@
+// Bridge.call and the Bridge's life cycle against real FastMCP workspaces
+// (examples/workspaces, and temporary ones): results and error codes, inline
+// configuration, start failures, close(), and no process left behind.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';

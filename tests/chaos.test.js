@@ -1,4 +1,6 @@
-// Short chaos run (long form: `node tests/chaos.js --calls 10000`).
+// Every call settles exactly once while the real lab workspace process is
+// SIGKILLed every 500 settled calls: the short form of tests/chaos.js (long
+// form: `node tests/chaos.js --calls 10000`).
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 

@@ -1,4 +1,5 @@
-// Shared helpers of the Node tests.
+// Shared helpers of the Node tests, core and Express alike: the repository's
+// workspaces, polling, process checks, and a real Express server on port 0.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -7,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
+import express from 'express';
 import { defaultPython } from 'fastmcp-bridge';
 
 export const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -77,4 +79,50 @@ export function isAlive(pid) {
   } catch {
     return false;
   }
+}
+
+export const MCP_ACCEPT = 'application/json, text/event-stream';
+
+/**
+ * Serves `mount(app)` on 127.0.0.1, port 0.
+ * @returns {Promise<{ base: string, close: () => Promise<void> }>}
+ */
+export async function serve(mount) {
+  const app = express();
+  mount(app);
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  return {
+    base: `http://127.0.0.1:${server.address().port}`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** POSTs one JSON-RPC message with MCP headers; `headers` override them. */
+export function postMcp(url, message, headers = {}) {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: MCP_ACCEPT, ...headers },
+    body: typeof message === 'string' ? message : JSON.stringify(message),
+  });
+}
+
+/** Initializes an MCP session over plain HTTP and returns its id. */
+export async function initialize(url, headers = {}) {
+  const response = await postMcp(url, {
+    jsonrpc: '2.0',
+    id: 0,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'http-test', version: '0' } },
+  }, headers);
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(body.result.protocolVersion, '2025-06-18');
+  const sessionId = response.headers.get('mcp-session-id');
+  assert.ok(sessionId);
+  return sessionId;
 }

@@ -1,7 +1,6 @@
-// Packs fastmcp-bridge as a user gets it (npm pack, with the built addon),
-// installs the tarball into a new Express app in a temporary directory, sets
-// up the Python side with the shipped command, and reaches a workspace
-// through the app with the official MCP client.
+// The npm package as a user gets it: npm pack (with the built addon), the
+// tarball installed into a new Express app in a temporary directory, the
+// shipped Python setup, and a real workspace reached with the official MCP client.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

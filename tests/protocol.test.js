@@ -1,8 +1,10 @@
-// The MCP revision a workspace speaks (`protocol`): the sessionless
-// 2026-07-28 revision over http, unix and stdio against the real FastMCP lab
-// workspace, and `auto`, which speaks it where the server offers it and
-// falls back to `initialize` against a server built with the official
-// TypeScript SDK, which does not.
+// The MCP revision a workspace speaks (`protocol`), against the real FastMCP
+// lab workspace over http, unix and stdio and a stdio server built with the
+// official TypeScript SDK.
+//
+// The sessionless 2026-07-28 revision over each transport, and `auto`, which
+// speaks it where the server offers it and falls back to `initialize`
+// against the SDK server, which does not.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';

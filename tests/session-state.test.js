@@ -1,9 +1,12 @@
+// The logging level and resource subscriptions a client set on its MCP
+// session survive that session being replaced (process restart over http,
+// unix and stdio; HTTP 404), against the real lab workspace.
+//
 // What a client sets on its MCP session and the server keeps for it, the
 // logging level (`logging/setLevel`) and resource subscriptions
-// (`resources/subscribe` / `resources/unsubscribe`), survives the MCP session
-// being replaced: after a process restart (http, unix, stdio) and after the
-// server ends the session (HTTP 404). Against the real lab workspace, which
-// keeps subscriptions per MCP session and filters logging per session.
+// (`resources/subscribe` / `resources/unsubscribe`), is replayed on the new
+// session. The lab workspace keeps subscriptions per MCP session and filters
+// logging per session, so a lost setting shows.
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 

@@ -1,7 +1,9 @@
-// The streamable HTTP session the core holds with a real hub, over TCP and
-// over a Unix socket: the GET stream for messages the server sends outside
-// any call, a session the server ends (HTTP 404, re-initialized
-// transparently), and DELETE when a session closes.
+// The streamable HTTP session the core holds with a real hub process, over
+// TCP on loopback and over a Unix socket: the GET stream, a session the
+// server ends (HTTP 404), and DELETE when a session closes.
+//
+// The GET stream carries what the server sends outside any call; after a 404
+// the session is re-initialized transparently.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

@@ -1,4 +1,8 @@
-"""Helpers that run the hub as a real subprocess, every wait bounded."""
+"""Fixtures shared by the hub's tests: the hub as a real subprocess, every wait bounded.
+
+Workspaces with real child servers (mcp-server-time from PyPI, the flaky
+fixture), a client of the hub (FastMCP's), and its ``GET /health``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fastmcp import Client
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "workspaces"
@@ -90,6 +95,30 @@ def make_workspace(directory: Path, servers: dict, tools: bool = True) -> Path:
         config["tools"] = ["local_tools"]
     (directory / "workspace.json").write_text(json.dumps(config))
     return directory
+
+
+def hub_client(url: str, **kwargs) -> Client:
+    """A FastMCP client of the hub at ``url``."""
+    # The handshake era keeps a standalone (GET) stream, which carries
+    # notifications that are not answers to a request.
+    return Client(url, mode="legacy", timeout=20, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def shared_hub(tmp_path_factory):
+    """One hub with mcp-server-time and the flaky fixture, for read-only tests.
+
+    Yields its URL and the file the flaky child's ``hang`` tool writes when
+    it is cancelled.
+    """
+    directory = tmp_path_factory.mktemp("shared")
+    marker = directory / "cancelled"
+    servers = {"time": TIME, "flaky": {**FLAKY, "env": {"FLAKY_MARKER": str(marker)}}}
+    hub = Hub(make_workspace(directory, servers))
+    try:
+        yield hub.ready()["url"], marker
+    finally:
+        hub.stop()
 
 
 def get_health(url: str) -> dict:

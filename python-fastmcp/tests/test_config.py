@@ -1,4 +1,6 @@
-"""Reading workspace.json."""
+"""Reading and checking a workspace's configuration: workspace.json or inline
+JSON, the ``mcpServers`` shape, and every malformed input as ``ConfigError``.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import sys
-
-from fastmcp_workspace import Backoff, ConfigError, HttpServer, StdioServer, load_config
-from fastmcp_workspace.supervisor import resolve_command
+from fastmcp_workspace import ConfigError, HttpServer, StdioServer, load_config
 
 
 def write(tmp_path: Path, config: object) -> Path:
@@ -84,14 +83,3 @@ def test_inline_config_is_checked_like_the_file(tmp_path: Path):
     assert load_config(tmp_path, '{"name": "x"}').name == "x"
     with pytest.raises(ConfigError):
         load_config(tmp_path, '{"nmae": "x"}')
-
-
-def test_python_command_means_the_hub_interpreter():
-    assert resolve_command("python") == sys.executable
-    assert resolve_command("python3") == sys.executable
-    assert resolve_command("node") == "node"
-
-
-def test_backoff_doubles_up_to_its_maximum_and_stops():
-    assert list(Backoff(initial=1, maximum=5, max_attempts=5)) == [1, 2, 4, 5, 5]
-    assert list(Backoff(max_attempts=0)) == []

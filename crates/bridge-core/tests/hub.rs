@@ -1,6 +1,9 @@
-//! The core against real hub processes. Needs an interpreter with the hub
-//! installed: `$FASTMCP_BRIDGE_PYTHON`, else the repository's `.venv`
-//! (`npm test` sets both up).
+//! The core's `Bridge` against real hub processes (examples/workspaces, over
+//! HTTP on loopback): a tool call and close, server errors passed through, an
+//! unknown workspace, start failures and the start timeout, raw params.
+//!
+//! Needs an interpreter with the hub installed: `$FASTMCP_BRIDGE_PYTHON`, else
+//! the repository's `.venv` (`npm test` sets both up).
 
 use std::path::PathBuf;
 

@@ -1,7 +1,9 @@
-// SseStream against real sockets on loopback: a client that stops reading
-// is cut off once its unread bytes stay over the limit or pass four times
-// it; one that keeps up gets every event, also after a burst over the
-// limit, and a single event larger than the limit still goes out.
+// SseStream's buffer limit against real sockets on loopback: a client that
+// stops reading is cut off; one that keeps up gets every event.
+//
+// A slow client is cut off once its unread bytes stay over the limit or pass
+// four times it; one that keeps up gets every event, also after a burst over
+// the limit, and a single event larger than the limit still goes out.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -10,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { createParser } from 'eventsource-parser';
 
-import { SseStream } from '../sse.js';
+import { SseStream } from '../../express-bridge/sse.js';
 
 const LIMIT = 256 * 1024;
 /** Bound on what the slow-client test writes before it gives up. */

@@ -1,9 +1,11 @@
-// The official TS SDK client through the MCP endpoint in both handshake-era
-// revisions, 2025-06-18 and 2025-11-25: initialize, tools/list, tools/call,
-// progress and cancellation against a real lab workspace. The SDK client
-// always offers its newest revision (2025-11-25) in initialize; for
-// 2025-06-18 its `fetch` option offers that revision instead, as an older
-// client would, and the client then speaks whatever the server negotiated.
+// The official TS SDK client through the MCP endpoint (real Express server,
+// real lab workspace) in both handshake-era revisions, 2025-06-18 and
+// 2025-11-25: initialize, tools/list, tools/call, progress and cancellation.
+//
+// The SDK client always offers its newest revision (2025-11-25) in
+// initialize; for 2025-06-18 its `fetch` option offers that revision
+// instead, as an older client would, and the client then speaks whatever the
+// server negotiated.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -12,7 +14,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { eventually, labDir, serve } from './helpers.js';
+import { eventually, labDir, serve } from '../helpers.js';
 
 function text(result) {
   assert.equal(result.isError, false, JSON.stringify(result));

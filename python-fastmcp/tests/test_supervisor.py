@@ -1,60 +1,30 @@
-"""Aggregation: child servers mounted under their names, supervised, observable."""
+"""Supervising child servers: restart after a crash, failure after the last
+backoff delay, progress, logs and cancellation relayed, the hub's ``python``.
+
+Real hub processes with real child servers (mcp-server-time from PyPI, the
+flaky fixture), called with FastMCP's client.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import anyio
 import mcp.types as mcp_types
 import pytest
-from conftest import FLAKY, TIME, get_health, make_workspace
-from fastmcp import Client
+from conftest import FLAKY, TIME, get_health, hub_client, make_workspace
+
+from fastmcp_workspace.supervisor import resolve_command
 
 pytestmark = pytest.mark.anyio
 
 
-def hub_client(url: str, **kwargs) -> Client:
-    # The handshake era keeps a standalone (GET) stream, which carries
-    # notifications that are not answers to a request.
-    return Client(url, mode="legacy", timeout=20, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def shared_hub(tmp_path_factory):
-    """One hub with mcp-server-time and the flaky fixture, for read-only tests."""
-    from conftest import Hub
-
-    directory = tmp_path_factory.mktemp("shared")
-    marker = directory / "cancelled"
-    servers = {"time": TIME, "flaky": {**FLAKY, "env": {"FLAKY_MARKER": str(marker)}}}
-    hub = Hub(make_workspace(directory, servers))
-    try:
-        yield hub.ready()["url"], marker
-    finally:
-        hub.stop()
-
-
-async def test_tools_of_two_real_servers_are_namespaced_beside_unprefixed_local_tools(shared_hub):
-    url, _ = shared_hub
-    async with hub_client(url) as client:
-        names = {tool.name for tool in await client.list_tools()}
-        assert {"echo", "time_get_current_time", "time_convert_time", "flaky_ping"} <= names
-        assert not {"get_current_time", "ping", "time_echo", "flaky_echo"} & names
-        now = await client.call_tool("time_get_current_time", {"timezone": "UTC"})
-        assert now.structured_content["timezone"] == "UTC"
-        assert (await client.call_tool("flaky_ping", {})).data == "pong"
-        assert (await client.call_tool("echo", {"text": "hi"})).data == "hi"
-
-
-async def test_health_is_ok_when_every_child_runs(shared_hub):
-    url, _ = shared_hub
-    health = get_health(url)
-    assert health["status"] == "ok"
-    assert {name: entry["state"] for name, entry in health["servers"].items()} == {
-        "time": "running",
-        "flaky": "running",
-    }
+def test_python_command_means_the_hub_interpreter():
+    assert resolve_command("python") == sys.executable
+    assert resolve_command("python3") == sys.executable
+    assert resolve_command("node") == "node"
 
 
 async def test_progress_and_log_messages_of_a_child_reach_the_caller(shared_hub):

@@ -1,6 +1,9 @@
-// What the endpoint answers a client of the sessionless 2026-07-28 revision,
-// which it does not speak: every modern request gets a 4xx whose body is not
-// one of the revision's own errors (UnsupportedProtocolVersion -32022,
+// What the MCP endpoint (real Express server, real lab workspace) answers a
+// client of the sessionless 2026-07-28 revision, which it does not speak: a
+// bounded 4xx that lets a dual-era client fall back to initialize.
+//
+// Every modern request gets a 4xx whose body is not one of the revision's
+// own errors (UnsupportedProtocolVersion -32022,
 // MissingRequiredClientCapability -32021, HeaderMismatch -32020), so that a
 // dual-era client falls back to initialize (MCP 2026-07-28, Basic /
 // Transports / Streamable HTTP / Backward Compatibility) and the fallback
@@ -11,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { labDir, MCP_ACCEPT, serve } from './helpers.js';
+import { labDir, MCP_ACCEPT, serve } from '../helpers.js';
 
 const MODERN = '2026-07-28';
 const MODERN_ERROR_CODES = [-32020, -32021, -32022];

@@ -1,8 +1,10 @@
-// The MCP endpoint end to end with the official Python `mcp` client (the
-// version the hub's venv pins): python_client.py runs initialize,
-// tools/list, tools/call, progress, logging and cancellation through Express
-// against a real lab workspace, in both handshake-era revisions (2025-06-18
-// and 2025-11-25), then connects as a client of the sessionless 2026-07-28
+// The MCP endpoint end to end with the official Python `mcp` client
+// (python_client.py, the version the hub's venv pins), through a real
+// Express server on loopback, against a real lab workspace process.
+//
+// python_client.py runs initialize, tools/list, tools/call, progress,
+// logging and cancellation in both handshake-era revisions (2025-06-18 and
+// 2025-11-25), then connects as a client of the sessionless 2026-07-28
 // revision would: `mode="auto"` probes server/discover and must fall back to
 // initialize; a client pinned to 2026-07-28 must get an error, not a hang.
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { promisify } from 'node:util';
 import { Bridge, defaultPython } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { labDir, serve } from './helpers.js';
+import { labDir, serve } from '../helpers.js';
 
 const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'python_client.py');
 

@@ -1,5 +1,6 @@
 // The MCP endpoint's HTTP contract (MCP 2025-06-18 and 2025-11-25, Basic /
-// Transports / Streamable HTTP) and the security defaults, with fetch.
+// Transports / Streamable HTTP) and the security defaults, with fetch against
+// a real Express server on loopback and real lab workspace processes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -7,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { eventually, initialize, labDir, MCP_ACCEPT, postMcp, serve } from './helpers.js';
+import { eventually, initialize, labDir, MCP_ACCEPT, postMcp, serve } from '../helpers.js';
 
 const LIST = { jsonrpc: '2.0', id: 1, method: 'tools/list' };
 

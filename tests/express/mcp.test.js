@@ -1,5 +1,5 @@
-// The MCP endpoint end to end: the official TS SDK client, through Express,
-// against a real lab workspace process.
+// The MCP endpoint end to end: the official TS SDK client, through a real
+// Express server on loopback, against a real lab workspace process.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
@@ -9,8 +9,7 @@ import { CreateMessageRequestSchema, LoggingMessageNotificationSchema } from '@m
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
-import { labWorkspace } from '../../tests/helpers.js';
-import { eventually, hubPids, labDir, serve } from './helpers.js';
+import { eventually, hubPids, labDir, labWorkspace, serve } from '../helpers.js';
 
 function text(result) {
   assert.equal(result.isError, false, JSON.stringify(result));
