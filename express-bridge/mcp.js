@@ -11,6 +11,7 @@
 // request to a Web Request (through @hono/node-server), which costs CPU the
 // workspace processes need on small machines.
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import express from 'express';
@@ -19,8 +20,12 @@ import { BridgeError } from 'fastmcp-bridge';
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
 import { SseStream } from './sse.js';
 
-/** MCP revisions the endpoint negotiates, newest first. */
-export const SUPPORTED_PROTOCOL_VERSIONS = Object.freeze(['2025-11-25', '2025-06-18', '2025-03-26']);
+/**
+ * MCP revisions the endpoint negotiates, newest first: the handshake
+ * revisions of the package's `protocol.json`, which the Rust core speaks to
+ * the workspaces too.
+ */
+export const SUPPORTED_PROTOCOL_VERSIONS = Object.freeze([...createRequire(import.meta.url)('../protocol.json').handshake]);
 
 /** Assumed when a request has no MCP-Protocol-Version header (MCP 2025-06-18, Transports / Protocol Version Header). */
 const DEFAULT_PROTOCOL_VERSION = '2025-03-26';

@@ -40,6 +40,7 @@ pub mod logs;
 pub mod metrics;
 pub mod pending;
 pub mod process;
+pub mod protocol;
 pub mod queue;
 pub mod session;
 pub mod supervisor;

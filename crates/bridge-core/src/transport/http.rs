@@ -37,7 +37,7 @@
 //! wait for it and go on the new session; the `GET` stream's own `404`
 //! re-initializes the same way. What the client had set on the ended
 //! session and the server kept for it (logging level, resource
-//! subscriptions; see `HttpTransport::restoring`) is then set again on
+//! subscriptions; see `HttpTransport::renewing`) is then set again on
 //! the new one, before the refused message goes.
 //!
 //! [`Transport::close`] stops the `GET` stream and sends `DELETE` with the
@@ -62,10 +62,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::connect::Connector;
-use super::{Inbox, SendError, Transport};
+use super::{Inbox, Renewal, SendError, Transport};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, Outgoing};
-use crate::session::SessionState;
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
@@ -117,8 +116,9 @@ struct Inner {
     listening: AtomicBool,
     /// Cancelled by close or drop: ends the `GET` stream task.
     closed: CancellationToken,
-    /// Set again on each session that re-initializing starts.
-    state: Arc<SessionState>,
+    /// Checks and sets up each session that re-initializing starts; without
+    /// it, any `protocolVersion` is taken and nothing is set again.
+    renewal: Option<Arc<dyn Renewal>>,
 }
 
 /// How one POST ended, before re-initialization is considered.
@@ -180,7 +180,7 @@ impl HttpTransport {
                 reinitializations: AtomicU64::new(0),
                 listening: AtomicBool::new(false),
                 closed: CancellationToken::new(),
-                state: Arc::default(),
+                renewal: None,
             }),
         })
     }
@@ -190,9 +190,9 @@ impl HttpTransport {
     /// sent right after `notifications/initialized`. A request the server
     /// refuses is logged and skipped. Without it, nothing is set again.
     #[must_use]
-    pub(crate) fn restoring(mut self, state: Arc<SessionState>) -> Self {
+    pub fn renewing(mut self, renewal: Arc<dyn Renewal>) -> Self {
         let inner = Arc::get_mut(&mut self.inner).expect("a new transport has one owner");
-        inner.state = state;
+        inner.renewal = Some(renewal);
         self
     }
 
@@ -453,10 +453,13 @@ impl Inner {
         let (new_session, result) = self.exchange(&id, "initialize", &params, false).await?;
         let init: Value =
             serde_json::from_str(result.get()).map_err(|e| Error::Protocol(format!("InitializeResult: {e}")))?;
-        let version = init
-            .get("protocolVersion")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::Protocol("InitializeResult has no protocolVersion".into()))?;
+        let version = match &self.renewal {
+            Some(renewal) => renewal.accept(&init)?,
+            None => init
+                .get("protocolVersion")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::Protocol("InitializeResult has no protocolVersion".into()))?,
+        };
         *self.protocol_version.write() = HeaderValue::from_str(version).ok();
         *self.session_id.write() = new_session;
         let initialized = Outgoing::notification("notifications/initialized", None);
@@ -475,11 +478,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Sends the requests of [`SessionState::requests`] on the session
+    /// Sends the requests of [`Renewal::replay`] on the session
     /// re-initialization `n` started, one after another, with ids of their
     /// own (`fastmcp-bridge/restore/<n>/<k>`).
     async fn restore(&self, n: u64) {
-        for (k, (method, params)) in self.state.requests().into_iter().enumerate() {
+        let replay = self.renewal.as_ref().map(|r| r.replay()).unwrap_or_default();
+        for (k, (method, params)) in replay.into_iter().enumerate() {
             let id = json!(format!("fastmcp-bridge/restore/{n}/{k}"));
             match self.exchange(&id, method, &params, true).await {
                 Ok(_) => tracing::debug!(url = %self.url, method, %params, "restored on the new MCP session"),
@@ -789,11 +793,9 @@ impl Transport for HttpTransport {
 
     /// MCP 2025-06-18, Basic / Transports / Streamable HTTP: the client
     /// sends the negotiated version on every request after initialization.
-    fn set_protocol_version(&self, version: Option<&str>) {
+    fn set_protocol_version(&self, version: Option<&str>, sessionless: bool) {
         *self.inner.protocol_version.write() = version.and_then(|v| HeaderValue::from_str(v).ok());
-        self.inner
-            .sessionless
-            .store(version == Some(crate::session::SESSIONLESS_PROTOCOL_VERSION), Ordering::Release);
+        self.inner.sessionless.store(sessionless, Ordering::Release);
     }
 
     /// Stops the `GET` stream and sends `DELETE` for the session.
@@ -1075,7 +1077,7 @@ mod tests {
         let init = json!({ "jsonrpc": "2.0", "id": 100, "method": "initialize",
             "params": { "protocolVersion": "2025-11-25", "capabilities": { "roots": {} }, "clientInfo": { "name": "probe", "version": "9" } } });
         transport.send(Outgoing::encode(&init).unwrap()).await.unwrap();
-        transport.set_protocol_version(Some("2025-11-25"));
+        transport.set_protocol_version(Some("2025-11-25"), false);
         transport.send(Outgoing::notification("notifications/initialized", None)).await.unwrap();
     }
 
@@ -1322,7 +1324,7 @@ mod tests {
         })
         .await;
         let transport = transport(&url, Arc::default(), 4096);
-        transport.set_protocol_version(Some("2026-07-28"));
+        transport.set_protocol_version(Some("2026-07-28"), true);
         let call = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
             "params": { "name": "météo", "arguments": {} } });
         transport.send(Outgoing::encode(&call).unwrap()).await.unwrap();
@@ -1355,7 +1357,7 @@ mod tests {
         })
         .await;
         let transport = transport(&url, Arc::default(), 4096);
-        transport.set_protocol_version(Some("2026-07-28"));
+        transport.set_protocol_version(Some("2026-07-28"), true);
         let err = transport.send(Outgoing::request(1, "ping", None, false).unwrap()).await.unwrap_err();
         assert!(matches!(err.error, Error::JsonRpc { code: -32601, .. }), "{:?}", err.error);
         assert_eq!(seen.lock().len(), 1);

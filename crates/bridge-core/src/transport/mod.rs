@@ -52,6 +52,25 @@ impl SendError {
     }
 }
 
+/// What a transport that keeps an MCP session of its own (streamable HTTP,
+/// whose server may end a session with HTTP 404) needs from the protocol
+/// layer to set up the session that replaces it as the first was set up.
+/// Implemented by the protocol layer, so that the handshake is written once
+/// and a transport imports nothing above it.
+pub trait Renewal: Send + Sync + 'static {
+    /// Checks the new session's `InitializeResult`; the revision it settles
+    /// on, as the `MCP-Protocol-Version` value.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protocol`] for a result the first handshake would refuse.
+    fn accept(&self, init: &Value) -> Result<&'static str, Error>;
+
+    /// The requests, with their params, that set the new session up as the
+    /// client had set the last one, in order.
+    fn replay(&self) -> Vec<(&'static str, Value)>;
+}
+
 /// One connection to an MCP server.
 pub trait Transport: Send + Sync + 'static {
     /// Sends one JSON-RPC message: its bytes as encoded, unchanged (a
@@ -74,11 +93,11 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Sends `MCP-Protocol-Version: version` with every later message
     /// (`None`: none). Only streamable HTTP carries the negotiated version
-    /// out of band; other transports ignore it. With the sessionless
+    /// out of band; other transports ignore it. With a `sessionless`
     /// revision (`2026-07-28`) streamable HTTP also names each request's
     /// method (and tool, prompt or resource) in headers and sends no
     /// notifications (MCP 2026-07-28, Basic / Transports).
-    fn set_protocol_version(&self, _version: Option<&str>) {}
+    fn set_protocol_version(&self, _version: Option<&str>, _sessionless: bool) {}
 
     /// Ends the MCP session on the server, if the transport has one. Errors
     /// are logged, not returned: closing is best effort.

@@ -1,0 +1,104 @@
+//! Dispatch of what the server sends on one MCP session: the session's
+//! inbox.
+
+use std::sync::{Arc, OnceLock, Weak};
+
+use serde_json::{json, Value};
+
+use crate::call::{NotificationHandler, Progress, RequestHandler};
+use crate::error::Error;
+use crate::jsonrpc::{Incoming, Message, Outgoing};
+use crate::pending::Pending;
+use crate::transport::{Inbox, SendError, Transport};
+
+/// Routes what the server sends on one session: responses and progress to
+/// waiting calls, other notifications to the bridge's handler, and server
+/// requests to the call's, the session's handler, or -32601.
+pub(crate) struct SessionInbox {
+    pub workspace: String,
+    pub pending: Arc<Pending>,
+    /// The transport its answers to server requests go back on, set once
+    /// the transport exists.
+    pub transport: OnceLock<Weak<dyn Transport>>,
+    pub notifications: Option<NotificationHandler>,
+    pub requests: Option<RequestHandler>,
+}
+
+impl SessionInbox {
+    fn answer(&self, id: Value, request: Value, handler: Option<RequestHandler>) {
+        let Some(transport) = self.transport.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let workspace = self.workspace.clone();
+        tokio::spawn(async move {
+            let method = request.get("method").and_then(Value::as_str).unwrap_or("").to_owned();
+            let outcome = match (method.as_str(), handler) {
+                ("ping", _) => Ok(json!({})),
+                (_, Some(handler)) => handler(request).await,
+                (_, None) => Err(Error::JsonRpc {
+                    code: -32601,
+                    message: format!("Method not found: {method}"),
+                    data: None,
+                }),
+            };
+            let response = match outcome {
+                Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+                Err(Error::JsonRpc { code, message, data }) => {
+                    let mut error = json!({ "code": code, "message": message });
+                    if let Some(data) = data {
+                        error["data"] = data;
+                    }
+                    json!({ "jsonrpc": "2.0", "id": id, "error": error })
+                }
+                Err(other) => json!({ "jsonrpc": "2.0", "id": id,
+                    "error": { "code": -32603, "message": other.to_string() } }),
+            };
+            let response = Outgoing::encode(&response).expect("a response is a JSON-RPC message");
+            if let Err(e) = transport.send(response).await {
+                tracing::warn!(workspace, method, error = %e.error, "could not answer a server request");
+            }
+        });
+    }
+}
+
+impl Inbox for SessionInbox {
+    fn deliver(&self, incoming: Incoming, related: Option<&Value>) {
+        match incoming.kind.clone() {
+            Message::Response { id } => {
+                if !self.pending.complete(incoming) {
+                    tracing::warn!(workspace = self.workspace, %id, "response to no waiting call; dropped");
+                }
+            }
+            Message::Notification { method } => {
+                let message = incoming.message;
+                if method == "notifications/progress" {
+                    let params = message.get("params").cloned().unwrap_or(Value::Null);
+                    if let (Some(token), Some(progress)) =
+                        (params.get("progressToken"), Progress::from_params(&params))
+                    {
+                        if self.pending.progress(token, progress) {
+                            return;
+                        }
+                    }
+                }
+                match &self.notifications {
+                    Some(handler) => handler(&self.workspace, message),
+                    None => tracing::debug!(workspace = self.workspace, method, "server notification"),
+                }
+            }
+            Message::Request { id, .. } => {
+                let handler = related
+                    .and_then(|r| self.pending.request_handler(r))
+                    .or_else(|| self.requests.clone());
+                self.answer(id, incoming.message, handler);
+            }
+        }
+    }
+
+    fn fail(&self, id: &Value, error: Error) {
+        if !id.as_u64().is_some_and(|id| self.pending.fail(id, SendError::delivered(error))) {
+            tracing::warn!(workspace = self.workspace, %id, "unreadable response to no waiting call; dropped");
+        }
+    }
+}
+
