@@ -2,7 +2,7 @@
 //!
 //! A `Session` is one MCP session (MCP 2025-06-18, Basic / Lifecycle) on
 //! one server: its own transport connection, `Mcp-Session-Id`, pending map
-//! and inbox ([`SessionInbox`]). Every server has a default session, used by
+//! and inbox (`SessionInbox`, [`crate::protocol::dispatch`]). Every server has a default session, used by
 //! [`Bridge::call`](crate::Bridge::call). A
 //! [`SessionHandle`](crate::SessionHandle) is a further session a caller
 //! opens with its own `clientInfo`, capabilities and request handler; it
@@ -22,7 +22,7 @@
 //! What a client sets on its MCP session and the server keeps, its logging
 //! level (`logging/setLevel`) and its resource subscriptions
 //! (`resources/subscribe`, `resources/unsubscribe`), is recorded as the
-//! server accepts it ([`SessionState`]) and set again on every new MCP
+//! server accepts it (`SessionState`, [`crate::protocol::replay`]) and set again on every new MCP
 //! session that replaces it: after a server restart, and after the server
 //! ended the session (HTTP 404), so a client that set them does not see the
 //! replacement.

@@ -3,12 +3,12 @@
 //!
 //! # Theory of operation
 //!
-//! A [`Supervisor`] owns the lifecycle of one workspace's server. How the
+//! A `Supervisor` owns the lifecycle of one workspace's server. How the
 //! server comes to exist is its [`Launcher`]'s business (a child process
 //! today); the supervisor launches it, opens its default MCP session over
 //! the endpoint the launcher reports, and watches the [`Process`] the
-//! launcher hands back. Its verbs: [`running`] (the ready server, started
-//! when there is none), [`stop`], and [`reset`] (which, followed by a stop
+//! launcher hands back. Its verbs: `running` (the ready server, started
+//! when there is none), `stop`, and `reset` (which, followed by a stop
 //! and a start, is a restart). Its state is a
 //! `Supervision` record under a mutex, whose `phase` is the state machine:
 //!
@@ -23,7 +23,7 @@
 //!
 //! Unlike watchexec's supervisor, whose job is an actor fed through a
 //! channel, the state sits under a mutex: every call reads the ready
-//! server ([`Supervisor::running`]) on its hot path, and a lock taken for a
+//! server (`Supervisor::running`) on its hot path, and a lock taken for a
 //! few instructions costs less than a message round trip to a task.
 //!
 //! A start runs in its own task and is shared by every call waiting for it
@@ -49,10 +49,6 @@
 //! MCP sessions, and stops the process (SIGTERM to its process group,
 //! SIGKILL after the grace period). A start that completes after a stop
 //! began shuts its own server down.
-//!
-//! [`running`]: Supervisor::running
-//! [`stop`]: Supervisor::stop
-//! [`reset`]: Supervisor::reset
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};

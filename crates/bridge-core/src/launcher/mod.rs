@@ -6,7 +6,7 @@
 //! watches it end and stops it. How bytes then reach the endpoint is a
 //! [`Transport`](crate::transport::Transport)'s business, and what happens
 //! over the server's life (health checks, crash, restart with backoff, stop)
-//! the [`Supervisor`](crate::supervisor::Supervisor)'s: a launcher only
+//! the supervisor's ([`crate::supervisor`]): a launcher only
 //! launches.
 //!
 //! [`LocalProcess`] spawns the workspace's hub (or, with the stdio transport,

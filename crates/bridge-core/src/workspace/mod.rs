@@ -1,5 +1,6 @@
-//! One workspace: its queue, its [`Supervisor`], the MCP sessions callers
-//! open on it ([`SessionHandle`]), and the request path of its calls.
+//! One workspace: its queue, its `Supervisor` ([`crate::supervisor`]), the
+//! MCP sessions callers open on it ([`SessionHandle`]), and the request path
+//! of its calls.
 //!
 //! # Theory of operation
 //!
