@@ -45,11 +45,11 @@ use std::time::Duration;
 /// thread, unless the `TOKIO_WORKER_THREADS` environment variable sets
 /// another number (tokio reads it for napi-rs's default runtime).
 ///
-/// One worker measured best on a 2-core machine (BENCHMARKS.md, "Variants":
-/// against a bare echo server 19.4k calls/s at concurrency 64 against 12.4k
-/// with two workers, and 39% less client CPU per call; against FastMCP the
-/// same throughput with 16% less client CPU): the core's work per call is
-/// small and I/O-bound, and a second worker mostly adds thread wake-ups.
+/// One worker measured best on a 2-core machine, in throughput and in
+/// client CPU per call, against both a bare echo server and FastMCP (the
+/// "Variants" figures in `bench/results/2026-11-29-encoded-once.md`): the
+/// core's work per call is small and I/O-bound, and a second worker mostly
+/// adds thread wake-ups.
 /// More workers can help when many workspaces exchange large messages at
 /// once, whose JSON a single worker decodes one after another.
 #[napi_derive::module_init]
