@@ -2,8 +2,9 @@
 // killed (SIGKILL) on a timer, or each time a number of calls has settled.
 // Used in short form by tests/chaos.test.js (kills by count, so that a fast
 // machine cannot finish before the first kill) and in long form by
-// `node tests/chaos.js --calls 10000` (figures in BENCHMARKS.md). Bounded:
-// it stops when every call has settled.
+// `node tests/chaos.js --calls 10000` (figures in
+// bench/results/2026-11-22-supervision.md). Bounded: it stops when every
+// call has settled.
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
