@@ -183,7 +183,7 @@ async function runCall(bridge, start, method, params, options) {
   const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {
-    native = { ...native, callId };
+    native = { ...native, cancellable: true };
     onAbort = () => bridge.cancel(callId);
     signal.addEventListener('abort', onAbort, { once: true });
   }
@@ -432,19 +432,18 @@ export class Bridge extends EventEmitter {
       if (own) return answer(request, own);
       return answer(request, this.#requestHandlers.get(request.method), workspaceId);
     };
-    const open = (onNotification) =>
-      Number(
-        unwrap(
-          this.#native.session(
-            workspaceId,
-            clientInfo && JSON.stringify(clientInfo),
-            capabilities && JSON.stringify(capabilities),
-            onRequest,
-            onNotification,
-          ),
-        ),
+    const open = (onNotification) => {
+      const opened = this.#native.session(
+        workspaceId,
+        clientInfo && JSON.stringify(clientInfo),
+        capabilities && JSON.stringify(capabilities),
+        onRequest,
+        onNotification,
       );
-    return new Session(this.#native, this.#calls, handlers, open);
+      if (!(opened instanceof loadNative().NativeSession)) throw failure(opened);
+      return opened;
+    };
+    return new Session(this.#calls, handlers, open);
   }
 
   /**
@@ -571,17 +570,15 @@ export class Bridge extends EventEmitter {
 export class Session extends EventEmitter {
   #native;
   #calls;
-  #id;
   #handlers;
   #closing;
 
   /** @internal Use `bridge.session()`. */
-  constructor(native, calls, handlers, open) {
+  constructor(calls, handlers, open) {
     super();
-    this.#native = native;
     this.#calls = calls;
     this.#handlers = handlers;
-    this.#id = open((_workspaceId, json) => this.emit('notification', JSON.parse(json)));
+    this.#native = open((_workspaceId, json) => this.emit('notification', JSON.parse(json)));
   }
 
   /** As `bridge.call`, on this session. Rejects with `CLOSED` after `close()`. */
@@ -589,7 +586,7 @@ export class Session extends EventEmitter {
     return runCall(
       this.#calls,
       (callId, paramsJson, native, onProgress, onRequest) =>
-        this.#native.sessionCall(callId, this.#id, method, paramsJson, native, onProgress, onRequest),
+        this.#native.call(callId, method, paramsJson, native, onProgress, onRequest),
       method,
       params,
       options,
@@ -598,7 +595,7 @@ export class Session extends EventEmitter {
 
   /** This session's server `InitializeResult`. */
   async serverInfo() {
-    return unwrap(await this.#native.sessionServerInfo(this.#id));
+    return unwrap(await this.#native.serverInfo());
   }
 
   /**
@@ -614,7 +611,7 @@ export class Session extends EventEmitter {
 
   /** Ends the MCP session; idempotent. */
   close() {
-    this.#closing ??= this.#native.sessionClose(this.#id);
+    this.#closing ??= this.#native.close();
     return this.#closing;
   }
 

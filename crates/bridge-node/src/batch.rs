@@ -1,0 +1,330 @@
+//! How calls cross the N-API boundary.
+//!
+//! # Theory of operation: calls cross in batches
+//!
+//! A call crosses the boundary twice: from Node's main thread to the tokio
+//! runtime, and back with its outcome. Each crossing would otherwise cost a
+//! thread wake-up per call (an `eventfd` write to the parked tokio worker, a
+//! `uv_async_send` and a callback scope on Node's side), which on a small
+//! machine costs more than the call's own work. Both directions are batched
+//! instead:
+//!
+//! - **Out.** [`NativeBridge::call`](crate::NativeBridge::call) checks the
+//!   arguments and admits the call to its workspace's queue at once, on the
+//!   JS thread (so calls keep their order and their deadlines count from the
+//!   call), then parks the rest of its work in the *submitted* list. It
+//!   returns `true` when the list was empty: the caller then owes one
+//!   [`NativeBridge::flush`](crate::NativeBridge::flush), which the JS
+//!   wrapper makes in a microtask, after the JS code that made the calls has
+//!   returned. The flush spawns a task per call, in call order, back to
+//!   back: the first wakes the parked worker, and the rest find it awake
+//!   (one wake-up per batch rather than per call).
+//! - **Back.** A settled call's outcome goes into the *settled* list; when
+//!   that list was empty, the runtime rings the constructor's `on_settle`
+//!   doorbell (a threadsafe function without arguments). JS answers the
+//!   doorbell with
+//!   [`NativeBridge::take_settled`](crate::NativeBridge::take_settled),
+//!   which hands over every outcome settled by then. A ring is made whenever
+//!   the list turns non-empty, and each take empties it, so every outcome is
+//!   taken by the take that answers its ring or by an earlier one; a ring
+//!   that finds the list empty takes nothing.
+//!
+//! Under load both lists hold many calls per crossing; one call at a time
+//! costs the same wake-ups as an unbatched design plus one synchronous
+//! crossing (`take_settled`). A session's calls (`NativeSession`) share their
+//! bridge's lists, flush and doorbell.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bridge_core::jsonrpc::Params;
+use bridge_core::{CallOptions, Error, Priority, Progress};
+use napi::bindgen_prelude::Either;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+use tokio_util::sync::CancellationToken;
+
+use crate::callbacks::{
+    call_request_handler, CallRequestCallback, ProgressCallback, ProgressUpdate, SettleCallback,
+};
+use crate::error::{failure, raw_outcome, NativeError, Outcome};
+use crate::BoxFuture;
+
+/// Options of one native call (see `CallOptions` in index.d.ts).
+#[napi(object)]
+pub struct NativeCallOptions {
+    /// `"high"`, `"normal"` or `"low"`.
+    pub priority: Option<String>,
+    /// Per-call timeout, in ms.
+    pub timeout_ms: Option<f64>,
+    /// Restart the timeout on each progress notification.
+    pub reset_timeout_on_progress: Option<bool>,
+    /// Cap on the whole call, in ms.
+    pub max_total_timeout_ms: Option<f64>,
+    /// Whether the call may be aborted by [`Batch::cancel`] with its call
+    /// id (JS sets it for a call with an `AbortSignal`).
+    pub cancellable: Option<bool>,
+}
+
+/// The calls of one bridge and its sessions on their way across the
+/// boundary: submitted and not yet flushed, settled and not yet taken, and
+/// the cancellation tokens of calls that may be aborted, by call id.
+pub(crate) struct Batch {
+    /// Calls admitted since the last [`Batch::flush`].
+    submitted: Mutex<Vec<(u32, BoxFuture<'static, Outcome>)>>,
+    settled: Arc<Settled>,
+    cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
+}
+
+impl Batch {
+    /// An empty batch whose settled outcomes ring `doorbell`.
+    pub(crate) fn new(doorbell: SettleCallback) -> Self {
+        Batch {
+            submitted: Mutex::default(),
+            settled: Arc::new(Settled {
+                outcomes: Mutex::default(),
+                doorbell,
+            }),
+            cancels: Arc::default(),
+        }
+    }
+
+    /// Checks a call's arguments and admits it (`make` queues it in its
+    /// workspace), then parks the rest of its work until the next flush.
+    /// Returns `true` when the submitted list was empty: the caller then
+    /// owes one flush.
+    #[allow(clippy::too_many_arguments)] // the arguments of one JS call, as JS passes them
+    pub(crate) fn submit<F>(
+        &self,
+        call_id: u32,
+        params_json: Option<String>,
+        options: Option<NativeCallOptions>,
+        on_progress: Option<ProgressCallback>,
+        on_request: Option<CallRequestCallback>,
+        make: impl FnOnce(Option<Params>, CallOptions) -> F,
+    ) -> bool
+    where
+        F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
+            + Send
+            + 'static,
+    {
+        let outcome = start_call(
+            &self.cancels,
+            call_id,
+            params_json,
+            options,
+            on_progress,
+            on_request,
+            make,
+        );
+        self.park(call_id, outcome)
+    }
+
+    /// Parks a call that failed before it was admitted.
+    pub(crate) fn reject(&self, call_id: u32, error: Error) -> bool {
+        self.park(call_id, ready(failure(error)))
+    }
+
+    fn park(&self, call_id: u32, outcome: BoxFuture<'static, Outcome>) -> bool {
+        let mut submitted = self.submitted.lock().expect("submitted list");
+        submitted.push((call_id, outcome));
+        submitted.len() == 1
+    }
+
+    /// Hands every call submitted since the last flush to the runtime, in
+    /// the order they were made, each as a task of its own whose outcome
+    /// joins the settled list. Does nothing when no call is waiting.
+    ///
+    /// Spawned from this (non-runtime) thread, the tasks go through tokio's
+    /// shared FIFO queue, so they start in call order and a request is sent
+    /// before the next one's; spawned from a runtime task they would pass
+    /// through the worker's last-in-first-out slot (the last call first).
+    /// The first spawn wakes a parked worker; the rest of the batch, pushed
+    /// back to back, finds it awake.
+    pub(crate) fn flush(&self) {
+        let batch = std::mem::take(&mut *self.submitted.lock().expect("submitted list"));
+        for (call_id, outcome) in batch {
+            let settled = self.settled.clone();
+            napi::bindgen_prelude::spawn(async move { settled.push(call_id, outcome.await) });
+        }
+    }
+
+    /// Takes every outcome settled since the last take, oldest first.
+    pub(crate) fn take_settled(&self) -> SettledCalls {
+        let outcomes = std::mem::take(&mut *self.settled.outcomes.lock().expect("settled list"));
+        let mut calls = SettledCalls {
+            ids: Vec::with_capacity(outcomes.len()),
+            outcomes: Vec::with_capacity(outcomes.len()),
+        };
+        for (call_id, outcome) in outcomes {
+            calls.ids.push(call_id);
+            calls.outcomes.push(match outcome {
+                Outcome {
+                    error: Some(error), ..
+                } => Either::B(error),
+                Outcome {
+                    result,
+                    error: None,
+                } => Either::A(result.unwrap_or_else(|| "null".to_owned())),
+            });
+        }
+        calls
+    }
+
+    /// Aborts the cancellable call `call_id`, also before it has started.
+    pub(crate) fn cancel(&self, call_id: u32) {
+        self.cancels
+            .lock()
+            .expect("cancel map")
+            .entry(call_id)
+            .or_default()
+            .cancel();
+    }
+}
+
+fn ready(outcome: Outcome) -> BoxFuture<'static, Outcome> {
+    Box::pin(std::future::ready(outcome))
+}
+
+fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
+    match value {
+        None => Ok(None),
+        Some(ms) if ms.is_finite() && ms >= 1.0 => Ok(Some(Duration::from_millis(ms as u64))),
+        Some(ms) => Err(Error::InvalidArgument(format!(
+            "{name} must be at least 1 ms, got {ms}"
+        ))),
+    }
+}
+
+/// The synchronous part of a native call: checks the arguments and queues
+/// the call (`make`); the returned future does the rest.
+fn start_call<F>(
+    cancels: &Arc<Mutex<HashMap<u32, CancellationToken>>>,
+    call_id: u32,
+    params_json: Option<String>,
+    options: Option<NativeCallOptions>,
+    on_progress: Option<ProgressCallback>,
+    on_request: Option<CallRequestCallback>,
+    make: impl FnOnce(Option<Params>, CallOptions) -> F,
+) -> BoxFuture<'static, Outcome>
+where
+    F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
+        + Send
+        + 'static,
+{
+    // Checked, not parsed: the text goes into the request as it is.
+    let params = match params_json.map(Params::from_json) {
+        None => None,
+        Some(Ok(params)) => Some(params),
+        Some(Err(e)) => return ready(failure(e)),
+    };
+    let options = options.unwrap_or(NativeCallOptions {
+        priority: None,
+        timeout_ms: None,
+        reset_timeout_on_progress: None,
+        max_total_timeout_ms: None,
+        cancellable: None,
+    });
+    let priority = match options.priority.as_deref().map(|p| (p, Priority::parse(p))) {
+        None => Priority::Normal,
+        Some((_, Some(priority))) => priority,
+        Some((text, None)) => {
+            return ready(failure(Error::InvalidArgument(format!(
+                "priority must be 'high', 'normal' or 'low', got {text:?}"
+            ))))
+        }
+    };
+    let (timeout, max_total_timeout) = match (
+        millis(options.timeout_ms, "timeoutMs"),
+        millis(options.max_total_timeout_ms, "maxTotalTimeoutMs"),
+    ) {
+        (Ok(t), Ok(m)) => (t, m),
+        (Err(e), _) | (_, Err(e)) => return ready(failure(e)),
+    };
+    let cancellable = options.cancellable.unwrap_or(false);
+    let cancel = cancellable.then(|| {
+        // An abort may arrive before this task runs: share its token.
+        cancels
+            .lock()
+            .expect("cancel map")
+            .entry(call_id)
+            .or_default()
+            .clone()
+    });
+
+    // Progress goes through a channel only when JS asked for it.
+    let (on_progress_core, mut progress_rx) = match on_progress.is_some() {
+        false => (None, None),
+        true => {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+            let handler = Box::new(move |p: Progress| {
+                let _ = tx.send(p);
+            }) as bridge_core::call::ProgressHandler;
+            (Some(handler), Some(rx))
+        }
+    };
+    let call_options = CallOptions {
+        priority,
+        timeout,
+        reset_timeout_on_progress: options.reset_timeout_on_progress.unwrap_or(false),
+        max_total_timeout,
+        cancel,
+        on_progress: on_progress_core,
+        on_request: on_request.map(call_request_handler),
+    };
+    let call = make(params, call_options);
+    let cancels = cancels.clone();
+    Box::pin(async move {
+        // Deliver every progress update to JS, in order, before resolving.
+        let deliver = async {
+            if let (Some(callback), Some(progress_rx)) = (&on_progress, progress_rx.as_mut()) {
+                while let Some(p) = progress_rx.recv().await {
+                    let update = ProgressUpdate {
+                        progress: p.progress,
+                        total: p.total,
+                        message: p.message,
+                    };
+                    let _ = callback.call_async_catch(update).await;
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(call, deliver);
+        if cancellable {
+            cancels.lock().expect("cancel map").remove(&call_id);
+        }
+        raw_outcome(result)
+    })
+}
+
+/// Outcomes settled on the runtime and not yet taken by JS, with the
+/// doorbell that tells JS to take them (see the crate docs).
+struct Settled {
+    outcomes: Mutex<Vec<(u32, Outcome)>>,
+    doorbell: SettleCallback,
+}
+
+impl Settled {
+    /// Adds the outcome of call `call_id`; rings when the list was empty.
+    fn push(&self, call_id: u32, outcome: Outcome) {
+        let was_empty = {
+            let mut outcomes = self.outcomes.lock().expect("settled list");
+            outcomes.push((call_id, outcome));
+            outcomes.len() == 1
+        };
+        if was_empty {
+            self.doorbell
+                .call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+/// Outcomes handed to JS by [`NativeBridge::take_settled`]: `outcomes[i]`
+/// settles the call whose id is `ids[i]`.
+#[napi(object)]
+pub struct SettledCalls {
+    /// Call ids, as given to `call`.
+    pub ids: Vec<u32>,
+    /// JSON text of the result (as the server wrote it), or the failure.
+    pub outcomes: Vec<Either<String, NativeError>>,
+}

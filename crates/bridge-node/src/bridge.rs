@@ -1,0 +1,261 @@
+//! `NativeBridge`, the class the JS `Bridge` wraps.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bridge_core::{Bridge, BridgeConfig, BridgeHandlers, ClientIdentity, Error};
+use napi::bindgen_prelude::Either;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi_derive::napi;
+
+use crate::batch::{Batch, NativeCallOptions, SettledCalls};
+use crate::callbacks::{
+    bridge_request_handler, notification_handler, session_request_handler, BridgeRequestCallback,
+    CallRequestCallback, EventCallback, NotificationCallback, ProgressCallback,
+    SessionRequestCallback, SettleCallback,
+};
+use crate::error::{error, json_outcome, outcome, NativeError, Outcome};
+use crate::session::NativeSession;
+
+/// A grace period given in ms from JS (negative counts as 0).
+fn grace(ms: f64) -> Duration {
+    Duration::from_millis(ms.max(0.0) as u64)
+}
+
+/// The native bridge; use the `Bridge` class of the JS package instead.
+#[napi]
+pub struct NativeBridge {
+    inner: Arc<Bridge>,
+    /// The calls of the bridge and its sessions crossing the boundary.
+    batch: Arc<Batch>,
+}
+
+#[napi]
+impl NativeBridge {
+    /// Creates a bridge from its options as JSON text (camelCase).
+    ///
+    /// Throws `INVALID_ARGUMENT: …` when the options are malformed.
+    #[napi(constructor)]
+    pub fn new(
+        options_json: String,
+        on_settle: SettleCallback,
+        on_notification: Option<NotificationCallback>,
+        on_request: Option<BridgeRequestCallback>,
+        on_event: Option<EventCallback>,
+    ) -> napi::Result<Self> {
+        let config = BridgeConfig::from_json(&options_json)
+            .map_err(|e| napi::Error::from_reason(format!("INVALID_ARGUMENT: {e}")))?;
+        let notifications = on_notification.map(notification_handler);
+        let events = on_event.map(|callback| {
+            let callback = Arc::new(callback);
+            Arc::new(move |event: serde_json::Value| {
+                callback.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+            }) as bridge_core::supervisor::EventSink
+        });
+        let handlers = BridgeHandlers {
+            notifications,
+            requests: on_request.map(bridge_request_handler),
+            events,
+        };
+        Ok(NativeBridge {
+            inner: Arc::new(Bridge::new(config, handlers)),
+            batch: Arc::new(Batch::new(on_settle)),
+        })
+    }
+
+    /// Sends a JSON-RPC request; `params_json` is JSON text or absent.
+    /// The call is admitted to its workspace's queue before this returns,
+    /// so calls keep their order; it is sent after the next
+    /// [`NativeBridge::flush`], and its outcome, under `call_id`, comes from
+    /// [`NativeBridge::take_settled`]; a cancellable call is aborted by
+    /// [`NativeBridge::cancel`] with the same id. Progress updates reach
+    /// `on_progress` before the call settles.
+    ///
+    /// Returns `true` when this call is the first since the last flush:
+    /// the caller must then arrange one `flush()`.
+    #[napi]
+    #[allow(clippy::too_many_arguments)] // the arguments of one JS call, as JS passes them
+    pub fn call(
+        &self,
+        call_id: u32,
+        workspace_id: String,
+        method: String,
+        params_json: Option<String>,
+        options: Option<NativeCallOptions>,
+        on_progress: Option<ProgressCallback>,
+        on_request: Option<CallRequestCallback>,
+    ) -> bool {
+        let bridge = self.inner.clone();
+        self.batch.submit(
+            call_id,
+            params_json,
+            options,
+            on_progress,
+            on_request,
+            |params, options| bridge.call_raw(&workspace_id, &method, params, options),
+        )
+    }
+
+    /// Hands every call submitted since the last flush, of the bridge and
+    /// its sessions, to the runtime, in the order they were made (see
+    /// the `batch` module).
+    #[napi]
+    pub fn flush(&self) {
+        self.batch.flush();
+    }
+
+    /// Takes every outcome settled since the last take (after a ring of
+    /// the constructor's `on_settle`), oldest first; empty when an earlier
+    /// take already had them.
+    #[napi]
+    pub fn take_settled(&self) -> SettledCalls {
+        self.batch.take_settled()
+    }
+
+    /// Opens a further MCP session on a workspace's process with its own
+    /// `clientInfo` and capabilities (JSON text) and request handler; the
+    /// failure when the workspace is unknown or the options malformed.
+    #[napi]
+    pub fn session(
+        &self,
+        workspace_id: String,
+        client_info_json: Option<String>,
+        capabilities_json: Option<String>,
+        on_request: Option<SessionRequestCallback>,
+        on_notification: Option<NotificationCallback>,
+    ) -> Either<NativeSession, NativeError> {
+        let mut identity = ClientIdentity::default();
+        for (json, slot) in [
+            (client_info_json, &mut identity.client_info),
+            (capabilities_json, &mut identity.capabilities),
+        ] {
+            match json.as_deref().map(serde_json::from_str) {
+                None => {}
+                Some(Ok(value)) => *slot = value,
+                Some(Err(e)) => {
+                    return Either::B(error(Error::InvalidArgument(format!(
+                        "session options: {e}"
+                    ))))
+                }
+            }
+        }
+        let notifications = on_notification.map(notification_handler);
+        match self.inner.session(
+            &workspace_id,
+            identity,
+            on_request.map(session_request_handler),
+            notifications,
+        ) {
+            Ok(handle) => Either::A(NativeSession::new(handle, self.batch.clone())),
+            Err(e) => Either::B(error(e)),
+        }
+    }
+
+    /// Aborts the cancellable call `call_id` (of the bridge or one of its
+    /// sessions): it rejects with `ABORTED`, and the server is sent
+    /// `notifications/cancelled` if the request was sent.
+    #[napi]
+    pub fn cancel(&self, call_id: u32) {
+        self.batch.cancel(call_id);
+    }
+
+    /// The workspace server's `InitializeResult`, starting it if needed.
+    #[napi]
+    pub async fn server_info(&self, workspace_id: String) -> Outcome {
+        let bridge = self.inner.clone();
+        outcome(bridge.server_info(&workspace_id).await)
+    }
+
+    /// Adds a workspace at run time; `spec_json` as one entry of the
+    /// `workspaces` option.
+    #[napi]
+    pub fn add_workspace(&self, workspace_id: String, spec_json: String) -> Outcome {
+        json_outcome(self.inner.add_workspace(&workspace_id, &spec_json))
+    }
+
+    /// Removes a workspace, stopping its process with a grace period in ms.
+    #[napi]
+    pub async fn remove_workspace(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(
+            bridge
+                .remove_workspace(&workspace_id, grace(grace_ms))
+                .await,
+        )
+    }
+
+    /// JSON text of a workspace's supervision state.
+    #[napi]
+    pub fn status(&self, workspace_id: String) -> Outcome {
+        json_outcome(self.inner.status(&workspace_id))
+    }
+
+    /// JSON text of every workspace's supervision state.
+    #[napi]
+    pub fn statuses(&self) -> String {
+        serde_json::to_string(&self.inner.statuses()).expect("serializable")
+    }
+
+    /// JSON text of a workspace's last output lines.
+    #[napi]
+    pub fn logs(&self, workspace_id: String, lines: u32) -> Outcome {
+        json_outcome(self.inner.logs(&workspace_id, lines as usize))
+    }
+
+    /// JSON text of the last supervision events, of one workspace or all.
+    #[napi]
+    pub fn events(&self, workspace_id: Option<String>) -> String {
+        serde_json::to_string(&self.inner.events(workspace_id.as_deref())).expect("serializable")
+    }
+
+    /// Starts a workspace's process now.
+    #[napi]
+    pub async fn start(&self, workspace_id: String) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(bridge.start(&workspace_id).await)
+    }
+
+    /// Stops a workspace's process with a grace period in ms.
+    #[napi]
+    pub async fn stop(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(bridge.stop(&workspace_id, grace(grace_ms)).await)
+    }
+
+    /// Restarts a workspace's process with a grace period in ms.
+    #[napi]
+    pub async fn restart(&self, workspace_id: String, grace_ms: f64) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(bridge.restart(&workspace_id, grace(grace_ms)).await)
+    }
+
+    /// JSON text of a workspace's metrics.
+    #[napi]
+    pub fn metrics(&self, workspace_id: String) -> Outcome {
+        json_outcome(self.inner.metrics(&workspace_id))
+    }
+
+    /// Whether `workspace_id` is configured.
+    #[napi]
+    pub fn has_workspace(&self, workspace_id: String) -> bool {
+        self.inner.has_workspace(&workspace_id)
+    }
+
+    /// The configured workspace ids, sorted.
+    #[napi]
+    pub fn workspace_ids(&self) -> Vec<String> {
+        self.inner.workspace_ids()
+    }
+
+    /// Stops every process the bridge started. Calls submitted and not yet
+    /// flushed are flushed first (on the runtime, racing the JS side's own
+    /// flush: one of them gets the batch); like every call pending at
+    /// close, they settle with `CLOSED` unless they finished first.
+    /// Idempotent.
+    #[napi]
+    pub async fn close(&self) {
+        self.flush();
+        let bridge = self.inner.clone();
+        bridge.close().await;
+    }
+}
