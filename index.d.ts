@@ -202,6 +202,9 @@ export const errorCodes: Readonly<Record<BridgeErrorCode, Readonly<{ code: numbe
  */
 export function defaultPython(): string;
 
+/** Workspace ids the bridge accepts: `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$` (safe in URLs, paths and metric labels). */
+export const WORKSPACE_ID_PATTERN: RegExp;
+
 /** One MCP progress notification (MCP 2025-06-18, Basic / Utilities / Progress). */
 export interface Progress {
   /** Progress so far; increases with every notification. */

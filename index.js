@@ -49,8 +49,11 @@ const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnPro
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
 const PRIORITIES = new Set(['high', 'normal', 'low']);
 const MAX_CALL_ID = 0xffffffff;
-/** Workspace ids: safe in URLs, paths and metric labels. */
-const WORKSPACE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/**
+ * Workspace ids: safe in URLs, paths and metric labels. The one definition:
+ * the Express router and its OpenAPI document use it too.
+ */
+export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 let native;
 function loadNative() {
@@ -101,7 +104,7 @@ function checkLimits(object, where) {
 
 function nativeWorkspace(id, spec) {
   const where = `workspace ${JSON.stringify(id)}`;
-  if (!WORKSPACE_ID.test(id)) {
+  if (!WORKSPACE_ID_PATTERN.test(id)) {
     throw bridgeError('INVALID_ARGUMENT', `${where}: ids are 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
   }
   if (!isPlainObject(spec)) throw bridgeError('INVALID_ARGUMENT', `${where}: options must be an object`);

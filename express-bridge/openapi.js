@@ -1,5 +1,6 @@
 // The OpenAPI 3.0 document of the REST routes (the MCP endpoint speaks
 // JSON-RPC and is described by the MCP specification, not here).
+import { WORKSPACE_ID_PATTERN } from 'fastmcp-bridge';
 
 const METRIC_FIELDS = {
   requests: ['integer', 'Calls made.'],
@@ -30,7 +31,7 @@ const ID_PARAMETER = {
   name: 'id',
   in: 'path',
   required: true,
-  schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$' },
+  schema: { type: 'string', pattern: WORKSPACE_ID_PATTERN.source },
 };
 
 const GRACE_PARAMETER = {

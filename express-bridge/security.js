@@ -1,11 +1,11 @@
 // Request guards shared by the MCP endpoint and the REST routes: Host and
 // Origin validation, authentication, workspace id checks and authorization.
-import { BridgeError } from 'fastmcp-bridge';
+import { BridgeError, WORKSPACE_ID_PATTERN } from 'fastmcp-bridge';
 
 import { RouterError } from './errors.js';
 
-/** Workspace ids the routes accept; anything else is a 400 before any lookup. */
-export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+/** Workspace ids the routes accept (the bridge's own); anything else is a 400 before any lookup. */
+export { WORKSPACE_ID_PATTERN };
 
 const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
 
