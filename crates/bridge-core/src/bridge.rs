@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, NotificationHandler, RequestHandler};
-use crate::config::{BridgeConfig, HubCommand, ResolvedLimits, TransportKind, WorkspaceSpec};
+use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, TransportKind, WorkspaceSpec};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
 use crate::logs::LogLine;
@@ -126,7 +126,7 @@ impl Bridge {
     }
 
     fn make_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Arc<Workspace> {
-        let mut command = HubCommand::new(&self.config, spec);
+        let mut command = LaunchSpec::new(&self.config, spec);
         command.socket_dir = self.socket_dir.clone();
         let requests = self.handlers.requests.clone().map(|bridge_handler| {
             let workspace = id.to_owned();

@@ -383,9 +383,11 @@ impl ResolvedLimits {
     }
 }
 
-/// The resolved settings one workspace process starts with.
+/// The resolved settings one workspace's server is launched with: the
+/// hub's interpreter and directory, or with the stdio transport the MCP
+/// server command.
 #[derive(Debug, Clone)]
-pub(crate) struct HubCommand {
+pub(crate) struct LaunchSpec {
     pub python: String,
     pub dir: PathBuf,
     pub env: BTreeMap<String, String>,
@@ -403,7 +405,7 @@ pub(crate) struct HubCommand {
     pub cwd: Option<PathBuf>,
 }
 
-impl HubCommand {
+impl LaunchSpec {
     /// `PATH`, `HOME` and the `inheritEnv` variables, from this process's
     /// environment, where set.
     pub(crate) fn inherited_env(&self) -> Vec<(String, std::ffi::OsString)> {
@@ -416,7 +418,7 @@ impl HubCommand {
     }
 
     pub(crate) fn new(config: &BridgeConfig, spec: &WorkspaceSpec) -> Self {
-        HubCommand {
+        LaunchSpec {
             python: spec.python.clone().unwrap_or_else(|| config.python.clone()),
             dir: spec.dir.clone(),
             env: spec.env.clone(),
@@ -445,8 +447,8 @@ mod tests {
             r#"{"workspaces":{"a":{"dir":"/w/a"},"b":{"dir":"/w/b","python":"py","startTimeoutMs":5}}}"#,
         )
         .unwrap();
-        let a = HubCommand::new(&config, &config.workspaces["a"]);
-        let b = HubCommand::new(&config, &config.workspaces["b"]);
+        let a = LaunchSpec::new(&config, &config.workspaces["a"]);
+        let b = LaunchSpec::new(&config, &config.workspaces["b"]);
         assert_eq!(a.python, "python3");
         assert_eq!(a.start_timeout, Duration::from_secs(30));
         assert_eq!(b.python, "py");
@@ -480,10 +482,10 @@ mod tests {
             r#"{"workspaces":{"a":{"dir":"/a","tools":["m"],"mcpServers":{"t":{"command":"x"}}},"b":{"dir":"/b"}}}"#,
         )
         .unwrap();
-        let a = HubCommand::new(&config, &config.workspaces["a"]);
+        let a = LaunchSpec::new(&config, &config.workspaces["a"]);
         let inline: serde_json::Value = serde_json::from_str(a.inline_config.as_deref().unwrap()).unwrap();
         assert_eq!(inline, serde_json::json!({"tools": ["m"], "mcpServers": {"t": {"command": "x"}}}));
-        assert!(HubCommand::new(&config, &config.workspaces["b"]).inline_config.is_none());
+        assert!(LaunchSpec::new(&config, &config.workspaces["b"]).inline_config.is_none());
     }
 
     #[test]

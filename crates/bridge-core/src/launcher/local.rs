@@ -29,7 +29,7 @@ use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
 use super::{Endpoint, HttpEndpoint, Launched, Launcher};
-use crate::config::{HubCommand, TransportKind};
+use crate::config::{LaunchSpec, TransportKind};
 use crate::error::{Error, Result};
 use crate::logs::LogBuffer;
 use crate::process::{forward_lines, ChildProcess};
@@ -68,12 +68,12 @@ impl ReadyLine {
 /// streamable HTTP on TCP loopback or a Unix socket, or, with the stdio
 /// transport, the workspace's MCP server command.
 pub struct LocalProcess {
-    command: HubCommand,
+    command: LaunchSpec,
 }
 
 impl LocalProcess {
     /// A launcher of `command`.
-    pub(crate) fn new(command: HubCommand) -> Self {
+    pub(crate) fn new(command: LaunchSpec) -> Self {
         LocalProcess { command }
     }
 
@@ -206,7 +206,7 @@ impl Launcher for LocalProcess {
 
 /// Gives a workspace process its explicit environment, piped stdio, its own
 /// process group and (Linux) the parent-death signal.
-fn isolate(command: &mut Command, cmd: &HubCommand) {
+fn isolate(command: &mut Command, cmd: &LaunchSpec) {
     command
         .env_clear()
         .envs(cmd.inherited_env())

@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 use crate::backoff::Backoff;
 use crate::fleet::Fleet;
 use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
-use crate::config::{HubCommand, ResolvedLimits, TransportKind};
+use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Outgoing, Params};
 use crate::launcher::LocalProcess;
@@ -98,7 +98,7 @@ pub(crate) struct Handlers {
 impl Workspace {
     pub(crate) fn new(
         id: String,
-        command: HubCommand,
+        command: LaunchSpec,
         limits: ResolvedLimits,
         closing: CancellationToken,
         handlers: Handlers,
