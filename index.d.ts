@@ -2,11 +2,17 @@
  * fastmcp-bridge: run one Python FastMCP hub process per workspace and call
  * it over MCP (JSON-RPC 2.0) like a local async function.
  *
- * This file is written by hand; the native module's own declarations are
- * generated into `native.d.ts` by `npm run build` and are not public API.
+ * The options' fields and their docs are generated from the native
+ * module's option structs (`crates/bridge-node/src/options.rs`) into
+ * `native.d.ts` by `npm run build`; this file adds what the generator
+ * cannot express (the hub / stdio workspace union, function-valued
+ * options) and the JS classes. The rest of `native.d.ts` (the `Native*`
+ * classes) is not public API.
  */
 
 import { EventEmitter } from 'node:events';
+
+import type * as native from './native.js';
 
 /**
  * How the core reaches a workspace process: MCP streamable HTTP over TCP
@@ -16,44 +22,7 @@ import { EventEmitter } from 'node:events';
  * command (`'stdio'`, see {@link StdioWorkspaceOptions}). MCP 2025-06-18,
  * Basic / Transports.
  */
-export type TransportKind = 'http' | 'unix' | 'stdio';
-
-/**
- * Per-workspace settings: set on the bridge, overridable per workspace.
- * Out-of-range values throw `INVALID_ARGUMENT` naming the field.
- */
-export interface LimitOptions {
-  /** Requests in flight at once per workspace. Default: 20. */
-  maxConcurrent?: number;
-  /** Requests waiting for a slot per workspace; beyond it calls reject with `QUEUE_FULL`. Default: 200. */
-  maxQueue?: number;
-  /** Default per-call timeout, in ms, queue wait included. Default: 30000. */
-  timeoutMs?: number;
-  /** Retries of a request that surely never reached the server (connection refused). Default: 3. */
-  maxRetries?: number;
-  /** Largest request or response, in bytes; beyond it `PAYLOAD_TOO_LARGE`. Default: 16777216 (16 MiB). */
-  maxMessageBytes?: number;
-  /** Time between health checks (`GET /health`) and resource samples, in ms. Default: 15000. */
-  healthIntervalMs?: number;
-  /** How long one health check may take, in ms. Default: 5000. */
-  healthTimeoutMs?: number;
-  /** Consecutive failed health checks that restart the process. Default: 3. */
-  maxHealthFailures?: number;
-  /** Restarts allowed within `restartWindowMs`; one more and the workspace is `failed`. Default: 5. */
-  maxRestarts?: number;
-  /** Window of the restart intensity limit, in ms. Default: 60000. */
-  restartWindowMs?: number;
-  /** Output lines kept per workspace for {@link Bridge.logs}. Default: 1000. */
-  logLines?: number;
-  /** Stop a workspace with no call for this long, in ms; it starts again on its next call. Default: off. */
-  idleTimeoutMs?: number;
-  /** Restart a process whose resident memory exceeds this, in MiB (as PM2's max_memory_restart). Default: off. */
-  maxMemoryMb?: number;
-  /** How the workspace process is reached. Default: `'http'`. */
-  transport?: TransportKind;
-  /** Which MCP revision the workspace's sessions speak; see {@link Protocol}. Default: `'stateful'`. */
-  protocol?: Protocol;
-}
+export type TransportKind = NonNullable<native.BridgeOptions['transport']>;
 
 /**
  * Which MCP revision a workspace's sessions speak.
@@ -72,7 +41,7 @@ export interface LimitOptions {
  * - `'auto'`: `server/discover` first; 2026-07-28 when the server offers it,
  *   else the `initialize` handshake.
  */
-export type Protocol = 'stateful' | 'sessionless' | 'auto';
+export type Protocol = NonNullable<native.BridgeOptions['protocol']>;
 
 /** One MCP server a workspace hub aggregates (Claude Desktop `mcpServers` shape). */
 export type McpServerConfig =
@@ -81,6 +50,9 @@ export type McpServerConfig =
 
 /** Options of one workspace: a FastMCP hub, or any MCP server over stdio. */
 export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
+
+/** The fields of which one kind of workspace narrows the type or the presence. */
+type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'command' | 'args' | 'cwd';
 
 /**
  * Any MCP server command reached over stdio (e.g. `npx -y
@@ -91,7 +63,7 @@ export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
  * every session of the workspace shares; with the sessionless revision each
  * session's requests carry its own identity.
  */
-export interface StdioWorkspaceOptions extends LimitOptions {
+export interface StdioWorkspaceOptions extends Omit<native.WorkspaceOptions, KindFields> {
   transport: 'stdio';
   /** Program to run (looked up in `PATH`). */
   command: string;
@@ -99,16 +71,10 @@ export interface StdioWorkspaceOptions extends LimitOptions {
   args?: string[];
   /** Its working directory; relative paths resolve against `process.cwd()`. Default: this process's. */
   cwd?: string;
-  /** Extra environment variables; otherwise only `PATH`, `HOME` and those named in `inheritEnv`. */
-  env?: Record<string, string>;
-  /** Names of this process's environment variables passed on. Default: none. */
-  inheritEnv?: string[];
-  /** How long the server may take to answer `initialize`, in ms. Default: {@link BridgeOptions.startTimeoutMs}. */
-  startTimeoutMs?: number;
 }
 
 /** A workspace served by the FastMCP hub (`python -m fastmcp_workspace`). */
-export interface HubWorkspaceOptions extends LimitOptions {
+export interface HubWorkspaceOptions extends Omit<native.WorkspaceOptions, KindFields> {
   /** `'http'` or `'unix'` (default `'http'`); `'stdio'` is {@link StdioWorkspaceOptions}. */
   transport?: 'http' | 'unix';
   /**
@@ -120,13 +86,6 @@ export interface HubWorkspaceOptions extends LimitOptions {
   /** Python interpreter for this workspace. Default: {@link BridgeOptions.python}. */
   python?: string;
   /**
-   * Extra environment variables of the workspace process, which otherwise
-   * gets only `PATH`, `HOME` and the variables named in `inheritEnv`.
-   */
-  env?: Record<string, string>;
-  /** Names of this process's environment variables passed on. Default: none. */
-  inheritEnv?: string[];
-  /**
    * MCP servers the hub aggregates, each mounted under its name as
    * namespace (`<name>_<tool>`). Given here, replaces `mcpServers` of
    * `workspace.json`.
@@ -134,29 +93,16 @@ export interface HubWorkspaceOptions extends LimitOptions {
   mcpServers?: Record<string, McpServerConfig>;
   /** Python modules (in `dir`) of local tools; given here, replaces `tools` of `workspace.json`. */
   tools?: string[];
-  /** How long the process may take to print its ready line, in ms. Default: {@link BridgeOptions.startTimeoutMs}. */
-  startTimeoutMs?: number;
 }
 
-/** Options of a {@link Bridge}. Unknown keys throw `INVALID_ARGUMENT`. */
-export interface BridgeOptions extends LimitOptions {
-  /** Workspaces by id (`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`). Default: none. */
+/**
+ * Options of a {@link Bridge}: the generated `BridgeOptions` with each
+ * workspace's kind told apart. Unknown keys, values of the wrong type and
+ * out-of-range ones throw `INVALID_ARGUMENT` naming the option.
+ */
+export interface BridgeOptions extends Omit<native.BridgeOptions, 'workspaces'> {
+  /** Workspaces by id ({@link WORKSPACE_ID_PATTERN}). Default: none. */
   workspaces?: Record<string, WorkspaceOptions>;
-  /** Python interpreter that has the `fastmcp_workspace` hub installed. Default: {@link defaultPython}(). */
-  python?: string;
-  /** Start timeout of every workspace, in ms. Default: 30000. */
-  startTimeoutMs?: number;
-  /**
-   * Client capabilities the default MCP session of every workspace declares
-   * in `initialize` (e.g. `{ sampling: {}, elicitation: {} }`). Default: `{}`.
-   */
-  capabilities?: Record<string, unknown>;
-  /**
-   * At most this many workspace processes run at once; starting one more
-   * stops the least recently used idle one, and a call that finds no room
-   * waits in its queue, within its deadline. Default: no limit.
-   */
-  maxRunning?: number;
 }
 
 /** Symbolic codes of the bridge's own errors (see `errors.json`). */
@@ -237,8 +183,12 @@ export interface JsonRpcNotification {
  */
 export type RequestHandler = (request: JsonRpcRequest) => unknown;
 
-/** Options of one call. The timeout semantics follow the official MCP TypeScript SDK's `RequestOptions`. */
-export interface CallOptions {
+/**
+ * Options of one call: the generated `NativeCallOptions` (priority and
+ * timeouts, whose semantics follow the official MCP TypeScript SDK's
+ * `RequestOptions`) and those of the JS side.
+ */
+export interface CallOptions extends native.NativeCallOptions {
   /**
    * Aborts the call: a queued call leaves the queue; an in-flight one is
    * cancelled on the server (`notifications/cancelled`). Rejects with
@@ -246,14 +196,6 @@ export interface CallOptions {
    * rejects at once and sends nothing.
    */
   signal?: AbortSignal;
-  /** Queue priority: higher first, FIFO within one. Default: `'normal'`. */
-  priority?: 'high' | 'normal' | 'low';
-  /** Timeout in ms from the call, queue wait included. Default: the workspace's `timeoutMs` (30000). */
-  timeoutMs?: number;
-  /** Restart the timeout at each progress notification. Default: false. */
-  resetTimeoutOnProgress?: boolean;
-  /** Cap in ms on the whole call, whatever the progress. Default: none. */
-  maxTotalTimeoutMs?: number;
   /** Asks the server for progress (adds `_meta.progressToken`); called with each update, in order, before the call resolves. */
   onProgress?: (progress: Progress) => void;
   /**

@@ -10,44 +10,10 @@ export { BridgeError, errorCodes };
 
 const require = createRequire(import.meta.url);
 const packageDir = path.dirname(fileURLToPath(import.meta.url));
-const LIMIT_KEYS = [
-  'maxConcurrent',
-  'maxQueue',
-  'timeoutMs',
-  'maxRetries',
-  'maxMessageBytes',
-  'healthIntervalMs',
-  'healthTimeoutMs',
-  'maxHealthFailures',
-  'maxRestarts',
-  'restartWindowMs',
-  'logLines',
-  'idleTimeoutMs',
-  'maxMemoryMb',
-];
-const ZERO_ALLOWED = new Set(['maxQueue', 'maxRetries', 'maxRestarts', 'logLines']);
 const DEFAULT_GRACE_MS = 10_000;
-const WORKSPACE_KEYS = new Set([
-  'dir',
-  'python',
-  'env',
-  'inheritEnv',
-  'startTimeoutMs',
-  'mcpServers',
-  'tools',
-  'transport',
-  'protocol',
-  'command',
-  'args',
-  'cwd',
-  ...LIMIT_KEYS,
-]);
-const BRIDGE_KEYS = new Set(['workspaces', 'python', 'startTimeoutMs', 'capabilities', 'transport', 'protocol', 'maxRunning', ...LIMIT_KEYS]);
-const TRANSPORTS = new Set(['http', 'unix', 'stdio']);
-const PROTOCOLS = new Set(['stateful', 'sessionless', 'auto']);
-const CALL_KEYS = new Set(['signal', 'priority', 'timeoutMs', 'resetTimeoutOnProgress', 'maxTotalTimeoutMs', 'onProgress', 'onRequest', 'raw']);
+/** Call options read by the JS side only; the native side names its own. */
+const JS_CALL_KEYS = ['signal', 'onProgress', 'onRequest', 'raw'];
 const SESSION_KEYS = new Set(['clientInfo', 'capabilities']);
-const PRIORITIES = new Set(['high', 'normal', 'low']);
 const MAX_CALL_ID = 0xffffffff;
 /**
  * Workspace ids: safe in URLs, paths and metric labels. The one definition:
@@ -56,8 +22,12 @@ const MAX_CALL_ID = 0xffffffff;
 export const WORKSPACE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 let native;
+let callKeys;
 function loadNative() {
-  native ??= require('./native.cjs');
+  if (!native) {
+    native = require('./native.cjs');
+    callKeys = new Set([...JS_CALL_KEYS, ...native.nativeCallOptionKeys()]);
+  }
   return native;
 }
 
@@ -85,58 +55,34 @@ function checkKeys(object, allowed, where) {
   }
 }
 
-function checkLimits(object, where) {
-  if (object.transport !== undefined && !TRANSPORTS.has(object.transport)) {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: transport must be 'http', 'unix' or 'stdio', got ${String(object.transport)}`);
-  }
-  if (object.protocol !== undefined && !PROTOCOLS.has(object.protocol)) {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: protocol must be 'stateful', 'sessionless' or 'auto', got ${String(object.protocol)}`);
-  }
-  for (const key of LIMIT_KEYS) {
-    const value = object[key];
-    if (value === undefined) continue;
-    const min = ZERO_ALLOWED.has(key) ? 0 : 1;
-    if (!Number.isSafeInteger(value) || value < min) {
-      throw bridgeError('INVALID_ARGUMENT', `${where}: ${key} must be an integer >= ${min}, got ${String(value)}`);
-    }
-  }
+/**
+ * The `BridgeError` for an argument the native side refused (it throws
+ * only for arguments): its own `INVALID_ARGUMENT: …` messages, or napi-rs's
+ * for a value of the wrong type, which name the option (e.g.
+ * `… on WorkspaceOptions.env`) and carry a napi status as `code`.
+ */
+function refused(err) {
+  if (err instanceof BridgeError || typeof err?.code !== 'string') return err;
+  const message = String(err.message).replace(/^INVALID_ARGUMENT: /, '');
+  return new BridgeError('INVALID_ARGUMENT', message, { cause: err });
 }
 
-function nativeWorkspace(id, spec) {
-  const where = `workspace ${JSON.stringify(id)}`;
+function checkWorkspaceId(id) {
   if (!WORKSPACE_ID_PATTERN.test(id)) {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: ids are 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
+    throw bridgeError('INVALID_ARGUMENT', `workspace ${JSON.stringify(id)}: ids are 1-64 characters of A-Z a-z 0-9 _ - and start with a letter or digit`);
   }
-  if (!isPlainObject(spec)) throw bridgeError('INVALID_ARGUMENT', `${where}: options must be an object`);
-  checkKeys(spec, WORKSPACE_KEYS, where);
-  checkLimits(spec, where);
-  if (spec.transport === 'stdio') {
-    if (typeof spec.command !== 'string' || spec.command === '') {
-      throw bridgeError('INVALID_ARGUMENT', `${where}: transport 'stdio' needs "command", a non-empty string`);
-    }
-    if (spec.args !== undefined && !(Array.isArray(spec.args) && spec.args.every((a) => typeof a === 'string'))) {
-      throw bridgeError('INVALID_ARGUMENT', `${where}: "args" must be an array of strings`);
-    }
-    return { ...spec, ...(spec.cwd !== undefined && { cwd: path.resolve(spec.cwd) }) };
-  }
-  if (typeof spec.dir !== 'string' || spec.dir === '') {
-    throw bridgeError('INVALID_ARGUMENT', `${where}: "dir" must be a non-empty string`);
-  }
-  return { ...spec, dir: path.resolve(spec.dir) };
 }
 
+/**
+ * The options as the native side takes them: the workspace ids checked
+ * (their pattern is this package's) and the default interpreter filled in;
+ * everything else is checked once, by the native side (see the binding's
+ * `options` module, whose structs the typings are generated from).
+ */
 function nativeOptions(options) {
   if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options must be an object');
-  checkKeys(options, BRIDGE_KEYS, 'Bridge options');
-  checkLimits(options, 'Bridge options');
-  if (options.maxRunning !== undefined && !(Number.isSafeInteger(options.maxRunning) && options.maxRunning >= 1)) {
-    throw bridgeError('INVALID_ARGUMENT', `Bridge options: maxRunning must be an integer >= 1, got ${String(options.maxRunning)}`);
-  }
-  const workspaces = {};
-  for (const [id, spec] of Object.entries(options.workspaces ?? {})) {
-    workspaces[id] = nativeWorkspace(id, spec);
-  }
-  return { ...options, workspaces, python: options.python ?? defaultPython() };
+  if (isPlainObject(options.workspaces)) Object.keys(options.workspaces).forEach(checkWorkspaceId);
+  return { ...options, python: options.python ?? defaultPython() };
 }
 
 /**
@@ -175,7 +121,7 @@ async function runCall(bridge, start, method, params, options) {
   if (params !== undefined && params !== null && typeof params !== 'object') {
     throw bridgeError('INVALID_ARGUMENT', 'params must be an object or an array when given');
   }
-  let native = nativeCallOptions(options);
+  const native = nativeCallOptions(options);
   const signal = options?.signal;
   if (signal?.aborted) {
     throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
@@ -186,12 +132,11 @@ async function runCall(bridge, start, method, params, options) {
   const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {
-    native = { ...native, cancellable: true };
     onAbort = () => bridge.cancel(callId);
     signal.addEventListener('abort', onAbort, { once: true });
   }
   try {
-    const outcome = await bridge.submit(callId, (id) => start(id, paramsJson, native, onProgress, onRequest));
+    const outcome = await bridge.submit(callId, (id) => start(id, paramsJson, native, signal !== undefined, onProgress, onRequest));
     return options?.raw ? settledText(outcome) : settledValue(outcome);
   } catch (err) {
     if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
@@ -241,42 +186,28 @@ function settledValue(outcome) {
 }
 
 /**
- * Checks call options and returns the native ones, or `undefined` when all
- * are defaults (the common case, which then costs the native side no
- * property reads).
+ * Checks the call options JS reads and refuses unknown ones; the native
+ * side reads and checks the rest (priority, timeouts) from the same object.
  */
 function nativeCallOptions(options) {
   if (options === undefined) return undefined;
   if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'call options must be an object');
-  checkKeys(options, CALL_KEYS, 'call options');
-  const { signal, priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs, onProgress } = options;
+  loadNative();
+  checkKeys(options, callKeys, 'call options');
+  const { signal, onProgress, onRequest, raw } = options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw bridgeError('INVALID_ARGUMENT', 'call options: signal must be an AbortSignal');
-  }
-  if (priority !== undefined && !PRIORITIES.has(priority)) {
-    throw bridgeError('INVALID_ARGUMENT', `call options: priority must be 'high', 'normal' or 'low', got ${String(priority)}`);
-  }
-  for (const [name, value] of [['timeoutMs', timeoutMs], ['maxTotalTimeoutMs', maxTotalTimeoutMs]]) {
-    if (value !== undefined && !(Number.isFinite(value) && value >= 1)) {
-      throw bridgeError('INVALID_ARGUMENT', `call options: ${name} must be a number >= 1 (ms), got ${String(value)}`);
-    }
-  }
-  if (resetTimeoutOnProgress !== undefined && typeof resetTimeoutOnProgress !== 'boolean') {
-    throw bridgeError('INVALID_ARGUMENT', 'call options: resetTimeoutOnProgress must be a boolean');
   }
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: onProgress must be a function');
   }
-  if (options.onRequest !== undefined && typeof options.onRequest !== 'function') {
+  if (onRequest !== undefined && typeof onRequest !== 'function') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: onRequest must be a function');
   }
-  if (options.raw !== undefined && typeof options.raw !== 'boolean') {
+  if (raw !== undefined && typeof raw !== 'boolean') {
     throw bridgeError('INVALID_ARGUMENT', 'call options: raw must be a boolean');
   }
-  if (priority === undefined && timeoutMs === undefined && resetTimeoutOnProgress === undefined && maxTotalTimeoutMs === undefined) {
-    return undefined;
-  }
-  return { priority, timeoutMs, resetTimeoutOnProgress, maxTotalTimeoutMs };
+  return options;
 }
 
 /**
@@ -327,10 +258,9 @@ export class Bridge extends EventEmitter {
       if (this.#pending.size === 0) this.#keepAlive.unref();
     };
     try {
-      this.#native = new NativeBridge(JSON.stringify(config), onSettle, onNotification, onRequest, onEvent);
+      this.#native = new NativeBridge(config, onSettle, onNotification, onRequest, onEvent);
     } catch (err) {
-      const message = String(err?.message ?? err).replace(/^INVALID_ARGUMENT: /, '');
-      throw new BridgeError('INVALID_ARGUMENT', message, { cause: err });
+      throw refused(err);
     }
   }
 
@@ -362,8 +292,8 @@ export class Bridge extends EventEmitter {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, onProgress, onRequest) =>
-        this.#native.call(callId, workspaceId, method, paramsJson, native, onProgress, onRequest),
+      (callId, paramsJson, native, cancellable, onProgress, onRequest) =>
+        this.#native.call(callId, workspaceId, method, paramsJson, native, cancellable, onProgress, onRequest),
       method,
       params,
       options,
@@ -394,7 +324,7 @@ export class Bridge extends EventEmitter {
         } catch (err) {
           this.#pending.delete(callId);
           if (this.#pending.size === 0) this.#keepAlive.unref();
-          reject(err);
+          reject(refused(err));
         }
       }),
   };
@@ -514,8 +444,16 @@ export class Bridge extends EventEmitter {
    * @throws {BridgeError} `INVALID_ARGUMENT` (malformed, or the id is taken), `CLOSED`.
    */
   addWorkspace(workspaceId, spec) {
-    const native = nativeWorkspace(workspaceId, spec);
-    unwrap(this.#native.addWorkspace(workspaceId, JSON.stringify(native)));
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    checkWorkspaceId(workspaceId);
+    if (!isPlainObject(spec)) throw bridgeError('INVALID_ARGUMENT', `workspace ${JSON.stringify(workspaceId)}: options must be an object`);
+    let outcome;
+    try {
+      outcome = this.#native.addWorkspace(workspaceId, spec);
+    } catch (err) {
+      throw refused(err);
+    }
+    unwrap(outcome);
   }
 
   /**
@@ -588,8 +526,8 @@ export class Session extends EventEmitter {
   call(method, params, options) {
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, onProgress, onRequest) =>
-        this.#native.call(callId, method, paramsJson, native, onProgress, onRequest),
+      (callId, paramsJson, native, cancellable, onProgress, onRequest) =>
+        this.#native.call(callId, method, paramsJson, native, cancellable, onProgress, onRequest),
       method,
       params,
       options,

@@ -31,7 +31,7 @@ const dir = path.resolve(spec.dir ?? 'examples/workspaces/alpha');
 const settling = new Map();
 // The wrapper's protocol without the wrapper: a flush in a microtask after
 // the first call since the last one, every settled call taken on a ring.
-const native = new NativeBridge(JSON.stringify({ python: 'python3', workspaces: { ws: { dir } } }), () => {
+const native = new NativeBridge({ python: 'python3', workspaces: { ws: { dir } } }, () => {
   const { ids, outcomes } = native.takeSettled();
   for (let i = 0; i < ids.length; i++) {
     const resolve = settling.get(ids[i]);
@@ -45,7 +45,7 @@ function rawCall(workspaceId) {
   return new Promise((resolve) => {
     const id = nextId++;
     settling.set(id, resolve);
-    if (native.call(id, workspaceId, 'tools/call', params)) queueMicrotask(flush);
+    if (native.call(id, workspaceId, 'tools/call', params, undefined, false)) queueMicrotask(flush);
   });
 }
 // The settle callback does not keep the event loop alive (the wrapper refs
@@ -54,7 +54,7 @@ const keepAlive = setInterval(() => {}, 1000);
 const bridge = new Bridge({ python: 'python3', workspaces: { ws: { dir } } });
 // Never started: only the workspace table is used.
 const many = new NativeBridge(
-  JSON.stringify({ python: 'python3', workspaces: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`ws-${i}`, { dir }])) }),
+  { python: 'python3', workspaces: Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`ws-${i}`, { dir }])) },
   () => {},
 );
 const params = JSON.stringify({ name: 'echo', arguments: { text: 'x' } });

@@ -1,6 +1,7 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
-import { Bridge, BridgeError, errorCodes, type BridgeEvent, type Progress, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type Progress, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import type * as native from '../../native.js';
 import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
 import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
 import express from 'express';
@@ -72,3 +73,14 @@ async function main(): Promise<void> {
 }
 
 void main;
+
+// index.d.ts builds the option types on those napi-rs generates from the
+// binding's option structs (native.d.ts): it narrows them, and must neither
+// drop a generated field nor add one the native side would refuse.
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const sameWorkspaceFields: Equal<keyof HubWorkspaceOptions | keyof StdioWorkspaceOptions, keyof native.WorkspaceOptions> = true;
+const sameBridgeFields: Equal<keyof BridgeOptions, keyof native.BridgeOptions> = true;
+const hubFits: HubWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
+const stdioFits: StdioWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
+const callFits: Equal<Exclude<keyof CallOptions, 'signal' | 'onProgress' | 'onRequest' | 'raw'>, keyof native.NativeCallOptions> = true;
+void [sameWorkspaceFields, sameBridgeFields, hubFits, stdioFits, callFits];

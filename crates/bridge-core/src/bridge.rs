@@ -79,7 +79,12 @@ impl Bridge {
     /// A bridge over the configured workspaces. Starts nothing: each process
     /// is spawned on its workspace's first call. `handlers` receive the
     /// server notifications and requests not tied to a call.
-    pub fn new(config: BridgeConfig, handlers: BridgeHandlers) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGUMENT` when [`BridgeConfig::validate`] refuses `config`.
+    pub fn new(config: BridgeConfig, handlers: BridgeHandlers) -> Result<Self> {
+        config.validate()?;
         let closing = CancellationToken::new();
         let events = Arc::new(Mutex::new(EventLog::default()));
         let sink: EventSink = {
@@ -122,7 +127,7 @@ impl Bridge {
             bridge.fleet.join(&id, workspace.supervisor().clone());
             bridge.workspaces.write().insert(id, workspace);
         }
-        bridge
+        Ok(bridge)
     }
 
     fn make_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Arc<Workspace> {
@@ -158,13 +163,13 @@ impl Bridge {
     ///
     /// # Errors
     ///
-    /// `INVALID_ARGUMENT` when the id is taken or the spec is malformed
-    /// (`spec_json` as one entry of the `workspaces` option); `CLOSED`.
-    pub fn add_workspace(&self, id: &str, spec_json: &str) -> Result<()> {
+    /// `INVALID_ARGUMENT` when the id is taken or
+    /// [`WorkspaceSpec::validate`] refuses `spec`; `CLOSED`.
+    pub fn add_workspace(&self, id: &str, spec: WorkspaceSpec) -> Result<()> {
         if self.closing.is_cancelled() {
             return Err(Error::Closed);
         }
-        let spec = WorkspaceSpec::from_json(id, spec_json)?;
+        spec.validate(id)?;
         if spec.transport.or(self.config.transport) == Some(TransportKind::Unix) && self.socket_dir.is_none() {
             return Err(Error::InvalidArgument(
                 "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),

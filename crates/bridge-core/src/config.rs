@@ -1,10 +1,17 @@
-//! Bridge and workspace options, as the JS side passes them (camelCase JSON).
+//! Bridge and workspace options.
+//!
+//! These are plain Rust values: the N-API binding builds them from the JS
+//! options (its `options` module is the schema JS users see, with the
+//! typings generated from it), and Rust users build them directly.
+//! [`BridgeConfig::validate`] and [`WorkspaceSpec::validate`] are the one
+//! check of their values; [`Bridge::new`](crate::Bridge::new) and
+//! [`Bridge::add_workspace`](crate::Bridge::add_workspace) run them.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
@@ -13,55 +20,60 @@ use crate::error::{Error, Result};
 /// # Default
 ///
 /// - `python`: `"python3"`
-/// - `startTimeoutMs`: 30000
+/// - `start_timeout_ms`: 30000
 /// - `workspaces`: none
 /// - request limits: see [`Limits`]
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct BridgeConfig {
     /// Workspaces by id.
-    #[serde(default)]
     pub workspaces: BTreeMap<String, WorkspaceSpec>,
     /// Python interpreter that has the `fastmcp_workspace` hub installed.
-    #[serde(default = "default_python")]
     pub python: String,
     /// How long a workspace process may take to print its ready line, in ms.
-    #[serde(default = "default_start_timeout_ms")]
     pub start_timeout_ms: u64,
     /// At most this many workspace processes run at once; starting one more
     /// stops the least recently used idle one. Default: no limit.
-    #[serde(default)]
     pub max_running: Option<usize>,
     /// How every workspace is reached; see [`TransportKind`].
-    #[serde(default)]
     pub transport: Option<TransportKind>,
     /// Which MCP revision every workspace's sessions speak; see [`Protocol`].
-    #[serde(default)]
     pub protocol: Option<Protocol>,
     /// Client capabilities every workspace's default MCP session declares
     /// in `initialize` (e.g. `{"sampling": {}, "elicitation": {}}`).
-    #[serde(default)]
     pub capabilities: Option<serde_json::Value>,
     /// Request limits of every workspace.
-    #[serde(flatten)]
     pub limits: Limits,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            workspaces: BTreeMap::new(),
+            python: "python3".to_owned(),
+            start_timeout_ms: 30_000,
+            max_running: None,
+            transport: None,
+            protocol: None,
+            capabilities: None,
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// Request limits; set on the bridge, overridable per workspace.
 ///
 /// # Default
 ///
-/// - `maxConcurrent`: 20 requests in flight per workspace
-/// - `maxQueue`: 200 requests waiting per workspace
-/// - `timeoutMs`: 30000
-/// - `maxRetries`: 3 (only requests that never reached the server)
-/// - `maxMessageBytes`: 16777216 (16 MiB)
-/// - `healthIntervalMs`: 15000; `healthTimeoutMs`: 5000; `maxHealthFailures`: 3
-/// - `maxRestarts`: 5 within `restartWindowMs`: 60000
-/// - `logLines`: 1000
-/// - `idleTimeoutMs`, `maxMemoryMb`: off
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// - `max_concurrent`: 20 requests in flight per workspace
+/// - `max_queue`: 200 requests waiting per workspace
+/// - `timeout_ms`: 30000
+/// - `max_retries`: 3 (only requests that never reached the server)
+/// - `max_message_bytes`: 16777216 (16 MiB)
+/// - `health_interval_ms`: 15000; `health_timeout_ms`: 5000; `max_health_failures`: 3
+/// - `max_restarts`: 5 within `restart_window_ms`: 60000
+/// - `log_lines`: 1000
+/// - `idle_timeout_ms`, `max_memory_mb`: off
+#[derive(Debug, Clone, Default)]
 pub struct Limits {
     /// Requests in flight at once, per workspace (at least 1).
     pub max_concurrent: Option<usize>,
@@ -79,7 +91,7 @@ pub struct Limits {
     pub health_timeout_ms: Option<u64>,
     /// Consecutive failed health checks that restart the process.
     pub max_health_failures: Option<u32>,
-    /// Restarts allowed within `restartWindowMs` before the workspace fails.
+    /// Restarts allowed within `restart_window_ms` before the workspace fails.
     pub max_restarts: Option<usize>,
     /// The window of the restart intensity limit, in ms.
     pub restart_window_ms: Option<u64>,
@@ -111,7 +123,9 @@ impl Limits {
         }
     }
 
-    fn check(&self, wherein: &str) -> Result<()> {
+    /// Every limit that must be positive is; errors name the option as JS
+    /// spells it.
+    fn validate(&self, wherein: &str) -> Result<()> {
         let positive = |name: &str, value: Option<u64>| match value {
             Some(0) => Err(Error::InvalidArgument(format!("{wherein}: {name} must be at least 1"))),
             _ => Ok(()),
@@ -129,117 +143,70 @@ impl Limits {
 }
 
 /// One workspace: a directory holding `workspace.json`, served by its own
-/// hub process.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// hub process; or, with [`TransportKind::Stdio`], any MCP server command.
+#[derive(Debug, Clone, Default)]
 pub struct WorkspaceSpec {
     /// The workspace directory; relative paths resolve against the current
     /// directory of the process. Not used with `transport: "stdio"`.
-    #[serde(default)]
     pub dir: PathBuf,
     /// With `transport: "stdio"`: the MCP server command to run.
-    #[serde(default)]
     pub command: Option<String>,
     /// With `transport: "stdio"`: its arguments.
-    #[serde(default)]
     pub args: Vec<String>,
     /// With `transport: "stdio"`: its working directory.
-    #[serde(default)]
     pub cwd: Option<PathBuf>,
     /// Overrides [`BridgeConfig::python`] for this workspace.
-    #[serde(default)]
     pub python: Option<String>,
     /// Extra environment variables of the workspace process.
-    #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Names of the bridge process's environment variables passed on to
     /// the workspace process, besides `PATH` and `HOME`.
-    #[serde(default)]
     pub inherit_env: Vec<String>,
     /// MCP servers the hub aggregates, in the Claude Desktop `mcpServers`
     /// shape; given inline instead of in `workspace.json`.
-    #[serde(default)]
     pub mcp_servers: Option<serde_json::Value>,
     /// Python modules of local tools; given inline instead of in
     /// `workspace.json`.
-    #[serde(default)]
     pub tools: Option<Vec<String>>,
     /// Overrides [`BridgeConfig::start_timeout_ms`] for this workspace.
-    #[serde(default)]
     pub start_timeout_ms: Option<u64>,
     /// Overrides [`BridgeConfig::transport`] for this workspace.
-    #[serde(default)]
     pub transport: Option<TransportKind>,
     /// Overrides [`BridgeConfig::protocol`] for this workspace.
-    #[serde(default)]
     pub protocol: Option<Protocol>,
     /// Overrides the bridge's request limits for this workspace.
-    #[serde(flatten)]
     pub limits: Limits,
 }
 
-const LIMIT_KEYS: &[&str] = &[
-    "maxConcurrent",
-    "maxQueue",
-    "timeoutMs",
-    "maxRetries",
-    "maxMessageBytes",
-    "healthIntervalMs",
-    "healthTimeoutMs",
-    "maxHealthFailures",
-    "maxRestarts",
-    "restartWindowMs",
-    "logLines",
-    "idleTimeoutMs",
-    "maxMemoryMb",
-];
-const BRIDGE_KEYS: &[&[&str]] =
-    &[&["workspaces", "python", "startTimeoutMs", "capabilities", "transport", "protocol", "maxRunning"], LIMIT_KEYS];
-const WORKSPACE_KEYS: &[&[&str]] =
-    &[&["dir", "python", "env", "inheritEnv", "startTimeoutMs", "mcpServers", "tools", "transport", "protocol", "command", "args", "cwd"], LIMIT_KEYS];
-
-fn known_keys(value: &serde_json::Value, known: &[&[&str]], wherein: &str) -> Result<()> {
-    let Some(object) = value.as_object() else {
-        return Err(Error::InvalidArgument(format!("{wherein}: expected an object")));
-    };
-    match object.keys().find(|k| !known.iter().any(|set| set.contains(&k.as_str()))) {
-        Some(key) => Err(Error::InvalidArgument(format!("{wherein}: unknown option {key:?}"))),
-        None => Ok(()),
-    }
-}
-
 impl WorkspaceSpec {
-    /// A hub workspace needs `dir`; a stdio one needs `command` instead.
-    fn check(&self, wherein: &str) -> Result<()> {
-        if self.transport == Some(TransportKind::Stdio) {
-            if self.command.as_deref().is_none_or(str::is_empty) {
-                return Err(Error::InvalidArgument(format!("{wherein}: transport 'stdio' needs a command")));
-            }
-        } else if self.dir.as_os_str().is_empty() {
-            return Err(Error::InvalidArgument(format!("{wherein}: dir is empty")));
-        }
-        Ok(())
-    }
-
-    /// Parses one workspace's options from JSON, as an entry of the
-    /// bridge's `workspaces` option.
+    /// Checks one workspace's options: a non-empty id, positive limits, and
+    /// `dir` for a hub workspace or `command` for a stdio one.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] naming the offending field.
-    pub fn from_json(id: &str, json: &str) -> Result<Self> {
-        let wherein = format!("workspace {id:?}");
+    /// [`Error::InvalidArgument`] naming the workspace and the option.
+    pub fn validate(&self, id: &str) -> Result<()> {
         if id.is_empty() {
             return Err(Error::InvalidArgument("workspace id must not be empty".into()));
         }
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| Error::InvalidArgument(format!("{wherein}: {e}")))?;
-        known_keys(&value, WORKSPACE_KEYS, &wherein)?;
-        let spec: WorkspaceSpec =
-            serde_json::from_value(value).map_err(|e| Error::InvalidArgument(format!("{wherein}: {e}")))?;
-        spec.limits.check(&wherein)?;
-        spec.check(&wherein)?;
-        Ok(spec)
+        let wherein = format!("workspace {id:?}");
+        if self.start_timeout_ms == Some(0) {
+            return Err(Error::InvalidArgument(format!("{wherein}: startTimeoutMs must be at least 1")));
+        }
+        self.limits.validate(&wherein)?;
+        if self.mcp_servers.as_ref().is_some_and(|s| !s.is_object()) {
+            return Err(Error::InvalidArgument(format!("{wherein}: mcpServers must be an object")));
+        }
+        if self.transport == Some(TransportKind::Stdio) {
+            if self.command.as_deref().is_none_or(str::is_empty) {
+                return Err(Error::InvalidArgument(format!(
+                    "{wherein}: transport 'stdio' needs \"command\", a non-empty string"
+                )));
+            }
+        } else if self.dir.as_os_str().is_empty() {
+            return Err(Error::InvalidArgument(format!("{wherein}: \"dir\" must be a non-empty string")));
+        }
+        Ok(())
     }
 
     /// The hub configuration given inline, as `workspace.json` would hold it.
@@ -258,56 +225,35 @@ impl WorkspaceSpec {
     }
 }
 
-fn default_python() -> String {
-    "python3".to_owned()
-}
-
-fn default_start_timeout_ms() -> u64 {
-    30_000
-}
-
 impl BridgeConfig {
-    /// Parses options from JSON.
+    /// Checks the bridge's options and every workspace's.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] naming the offending field.
-    pub fn from_json(json: &str) -> Result<Self> {
-        let value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|e| Error::InvalidArgument(format!("bridge options: {e}")))?;
-        // serde's deny_unknown_fields does not combine with flatten: check by hand.
-        known_keys(&value, BRIDGE_KEYS, "bridge options")?;
-        if let Some(workspaces) = value.get("workspaces").and_then(|w| w.as_object()) {
-            for (id, spec) in workspaces {
-                known_keys(spec, WORKSPACE_KEYS, &format!("workspace {id:?}"))?;
-            }
+    /// [`Error::InvalidArgument`] naming the option (and the workspace).
+    pub fn validate(&self) -> Result<()> {
+        if self.max_running == Some(0) {
+            return Err(Error::InvalidArgument("Bridge options: maxRunning must be at least 1".into()));
         }
-        let config: BridgeConfig = serde_json::from_value(value)
-            .map_err(|e| Error::InvalidArgument(format!("bridge options: {e}")))?;
-        if config.max_running == Some(0) {
-            return Err(Error::InvalidArgument("bridge options: maxRunning must be at least 1".into()));
+        if self.start_timeout_ms == 0 {
+            return Err(Error::InvalidArgument("Bridge options: startTimeoutMs must be at least 1".into()));
         }
-        config.limits.check("bridge options")?;
-        for (id, spec) in &config.workspaces {
-            spec.limits.check(&format!("workspace {id:?}"))?;
-            if id.is_empty() {
-                return Err(Error::InvalidArgument("workspace id must not be empty".into()));
-            }
-            spec.check(&format!("workspace {id:?}"))?;
+        if self.capabilities.as_ref().is_some_and(|c| !c.is_object()) {
+            return Err(Error::InvalidArgument("Bridge options: capabilities must be an object".into()));
         }
-        Ok(config)
+        self.limits.validate("Bridge options")?;
+        self.workspaces.iter().try_for_each(|(id, spec)| spec.validate(id))
     }
 }
 
 /// How the core reaches a workspace process: MCP streamable HTTP over TCP
 /// loopback (`"http"`) or over a Unix domain socket (`"unix"`) in a private
-/// directory (mode 0700) that the core creates and removes.
+/// directory (mode 0700) that the core creates and removes, or stdio.
 ///
 /// # Default
 ///
 /// `"http"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TransportKind {
     /// Streamable HTTP on 127.0.0.1 with an OS-assigned port.
     #[default]
@@ -319,13 +265,41 @@ pub enum TransportKind {
     Stdio,
 }
 
+/// A value that is none of an option's names; its message lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    expected: &'static str,
+    got: String,
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "must be {}, got {:?}", self.expected, self.got)
+    }
+}
+
+impl std::error::Error for UnknownName {}
+
+impl FromStr for TransportKind {
+    type Err = UnknownName;
+
+    /// `"http"`, `"unix"` or `"stdio"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "http" => Ok(TransportKind::Http),
+            "unix" => Ok(TransportKind::Unix),
+            "stdio" => Ok(TransportKind::Stdio),
+            _ => Err(UnknownName { expected: "'http', 'unix' or 'stdio'", got: text.to_owned() }),
+        }
+    }
+}
+
 /// Which MCP revision a workspace's sessions speak.
 ///
 /// # Default
 ///
 /// `"stateful"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
     /// The `initialize` handshake (MCP 2025-11-25, accepting 2025-06-18 and
     /// 2025-03-26 from the server): one MCP session per [`Session`](crate::session),
@@ -342,6 +316,20 @@ pub enum Protocol {
     /// offers it, else the `initialize` handshake (as the MCP Python SDK's
     /// `mode="auto"`).
     Auto,
+}
+
+impl FromStr for Protocol {
+    type Err = UnknownName;
+
+    /// `"stateful"`, `"sessionless"` or `"auto"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "stateful" => Ok(Protocol::Stateful),
+            "sessionless" => Ok(Protocol::Sessionless),
+            "auto" => Ok(Protocol::Auto),
+            _ => Err(UnknownName { expected: "'stateful', 'sessionless' or 'auto'", got: text.to_owned() }),
+        }
+    }
 }
 
 /// A workspace's resolved request limits.
@@ -441,12 +429,22 @@ impl LaunchSpec {
 mod tests {
     use super::*;
 
+    fn hub(dir: &str) -> WorkspaceSpec {
+        WorkspaceSpec { dir: dir.into(), ..Default::default() }
+    }
+
+    fn with(workspaces: impl IntoIterator<Item = (&'static str, WorkspaceSpec)>) -> BridgeConfig {
+        BridgeConfig {
+            workspaces: workspaces.into_iter().map(|(id, spec)| (id.to_owned(), spec)).collect(),
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn defaults_apply_and_workspace_overrides_win() {
-        let config = BridgeConfig::from_json(
-            r#"{"workspaces":{"a":{"dir":"/w/a"},"b":{"dir":"/w/b","python":"py","startTimeoutMs":5}}}"#,
-        )
-        .unwrap();
+        let b = WorkspaceSpec { python: Some("py".into()), start_timeout_ms: Some(5), ..hub("/w/b") };
+        let config = with([("a", hub("/w/a")), ("b", b)]);
+        config.validate().unwrap();
         let a = LaunchSpec::new(&config, &config.workspaces["a"]);
         let b = LaunchSpec::new(&config, &config.workspaces["b"]);
         assert_eq!(a.python, "python3");
@@ -457,10 +455,9 @@ mod tests {
 
     #[test]
     fn limits_default_and_workspace_values_win_over_bridge_values() {
-        let config = BridgeConfig::from_json(
-            r#"{"maxQueue":5,"timeoutMs":100,"workspaces":{"a":{"dir":"/a"},"b":{"dir":"/b","maxQueue":7}}}"#,
-        )
-        .unwrap();
+        let b = WorkspaceSpec { limits: Limits { max_queue: Some(7), ..Default::default() }, ..hub("/b") };
+        let mut config = with([("a", hub("/a")), ("b", b)]);
+        config.limits = Limits { max_queue: Some(5), timeout_ms: Some(100), ..Default::default() };
         let a = ResolvedLimits::new(&config, &config.workspaces["a"]);
         let b = ResolvedLimits::new(&config, &config.workspaces["b"]);
         assert_eq!((a.max_concurrent, a.max_queue, a.timeout), (20, 5, Duration::from_millis(100)));
@@ -470,18 +467,26 @@ mod tests {
 
     #[test]
     fn zero_limits_are_rejected_with_their_name() {
-        for bad in [r#"{"maxConcurrent":0}"#, r#"{"workspaces":{"a":{"dir":"/a","timeoutMs":0}}}"#] {
-            let err = BridgeConfig::from_json(bad).unwrap_err();
-            assert!(matches!(err, Error::InvalidArgument(_)), "{bad}");
+        let mut bridge_wide = with([]);
+        bridge_wide.limits.max_concurrent = Some(0);
+        let per_workspace = with([("a", WorkspaceSpec {
+            limits: Limits { timeout_ms: Some(0), ..Default::default() },
+            ..hub("/a")
+        })]);
+        for (config, name) in [(bridge_wide, "Bridge options: maxConcurrent"), (per_workspace, "workspace \"a\": timeoutMs")] {
+            let err = config.validate().unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(ref m) if m.starts_with(name)), "{err}");
         }
     }
 
     #[test]
     fn inline_servers_and_tools_become_the_hub_config() {
-        let config = BridgeConfig::from_json(
-            r#"{"workspaces":{"a":{"dir":"/a","tools":["m"],"mcpServers":{"t":{"command":"x"}}},"b":{"dir":"/b"}}}"#,
-        )
-        .unwrap();
+        let a = WorkspaceSpec {
+            tools: Some(vec!["m".into()]),
+            mcp_servers: Some(serde_json::json!({"t": {"command": "x"}})),
+            ..hub("/a")
+        };
+        let config = with([("a", a), ("b", hub("/b"))]);
         let a = LaunchSpec::new(&config, &config.workspaces["a"]);
         let inline: serde_json::Value = serde_json::from_str(a.inline_config.as_deref().unwrap()).unwrap();
         assert_eq!(inline, serde_json::json!({"tools": ["m"], "mcpServers": {"t": {"command": "x"}}}));
@@ -489,14 +494,21 @@ mod tests {
     }
 
     #[test]
-    fn unknown_fields_are_rejected_with_their_name() {
-        let err = BridgeConfig::from_json(r#"{"workspaces":{},"pyhton":"x"}"#).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("pyhton")), "{err}");
+    fn a_hub_workspace_needs_a_dir_and_a_stdio_one_a_command() {
+        let err = with([("a", hub(""))]).validate().unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("\"dir\"")), "{err}");
+        let stdio = WorkspaceSpec { transport: Some(TransportKind::Stdio), ..Default::default() };
+        let err = stdio.validate("s").unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains("\"command\"")), "{err}");
+        let stdio = WorkspaceSpec { command: Some("server".into()), ..stdio };
+        stdio.validate("s").unwrap();
     }
 
     #[test]
-    fn empty_workspace_dir_is_rejected() {
-        let err = BridgeConfig::from_json(r#"{"workspaces":{"a":{"dir":""}}}"#).unwrap_err();
-        assert!(matches!(err, Error::InvalidArgument(_)));
+    fn names_parse_and_unknown_ones_list_the_choices() {
+        assert_eq!("unix".parse::<TransportKind>(), Ok(TransportKind::Unix));
+        assert_eq!("auto".parse::<Protocol>(), Ok(Protocol::Auto));
+        let err = "sessionfull".parse::<Protocol>().unwrap_err();
+        assert_eq!(err.to_string(), "must be 'stateful', 'sessionless' or 'auto', got \"sessionfull\"");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use bridge_core::{Bridge, BridgeConfig, CallOptions, Error};
+use bridge_core::{Bridge, BridgeConfig, CallOptions, Error, WorkspaceSpec};
 use serde_json::json;
 
 fn repo() -> PathBuf {
@@ -22,15 +22,25 @@ fn python() -> String {
     })
 }
 
-fn bridge(workspaces: serde_json::Value) -> Bridge {
-    let options = json!({ "python": python(), "workspaces": workspaces });
-    Bridge::new(BridgeConfig::from_json(&options.to_string()).unwrap(), Default::default())
+/// A bridge over hub workspaces, by id.
+fn bridge<const N: usize>(workspaces: [(&str, WorkspaceSpec); N]) -> Bridge {
+    let config = BridgeConfig {
+        python: python(),
+        workspaces: workspaces.into_iter().map(|(id, spec)| (id.to_owned(), spec)).collect(),
+        ..Default::default()
+    };
+    Bridge::new(config, Default::default()).unwrap()
+}
+
+/// A hub workspace in `dir`.
+fn hub(dir: impl Into<PathBuf>) -> WorkspaceSpec {
+    WorkspaceSpec { dir: dir.into(), ..Default::default() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_a_tool_of_a_real_workspace_and_closes_it() {
     let alpha = repo().join("examples/workspaces/alpha");
-    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let bridge = bridge([("alpha", hub(alpha))]);
     let result = bridge
         .call(
             "alpha",
@@ -55,7 +65,7 @@ async fn calls_a_tool_of_a_real_workspace_and_closes_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_error_responses_pass_through() {
     let alpha = repo().join("examples/workspaces/alpha");
-    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let bridge = bridge([("alpha", hub(alpha))]);
     let err = bridge.call("alpha", "no/such/method", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::JsonRpc { code: -32601, .. }), "{err:?}");
     bridge.close().await;
@@ -63,14 +73,14 @@ async fn server_error_responses_pass_through() {
 
 #[tokio::test]
 async fn unknown_workspace_is_refused() {
-    let bridge = bridge(json!({}));
+    let bridge = bridge([]);
     let err = bridge.call("nope", "tools/list", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::UnknownWorkspace(ref id) if id == "nope"));
 }
 
 #[tokio::test]
 async fn missing_directory_fails_to_start_with_the_hub_stderr() {
-    let bridge = bridge(json!({ "gone": { "dir": "/nonexistent/workspace" } }));
+    let bridge = bridge([("gone", hub("/nonexistent/workspace"))]);
     match bridge.call("gone", "tools/list", None, CallOptions::default()).await {
         Err(Error::StartFailed { stderr, .. }) => {
             assert!(stderr.iter().any(|l| l.contains("/nonexistent/workspace")), "{stderr:?}")
@@ -86,7 +96,7 @@ async fn start_timeout_kills_a_silent_process() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("workspace.json"), r#"{"tools": ["slow"]}"#).unwrap();
     std::fs::write(dir.join("slow.py"), "import time\ntime.sleep(60)\n").unwrap();
-    let bridge = bridge(json!({ "slow": { "dir": dir, "startTimeoutMs": 1500 } }));
+    let bridge = bridge([("slow", WorkspaceSpec { start_timeout_ms: Some(1500), ..hub(&dir) })]);
     let started = std::time::Instant::now();
     let err = bridge.call("slow", "tools/list", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::StartFailed { ref reason, .. } if reason.contains("ready line")), "{err:?}");
@@ -99,7 +109,7 @@ async fn raw_params_go_out_as_text_and_the_result_comes_back_as_text() {
     use bridge_core::jsonrpc::Params;
 
     let alpha = repo().join("examples/workspaces/alpha");
-    let bridge = bridge(json!({ "alpha": { "dir": alpha } }));
+    let bridge = bridge([("alpha", hub(alpha))]);
     let params = r#"{"name": "echo", "arguments": {"text": "caf\u00e9"}}"#;
     let options = CallOptions {
         // Asks for progress (echo sends none): the server must accept the

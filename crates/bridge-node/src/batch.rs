@@ -49,23 +49,8 @@ use crate::callbacks::{
     call_request_handler, CallRequestCallback, ProgressCallback, ProgressUpdate, SettleCallback,
 };
 use crate::error::{failure, raw_outcome, NativeError, Outcome};
+use crate::options::NativeCallOptions;
 use crate::BoxFuture;
-
-/// Options of one native call (see `CallOptions` in index.d.ts).
-#[napi(object)]
-pub struct NativeCallOptions {
-    /// `"high"`, `"normal"` or `"low"`.
-    pub priority: Option<String>,
-    /// Per-call timeout, in ms.
-    pub timeout_ms: Option<f64>,
-    /// Restart the timeout on each progress notification.
-    pub reset_timeout_on_progress: Option<bool>,
-    /// Cap on the whole call, in ms.
-    pub max_total_timeout_ms: Option<f64>,
-    /// Whether the call may be aborted by [`Batch::cancel`] with its call
-    /// id (JS sets it for a call with an `AbortSignal`).
-    pub cancellable: Option<bool>,
-}
 
 /// The calls of one bridge and its sessions on their way across the
 /// boundary: submitted and not yet flushed, settled and not yet taken, and
@@ -100,6 +85,7 @@ impl Batch {
         call_id: u32,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
+        cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
         make: impl FnOnce(Option<Params>, CallOptions) -> F,
@@ -114,6 +100,7 @@ impl Batch {
             call_id,
             params_json,
             options,
+            cancellable,
             on_progress,
             on_request,
             make,
@@ -198,12 +185,16 @@ fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
 }
 
 /// The synchronous part of a native call: checks the arguments and queues
-/// the call (`make`); the returned future does the rest.
+/// the call (`make`); the returned future does the rest. A `cancellable`
+/// call may be aborted by [`Batch::cancel`] with its call id (JS makes a
+/// call with an `AbortSignal` cancellable).
+#[allow(clippy::too_many_arguments)] // those of Batch::submit
 fn start_call<F>(
     cancels: &Arc<Mutex<HashMap<u32, CancellationToken>>>,
     call_id: u32,
     params_json: Option<String>,
     options: Option<NativeCallOptions>,
+    cancellable: bool,
     on_progress: Option<ProgressCallback>,
     on_request: Option<CallRequestCallback>,
     make: impl FnOnce(Option<Params>, CallOptions) -> F,
@@ -219,13 +210,7 @@ where
         Some(Ok(params)) => Some(params),
         Some(Err(e)) => return ready(failure(e)),
     };
-    let options = options.unwrap_or(NativeCallOptions {
-        priority: None,
-        timeout_ms: None,
-        reset_timeout_on_progress: None,
-        max_total_timeout_ms: None,
-        cancellable: None,
-    });
+    let options = options.unwrap_or_default();
     let priority = match options.priority.as_deref().map(|p| (p, Priority::parse(p))) {
         None => Priority::Normal,
         Some((_, Some(priority))) => priority,
@@ -236,13 +221,12 @@ where
         }
     };
     let (timeout, max_total_timeout) = match (
-        millis(options.timeout_ms, "timeoutMs"),
-        millis(options.max_total_timeout_ms, "maxTotalTimeoutMs"),
+        millis(options.timeoutMs, "timeoutMs"),
+        millis(options.maxTotalTimeoutMs, "maxTotalTimeoutMs"),
     ) {
         (Ok(t), Ok(m)) => (t, m),
         (Err(e), _) | (_, Err(e)) => return ready(failure(e)),
     };
-    let cancellable = options.cancellable.unwrap_or(false);
     let cancel = cancellable.then(|| {
         // An abort may arrive before this task runs: share its token.
         cancels
@@ -267,7 +251,7 @@ where
     let call_options = CallOptions {
         priority,
         timeout,
-        reset_timeout_on_progress: options.reset_timeout_on_progress.unwrap_or(false),
+        reset_timeout_on_progress: options.resetTimeoutOnProgress.unwrap_or(false),
         max_total_timeout,
         cancel,
         on_progress: on_progress_core,

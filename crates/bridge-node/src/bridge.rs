@@ -3,18 +3,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bridge_core::{Bridge, BridgeConfig, BridgeHandlers, ClientIdentity, Error};
-use napi::bindgen_prelude::Either;
+use bridge_core::{Bridge, BridgeHandlers, ClientIdentity, Error};
+use napi::bindgen_prelude::{Either, Object};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Env;
 use napi_derive::napi;
 
-use crate::batch::{Batch, NativeCallOptions, SettledCalls};
+use crate::batch::{Batch, SettledCalls};
 use crate::callbacks::{
     bridge_request_handler, notification_handler, session_request_handler, BridgeRequestCallback,
     CallRequestCallback, EventCallback, NotificationCallback, ProgressCallback,
     SessionRequestCallback, SettleCallback,
 };
 use crate::error::{error, json_outcome, outcome, NativeError, Outcome};
+use crate::options::{bridge_config, refused, workspace_spec, NativeCallOptions};
 use crate::session::NativeSession;
 
 /// A grace period given in ms from JS (negative counts as 0).
@@ -32,19 +34,19 @@ pub struct NativeBridge {
 
 #[napi]
 impl NativeBridge {
-    /// Creates a bridge from its options as JSON text (camelCase).
+    /// Creates a bridge from its options (see the `options` module).
     ///
     /// Throws `INVALID_ARGUMENT: …` when the options are malformed.
     #[napi(constructor)]
     pub fn new(
-        options_json: String,
+        env: Env,
+        #[napi(ts_arg_type = "BridgeOptions")] options: Object,
         on_settle: SettleCallback,
         on_notification: Option<NotificationCallback>,
         on_request: Option<BridgeRequestCallback>,
         on_event: Option<EventCallback>,
     ) -> napi::Result<Self> {
-        let config = BridgeConfig::from_json(&options_json)
-            .map_err(|e| napi::Error::from_reason(format!("INVALID_ARGUMENT: {e}")))?;
+        let config = bridge_config(&env, &options)?;
         let notifications = on_notification.map(notification_handler);
         let events = on_event.map(|callback| {
             let callback = Arc::new(callback);
@@ -58,7 +60,7 @@ impl NativeBridge {
             events,
         };
         Ok(NativeBridge {
-            inner: Arc::new(Bridge::new(config, handlers)),
+            inner: Arc::new(Bridge::new(config, handlers).map_err(refused)?),
             batch: Arc::new(Batch::new(on_settle)),
         })
     }
@@ -82,6 +84,7 @@ impl NativeBridge {
         method: String,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
+        cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
     ) -> bool {
@@ -90,6 +93,7 @@ impl NativeBridge {
             call_id,
             params_json,
             options,
+            cancellable,
             on_progress,
             on_request,
             |params, options| bridge.call_raw(&workspace_id, &method, params, options),
@@ -166,11 +170,18 @@ impl NativeBridge {
         outcome(bridge.server_info(&workspace_id).await)
     }
 
-    /// Adds a workspace at run time; `spec_json` as one entry of the
-    /// `workspaces` option.
+    /// Adds a workspace at run time; `spec` as one entry of the
+    /// `workspaces` option. Throws `INVALID_ARGUMENT: …` when it is
+    /// malformed; other failures are the outcome's.
     #[napi]
-    pub fn add_workspace(&self, workspace_id: String, spec_json: String) -> Outcome {
-        json_outcome(self.inner.add_workspace(&workspace_id, &spec_json))
+    pub fn add_workspace(
+        &self,
+        env: Env,
+        workspace_id: String,
+        #[napi(ts_arg_type = "WorkspaceOptions")] spec: Object,
+    ) -> napi::Result<Outcome> {
+        let spec = workspace_spec(&env, &workspace_id, &spec)?;
+        Ok(json_outcome(self.inner.add_workspace(&workspace_id, spec)))
     }
 
     /// Removes a workspace, stopping its process with a grace period in ms.

@@ -26,11 +26,12 @@ pub struct ProgressUpdate {
 }
 
 /// Called in order with each progress notification of a call.
-pub(crate) type ProgressCallback =
-    ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, Status, false>;
+#[napi]
+pub type ProgressCallback = ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, Status, false>;
 /// Called with `(workspaceId, messageJson)` for server notifications; weak,
 /// so that it never keeps Node's event loop alive.
-pub(crate) type NotificationCallback =
+#[napi]
+pub type NotificationCallback =
     ThreadsafeFunction<FnArgs<(String, String)>, (), FnArgs<(String, String)>, Status, false, true>;
 
 /// The doorbell rung when settled outcomes wait for
@@ -38,17 +39,20 @@ pub(crate) type NotificationCallback =
 /// serves every call of a bridge (napi-rs would otherwise create a
 /// threadsafe function per returned promise). Weak: the JS wrapper keeps
 /// the event loop alive while calls are pending.
-pub(crate) type SettleCallback = ThreadsafeFunction<(), (), (), Status, false, true>;
+#[napi]
+pub type SettleCallback = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 /// Answers a server request: given its JSON text, resolves with JSON text
 /// `{"result": ...}` or `{"error": {code, message, data?}}`.
-pub(crate) type CallRequestCallback =
-    ThreadsafeFunction<String, Promise<String>, String, Status, false>;
+#[napi]
+pub type CallRequestCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false>;
 /// As [`CallRequestCallback`] for a session; weak.
-pub(crate) type SessionRequestCallback =
+#[napi]
+pub type SessionRequestCallback =
     ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
 /// As [`CallRequestCallback`], with the workspace id first; weak.
-pub(crate) type BridgeRequestCallback = ThreadsafeFunction<
+#[napi]
+pub type BridgeRequestCallback = ThreadsafeFunction<
     FnArgs<(String, String)>,
     Promise<String>,
     FnArgs<(String, String)>,
@@ -58,7 +62,8 @@ pub(crate) type BridgeRequestCallback = ThreadsafeFunction<
 >;
 
 /// Called with the JSON text of each supervision event; weak.
-pub(crate) type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
+#[napi]
+pub type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// Reads a JS handler's answer envelope.
 fn answer(envelope: napi::Result<String>) -> Result<serde_json::Value, Error> {

@@ -10,19 +10,22 @@
 //! class), [`session`] (`NativeSession`, a further MCP session), [`batch`]
 //! (how calls and their outcomes cross the boundary, with its theory of
 //! operation), [`callbacks`] (JS functions the core calls: handlers of
-//! server requests and notifications, progress, events) and [`error`]
+//! server requests and notifications, progress, events), [`options`] (the
+//! options a JS user passes, whose typings napi-rs generates) and [`error`]
 //! (outcomes and failures as JS sees them).
 
 mod batch;
 mod bridge;
 mod callbacks;
 mod error;
+mod options;
 mod session;
 
-pub use batch::{NativeCallOptions, SettledCalls};
+pub use batch::SettledCalls;
 pub use bridge::NativeBridge;
 pub use callbacks::ProgressUpdate;
 pub use error::{NativeError, Outcome};
+pub use options::{native_call_option_keys, BridgeOptions, NativeCallOptions, WorkspaceOptions};
 pub use session::NativeSession;
 
 /// A boxed future that can move to the runtime.

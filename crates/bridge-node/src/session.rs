@@ -7,9 +7,10 @@ use std::sync::Arc;
 use bridge_core::{Error, SessionHandle};
 use napi_derive::napi;
 
-use crate::batch::{Batch, NativeCallOptions};
+use crate::batch::Batch;
 use crate::callbacks::{CallRequestCallback, ProgressCallback};
 use crate::error::{outcome, Outcome};
+use crate::options::NativeCallOptions;
 
 /// A further MCP session; use the `Session` class of the JS package
 /// instead. Its calls cross the boundary with those of its bridge.
@@ -48,6 +49,7 @@ impl NativeSession {
         method: String,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
+        cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
     ) -> bool {
@@ -59,6 +61,7 @@ impl NativeSession {
             call_id,
             params_json,
             options,
+            cancellable,
             on_progress,
             on_request,
             |params, options| handle.call_raw(&method, params, options),
