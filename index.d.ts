@@ -52,7 +52,7 @@ export type McpServerConfig =
 export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
 
 /** The fields of which one kind of workspace narrows the type or the presence. */
-type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'command' | 'args' | 'cwd';
+type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd';
 
 /**
  * Any MCP server command reached over stdio (e.g. `npx -y
@@ -93,6 +93,8 @@ export interface HubWorkspaceOptions extends Omit<native.WorkspaceOptions, KindF
   mcpServers?: Record<string, McpServerConfig>;
   /** Python modules (in `dir`) of local tools; given here, replaces `tools` of `workspace.json`. */
   tools?: string[];
+  /** Overrides {@link BridgeOptions.launcher}: `'fork'` (default on Linux) or `'spawn'`. */
+  launcher?: native.WorkspaceOptions['launcher'];
 }
 
 /**
@@ -261,6 +263,12 @@ export interface WorkspaceStatus {
   rssBytes?: number;
   /** CPU use of the running process since the previous sample, in percent of one core. */
   cpuPercent?: number;
+  /**
+   * Private memory (USS) of a forked process, in bytes: what it holds beyond
+   * the pages shared with its fork server, and what `maxMemoryMb` limits for
+   * it (its `rssBytes` counts those shared pages in every child).
+   */
+  ussBytes?: number;
 }
 
 /** One output line of a workspace process. */
@@ -274,8 +282,8 @@ export interface LogLine {
 /**
  * A supervision event. `type` is `'state'` (`from`, `to`), `'restart'`
  * (`reason`, `delayMs`, `restarts`), `'crash'` (`status`, `pid`),
- * `'health_failure'` (`failures`, `error`), `'memory_restart'` (`rssBytes`,
- * `maxBytes`), `'idle_stop'` (`idleMs`), `'evicted'` (`for`, `maxRunning`) or
+ * `'health_failure'` (`failures`, `error`), `'memory_restart'` (`rssBytes`, or
+ * `ussBytes` for a forked process, and `maxBytes`), `'idle_stop'` (`idleMs`), `'evicted'` (`for`, `maxRunning`) or
  * `'failed'` (`reason`).
  */
 export interface BridgeEvent {

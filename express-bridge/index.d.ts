@@ -109,6 +109,8 @@ export interface WorkspaceView {
   rssBytes: number | null;
   /** CPU use of the running process since the previous sample, in percent of one core, else null. */
   cpuPercent: number | null;
+  /** Private memory (USS) of a forked process in bytes, which `maxMemoryMb` limits for it, else null. */
+  ussBytes: number | null;
   /** Open MCP sessions of its endpoint (of every router on the same bridge). */
   sessions: number;
   metrics: Metrics;

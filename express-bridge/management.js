@@ -30,6 +30,7 @@ function view(status, sessions, metrics) {
     lastError: status.lastError ?? null,
     rssBytes: status.rssBytes ?? null,
     cpuPercent: status.cpuPercent ?? null,
+    ussBytes: status.ussBytes ?? null,
     sessions,
     metrics,
   };

@@ -265,7 +265,7 @@ export function openApiDocument(serverUrl) {
         },
         Workspace: {
           type: 'object',
-          required: ['id', 'state', 'pid', 'startedAt', 'restarts', 'lastExit', 'lastError', 'rssBytes', 'cpuPercent', 'sessions', 'metrics'],
+          required: ['id', 'state', 'pid', 'startedAt', 'restarts', 'lastExit', 'lastError', 'rssBytes', 'cpuPercent', 'ussBytes', 'sessions', 'metrics'],
           properties: {
             id: { type: 'string' },
             state: {
@@ -283,6 +283,11 @@ export function openApiDocument(serverUrl) {
             lastError: { type: 'string', nullable: true, description: 'The last start failure, crash or health failure.' },
             rssBytes: { type: 'integer', nullable: true, description: 'Resident memory of the running process, in bytes (sampled every healthIntervalMs).' },
             cpuPercent: { type: 'number', nullable: true, description: 'CPU use of the running process since the previous sample, in percent of one core.' },
+            ussBytes: {
+              type: 'integer',
+              nullable: true,
+              description: 'Private memory (USS) of a forked process, in bytes: what maxMemoryMb limits for it (its rssBytes counts the pages shared with its fork server).',
+            },
             sessions: { type: 'integer', description: 'Open MCP sessions of its endpoint.' },
             metrics: { $ref: '#/components/schemas/Metrics' },
           },
@@ -302,7 +307,7 @@ export function openApiDocument(serverUrl) {
           additionalProperties: true,
           description:
             'A supervision event. type state has from and to; restart: reason, delayMs, restarts; crash: status, ' +
-            'pid; health_failure: failures, error; memory_restart: rssBytes, maxBytes; idle_stop: idleMs; ' +
+            'pid; health_failure: failures, error; memory_restart: rssBytes (ussBytes when forked), maxBytes; idle_stop: idleMs; ' +
             'evicted: for, maxRunning; failed: reason.',
           properties: {
             id: { type: 'integer', description: 'Increasing number of the event within the bridge.' },

@@ -5,26 +5,15 @@
 // `node tests/chaos.js --calls 10000` (figures in
 // bench/results/2026-11-22-supervision.md). Bounded: it stops when every
 // call has settled.
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 import { Bridge, BridgeError, errorCodes } from '../index.js';
+import { bridgePids } from './helpers.js';
 
 const labDir = path.join(path.dirname(fileURLToPath(import.meta.url)), 'workspaces', 'lab');
 
-/** Pids of this process's workspace hubs. */
-export function hubPids() {
-  try {
-    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /**
  * @param {{ calls: number, concurrency: number, killEveryMs?: number, killEveryCalls?: number,
@@ -92,7 +81,7 @@ export async function runChaos({ calls, concurrency, killEveryMs, killEveryCalls
     inFlight,
     queued,
     unknownErrors,
-    leftover: hubPids(),
+    leftover: bridgePids(),
   };
 }
 

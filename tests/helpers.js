@@ -38,15 +38,31 @@ export async function eventually(check, ms = 5000) {
 }
 
 /** Pids of the workspace hub processes this test process started. */
-export function hubPids() {
+/** The pids of the children of `pid` whose command line matches `pattern`. */
+export function childPids(pid, pattern) {
   try {
-    return execFileSync('pgrep', ['-P', String(process.pid), '-f', 'fastmcp_workspace --dir'], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-P', String(pid), '-f', pattern], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
   } catch {
-    return [];
+    return []; // pgrep exits 1 when none matches
   }
+}
+
+/**
+ * The hub processes of this process's bridges: spawned ones (its children)
+ * and forked ones (children of its fork servers, with the fork server's
+ * command line, as `fork` without `exec` leaves it).
+ */
+export function hubPids() {
+  const forkServers = childPids(process.pid, 'fastmcp_workspace[.]zygote');
+  return [...childPids(process.pid, 'fastmcp_workspace --dir'), ...forkServers.flatMap((pid) => childPids(pid, 'fastmcp_workspace[.]zygote'))];
+}
+
+/** Every Python process of this process's bridges: the hubs and the fork servers. */
+export function bridgePids() {
+  return [...new Set([...childPids(process.pid, 'fastmcp_workspace'), ...hubPids()])];
 }
 
 /**

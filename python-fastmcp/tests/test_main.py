@@ -171,4 +171,9 @@ def test_bad_config_is_one_error_line_and_status_2_before_ready(
     assert hub.process.wait(timeout=30) == 2
     assert hub.process.stdout.read() == ""
     errors = hub.process.stderr.read().strip().splitlines()
+    if "broken" in config:
+        # A tool module's own failure comes with its traceback, before the error line.
+        assert errors[0] == "Traceback (most recent call last):"
+        assert "RuntimeError: boom" in "\n".join(errors)
+        errors = errors[-1:]
     assert len(errors) == 1 and errors[0].startswith("fastmcp_workspace: error: ")

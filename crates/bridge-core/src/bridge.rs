@@ -10,6 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, NotificationHandler, RequestHandler};
 use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, TransportKind, WorkspaceSpec};
+#[cfg(target_os = "linux")]
+use crate::config::LauncherKind;
+#[cfg(target_os = "linux")]
+use crate::launcher::{ForkLauncher, ForkServers};
+use crate::launcher::{Launcher, LocalProcess};
 use crate::error::{Error, Result};
 use crate::metrics::MetricsSnapshot;
 use crate::logs::LogLine;
@@ -51,6 +56,9 @@ pub struct Bridge {
     events: Arc<Mutex<EventLog>>,
     /// Private directory (mode 0700) of the workspaces' Unix sockets.
     socket_dir: Option<std::path::PathBuf>,
+    /// The fork servers of forked hub workspaces, one per interpreter.
+    #[cfg(target_os = "linux")]
+    fork_servers: ForkServers,
 }
 
 /// Creates a private directory for Unix sockets, readable by this user only.
@@ -119,6 +127,8 @@ impl Bridge {
             closing,
             events,
             socket_dir,
+            #[cfg(target_os = "linux")]
+            fork_servers: ForkServers::default(),
         };
         let specs: Vec<(String, WorkspaceSpec)> =
             bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
@@ -130,6 +140,16 @@ impl Bridge {
         Ok(bridge)
     }
 
+    /// How `command`'s server comes to exist: forked from the fork server
+    /// of its interpreter, or spawned.
+    fn launcher(&self, command: &LaunchSpec) -> Box<dyn Launcher> {
+        #[cfg(target_os = "linux")]
+        if command.launcher == LauncherKind::Fork && command.transport != TransportKind::Stdio {
+            return Box::new(ForkLauncher::new(self.fork_servers.of(&command.python), command.clone()));
+        }
+        Box::new(LocalProcess::new(command.clone()))
+    }
+
     fn make_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Arc<Workspace> {
         let mut command = LaunchSpec::new(&self.config, spec);
         command.socket_dir = self.socket_dir.clone();
@@ -137,9 +157,11 @@ impl Bridge {
             let workspace = id.to_owned();
             Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
         });
+        let launcher = self.launcher(&command);
         Arc::new(Workspace::new(
             id.to_owned(),
             command,
+            launcher,
             ResolvedLimits::new(&self.config, spec),
             self.closing.clone(),
             Handlers {
@@ -386,6 +408,8 @@ impl Bridge {
         let members = self.members();
         let stops = members.iter().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
+        #[cfg(target_os = "linux")]
+        self.fork_servers.shutdown().await;
         if let Some(dir) = &self.socket_dir {
             let _ = std::fs::remove_dir_all(dir);
         }

@@ -38,6 +38,8 @@ pub struct BridgeConfig {
     pub transport: Option<TransportKind>,
     /// Which MCP revision every workspace's sessions speak; see [`Protocol`].
     pub protocol: Option<Protocol>,
+    /// How every hub workspace's process comes to exist; see [`LauncherKind`].
+    pub launcher: Option<LauncherKind>,
     /// Client capabilities every workspace's default MCP session declares
     /// in `initialize` (e.g. `{"sampling": {}, "elicitation": {}}`).
     pub capabilities: Option<serde_json::Value>,
@@ -54,6 +56,7 @@ impl Default for BridgeConfig {
             max_running: None,
             transport: None,
             protocol: None,
+            launcher: None,
             capabilities: None,
             limits: Limits::default(),
         }
@@ -174,6 +177,8 @@ pub struct WorkspaceSpec {
     pub transport: Option<TransportKind>,
     /// Overrides [`BridgeConfig::protocol`] for this workspace.
     pub protocol: Option<Protocol>,
+    /// Overrides [`BridgeConfig::launcher`] for this workspace (a hub one).
+    pub launcher: Option<LauncherKind>,
     /// Overrides the bridge's request limits for this workspace.
     pub limits: Limits,
 }
@@ -198,6 +203,11 @@ impl WorkspaceSpec {
             return Err(Error::InvalidArgument(format!("{wherein}: mcpServers must be an object")));
         }
         if self.transport == Some(TransportKind::Stdio) {
+            if self.launcher.is_some() {
+                return Err(Error::InvalidArgument(format!(
+                    "{wherein}: launcher applies to hub workspaces; a stdio server is always spawned"
+                )));
+            }
             if self.command.as_deref().is_none_or(str::is_empty) {
                 return Err(Error::InvalidArgument(format!(
                     "{wherein}: transport 'stdio' needs \"command\", a non-empty string"
@@ -294,6 +304,48 @@ impl FromStr for TransportKind {
     }
 }
 
+/// How a hub workspace's process comes to exist.
+///
+/// # Default
+///
+/// `"fork"` on Linux, `"spawn"` elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LauncherKind {
+    /// A new interpreter per workspace (`python -m fastmcp_workspace`): it
+    /// imports the hub's modules itself (about a second) and holds its own
+    /// copy of them; shares nothing with other workspaces.
+    Spawn,
+    /// Forked from a fork server of the workspace's interpreter that has
+    /// imported the hub's modules already (Linux; see
+    /// [`crate::launcher::fork`]): starts in tens of ms and shares those
+    /// modules' memory, and the fork server's `hash()` seed and memory
+    /// layout, with the other forked workspaces.
+    Fork,
+}
+
+impl Default for LauncherKind {
+    fn default() -> Self {
+        if cfg!(target_os = "linux") {
+            LauncherKind::Fork
+        } else {
+            LauncherKind::Spawn
+        }
+    }
+}
+
+impl FromStr for LauncherKind {
+    type Err = UnknownName;
+
+    /// `"spawn"` or `"fork"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "spawn" => Ok(LauncherKind::Spawn),
+            "fork" => Ok(LauncherKind::Fork),
+            _ => Err(UnknownName { expected: "'spawn' or 'fork'", got: text.to_owned() }),
+        }
+    }
+}
+
 /// Which MCP revision a workspace's sessions speak.
 ///
 /// # Default
@@ -385,6 +437,9 @@ pub(crate) struct LaunchSpec {
     pub inline_config: Option<String>,
     pub transport: TransportKind,
     pub protocol: Protocol,
+    /// How a hub workspace's process comes to exist (Linux: fork, unless
+    /// set; elsewhere always spawn).
+    pub launcher: LauncherKind,
     /// Where Unix sockets go (set by the bridge when a workspace uses them).
     pub socket_dir: Option<PathBuf>,
     /// With stdio: the server command, its arguments and working directory.
@@ -417,6 +472,10 @@ impl LaunchSpec {
             inline_config: spec.inline_config(),
             transport: spec.transport.or(config.transport).unwrap_or_default(),
             protocol: spec.protocol.or(config.protocol).unwrap_or_default(),
+            launcher: match spec.launcher.or(config.launcher).unwrap_or_default() {
+                LauncherKind::Fork if cfg!(target_os = "linux") => LauncherKind::Fork,
+                _ => LauncherKind::Spawn,
+            },
             socket_dir: None,
             command: spec.command.clone(),
             args: spec.args.clone(),

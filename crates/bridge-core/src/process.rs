@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use parking_lot::Mutex;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, ChildStdin};
+use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
 use crate::launcher::Process;
@@ -26,14 +26,17 @@ use crate::logs::{now_ms, LogBuffer};
 /// Dropping it kills the process group if it still runs and removes its
 /// Unix socket file.
 pub struct ChildProcess {
-    /// Closing it tells the hub to exit (it exits when its stdin closes).
-    stdin: Mutex<Option<ChildStdin>>,
+    /// The write end of its stdin: closing it tells the hub to exit (it
+    /// exits when its stdin closes).
+    stdin: Mutex<Option<Box<dyn Send>>>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
     exit: watch::Receiver<Option<String>>,
     pid: Option<u32>,
     /// The Unix socket file the process serves on, removed once it stops.
     socket: Option<PathBuf>,
     started_at: u64,
+    /// Forked from a fork server, with which it shares pages.
+    forked: bool,
 }
 
 impl ChildProcess {
@@ -42,7 +45,7 @@ impl ChildProcess {
     /// process is stopped or dropped.
     ///
     /// Must be called within a tokio runtime.
-    pub(crate) fn adopt(child: Child, workspace: &str, stdin: Option<ChildStdin>, socket: Option<PathBuf>) -> Self {
+    pub(crate) fn adopt(child: Child, workspace: &str, stdin: Option<Box<dyn Send>>, socket: Option<PathBuf>) -> Self {
         let pid = child.id();
         let (kill, killed) = oneshot::channel();
         let (exited, exit) = watch::channel(None);
@@ -54,6 +57,36 @@ impl ChildProcess {
             pid,
             socket,
             started_at: now_ms(),
+            forked: false,
+        }
+    }
+
+    /// Takes over `pid`, a child forked by a fork server (not a child of
+    /// this process): its end is the first of its pidfd becoming readable
+    /// and the fork server's `report` of its exit status (waited for 200 ms
+    /// after the pidfd speaks). `stdin` is the write end of its stdin.
+    ///
+    /// Must be called within a tokio runtime.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn forked(
+        pid: u32,
+        pidfd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+        report: oneshot::Receiver<String>,
+        workspace: &str,
+        stdin: Box<dyn Send>,
+        socket: Option<PathBuf>,
+    ) -> Self {
+        let (kill, killed) = oneshot::channel();
+        let (exited, exit) = watch::channel(None);
+        tokio::spawn(monitor_forked(pid, pidfd, report, killed, exited, workspace.to_owned()));
+        ChildProcess {
+            stdin: Mutex::new(Some(stdin)),
+            kill: Mutex::new(Some(kill)),
+            exit,
+            pid: Some(pid),
+            socket,
+            started_at: now_ms(),
+            forked: true,
         }
     }
 
@@ -64,16 +97,7 @@ impl ChildProcess {
 
     /// Sends `signal` to the process group.
     fn signal_group(&self, signal: i32) {
-        #[cfg(unix)]
-        if let Some(pid) = self.pid {
-            // SAFETY: kill(2) with a negative pid signals the process group
-            // the child leads (process_group(0) made its pid the pgid).
-            unsafe {
-                libc::kill(-(pid as i32), signal);
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = signal;
+        signal_group(self.pid, signal);
     }
 
     /// Removes the socket file, which a killed hub leaves behind.
@@ -95,6 +119,10 @@ impl Process for ChildProcess {
 
     fn exit_now(&self) -> Option<String> {
         self.exit.borrow().clone()
+    }
+
+    fn shares_memory(&self) -> bool {
+        self.forked
     }
 
     fn exited(&self) -> BoxFuture<'static, String> {
@@ -164,6 +192,87 @@ async fn monitor(
     };
     tracing::info!(workspace, status, "workspace process exited");
     let _ = exited.send(Some(status));
+}
+
+/// Watches a forked child (see [`ChildProcess::forked`]): publishes how it
+/// ended, kills its process group on request.
+#[cfg(target_os = "linux")]
+async fn monitor_forked(
+    pid: u32,
+    pidfd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+    mut report: oneshot::Receiver<String>,
+    mut killed: oneshot::Receiver<()>,
+    exited: watch::Sender<Option<String>>,
+    workspace: String,
+) {
+    let ended = async {
+        match &pidfd {
+            Some(fd) => drop(fd.readable().await),
+            // Without a pidfd (a kernel before 5.3): polled.
+            None => {
+                while !gone(pid) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    };
+    tokio::pin!(ended);
+    let mut kill_requested = false;
+    // The fork server's report (`Some(Err)` once it is gone), or `None`
+    // when the pidfd spoke first.
+    let mut first = None;
+    while first.is_none() {
+        tokio::select! {
+            status = &mut report => first = Some(status.ok()),
+            () = &mut ended => break,
+            _ = &mut killed, if !kill_requested => {
+                kill_requested = true;
+                signal_group(Some(pid), libc::SIGKILL);
+            }
+        }
+    }
+    let status = match first {
+        Some(Some(status)) => Some(status),
+        // The fork server is gone: the pidfd alone tells the end.
+        Some(None) => loop {
+            tokio::select! {
+                () = &mut ended => break None,
+                _ = &mut killed, if !kill_requested => {
+                    kill_requested = true;
+                    signal_group(Some(pid), libc::SIGKILL);
+                }
+            }
+        },
+        // Ended: the fork server reports the status once it has reaped it.
+        None => tokio::time::timeout(Duration::from_millis(200), report).await.ok().and_then(Result::ok),
+    };
+    let status = status.unwrap_or_else(|| "exited (status unknown: the fork server is gone)".to_owned());
+    tracing::info!(workspace, status, "forked workspace process exited");
+    let _ = exited.send(Some(status));
+}
+
+/// Whether `pid` has ended: no such process, or a zombie.
+#[cfg(target_os = "linux")]
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // "pid (comm) state ...": comm may hold spaces and parentheses.
+        Ok(stat) => stat.rfind(')').and_then(|end| stat[end..].chars().nth(2)).is_none_or(|state| state == 'Z'),
+        Err(_) => true,
+    }
+}
+
+/// Sends `signal` to the process group `pid` leads.
+fn signal_group(pid: Option<u32>, signal: i32) {
+    #[cfg(unix)]
+    if let Some(pid) = pid {
+        // SAFETY: kill(2) with a negative pid signals the process group
+        // the child leads (it was made the leader of its own group).
+        unsafe {
+            libc::kill(-(pid as i32), signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (pid, signal);
 }
 
 /// `exit status N` or `signal N`.

@@ -191,7 +191,9 @@ struct Supervision {
     last_error: Option<String>,
     ready_since: Option<Instant>,
     unhealthy: bool,
-    resources: Option<(u64, f32)>,
+    /// The last sample: resident memory (bytes), CPU (percent of a core)
+    /// and, for a forked process, its private memory (bytes).
+    resources: Option<(u64, f32, Option<u64>)>,
     backoff: Backoff,
     intensity: Intensity,
 }
@@ -235,6 +237,12 @@ pub struct WorkspaceStatus {
     /// CPU use of the running process since the previous sample, in percent
     /// of one core.
     pub cpu_percent: Option<f32>,
+    /// Private memory (USS: `Private_Clean` + `Private_Dirty` of
+    /// `/proc/<pid>/smaps_rollup`) of a forked process, in bytes: what it
+    /// holds beyond the pages it shares with its fork server, and what
+    /// `maxMemoryMb` limits for it (its resident memory counts the fork
+    /// server's shared pages in every child).
+    pub uss_bytes: Option<u64>,
 }
 
 /// Supervises one workspace's server. Shared as `Arc<Supervisor>`; its
@@ -387,6 +395,7 @@ impl Supervisor {
             last_error: sup.last_error.clone(),
             rss_bytes: resources.map(|r| r.0),
             cpu_percent: resources.map(|r| r.1),
+            uss_bytes: resources.and_then(|r| r.2),
         }
     }
 
@@ -645,6 +654,7 @@ impl Supervisor {
         let max_failures = self.limits.max_health_failures;
         let max_memory = self.limits.max_memory_bytes;
         let pid = running.process.pid();
+        let shares_memory = running.process.shares_memory();
         tokio::spawn(async move {
             tokio::pin!(exited);
             let mut failures = 0;
@@ -658,14 +668,15 @@ impl Supervisor {
                 let outcome = health.check().await;
                 let Some(this) = weak.upgrade() else { return };
                 let Some(running) = this.ready().filter(|r| r.generation == generation) else { return };
-                let sampled = pid.zip(system.as_mut()).and_then(|(pid, system)| this.sample(system, pid));
-                if let Some(rss) = sampled {
-                    if max_memory.is_some_and(|max| rss > max) {
+                let sampled = pid.zip(system.as_mut()).and_then(|(pid, system)| this.sample(system, pid, shares_memory));
+                if let Some((figure, used)) = sampled {
+                    if max_memory.is_some_and(|max| used > max) {
                         let max = max_memory.unwrap_or_default();
-                        tracing::warn!(workspace = this.id, rss, max, "memory limit exceeded; restarting");
-                        this.emit("memory_restart", json!({ "rssBytes": rss, "maxBytes": max }));
+                        tracing::warn!(workspace = this.id, used, figure, max, "memory limit exceeded; restarting");
+                        let key = if shares_memory { "ussBytes" } else { "rssBytes" };
+                        this.emit("memory_restart", json!({ key: used, "maxBytes": max }));
                         this.state.lock().last_error =
-                            Some(format!("resident memory {rss} bytes over the {max}-byte limit"));
+                            Some(format!("{figure} memory {used} bytes over the {max}-byte limit"));
                         running.process.kill();
                         return;
                     }
@@ -693,9 +704,12 @@ impl Supervisor {
         });
     }
 
-    /// Samples the process's resident memory (bytes) and CPU use; returns
-    /// the memory.
-    fn sample(&self, system: &mut sysinfo::System, pid: u32) -> Option<u64> {
+    /// Samples the process's resident memory (bytes) and CPU use, and the
+    /// private memory of a process that `shares_memory` with its fork
+    /// server; returns the figure `maxMemoryMb` limits (`"private"` or
+    /// `"resident"`) and its value.
+    fn sample(&self, system: &mut sysinfo::System, pid: u32, shares_memory: bool) -> Option<(&'static str, u64)> {
+        let uss = shares_memory.then(|| private_memory(pid)).flatten();
         let pid = sysinfo::Pid::from_u32(pid);
         system.refresh_processes_specifics(
             sysinfo::ProcessesToUpdate::Some(&[pid]),
@@ -704,8 +718,11 @@ impl Supervisor {
         );
         let process = system.process(pid)?;
         let (rss, cpu) = (process.memory(), process.cpu_usage());
-        self.state.lock().resources = Some((rss, cpu));
-        Some(rss)
+        self.state.lock().resources = Some((rss, cpu, uss));
+        Some(match uss {
+            Some(uss) => ("private", uss),
+            None => ("resident", rss),
+        })
     }
 
     /// Stops the server once it has had no call for `idle`.
@@ -823,4 +840,16 @@ impl Supervisor {
             self.transition(&mut sup, Phase::Stopped);
         }
     }
+}
+
+/// The private memory of `pid` (USS: `Private_Clean` + `Private_Dirty` of
+/// `/proc/<pid>/smaps_rollup`, Linux 4.14), in bytes.
+fn private_memory(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kib = rollup
+        .lines()
+        .filter(|line| line.starts_with("Private_Clean:") || line.starts_with("Private_Dirty:"))
+        .filter_map(|line| line.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum::<u64>();
+    Some(kib * 1024)
 }

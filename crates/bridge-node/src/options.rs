@@ -154,6 +154,14 @@ options! {
         /// At most this many workspace processes run at once; starting one
         /// more stops the least recently used idle one. Default: no limit.
         maxRunning: Option<f64>,
+        /// How every hub workspace's process comes to exist: `'fork'`, forked
+        /// from a fork server of its interpreter that has imported the hub
+        /// already (tens of ms, and the imported modules' memory shared), or
+        /// `'spawn'`, a new interpreter (about a second; shares nothing,
+        /// not even the `hash()` seed and memory layout). Stdio servers are
+        /// always spawned. Default: `'fork'` on Linux, else `'spawn'`.
+        #[napi(ts_type = "'spawn' | 'fork'")]
+        launcher: Option<String>,
     } limits
 }
 
@@ -191,6 +199,9 @@ options! {
         /// Overrides the bridge's `protocol`.
         #[napi(ts_type = "'stateful' | 'sessionless' | 'auto'")]
         protocol: Option<String>,
+        /// Overrides the bridge's `launcher` (hub workspaces only).
+        #[napi(ts_type = "'spawn' | 'fork'")]
+        launcher: Option<String>,
         /// With `transport: 'stdio'`: the MCP server command (required).
         command: Option<String>,
         /// With `transport: 'stdio'`: its arguments.
@@ -312,6 +323,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
         max_running: whole!(options, maxRunning, wherein),
         transport: name(options.transport.as_deref(), "transport", wherein)?,
         protocol: name(options.protocol.as_deref(), "protocol", wherein)?,
+        launcher: name(options.launcher.as_deref(), "launcher", wherein)?,
         capabilities: options.capabilities.clone(),
         limits: options.limits(wherein)?,
     };
@@ -353,6 +365,7 @@ impl WorkspaceOptions {
             start_timeout_ms: whole!(self, startTimeoutMs, wherein),
             transport: name(self.transport.as_deref(), "transport", wherein)?,
             protocol: name(self.protocol.as_deref(), "protocol", wherein)?,
+            launcher: name(self.launcher.as_deref(), "launcher", wherein)?,
             limits: self.limits(wherein)?,
         })
     }

@@ -11,7 +11,8 @@ prints exactly one line on stdout::
 Nothing else is ever written to stdout: logs, errors and the stderr of
 stdio child servers go to stderr. A configuration error is one line
 ``fastmcp_workspace: error: ...`` on stderr and exit status 2, before any
-ready line. The process shuts down gracefully (children closed, socket file
+ready line; when a tool module fails to import or to register, its
+traceback comes before that line. The process shuts down gracefully (children closed, socket file
 removed, exit status 0) on SIGTERM, SIGINT or end of file on stdin (the
 parent died or closed it).
 

@@ -13,6 +13,7 @@ import asyncio
 import importlib
 import os
 import sys
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -125,6 +126,9 @@ def _register_tool_modules(mcp: FastMCP, config: WorkspaceConfig) -> None:
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # any import-time failure is a bad workspace
+            # The traceback goes to stderr (the workspace's logs); the error
+            # line that follows it says which module.
+            traceback.print_exc(file=sys.stderr)
             raise ConfigError(
                 f"tool module {module_name!r} failed to import: {type(exc).__name__}: {exc}"
             ) from exc
@@ -134,6 +138,7 @@ def _register_tool_modules(mcp: FastMCP, config: WorkspaceConfig) -> None:
         try:
             register(mcp)
         except Exception as exc:
+            traceback.print_exc(file=sys.stderr)
             raise ConfigError(
                 f"tool module {module_name!r}: register(mcp) raised {type(exc).__name__}: {exc}"
             ) from exc

@@ -24,7 +24,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use serde::Deserialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader, Lines};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
@@ -86,15 +86,7 @@ impl LocalProcess {
             reason,
             stderr,
         };
-        let socket = match (&cmd.transport, &cmd.socket_dir) {
-            (TransportKind::Unix, Some(dir)) => {
-                Some(dir.join(format!("w{}.sock", SOCKETS.fetch_add(1, Ordering::Relaxed))))
-            }
-            (TransportKind::Unix, None) => {
-                return Err(failed("no private socket directory".into(), Vec::new()));
-            }
-            (TransportKind::Http | TransportKind::Stdio, _) => None,
-        };
+        let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut command = Command::new(&cmd.python);
         command.arg("-m").arg(HUB_MODULE).arg("--dir").arg(&cmd.dir);
         match &socket {
@@ -113,23 +105,7 @@ impl LocalProcess {
             "stderr",
         );
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-
-        let wait_ready = async {
-            loop {
-                match stdout.next_line().await {
-                    Ok(Some(line)) => match ReadyLine::parse(&line) {
-                        Some(ready) => return Ok(ready),
-                        None => {
-                            tracing::info!(workspace, line, "hub stdout");
-                            logs.push("stdout", line);
-                        }
-                    },
-                    Ok(None) => return Err("exited before its ready line".to_owned()),
-                    Err(e) => return Err(format!("reading stdout: {e}")),
-                }
-            }
-        };
-        let ready = match tokio::time::timeout(cmd.start_timeout, wait_ready).await {
+        let ready = match tokio::time::timeout(cmd.start_timeout, read_ready(&mut stdout, workspace, logs)).await {
             Ok(Ok(ready)) => ready,
             Ok(Err(reason)) => return Err(fail(child, logs, stderr_done, reason, &failed).await),
             Err(_) => {
@@ -146,7 +122,7 @@ impl LocalProcess {
             Some(path) => Connector::unix(path.clone()),
             None => Connector::tcp(),
         };
-        let process = ChildProcess::adopt(child, workspace, stdin, socket);
+        let process = ChildProcess::adopt(child, workspace, stdin.map(|s| Box::new(s) as _), socket);
         Ok(Launched {
             endpoint: Endpoint::Http(HttpEndpoint { url: ready.url, connector }),
             process: Box::new(process),
@@ -201,6 +177,40 @@ impl Launcher for LocalProcess {
             }
         }
         .boxed()
+    }
+}
+
+/// Where a hub of `cmd` serves: `None` for TCP, else a new socket path in
+/// the bridge's private socket directory.
+pub(super) fn socket_path(cmd: &LaunchSpec) -> std::result::Result<Option<PathBuf>, String> {
+    match (&cmd.transport, &cmd.socket_dir) {
+        (TransportKind::Unix, Some(dir)) => {
+            Ok(Some(dir.join(format!("w{}.sock", SOCKETS.fetch_add(1, Ordering::Relaxed)))))
+        }
+        (TransportKind::Unix, None) => Err("no private socket directory".into()),
+        (TransportKind::Http | TransportKind::Stdio, _) => Ok(None),
+    }
+}
+
+/// Reads a hub's stdout up to its ready line; the lines before it go to
+/// `logs`. The error says why none came.
+pub(super) async fn read_ready<R: AsyncRead + Unpin>(
+    stdout: &mut Lines<BufReader<R>>,
+    workspace: &str,
+    logs: &LogBuffer,
+) -> std::result::Result<ReadyLine, String> {
+    loop {
+        match stdout.next_line().await {
+            Ok(Some(line)) => match ReadyLine::parse(&line) {
+                Some(ready) => return Ok(ready),
+                None => {
+                    tracing::info!(workspace, line, "hub stdout");
+                    logs.push("stdout", line);
+                }
+            },
+            Ok(None) => return Err("exited before its ready line".to_owned()),
+            Err(e) => return Err(format!("reading stdout: {e}")),
+        }
     }
 }
 

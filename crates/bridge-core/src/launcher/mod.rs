@@ -10,12 +10,14 @@
 //! launches.
 //!
 //! [`LocalProcess`] spawns the workspace's hub (or, with the stdio transport,
-//! its MCP server command) as a child process. Other ways of bringing a
-//! server up fit the same trait: forking a child from a parent that has
-//! already imported the hub's modules, or reaching a server that runs
-//! elsewhere, whose `Process` then ends when the server is no longer there
-//! to reach.
+//! its MCP server command) as a child process; [`ForkLauncher`] (Linux)
+//! forks a hub from a fork server that has already imported the hub's
+//! modules. Other ways of bringing a server up fit the same trait, e.g.
+//! reaching a server that runs elsewhere, whose `Process` then ends when
+//! the server is no longer there to reach.
 
+#[cfg(target_os = "linux")]
+pub mod fork;
 pub mod local;
 
 use std::time::Duration;
@@ -28,6 +30,8 @@ use crate::error::Result;
 use crate::logs::LogBuffer;
 use crate::transport::connect::Connector;
 
+#[cfg(target_os = "linux")]
+pub use fork::{ForkLauncher, ForkServer, ForkServers};
 pub use local::LocalProcess;
 
 /// Brings up a workspace's MCP server.
@@ -105,6 +109,13 @@ pub trait Process: Send + Sync + 'static {
     ///
     /// Dropping the future leaves the server to exit or be killed later.
     fn stop(&self, grace: Duration) -> BoxFuture<'_, ()>;
+
+    /// Whether it shares memory pages with other servers (a forked child
+    /// with its fork server): then its private memory, not its resident
+    /// memory, is what `maxMemoryMb` limits.
+    fn shares_memory(&self) -> bool {
+        false
+    }
 
     /// Whether it is still running.
     fn is_running(&self) -> bool {

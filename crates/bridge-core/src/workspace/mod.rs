@@ -44,7 +44,7 @@ use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{Outgoing, Params};
-use crate::launcher::LocalProcess;
+use crate::launcher::Launcher;
 use crate::logs::{LogBuffer, LogLine};
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::pending::Entry;
@@ -96,9 +96,11 @@ pub(crate) struct Handlers {
 }
 
 impl Workspace {
+    #[allow(clippy::too_many_arguments)] // what the bridge hands each workspace, built once
     pub(crate) fn new(
         id: String,
         command: LaunchSpec,
+        launcher: Box<dyn Launcher>,
         limits: ResolvedLimits,
         closing: CancellationToken,
         handlers: Handlers,
@@ -122,7 +124,7 @@ impl Workspace {
         };
         let supervisor = Supervisor::new(
             id.clone(),
-            Box::new(LocalProcess::new(command)),
+            launcher,
             session,
             limits.clone(),
             queue.clone(),
