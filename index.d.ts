@@ -73,16 +73,27 @@ export interface StdioWorkspaceOptions extends Omit<native.WorkspaceOptions, Kin
   cwd?: string;
 }
 
-/** A workspace served by the FastMCP hub (`python -m fastmcp_workspace`). */
-export interface HubWorkspaceOptions extends Omit<native.WorkspaceOptions, KindFields> {
+/**
+ * A workspace served by the FastMCP hub (`python -m fastmcp_workspace`):
+ * a directory, or a configuration given inline (`mcpServers`, `tools`), or
+ * both.
+ */
+export type HubWorkspaceOptions = HubWorkspaceFields &
+  ({ dir: string } | { mcpServers: Record<string, McpServerConfig> } | { tools: string[] });
+
+/** The fields of a {@link HubWorkspaceOptions}. */
+export interface HubWorkspaceFields extends Omit<native.WorkspaceOptions, KindFields> {
   /** `'http'` or `'unix'` (default `'http'`); `'stdio'` is {@link StdioWorkspaceOptions}. */
   transport?: 'http' | 'unix';
   /**
    * Workspace directory (with `workspace.json`, unless `mcpServers` or
    * `tools` are given here); relative paths resolve against
-   * `process.cwd()` when the workspace is added.
+   * `process.cwd()` when the workspace is added. Optional when
+   * `mcpServers` or `tools` are given: the hub then works in a private
+   * directory (mode 0700) that it removes on exit, against which relative
+   * `cwd` values of its servers resolve.
    */
-  dir: string;
+  dir?: string;
   /** Python interpreter for this workspace. Default: {@link BridgeOptions.python}. */
   python?: string;
   /**

@@ -3,6 +3,7 @@
 // configuration, start failures, close(), and no process left behind.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -122,6 +123,22 @@ describe('inline workspace configuration', () => {
       const result = await bridge.call('inline', 'tools/call', { name: 'shout', arguments: { text: 'hi' } });
       assert.equal(result.content[0].text, 'HI');
     });
+  });
+
+  it('runs a workspace configured only inline, without a directory, in a private directory removed when it stops', async () => {
+    // The hub's private directory is made under the system's temporary directory.
+    const privateDirs = () => readdirSync('/tmp').filter((name) => name.startsWith('fastmcp-workspace-'));
+    const before = new Set(privateDirs());
+    const workspace = { mcpServers: { clock: { command: 'python', args: ['-m', 'mcp_server_time'] } } };
+    await withBridge({ workspaces: { agg: workspace } }, async (bridge) => {
+      const { tools } = await bridge.call('agg', 'tools/list');
+      assert.ok(tools.some((t) => t.name === 'clock_get_current_time'), tools.map((t) => t.name).join());
+      assert.equal((await bridge.serverInfo('agg')).serverInfo.name, 'workspace');
+      assert.equal(privateDirs().filter((name) => !before.has(name)).length, 1);
+      await bridge.stop('agg');
+      assert.deepEqual(privateDirs().filter((name) => !before.has(name)), []);
+    });
+    assert.throws(() => new Bridge({ workspaces: { none: {} } }), (err) => err.code === 'INVALID_ARGUMENT' && /needs "dir", or its configuration inline/.test(err.message));
   });
 
   it('a bad inline server entry rejects with START_FAILED carrying the hub error line', async () => {

@@ -30,6 +30,11 @@ export function bridgeClient({ dir, python, concurrency, workspace = {}, bridgeO
     async open() {
       bridge = new Bridge({
         python,
+        // Spawned as the other clients' servers are (`python -m
+        // fastmcp_workspace`); the ceiling's `python` (bench/bare-hub) is no
+        // interpreter a fork server could run in. bench/fork.js compares
+        // the launchers.
+        launcher: 'spawn',
         // Room for every concurrent call of the run: the defaults (20 in
         // flight) would cap the bridge below what the other clients may do.
         maxConcurrent: Math.max(concurrency, 1),

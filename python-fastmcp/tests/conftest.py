@@ -34,9 +34,10 @@ def read_line(stream, timeout: float) -> str:
 class Hub:
     """A running hub process."""
 
-    def __init__(self, directory: Path, *extra: str, env: dict | None = None) -> None:
+    def __init__(self, directory: Path | None, *extra: str, env: dict | None = None) -> None:
+        where = ["--dir", str(directory)] if directory is not None else []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fastmcp_workspace", "--dir", str(directory), *extra],
+            [sys.executable, "-m", "fastmcp_workspace", *where, *extra],
             env={**os.environ, **(env or {})},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -65,7 +66,7 @@ class Hub:
 def hub_factory():
     hubs: list[Hub] = []
 
-    def start(directory: Path, *extra: str, env: dict | None = None) -> Hub:
+    def start(directory: Path | None, *extra: str, env: dict | None = None) -> Hub:
         hub = Hub(directory, *extra, env=env)
         hubs.append(hub)
         return hub

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES
+from conftest import EXAMPLES, TIME
 
 MCP_HEADERS = {
     "Content-Type": "application/json",
@@ -177,3 +177,21 @@ def test_bad_config_is_one_error_line_and_status_2_before_ready(
         assert "RuntimeError: boom" in "\n".join(errors)
         errors = errors[-1:]
     assert len(errors) == 1 and errors[0].startswith("fastmcp_workspace: error: ")
+
+
+def test_an_inline_workspace_without_dir_works_in_a_private_directory_removed_on_exit(hub_factory, tmp_path: Path):
+    config = json.dumps({"mcpServers": {"time": TIME}})
+    hub = hub_factory(None, "--port", "0", "--config-json", config, env={"TMPDIR": str(tmp_path)})
+    hub.ready()
+    [private] = list(tmp_path.iterdir())
+    assert private.name.startswith("fastmcp-workspace-")
+    assert private.stat().st_mode & 0o777 == 0o700
+    hub.process.stdin.close()  # end of file on stdin: the hub exits
+    assert hub.process.wait(timeout=30) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_neither_dir_nor_inline_config_is_a_usage_error(hub_factory):
+    hub = hub_factory(None, "--port", "0")
+    assert hub.process.wait(timeout=30) == 2
+    assert "--dir is required unless --config-json" in hub.process.stderr.read()

@@ -43,8 +43,9 @@ async function main(): Promise<void> {
   bridge.addWorkspace('time', { transport: 'stdio', command: 'python', args: ['-m', 'mcp_server_time'], cwd: '.', maxConcurrent: 2 });
   // @ts-expect-error a stdio workspace needs its command
   bridge.addWorkspace('broken', { transport: 'stdio' });
-  // @ts-expect-error a hub workspace needs its dir
+  // @ts-expect-error a hub workspace needs its dir or its configuration inline
   bridge.addWorkspace('broken', { transport: 'unix' });
+  bridge.addWorkspace('aggregate', { mcpServers: { time: { command: 'python', args: ['-m', 'mcp_server_time'] } } });
   bridge.addWorkspace('modern', { dir: 'examples/workspaces/beta', protocol: 'sessionless' });
   // @ts-expect-error the protocol is named, not a revision date
   bridge.addWorkspace('broken', { dir: 'examples/workspaces/beta', protocol: '2026-07-28' });

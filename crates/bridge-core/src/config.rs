@@ -150,7 +150,9 @@ impl Limits {
 #[derive(Debug, Clone, Default)]
 pub struct WorkspaceSpec {
     /// The workspace directory; relative paths resolve against the current
-    /// directory of the process. Not used with `transport: "stdio"`.
+    /// directory of the process. Empty for a workspace configured only
+    /// inline (`mcp_servers`, `tools`): its hub then works in a private
+    /// directory it removes on exit. Not used with `transport: "stdio"`.
     pub dir: PathBuf,
     /// With `transport: "stdio"`: the MCP server command to run.
     pub command: Option<String>,
@@ -213,8 +215,10 @@ impl WorkspaceSpec {
                     "{wherein}: transport 'stdio' needs \"command\", a non-empty string"
                 )));
             }
-        } else if self.dir.as_os_str().is_empty() {
-            return Err(Error::InvalidArgument(format!("{wherein}: \"dir\" must be a non-empty string")));
+        } else if self.dir.as_os_str().is_empty() && self.inline_config().is_none() {
+            return Err(Error::InvalidArgument(format!(
+                "{wherein}: a hub workspace needs \"dir\", or its configuration inline (\"mcpServers\" or \"tools\")"
+            )));
         }
         Ok(())
     }
@@ -458,6 +462,13 @@ impl LaunchSpec {
             .chain(self.inherit_env.iter().cloned())
             .filter_map(|name| std::env::var_os(&name).map(|value| (name, value)))
             .collect()
+    }
+
+    /// The hub's `--dir DIR`, or nothing for a workspace configured only
+    /// inline (the hub then makes a private directory).
+    pub(crate) fn dir_args(&self) -> impl Iterator<Item = &std::ffi::OsStr> {
+        let given = !self.dir.as_os_str().is_empty();
+        given.then(|| [std::ffi::OsStr::new("--dir"), self.dir.as_os_str()]).into_iter().flatten()
     }
 
     pub(crate) fn new(config: &BridgeConfig, spec: &WorkspaceSpec) -> Self {

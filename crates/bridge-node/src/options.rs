@@ -172,7 +172,9 @@ options! {
     pub struct WorkspaceOptions {
         /// The workspace directory (holding `workspace.json`, unless the
         /// configuration is given inline); relative to the current
-        /// directory. Required unless `transport` is `'stdio'`.
+        /// directory. Required unless `transport` is `'stdio'` or the
+        /// configuration is inline (`mcpServers`, `tools`): the hub then
+        /// works in a private directory that it removes on exit.
         dir: Option<String>,
         /// Overrides the bridge's `python` for this workspace.
         python: Option<String>,

@@ -1,4 +1,9 @@
-"""Command line: ``python -m fastmcp_workspace --dir DIR (--port 0 | --uds PATH)``.
+"""Command line: ``python -m fastmcp_workspace (--dir DIR | --config-json JSON) (--port 0 | --uds PATH)``.
+
+Without ``--dir`` (a workspace given only inline, e.g. one that aggregates
+MCP servers), the hub works in a private directory (mode 0700, under the
+system's temporary directory) that it removes on exit: relative ``cwd``
+values of its child servers resolve against it.
 
 Serves the workspace hub over MCP streamable HTTP, on TCP at ``--host``
 (default 127.0.0.1) or on the Unix socket ``--uds``. Once listening (after
@@ -53,10 +58,12 @@ import importlib.util
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Coroutine
 from pathlib import Path
@@ -84,7 +91,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="fastmcp_workspace", description="Serve one fastmcp-bridge workspace."
     )
-    parser.add_argument("--dir", required=True, help="workspace directory")
+    parser.add_argument("--dir", help="workspace directory (default: a private one, with --config-json)")
     parser.add_argument(
         "--config-json",
         metavar="JSON",
@@ -99,7 +106,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not exit when stdin closes (for running by hand)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.dir is None and args.config_json is None:
+        parser.error("--dir is required unless --config-json gives the configuration")
+    return args
 
 
 def _setting(name: str, default: str) -> str:
@@ -169,6 +179,32 @@ async def _serve(args: argparse.Namespace) -> int:
     responses = _setting("RESPONSE", "auto")
     if responses not in RESPONSE_MODES:
         raise ConfigError(f"{ENV_PREFIX}RESPONSE={responses!r}: expected one of {', '.join(RESPONSE_MODES)}")
+    private = None
+    if args.dir is None:
+        private = tempfile.mkdtemp(prefix="fastmcp-workspace-")
+        args.dir = private
+        args.config_json = _default_name(args.config_json)
+    try:
+        return await _serve_workspace(args, responses)
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+
+
+def _default_name(config_json: str) -> str:
+    """The inline configuration, named ``workspace`` unless it names itself
+    (the name would otherwise be the private directory's)."""
+    try:
+        raw = json.loads(config_json)
+    except json.JSONDecodeError:
+        return config_json  # load_config reports it
+    if isinstance(raw, dict) and "name" not in raw:
+        raw["name"] = "workspace"
+        return json.dumps(raw)
+    return config_json
+
+
+async def _serve_workspace(args: argparse.Namespace, responses: str) -> int:
     config = load_config(args.dir, args.config_json)
     backoff = Backoff(
         initial=float(_setting("RESTART_DELAY", "0.5")),

@@ -88,7 +88,7 @@ impl LocalProcess {
         };
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut command = Command::new(&cmd.python);
-        command.arg("-m").arg(HUB_MODULE).arg("--dir").arg(&cmd.dir);
+        command.arg("-m").arg(HUB_MODULE).args(cmd.dir_args());
         match &socket {
             Some(path) => command.arg("--uds").arg(path),
             None => command.arg("--port").arg("0"),
