@@ -26,9 +26,19 @@ export interface SecurityOptions {
    * principal (any value but `null`, `undefined` or `false`; stored in
    * `req.auth`), or nothing for 401 `UNAUTHORIZED` with
    * `WWW-Authenticate: Bearer`. A thrown error with `status` 401 or 403 gives
-   * that status; any other goes to `next(err)`. Default: none (open).
+   * that status; any other goes to `next(err)`. Default: none: then only
+   * loopback peers are served (see `allowUnauthenticatedRemote`).
    */
   authenticate?: (req: Request) => unknown | Promise<unknown>;
+  /**
+   * Without `authenticate`, serve peers beyond loopback too. By default a
+   * request whose TCP peer is not 127.0.0.0/8 or `::1` (a Unix socket
+   * counts as local) gets 403 `FORBIDDEN` and the first one a process
+   * warning: the Host and Origin checks stop browsers, not other programs.
+   * A reverse proxy on this machine makes every client look local: set
+   * `authenticate` behind one. Default: false. See SECURITY.md.
+   */
+  allowUnauthenticatedRemote?: boolean;
   /**
    * Whether `principal` may reach `workspaceId`; false gives 403 `FORBIDDEN`.
    * Also filters `GET /workspaces`. Default: every workspace.

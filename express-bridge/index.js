@@ -20,7 +20,7 @@ const DEFAULTS = Object.freeze({
   eventsKeepAliveMs: EVENTS_KEEPALIVE_MS,
   maxStreamBufferBytes: MAX_BUFFERED_BYTES,
 });
-const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize'];
+const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize', 'allowUnauthenticatedRemote'];
 const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 
@@ -50,6 +50,9 @@ function checkOptions(options, known, where) {
       throw new TypeError(`${where}: ${key} must be a function, e.g. ${key === 'authenticate' ? '(req) => principal | null' : '(principal, workspaceId, req) => boolean'}`);
     }
   }
+  if (options.allowUnauthenticatedRemote !== undefined && typeof options.allowUnauthenticatedRemote !== 'boolean') {
+    throw new TypeError(`${where}: allowUnauthenticatedRemote must be a boolean (true serves peers beyond loopback without authenticate)`);
+  }
   if (options.management !== undefined && typeof options.management !== 'boolean') {
     throw new TypeError(`${where}: management must be a boolean (false leaves the REST routes out; see managementRouter)`);
   }
@@ -64,6 +67,7 @@ function checkOptions(options, known, where) {
   return {
     allowedOrigins: new Set(origins.map(normalizeOrigin)),
     allowedHosts: hosts === false ? null : new Set(hosts.map(normalizeHost)),
+    allowUnauthenticatedRemote: options.allowUnauthenticatedRemote === true,
   };
 }
 
@@ -133,7 +137,7 @@ export function bridgeRouter(bridge, options = {}) {
  * to mount them on an internal port while
  * `bridgeRouter(bridge, { management: false })` faces clients.
  * @param {import('fastmcp-bridge').Bridge} bridge
- * @param {{ allowedOrigins?: string[], allowedHosts?: string[] | false, authenticate?: Function, authorize?: Function, eventsKeepAliveMs?: number }} [options]
+ * @param {{ allowedOrigins?: string[], allowedHosts?: string[] | false, authenticate?: Function, authorize?: Function, allowUnauthenticatedRemote?: boolean, eventsKeepAliveMs?: number }} [options]
  * @returns {import('express').Router & { close(): Promise<void> }}
  */
 export function managementRouter(bridge, options = {}) {

@@ -24,7 +24,7 @@ const errorResponse = (description) => ({
 
 const COMMON_ERRORS = {
   401: errorResponse('UNAUTHORIZED: `authenticate` returned no principal.'),
-  403: errorResponse('FORBIDDEN_HOST (foreign Host), FORBIDDEN_ORIGIN (foreign Origin) or FORBIDDEN (the principal may not reach the workspace).'),
+  403: errorResponse('FORBIDDEN_HOST (foreign Host), FORBIDDEN_ORIGIN (foreign Origin) or FORBIDDEN (the principal may not reach the workspace, or, without authenticate, the peer is not on loopback).'),
 };
 
 const ID_PARAMETER = {

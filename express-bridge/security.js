@@ -1,5 +1,7 @@
 // Request guards shared by the MCP endpoint and the REST routes: Host and
 // Origin validation, authentication, workspace id checks and authorization.
+import { isIPv4 } from 'node:net';
+
 import { BridgeError, WORKSPACE_ID_PATTERN } from 'fastmcp-bridge';
 
 import { RouterError } from './errors.js';
@@ -81,11 +83,28 @@ export function isAllowedOrigin(origin, allowed) {
 }
 
 /**
+ * Whether a peer's socket address is this machine's loopback: 127.0.0.0/8,
+ * `::1`, either IPv4-mapped, or no address at all (a Unix domain socket).
+ * The address is the TCP peer's, not a header's: a proxy on this machine
+ * makes every client it forwards look local.
+ * @param {string | undefined} address `req.socket.remoteAddress`
+ */
+export function isLoopbackPeer(address) {
+  if (address === undefined) return true;
+  const v4 = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : address;
+  return address === '::1' || (isIPv4(v4) && v4.startsWith('127.'));
+}
+
+/**
  * The guards of one route: Host, Origin, then `authenticate(req)`, then (for
  * routes with `:id`) the workspace id's shape, `authorize` and existence.
- * The principal is stored in `req.auth`.
+ * The principal is stored in `req.auth`. Without `authenticate`, only
+ * loopback peers are served unless `allowUnauthenticatedRemote`: the Host
+ * and Origin checks stop browsers, not other programs, which may send any
+ * Host.
  */
-export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, authorize }) {
+export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, authorize, allowUnauthenticatedRemote = false }) {
+  let warned = false;
   function checkHost(req, _res, next) {
     const host = req.get('host');
     if (isAllowedHost(host, allowedHosts)) return next();
@@ -99,7 +118,19 @@ export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, aut
   }
 
   async function checkAuth(req, _res, next) {
-    if (!authenticate) return next();
+    if (!authenticate) {
+      const peer = req.socket.remoteAddress;
+      if (allowUnauthenticatedRemote || isLoopbackPeer(peer)) return next();
+      if (!warned) {
+        warned = true;
+        process.emitWarning(
+          `fastmcp-bridge/express: refused a request from ${peer}: without authenticate, only loopback peers are served. ` +
+            'Set authenticate (see SECURITY.md), or allowUnauthenticatedRemote: true to serve every peer without it.',
+          'FastMcpBridgeWarning',
+        );
+      }
+      return next(new RouterError('FORBIDDEN', 'not a loopback peer, and no authenticate hook is set', { details: { peer: peer ?? null } }));
+    }
     let principal;
     try {
       principal = await authenticate(req);

@@ -1,10 +1,14 @@
 // The MCP endpoint's HTTP contract (MCP 2025-06-18 and 2025-11-25, Basic /
-// Transports / Streamable HTTP) and the security defaults, with fetch against
-// a real Express server on loopback and real lab workspace processes.
+// Transports / Streamable HTTP) and the security defaults (loopback peers
+// only without authenticate, reached from a non-loopback address of this
+// machine), with fetch against a real Express server and real lab workspace
+// processes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 
+import express from 'express';
 import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
@@ -256,5 +260,85 @@ describe('authenticate and authorize', () => {
     const list = await (await fetch(`${server.base}/workspaces`, { headers: auth })).json();
     assert.deepEqual(list.workspaces.map((w) => w.id), ['lab']);
     assert.equal((await fetch(`${server.base}/workspaces/secret`, { headers: auth })).status, 403);
+  });
+});
+
+/**
+ * A non-loopback IPv4 address of this machine: a connection to it has that
+ * address, not 127.0.0.1, as its peer address, as a client on another
+ * machine would have its own.
+ */
+function externalAddress() {
+  return Object.values(os.networkInterfaces()).flat().find((a) => a.family === 'IPv4' && !a.internal)?.address;
+}
+
+describe('without authenticate, only loopback peers are served', () => {
+  const address = externalAddress();
+  const skip = address ? false : 'this machine has no non-loopback IPv4 address to connect from';
+  let bridge;
+  let server;
+  let open;
+  let authed;
+  const warnings = [];
+  const onWarning = (warning) => warnings.push(warning);
+
+  before(async () => {
+    if (skip) return;
+    bridge = new Bridge({ workspaces: { lab: { dir: labDir } } });
+    process.on('warning', onWarning);
+    const app = express();
+    app.use('/default', bridgeRouter(bridge));
+    app.use('/open', (open = bridgeRouter(bridge, { allowUnauthenticatedRemote: true })));
+    app.use('/authed', (authed = bridgeRouter(bridge, { authenticate: (req) => (req.get('authorization') === 'Bearer t' ? 'me' : null) })));
+    server = await new Promise((resolve) => {
+      const s = app.listen(0, '0.0.0.0', () => resolve(s));
+    });
+  });
+
+  after(async () => {
+    if (skip) return;
+    process.off('warning', onWarning);
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await open.close();
+    await authed.close();
+    await bridge.close();
+  });
+
+  it('refuses a non-loopback peer whatever its Host says, once with a warning; serves loopback ones', { skip }, async () => {
+    const port = server.address().port;
+    // node:http, not fetch: fetch does not let a caller set Host.
+    const request = (host, path, { method = 'GET', headers = {}, body } = {}) =>
+      new Promise((resolve, reject) => {
+        const req = http.request({ host, port, path, method, headers: { host: `localhost:${port}`, ...headers } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode, body: text ? JSON.parse(text) : undefined }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const remote = (path, options) => request(address, path, options);
+    for (const route of ['/workspaces', '/workspaces/lab']) {
+      const refused = await remote(`/default${route}`);
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.error.code, 'FORBIDDEN');
+      assert.equal(refused.body.error.details.peer, address);
+    }
+    const mcp = await remote('/default/workspaces/lab/mcp', {
+      method: 'POST',
+      headers: { accept: MCP_ACCEPT, 'content-type': 'application/json' },
+      body: JSON.stringify(LIST),
+    });
+    assert.equal(mcp.status, 403);
+    await eventually(() => warnings.some((w) => /only loopback peers are served/.test(w.message)));
+    assert.equal(warnings.filter((w) => /only loopback peers are served/.test(w.message)).length, 1);
+    // The same router serves a loopback peer.
+    assert.equal((await request('127.0.0.1', '/default/workspaces')).status, 200);
+    // Opted out: served; with authenticate: its answer decides.
+    assert.equal((await remote('/open/workspaces')).status, 200);
+    assert.equal((await remote('/authed/workspaces')).status, 401);
+    assert.equal((await remote('/authed/workspaces', { headers: { authorization: 'Bearer t' } })).status, 200);
   });
 });
