@@ -66,6 +66,25 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`request path over $
     assert.deepEqual(order, ['high-1', 'high-2', 'normal-1', 'normal-2', 'low-1']);
   });
 
+  it('serves MCP sessions in turns within a priority: a flood from one delays another client\'s call by at most one slot', async () => {
+    const before = (await callTool(bridge, 'serial', 'order')).length;
+    const other = bridge.session('serial');
+    try {
+      const blocker = callTool(bridge, 'serial', 'sleep', { seconds: 0.5 });
+      await eventually(() => bridge.metrics('serial').inFlight === 1);
+      // maxQueue is 10 on this workspace: 8 from the flood, then the other client's one.
+      const flood = Array.from({ length: 8 }, (_, i) => callTool(bridge, 'serial', 'record', { tag: `flood-${i}` }));
+      await eventually(() => bridge.metrics('serial').queued === 8);
+      const single = other.call('tools/call', { name: 'record', arguments: { tag: 'other' } });
+      await Promise.all([blocker, ...flood, single]);
+      const order = (await callTool(bridge, 'serial', 'order')).slice(before);
+      assert.ok(order.indexOf('other') <= 1, `served at ${order.indexOf('other')}: ${order.join()}`);
+      assert.deepEqual(order.filter((tag) => tag !== 'other'), Array.from({ length: 8 }, (_, i) => `flood-${i}`));
+    } finally {
+      await other.close();
+    }
+  });
+
   it('times out with TIMEOUT and the tool sees notifications/cancelled', async () => {
     const started = Date.now();
     await assert.rejects(callTool(bridge, 'lab', 'sleep', { seconds: 10, tag: 'timed-out' }, { timeoutMs: 400 }), {

@@ -25,7 +25,7 @@ fn limiter() -> Queue {
 /// Takes a free slot (the fast path: nobody waits).
 fn enqueue(limiter: &Queue) -> bridge_core::queue::Permit {
     limiter
-        .acquire(Priority::Normal)
+        .acquire(Priority::Normal, 0)
         .expect("room in the queue")
         .now_or_never()
         .expect("a free slot")
@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
         let limiter = Queue::new(1, 200);
         let mut held = Some(enqueue(&limiter));
         b.iter(|| {
-            let waiting = limiter.acquire(Priority::Normal).expect("room in the queue");
+            let waiting = limiter.acquire(Priority::Normal, 0).expect("room in the queue");
             drop(held.take());
             held = Some(waiting.now_or_never().expect("granted"));
         });

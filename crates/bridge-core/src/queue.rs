@@ -1,12 +1,17 @@
-//! Bounded priority queue with a concurrency limit.
+//! Bounded priority queue with a concurrency limit, fair between clients.
 //!
 //! At most `max_concurrent` requests hold a [`Permit`] at once; up to
-//! `max_queue` more wait for one, higher [`Priority`] first and FIFO within
-//! a priority. A request beyond that is refused at once with
-//! [`Error::QueueFull`]. Capacity is reserved before a request is sent and
-//! given back on every path: dropping a [`Permit`] hands its slot to the
-//! next waiter, and dropping a waiting [`Acquire`] future (timeout, abort)
-//! leaves the queue.
+//! `max_queue` more wait for one, higher [`Priority`] first. Within a
+//! priority, waiters are grouped by *flow* (the MCP session a call belongs
+//! to: the bridge's default session, or each `bridge.session()`, which is
+//! each downstream MCP session at the Express endpoint), and the flows are
+//! served in turns (round-robin, one request per turn), FIFO within a
+//! flow: a client with 200 queued calls delays another client's one call by
+//! at most one slot per other waiting flow. A request beyond `max_queue` is
+//! refused at once with [`Error::QueueFull`]. Capacity is reserved before a
+//! request is sent and given back on every path: dropping a [`Permit`]
+//! hands its slot to the next waiter, and dropping a waiting [`Acquire`]
+//! future (timeout, abort) leaves the queue.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -51,14 +56,60 @@ impl Priority {
     }
 }
 
+/// Which client a request comes from, for fairness between clients.
+pub type Flow = u64;
+
 struct Waiter {
     ticket: u64,
     grant: oneshot::Sender<()>,
 }
 
+/// The waiters of one priority: a turn order of flows, each FIFO. Only
+/// flows with waiters are in it.
+#[derive(Default)]
+struct Level {
+    flows: VecDeque<(Flow, VecDeque<Waiter>)>,
+}
+
+impl Level {
+    fn push(&mut self, flow: Flow, waiter: Waiter) {
+        match self.flows.iter_mut().find(|(id, _)| *id == flow) {
+            Some((_, waiters)) => waiters.push_back(waiter),
+            None => self.flows.push_back((flow, VecDeque::from([waiter]))),
+        }
+    }
+
+    /// The first waiter of the flow whose turn it is; that flow then goes
+    /// to the back of the turn order.
+    fn pop(&mut self) -> Option<Waiter> {
+        let (flow, mut waiters) = self.flows.pop_front()?;
+        let waiter = waiters.pop_front();
+        if !waiters.is_empty() {
+            self.flows.push_back((flow, waiters));
+        }
+        waiter
+    }
+
+    /// Removes the waiter with `ticket`; whether it was there.
+    fn remove(&mut self, flow: Flow, ticket: u64) -> bool {
+        let Some(index) = self.flows.iter().position(|(id, _)| *id == flow) else {
+            return false;
+        };
+        let waiters = &mut self.flows[index].1;
+        let Some(pos) = waiters.iter().position(|w| w.ticket == ticket) else {
+            return false;
+        };
+        waiters.remove(pos);
+        if waiters.is_empty() {
+            self.flows.remove(index);
+        }
+        true
+    }
+}
+
 struct State {
     in_flight: usize,
-    queues: [VecDeque<Waiter>; 3],
+    levels: [Level; 3],
     queued: usize,
     next_ticket: u64,
 }
@@ -74,7 +125,7 @@ impl Inner {
     fn release(&self) {
         let mut state = self.state.lock();
         loop {
-            let Some(waiter) = state.queues.iter_mut().find_map(|q| q.pop_front()) else {
+            let Some(waiter) = state.levels.iter_mut().find_map(Level::pop) else {
                 state.in_flight -= 1;
                 return;
             };
@@ -103,7 +154,7 @@ impl Queue {
                 max_queue,
                 state: Mutex::new(State {
                     in_flight: 0,
-                    queues: Default::default(),
+                    levels: Default::default(),
                     queued: 0,
                     next_ticket: 0,
                 }),
@@ -111,13 +162,13 @@ impl Queue {
         }
     }
 
-    /// Reserves a slot: at once when one is free and nobody waits, else a
-    /// place in the queue.
+    /// Reserves a slot for a request of `flow`: at once when one is free
+    /// and nobody waits, else a place in the queue.
     ///
     /// # Errors
     ///
     /// [`Error::QueueFull`] when `max_queue` requests already wait.
-    pub fn acquire(&self, priority: Priority) -> Result<Acquire> {
+    pub fn acquire(&self, priority: Priority, flow: Flow) -> Result<Acquire> {
         let mut state = self.inner.state.lock();
         if state.in_flight < self.inner.max_concurrent && state.queued == 0 {
             state.in_flight += 1;
@@ -134,12 +185,13 @@ impl Queue {
         let (grant, granted) = oneshot::channel();
         let ticket = state.next_ticket;
         state.next_ticket += 1;
-        state.queues[priority.index()].push_back(Waiter { ticket, grant });
+        state.levels[priority.index()].push(flow, Waiter { ticket, grant });
         state.queued += 1;
         Ok(Acquire {
             queue: self.inner.clone(),
             slot: Slot::Waiting(Wait {
                 priority,
+                flow,
                 ticket,
                 granted,
             }),
@@ -159,6 +211,7 @@ impl Queue {
 
 struct Wait {
     priority: Priority,
+    flow: Flow,
     ticket: u64,
     granted: oneshot::Receiver<()>,
 }
@@ -208,9 +261,7 @@ impl Drop for Acquire {
             Slot::Reserved => self.queue.release(),
             Slot::Waiting(mut wait) => {
                 let mut state = self.queue.state.lock();
-                let queue = &mut state.queues[wait.priority.index()];
-                if let Some(pos) = queue.iter().position(|w| w.ticket == wait.ticket) {
-                    queue.remove(pos);
+                if state.levels[wait.priority.index()].remove(wait.flow, wait.ticket) {
                     state.queued -= 1;
                     return;
                 }
@@ -243,11 +294,11 @@ mod tests {
     #[test]
     fn admits_up_to_the_limit_then_queues_then_refuses() {
         let queue = Queue::new(2, 1);
-        let a = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let _b = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let mut c = queue.acquire(Priority::Normal).unwrap();
+        let a = queue.acquire(Priority::Normal, 0).unwrap().now_or_never().unwrap();
+        let _b = queue.acquire(Priority::Normal, 0).unwrap().now_or_never().unwrap();
+        let mut c = queue.acquire(Priority::Normal, 0).unwrap();
         assert!((&mut c).now_or_never().is_none());
-        assert!(matches!(queue.acquire(Priority::High), Err(Error::QueueFull { max_queue: 1 })));
+        assert!(matches!(queue.acquire(Priority::High, 0), Err(Error::QueueFull { max_queue: 1 })));
         assert_eq!((queue.in_flight(), queue.queued()), (2, 1));
         drop(a);
         assert_eq!((queue.in_flight(), queue.queued()), (2, 0));
@@ -257,7 +308,7 @@ mod tests {
     #[test]
     fn higher_priority_first_and_fifo_within_one() {
         let queue = Queue::new(1, 10);
-        let first = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
+        let first = queue.acquire(Priority::Normal, 0).unwrap().now_or_never().unwrap();
         let order = [
             (Priority::Low, "low-1"),
             (Priority::Normal, "normal-1"),
@@ -267,7 +318,7 @@ mod tests {
         ];
         let mut waiting: Vec<_> = order
             .iter()
-            .map(|(p, name)| (*name, queue.acquire(*p).unwrap()))
+            .map(|(p, name)| (*name, queue.acquire(*p, 0).unwrap()))
             .collect();
         drop(first);
         let mut served = Vec::new();
@@ -286,12 +337,62 @@ mod tests {
         assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
     }
 
+    /// Grants the one slot in turn until every waiter has run; the names
+    /// in the order they were granted.
+    fn serve_all(queue: &Queue, mut waiting: Vec<(String, Acquire)>) -> Vec<String> {
+        let mut served = Vec::new();
+        while !waiting.is_empty() {
+            let index = waiting
+                .iter_mut()
+                .position(|(_, acquire)| acquire.now_or_never().is_some_and(|p| {
+                    std::mem::forget(p); // released explicitly below
+                    true
+                }))
+                .expect("exactly one waiter is granted");
+            served.push(waiting.remove(index).0);
+            queue.inner.release();
+        }
+        served
+    }
+
+    #[test]
+    fn flows_take_turns_within_a_priority_and_keep_their_own_order() {
+        let queue = Queue::new(1, 300);
+        let first = queue.acquire(Priority::Normal, 1).unwrap().now_or_never().unwrap();
+        // Flow 1 floods the queue; flows 2 and 3 then queue one call each.
+        let mut waiting: Vec<_> = (0..200)
+            .map(|i| (format!("a{i}"), queue.acquire(Priority::Normal, 1).unwrap()))
+            .collect();
+        waiting.push(("b0".into(), queue.acquire(Priority::Normal, 2).unwrap()));
+        waiting.push(("c0".into(), queue.acquire(Priority::Normal, 3).unwrap()));
+        waiting.push(("b1".into(), queue.acquire(Priority::Normal, 2).unwrap()));
+        drop(first); // its slot goes to the first waiter in turn
+        let served = serve_all(&queue, waiting);
+        assert_eq!(&served[..6], ["a0", "b0", "c0", "a1", "b1", "a2"]);
+        let flood: Vec<_> = served.iter().filter(|n| n.starts_with('a')).cloned().collect();
+        assert_eq!(flood, (0..200).map(|i| format!("a{i}")).collect::<Vec<_>>());
+        assert_eq!(queue.queued(), 0);
+    }
+
+    #[test]
+    fn a_higher_priority_still_goes_first_across_flows() {
+        let queue = Queue::new(1, 10);
+        let first = queue.acquire(Priority::Normal, 1).unwrap().now_or_never().unwrap();
+        let waiting = vec![
+            ("a-normal".to_owned(), queue.acquire(Priority::Normal, 1).unwrap()),
+            ("b-low".to_owned(), queue.acquire(Priority::Low, 2).unwrap()),
+            ("c-high".to_owned(), queue.acquire(Priority::High, 3).unwrap()),
+        ];
+        drop(first);
+        assert_eq!(serve_all(&queue, waiting), ["c-high", "a-normal", "b-low"]);
+    }
+
     #[test]
     fn dropping_a_waiter_leaves_the_queue_and_a_granted_slot_passes_on() {
         let queue = Queue::new(1, 10);
-        let held = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let abandoned = queue.acquire(Priority::Normal).unwrap();
-        let next = queue.acquire(Priority::Normal).unwrap();
+        let held = queue.acquire(Priority::Normal, 0).unwrap().now_or_never().unwrap();
+        let abandoned = queue.acquire(Priority::Normal, 0).unwrap();
+        let next = queue.acquire(Priority::Normal, 0).unwrap();
         drop(abandoned);
         assert_eq!(queue.queued(), 1);
         drop(held);
@@ -303,13 +404,13 @@ mod tests {
     #[test]
     fn a_slot_granted_to_a_dropped_reservation_is_not_lost() {
         let queue = Queue::new(1, 10);
-        let held = queue.acquire(Priority::Normal).unwrap().now_or_never().unwrap();
-        let granted_later = queue.acquire(Priority::Normal).unwrap();
+        let held = queue.acquire(Priority::Normal, 0).unwrap().now_or_never().unwrap();
+        let granted_later = queue.acquire(Priority::Normal, 0).unwrap();
         drop(held); // grants the waiter, which is never polled
         assert_eq!(queue.in_flight(), 1);
         drop(granted_later);
         assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
-        let unpolled = queue.acquire(Priority::Normal).unwrap();
+        let unpolled = queue.acquire(Priority::Normal, 0).unwrap();
         drop(unpolled);
         assert_eq!(queue.in_flight(), 0);
     }

@@ -280,7 +280,9 @@ impl Workspace {
         } else if options.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
             Err(Error::Aborted)
         } else {
-            self.queue.acquire(options.priority)
+            // Fair between clients: each MCP session is a flow of its own.
+            let flow = session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64);
+            self.queue.acquire(options.priority, flow)
         };
         let this = self.clone();
         let method = method.to_owned();
