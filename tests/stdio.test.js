@@ -1,5 +1,7 @@
 // The stdio transport with real MCP server commands: a third-party server
-// from PyPI (mcp-server-time) and a FastMCP server that prints a banner.
+// from PyPI (mcp-server-time) and a FastMCP server that prints a banner;
+// the one MCP session of a stdio process shared by the workspace's sessions
+// (its notifications, and whose a server request is).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -82,6 +84,30 @@ describe('stdio transport', () => {
       const name = await session.call('tools/call', { name: 'client_name', arguments: {} });
       assert.equal(name.content[0].text, 'fastmcp-bridge');
       await session.close();
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('routes a server request to the one MCP session with calls in flight; with calls of several, to bridge.onRequest', async () => {
+    const bridge = new Bridge({ capabilities: { sampling: {} }, workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer] } } });
+    const sampled = (text) => ({ role: 'assistant', content: { type: 'text', text }, model: 'test-model' });
+    bridge.onRequest('sampling/createMessage', () => sampled('bridge'));
+    const sample = (session) =>
+      session.call('tools/call', { name: 'sample', arguments: { prompt: 'x' } }, { onRequest: () => sampled('its own session') });
+    try {
+      const a = bridge.session('lab');
+      const b = bridge.session('lab');
+      // Only a's call waits: the request can be nobody else's.
+      assert.equal((await sample(a)).content[0].text, 'its own session');
+      // b's call waits too: nothing on stdio says whose the request is.
+      const waiting = b.call('tools/call', { name: 'sleep', arguments: { seconds: 1 } });
+      await delay(300);
+      assert.equal((await sample(a)).content[0].text, 'bridge');
+      await waiting;
+      // Alone again.
+      assert.equal((await sample(b)).content[0].text, 'its own session');
+      await Promise.all([a.close(), b.close()]);
     } finally {
       await bridge.close();
     }

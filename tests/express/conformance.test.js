@@ -1,6 +1,8 @@
 // The official MCP conformance suite's active server scenarios against the
 // Express MCP endpoint on loopback, served by a real workspace process
-// (tests/workspaces/conformance).
+// (tests/workspaces/conformance): a hub workspace, and the same tools as a
+// stdio workspace, whose one MCP session the suite's clients share (one at
+// a time, so each server request reaches the client whose call waits).
 //
 // The suite is @modelcontextprotocol/conformance at the version pinned in
 // tools/conformance/package-lock.json; tests/workspaces/conformance is a
@@ -15,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { Bridge } from 'fastmcp-bridge';
+import { Bridge, defaultPython } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
 import { ensureConformanceSuite } from '../../scripts/lib/conformance.js';
@@ -49,7 +51,13 @@ function readResults(outputDir) {
   return results;
 }
 
-describe('MCP conformance suite, server scenarios, through the Express endpoint', () => {
+const conformanceDir = path.join(repoDir, 'tests', 'workspaces', 'conformance');
+const BACKENDS = {
+  hub: { dir: conformanceDir },
+  stdio: { transport: 'stdio', command: defaultPython(), args: [path.join(conformanceDir, 'stdio_server.py')], cwd: conformanceDir },
+};
+
+for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP conformance suite, server scenarios, through the Express endpoint, in front of a ${backend} workspace`, () => {
   let bridge;
   let router;
   let server;
@@ -59,7 +67,7 @@ describe('MCP conformance suite, server scenarios, through the Express endpoint'
 
   before(async () => {
     const suite = await ensureConformanceSuite();
-    bridge = new Bridge({ workspaces: { conformance: { dir: path.join(repoDir, 'tests', 'workspaces', 'conformance') } } });
+    bridge = new Bridge({ workspaces: { conformance: workspace } });
     router = bridgeRouter(bridge);
     server = await serve((app) => app.use(router));
     await bridge.start('conformance');

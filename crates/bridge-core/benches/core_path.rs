@@ -43,7 +43,7 @@ fn empty_response(id: u64) -> Incoming {
 /// Registers call `id` and settles it with `response`; returns the reply.
 fn correlate_and_settle(pending: &Pending, id: u64, response: Incoming) -> Box<RawValue> {
     let (reply, mut replied) = oneshot::channel();
-    if pending.insert(id, Entry { reply, progress: None, on_request: None }).is_err() {
+    if pending.insert(id, Entry::new(reply)).is_err() {
         panic!("duplicate id {id}");
     }
     assert!(pending.complete(response));

@@ -35,6 +35,9 @@ pub struct Entry {
     pub progress: Option<mpsc::UnboundedSender<Progress>>,
     /// Answers server requests related to this call.
     pub on_request: Option<RequestHandler>,
+    /// The MCP session (queue flow) the call comes from: 0 for the
+    /// bridge's default session, else its `bridge.session()`.
+    pub flow: crate::queue::Flow,
 }
 
 impl Entry {
@@ -44,6 +47,7 @@ impl Entry {
             reply,
             progress: None,
             on_request: None,
+            flow: 0,
         }
     }
 }
@@ -126,6 +130,23 @@ impl Pending {
     }
 
     /// The request handler of the call with this id, if it has one.
+    /// The handler of a server request that nothing ties to a call (over a
+    /// stdio process's one shared MCP session): when every waiting call
+    /// comes from one MCP session, the handler of the latest of them that
+    /// has one; `None` when calls of several sessions wait, or none does.
+    pub fn sole_session_handler(&self) -> Option<RequestHandler> {
+        let map = self.map.lock();
+        let mut flows = map.values().map(|entry| entry.flow);
+        let flow = flows.next()?;
+        if flows.any(|other| other != flow) {
+            return None;
+        }
+        map.iter()
+            .filter_map(|(id, entry)| entry.on_request.clone().map(|handler| (*id, handler)))
+            .max_by_key(|(id, _)| *id)
+            .map(|(_, handler)| handler)
+    }
+
     pub fn request_handler(&self, id: &Value) -> Option<RequestHandler> {
         let id = numeric_id(id)?;
         self.map.lock().get(&id).and_then(|e| e.on_request.clone())
@@ -152,6 +173,35 @@ impl Pending {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    fn handler(answer: &'static str) -> RequestHandler {
+        Arc::new(move |_request| Box::pin(async move { Ok(serde_json::json!(answer)) }))
+    }
+
+    fn waiting(pending: &Pending, id: u64, flow: crate::queue::Flow, on_request: Option<RequestHandler>) {
+        let (reply, _) = oneshot::channel();
+        let entry = Entry { on_request, flow, ..Entry::new(reply) };
+        assert!(pending.insert(id, entry).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_request_tied_to_no_call_goes_to_the_one_session_with_calls_waiting() {
+        let pending = Pending::new();
+        assert!(pending.sole_session_handler().is_none(), "no call waits");
+        waiting(&pending, 1, 7, Some(handler("older")));
+        waiting(&pending, 2, 7, None);
+        waiting(&pending, 3, 7, Some(handler("latest")));
+        let chosen = pending.sole_session_handler().expect("one session waits");
+        assert_eq!(chosen(serde_json::Value::Null).await.unwrap(), "latest");
+        waiting(&pending, 4, 8, Some(handler("other session")));
+        assert!(pending.sole_session_handler().is_none(), "two sessions wait");
+        pending.remove(1);
+        pending.remove(3);
+        pending.remove(2);
+        assert_eq!(pending.sole_session_handler().unwrap()(serde_json::Value::Null).await.unwrap(), "other session");
+    }
+
     use super::*;
     use serde_json::json;
 

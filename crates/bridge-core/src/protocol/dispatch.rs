@@ -25,6 +25,12 @@ pub(crate) struct SessionInbox {
 }
 
 impl SessionInbox {
+    /// Whether its transport cannot tie server requests to calls (a stdio
+    /// process's one MCP session, shared by every session of the workspace).
+    fn shared(&self) -> bool {
+        self.transport.get().and_then(Weak::upgrade).is_some_and(|t| !t.relates_server_requests())
+    }
+
     fn answer(&self, id: Value, request: Value, handler: Option<RequestHandler>) {
         let Some(transport) = self.transport.get().and_then(Weak::upgrade) else {
             return;
@@ -87,9 +93,15 @@ impl Inbox for SessionInbox {
                 }
             }
             Message::Request { id, .. } => {
-                let handler = related
-                    .and_then(|r| self.pending.request_handler(r))
-                    .or_else(|| self.requests.clone());
+                let handler = match related {
+                    Some(related) => self.pending.request_handler(related),
+                    // Over stdio a server request is tied to no call: it
+                    // goes to the one MCP session with calls waiting, when
+                    // there is exactly one.
+                    None if self.shared() => self.pending.sole_session_handler(),
+                    None => None,
+                }
+                .or_else(|| self.requests.clone());
                 self.answer(id, incoming.message, handler);
             }
         }

@@ -99,6 +99,13 @@ pub trait Transport: Send + Sync + 'static {
     /// notifications (MCP 2026-07-28, Basic / Transports).
     fn set_protocol_version(&self, _version: Option<&str>, _sessionless: bool) {}
 
+    /// Whether a server request tied to a call reaches the inbox with that
+    /// call's request id (`related`): over streamable HTTP it comes on the
+    /// call's response stream. Over stdio nothing ties it to a call.
+    fn relates_server_requests(&self) -> bool {
+        true
+    }
+
     /// Ends the MCP session on the server, if the transport has one. Errors
     /// are logged, not returned: closing is best effort.
     fn close(&self) -> BoxFuture<'_, ()>;

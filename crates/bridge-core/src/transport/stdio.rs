@@ -220,6 +220,10 @@ fn response_id(start: &[u8]) -> Option<Value> {
 }
 
 impl Transport for StdioTransport {
+    fn relates_server_requests(&self) -> bool {
+        false
+    }
+
     /// Resolves once the message is written; the response reaches the inbox.
     fn send(&self, message: Outgoing) -> BoxFuture<'_, Result<(), SendError>> {
         Box::pin(self.write(message))

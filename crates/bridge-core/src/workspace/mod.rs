@@ -280,9 +280,7 @@ impl Workspace {
         } else if options.cancel.as_ref().is_some_and(CancellationToken::is_cancelled) {
             Err(Error::Aborted)
         } else {
-            // Fair between clients: each MCP session is a flow of its own.
-            let flow = session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64);
-            self.queue.acquire(options.priority, flow)
+            self.queue.acquire(options.priority, flow_of(&session))
         };
         let this = self.clone();
         let method = method.to_owned();
@@ -374,6 +372,7 @@ impl Workspace {
                 reply,
                 progress: progress_tx,
                 on_request: options.on_request.clone(),
+                flow: flow_of(&target),
             };
             if session.pending.insert(id, entry).is_err() {
                 return Err(Error::Protocol(format!("request id {id} already in use")));
@@ -722,3 +721,9 @@ mod tests {
     }
 }
 
+/// The flow of a call on `session` (the default session when `None`), for
+/// fairness between clients in the queue and for routing stdio server
+/// requests: each MCP session is a flow of its own.
+fn flow_of(session: &Option<Arc<SessionHandle>>) -> crate::queue::Flow {
+    session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64)
+}

@@ -1,0 +1,14 @@
+"""The conformance tools as a plain FastMCP server over stdio, for the
+conformance suite in front of a stdio workspace."""
+
+import sys
+
+from fastmcp import FastMCP
+
+import conformance_tools
+
+if __name__ == "__main__":
+    mcp = FastMCP("conformance")
+    conformance_tools.register(mcp)
+    mcp.run(transport="stdio", show_banner=False)
+    sys.exit(0)
