@@ -433,7 +433,10 @@ impl ForkLauncher {
             stderr,
         };
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
-        let mut argv: Vec<String> = cmd.dir_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        let mut argv: Vec<String> = cmd
+            .dir_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         match &socket {
             Some(path) => argv.extend(["--uds".to_owned(), path.to_string_lossy().into_owned()]),
             None => argv.extend(["--port".to_owned(), "0".to_owned()]),

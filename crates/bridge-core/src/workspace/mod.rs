@@ -701,6 +701,13 @@ impl Deadline {
     }
 }
 
+/// The flow of a call on `session` (the default session when `None`), for
+/// fairness between clients in the queue and for routing stdio server
+/// requests: each MCP session is a flow of its own.
+fn flow_of(session: &Option<Arc<SessionHandle>>) -> crate::queue::Flow {
+    session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,11 +726,4 @@ mod tests {
         assert_eq!(params["requestState"], "s2");
         assert_eq!(params["name"], "t");
     }
-}
-
-/// The flow of a call on `session` (the default session when `None`), for
-/// fairness between clients in the queue and for routing stdio server
-/// requests: each MCP session is a flow of its own.
-fn flow_of(session: &Option<Arc<SessionHandle>>) -> crate::queue::Flow {
-    session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64)
 }
