@@ -23,6 +23,7 @@ export const routerErrorCodes = Object.freeze({
   STREAM_CONFLICT: { httpStatus: 409, rpcCode: -32600 },
   PAYLOAD_TOO_LARGE: { httpStatus: 413, rpcCode: -32600 },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, rpcCode: -32600 },
+  RATE_LIMITED: { httpStatus: 429, rpcCode: -32600 },
   TOO_MANY_SESSIONS: { httpStatus: 503, rpcCode: -32600 },
 });
 

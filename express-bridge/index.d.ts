@@ -73,6 +73,22 @@ export interface BridgeRouterOptions extends ManagementOptions {
   /** Open MCP sessions at most; `initialize` beyond it gets 503 `TOO_MANY_SESSIONS`. Default: 1000. */
   maxSessions?: number;
   /**
+   * Limits per principal on the MCP endpoint's POSTed requests (a GET
+   * stream or a DELETE is not counted): beyond either, 429 `RATE_LIMITED`
+   * with `Retry-After` (seconds). Default: none.
+   */
+  rateLimit?: {
+    /** Requests per one-second window (express-rate-limit, fixed window). */
+    requestsPerSecond?: number;
+    /** Requests in flight at once. */
+    concurrentRequests?: number;
+    /**
+     * The key the limits count by. Default: the principal (`req.auth`) when
+     * it is a string or a number, else the peer address (IPv6 by its /56).
+     */
+    key?: (req: Request) => string;
+  };
+  /**
    * An MCP session with no request in flight, no GET stream and no request
    * for this long is ended (its id then gets 404), in ms. Default: 1800000 (30 min).
    */

@@ -5,6 +5,7 @@
 import express from 'express';
 
 import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCodes, rpcErrorFor, statusCode } from './errors.js';
+import { principalLimits } from './limits.js';
 import { EVENTS_KEEPALIVE_MS, managementRoutes } from './management.js';
 import { bridgeMetrics } from './metrics.js';
 import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
@@ -21,12 +22,33 @@ const DEFAULTS = Object.freeze({
   maxStreamBufferBytes: MAX_BUFFERED_BYTES,
 });
 const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize', 'allowUnauthenticatedRemote'];
-const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
+const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'rateLimit', 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
 
 function checkBridge(bridge, where) {
   if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function' || typeof bridge.hasWorkspace !== 'function') {
     throw new TypeError(`${where}(bridge): expected a Bridge (new Bridge({ workspaces }) from fastmcp-bridge)`);
+  }
+}
+
+function checkRateLimit(limits, where) {
+  if (limits === undefined) return;
+  if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) {
+    throw new TypeError(`${where}: rateLimit must be an object, e.g. { requestsPerSecond: 10, concurrentRequests: 4 }`);
+  }
+  for (const key of Object.keys(limits)) {
+    if (!['requestsPerSecond', 'concurrentRequests', 'key'].includes(key)) {
+      throw new TypeError(`${where}: rateLimit: unknown option ${JSON.stringify(key)} (known: requestsPerSecond, concurrentRequests, key)`);
+    }
+  }
+  for (const key of ['requestsPerSecond', 'concurrentRequests']) {
+    const value = limits[key];
+    if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+      throw new TypeError(`${where}: rateLimit.${key} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (limits.key !== undefined && typeof limits.key !== 'function') {
+    throw new TypeError(`${where}: rateLimit.key must be a function, e.g. (req) => req.auth.tenant`);
   }
 }
 
@@ -53,6 +75,7 @@ function checkOptions(options, known, where) {
   if (options.allowUnauthenticatedRemote !== undefined && typeof options.allowUnauthenticatedRemote !== 'boolean') {
     throw new TypeError(`${where}: allowUnauthenticatedRemote must be a boolean (true serves peers beyond loopback without authenticate)`);
   }
+  checkRateLimit(options.rateLimit, where);
   if (options.management !== undefined && typeof options.management !== 'boolean') {
     throw new TypeError(`${where}: management must be a boolean (false leaves the REST routes out; see managementRouter)`);
   }
@@ -114,7 +137,8 @@ export function bridgeRouter(bridge, options = {}) {
   const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
 
   const router = express.Router();
-  const mcp = mcpRoutes(router, { bridge, guards: shared, maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics });
+  const limits = principalLimits(options.rateLimit);
+  const mcp = mcpRoutes(router, { bridge, guards: shared, limits, maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics });
   const removeSource = metrics.addSessionSource((id) => mcp.sessionCount(id));
   const management = options.management === false
     ? null

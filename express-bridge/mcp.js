@@ -236,7 +236,7 @@ class McpSession {
  * Adds the MCP endpoint to `router`.
  * @returns {{ sessionCount: (workspaceId?: string) => number, close: () => Promise<void> }}
  */
-export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics }) {
+export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics }) {
   /** @type {Map<string, McpSession>} */
   const sessions = new Map();
   const parseJson = express.json({ limit: maxBodyBytes, strict: false, type: () => true });
@@ -438,7 +438,9 @@ export function mcpRoutes(router, { bridge, guards, maxBodyBytes, maxSessions, s
     throw new RouterError('METHOD_NOT_ALLOWED', 'use POST, GET or DELETE', { details: { allow: 'GET, POST, DELETE' } });
   }
 
-  router.post(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, checkPostHeaders, parseJson, post);
+  // The per-principal limits (rateLimit) count POSTed requests only: a GET
+  // stream lasts, and a DELETE ends a session.
+  router.post(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, ...limits, checkPostHeaders, parseJson, post);
   router.get(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, get);
   router.delete(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, remove);
   router.all(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, methodNotAllowed);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import os from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
 import express from 'express';
@@ -340,5 +341,62 @@ describe('without authenticate, only loopback peers are served', () => {
     assert.equal((await remote('/open/workspaces')).status, 200);
     assert.equal((await remote('/authed/workspaces')).status, 401);
     assert.equal((await remote('/authed/workspaces', { headers: { authorization: 'Bearer t' } })).status, 200);
+  });
+});
+
+describe('per-principal rate limits (rateLimit)', () => {
+  let bridge;
+  let router;
+  let server;
+  let url;
+
+  before(async () => {
+    bridge = new Bridge({ workspaces: { lab: { dir: labDir } } });
+    router = bridgeRouter(bridge, {
+      authenticate: (req) => req.get('authorization')?.slice('Bearer '.length) || null,
+      rateLimit: { requestsPerSecond: 5, concurrentRequests: 1 },
+    });
+    server = await serve((app) => app.use(router));
+    url = `${server.base}/workspaces/lab/mcp`;
+  });
+
+  after(async () => {
+    await server.close();
+    await router.close();
+    await bridge.close();
+  });
+
+  it('answers 429 with Retry-After beyond a principal\'s requests in flight; others are not held up', async () => {
+    const as = (who) => ({ authorization: `Bearer ${who}` });
+    const [alice, bob] = [await initialize(url, as('alice')), await initialize(url, as('bob'))];
+    await delay(1100); // a new one-second window
+    const call = (who, session, args) =>
+      postMcp(url, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'sleep', arguments: args } }, { ...as(who), 'mcp-session-id': session });
+    const slow = call('alice', alice, { seconds: 0.5 });
+    await delay(100);
+    const second = await call('alice', alice, { seconds: 0 });
+    assert.equal(second.status, 429);
+    assert.equal(second.headers.get('retry-after'), '1');
+    const body = await second.json();
+    assert.equal(body.error.code, -32600);
+    assert.match(body.error.message, /requests in flight/);
+    assert.equal((await call('bob', bob, { seconds: 0 })).status, 200, 'another principal is not held up');
+    assert.equal((await slow).status, 200);
+  });
+
+  it('answers 429 with Retry-After beyond a principal\'s requests per second', async () => {
+    const auth = { authorization: 'Bearer carol' };
+    const session = await initialize(url, auth);
+    await delay(1100);
+    const statuses = [];
+    let limited;
+    for (let i = 0; i < 7; i += 1) {
+      const response = await postMcp(url, { jsonrpc: '2.0', id: i, method: 'ping' }, { ...auth, 'mcp-session-id': session });
+      statuses.push(response.status);
+      if (response.status === 429) limited = response;
+    }
+    assert.ok(statuses.filter((s) => s === 200).length <= 5, statuses.join());
+    assert.ok(limited, `never limited: ${statuses.join()}`);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
   });
 });

@@ -129,6 +129,10 @@ describe('bridgeRouter options and status mapping', () => {
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: 'mcp.example.com' }), /allowedHosts must be an array/);
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: ['https://mcp.example.com/'] }), /is not a host/);
     assert.throws(() => bridgeRouter(bridge, { allowedHosts: [''] }), /is not a host/);
+    assert.throws(() => bridgeRouter(bridge, { rateLimit: { requestsPerSecond: 0 } }), /rateLimit.requestsPerSecond must be a positive integer/);
+    assert.throws(() => bridgeRouter(bridge, { rateLimit: { perSecond: 5 } }), /rateLimit: unknown option "perSecond"/);
+    assert.throws(() => bridgeRouter(bridge, { rateLimit: { key: 'tenant' } }), /rateLimit.key must be a function/);
+    assert.throws(() => managementRouter(bridge, { rateLimit: {} }), /unknown option "rateLimit"/);
   });
 
   it('maps every registry code to its HTTP status and other errors sensibly', () => {
