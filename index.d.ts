@@ -52,7 +52,7 @@ export type McpServerConfig =
 export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
 
 /** The fields of which one kind of workspace narrows the type or the presence. */
-type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd';
+type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd' | 'session';
 
 /**
  * Any MCP server command reached over stdio (e.g. `npx -y
@@ -71,6 +71,11 @@ export interface StdioWorkspaceOptions extends Omit<native.WorkspaceOptions, Kin
   args?: string[];
   /** Its working directory; relative paths resolve against `process.cwd()`. Default: this process's. */
   cwd?: string;
+  /**
+   * `'shared'` (one process for every session) or `'per-client'` (a process
+   * of its own for each `bridge.session()`). Default: `'shared'`.
+   */
+  session?: native.WorkspaceOptions['session'];
 }
 
 /**

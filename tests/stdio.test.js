@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 
 import { Bridge, defaultPython } from 'fastmcp-bridge';
 
-import { repoDir } from './helpers.js';
+import { childPids, eventually, repoDir } from './helpers.js';
 
 const labServer = path.join(repoDir, 'tests', 'workspaces', 'lab', 'stdio_server.py');
 
@@ -111,6 +111,43 @@ describe('stdio transport', () => {
     } finally {
       await bridge.close();
     }
+  });
+
+  it("per-client mode gives each bridge.session() a process of its own, with its client's identity, stopped when it closes", async () => {
+    const servers = () => childPids(process.pid, 'lab/stdio_server[.]py');
+    const bridge = new Bridge({
+      capabilities: { sampling: {} },
+      maxRunning: 3,
+      workspaces: { lab: { transport: 'stdio', command: defaultPython(), args: [labServer], session: 'per-client' } },
+    });
+    const sampled = (text) => ({ role: 'assistant', content: { type: 'text', text }, model: 'test-model' });
+    bridge.onRequest('sampling/createMessage', () => sampled('bridge'));
+    try {
+      const a = bridge.session('lab', { clientInfo: { name: 'client-a', version: '1' }, capabilities: { sampling: {} } });
+      const b = bridge.session('lab', { clientInfo: { name: 'client-b', version: '1' }, capabilities: { sampling: {} } });
+      const name = async (session) => (await session.call('tools/call', { name: 'client_name', arguments: {} })).content[0].text;
+      assert.deepEqual(await Promise.all([name(a), name(b)]), ['client-a', 'client-b']);
+      assert.equal(servers().length, 2);
+      // Server requests of calls in flight at once each reach their own client.
+      const sample = (session, who) =>
+        session.call('tools/call', { name: 'sample', arguments: { prompt: 'x' } }, { onRequest: async () => { await delay(200); return sampled(who); } });
+      const answers = await Promise.all([sample(a, 'a'), sample(b, 'b')]);
+      assert.deepEqual(answers.map((r) => r.content[0].text), ['a', 'b']);
+      // The bridge's own calls keep the shared process.
+      assert.equal((await bridge.call('lab', 'tools/call', { name: 'client_name', arguments: {} })).content[0].text, 'fastmcp-bridge');
+      assert.equal(servers().length, 3);
+      await a.close();
+      await eventually(() => servers().length === 2);
+      await assert.rejects(a.call('tools/list'), { code: 'CLOSED' });
+      assert.equal(await name(b), 'client-b');
+    } finally {
+      await bridge.close();
+    }
+    assert.deepEqual(servers(), []);
+    assert.throws(
+      () => new Bridge({ workspaces: { hub: { dir: labServer, session: 'per-client' } } }),
+      (err) => err.code === 'INVALID_ARGUMENT' && /session applies to stdio workspaces/.test(err.message),
+    );
   });
 
   it("delivers the shared MCP session's notifications to every open session and to the bridge", async () => {

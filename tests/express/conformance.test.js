@@ -2,7 +2,8 @@
 // Express MCP endpoint on loopback, served by a real workspace process
 // (tests/workspaces/conformance): a hub workspace, and the same tools as a
 // stdio workspace, whose one MCP session the suite's clients share (one at
-// a time, so each server request reaches the client whose call waits).
+// a time, so each server request reaches the client whose call waits), or
+// with a process of its own for each client (`session: 'per-client'`).
 //
 // The suite is @modelcontextprotocol/conformance at the version pinned in
 // tools/conformance/package-lock.json; tests/workspaces/conformance is a
@@ -55,6 +56,13 @@ const conformanceDir = path.join(repoDir, 'tests', 'workspaces', 'conformance');
 const BACKENDS = {
   hub: { dir: conformanceDir },
   stdio: { transport: 'stdio', command: defaultPython(), args: [path.join(conformanceDir, 'stdio_server.py')], cwd: conformanceDir },
+  'per-client stdio': {
+    transport: 'stdio',
+    command: defaultPython(),
+    args: [path.join(conformanceDir, 'stdio_server.py')],
+    cwd: conformanceDir,
+    session: 'per-client',
+  },
 };
 
 for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP conformance suite, server scenarios, through the Express endpoint, in front of a ${backend} workspace`, () => {

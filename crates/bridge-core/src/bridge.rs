@@ -9,7 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::{CallOptions, NotificationHandler, RequestHandler};
-use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, TransportKind, WorkspaceSpec};
+use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, SessionMode, TransportKind, WorkspaceSpec};
 #[cfg(target_os = "linux")]
 use crate::config::LauncherKind;
 #[cfg(target_os = "linux")]
@@ -59,6 +59,13 @@ pub struct Bridge {
     /// The fork servers of forked hub workspaces, one per interpreter.
     #[cfg(target_os = "linux")]
     fork_servers: ForkServers,
+    /// The specs of the stdio workspaces with `session: 'per-client'`, by id.
+    per_client: RwLock<HashMap<String, WorkspaceSpec>>,
+    /// The processes of their sessions (not in `workspaces`), stopped by
+    /// [`Bridge::close`] if their sessions are still open.
+    private: Mutex<Vec<std::sync::Weak<Workspace>>>,
+    /// Numbers the private processes: `<workspace>~<n>` in logs and events.
+    next_private: std::sync::atomic::AtomicU64,
 }
 
 /// Creates a private directory for Unix sockets, readable by this user only.
@@ -129,10 +136,14 @@ impl Bridge {
             socket_dir,
             #[cfg(target_os = "linux")]
             fork_servers: ForkServers::default(),
+            per_client: RwLock::default(),
+            private: Mutex::default(),
+            next_private: std::sync::atomic::AtomicU64::new(1),
         };
         let specs: Vec<(String, WorkspaceSpec)> =
             bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
         for (id, spec) in specs {
+            bridge.note_session_mode(&id, &spec);
             let workspace = bridge.make_workspace(&id, &spec);
             bridge.fleet.join(&id, workspace.supervisor().clone());
             bridge.workspaces.write().insert(id, workspace);
@@ -151,12 +162,24 @@ impl Bridge {
     }
 
     fn make_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Arc<Workspace> {
-        let mut command = LaunchSpec::new(&self.config, spec);
-        command.socket_dir = self.socket_dir.clone();
         let requests = self.handlers.requests.clone().map(|bridge_handler| {
             let workspace = id.to_owned();
             Arc::new(move |request| bridge_handler(&workspace, request)) as RequestHandler
         });
+        let handlers = Handlers {
+            identity: ClientIdentity {
+                capabilities: self.config.capabilities.clone().unwrap_or_else(|| serde_json::json!({})),
+                ..ClientIdentity::default()
+            },
+            notifications: self.handlers.notifications.clone(),
+            requests,
+        };
+        self.make_workspace_with(id, spec, handlers)
+    }
+
+    fn make_workspace_with(&self, id: &str, spec: &WorkspaceSpec, handlers: Handlers) -> Arc<Workspace> {
+        let mut command = LaunchSpec::new(&self.config, spec);
+        command.socket_dir = self.socket_dir.clone();
         let launcher = self.launcher(&command);
         Arc::new(Workspace::new(
             id.to_owned(),
@@ -164,17 +187,17 @@ impl Bridge {
             launcher,
             ResolvedLimits::new(&self.config, spec),
             self.closing.clone(),
-            Handlers {
-                identity: ClientIdentity {
-                    capabilities: self.config.capabilities.clone().unwrap_or_else(|| serde_json::json!({})),
-                    ..ClientIdentity::default()
-                },
-                notifications: self.handlers.notifications.clone(),
-                requests,
-            },
+            handlers,
             self.sink.clone(),
             Arc::downgrade(&self.fleet),
         ))
+    }
+
+    /// Records a stdio workspace whose sessions each get a process.
+    fn note_session_mode(&self, id: &str, spec: &WorkspaceSpec) {
+        if spec.session == Some(SessionMode::PerClient) {
+            self.per_client.write().insert(id.to_owned(), spec.clone());
+        }
     }
 
     fn members(&self) -> Vec<Arc<Workspace>> {
@@ -204,6 +227,7 @@ impl Bridge {
         }
         self.fleet.join(id, workspace.supervisor().clone());
         workspaces.insert(id.to_owned(), workspace);
+        self.note_session_mode(id, &spec);
         Ok(())
     }
 
@@ -223,6 +247,7 @@ impl Bridge {
             .remove(id)
             .ok_or_else(|| Error::UnknownWorkspace(id.to_owned()))?;
         self.fleet.leave(id);
+        self.per_client.write().remove(id);
         workspace.retire();
         workspace.stop(grace).await;
         Ok(())
@@ -315,7 +340,26 @@ impl Bridge {
         requests: Option<RequestHandler>,
         notifications: Option<NotificationHandler>,
     ) -> Result<Arc<SessionHandle>> {
-        Ok(self.workspace(workspace)?.session(identity, requests, notifications))
+        let shared = self.workspace(workspace)?;
+        let Some(spec) = self.per_client.read().get(workspace).cloned() else {
+            return Ok(shared.session(identity, requests, notifications));
+        };
+        if self.closing.is_cancelled() {
+            return Err(Error::Closed);
+        }
+        // `session: 'per-client'`: a process of its own, whose default MCP
+        // session is this client's (its identity in `initialize`, its
+        // handler for server requests).
+        let n = self.next_private.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{workspace}~{n}");
+        let handlers = Handlers { identity: identity.clone(), notifications: None, requests: requests.clone() };
+        let private = self.make_workspace_with(&id, &spec, handlers);
+        self.fleet.join(&id, private.supervisor().clone());
+        let mut tracked = self.private.lock();
+        tracked.retain(|w| w.strong_count() > 0);
+        tracked.push(Arc::downgrade(&private));
+        drop(tracked);
+        Ok(SessionHandle::owning(private, identity, requests, notifications, Arc::downgrade(&self.fleet)))
     }
 
     /// The workspace server's `InitializeResult`, starting it if needed.
@@ -405,7 +449,8 @@ impl Bridge {
     /// fail with `CLOSED`, and so do later calls. Idempotent.
     pub async fn close(&self) {
         self.closing.cancel();
-        let members = self.members();
+        let mut members = self.members();
+        members.extend(self.private.lock().drain(..).filter_map(|w| w.upgrade()));
         let stops = members.iter().map(|w| w.stop(CLOSE_GRACE));
         futures_util::future::join_all(stops).await;
         #[cfg(target_os = "linux")]

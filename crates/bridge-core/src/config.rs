@@ -181,6 +181,10 @@ pub struct WorkspaceSpec {
     pub protocol: Option<Protocol>,
     /// Overrides [`BridgeConfig::launcher`] for this workspace (a hub one).
     pub launcher: Option<LauncherKind>,
+    /// With `transport: "stdio"`: whether every MCP session of the
+    /// workspace shares its one process, or each gets one of its own; see
+    /// [`SessionMode`].
+    pub session: Option<SessionMode>,
     /// Overrides the bridge's request limits for this workspace.
     pub limits: Limits,
 }
@@ -215,6 +219,10 @@ impl WorkspaceSpec {
                     "{wherein}: transport 'stdio' needs \"command\", a non-empty string"
                 )));
             }
+        } else if self.session.is_some() {
+            return Err(Error::InvalidArgument(format!(
+                "{wherein}: session applies to stdio workspaces; a hub serves one MCP session per client already"
+            )));
         } else if self.dir.as_os_str().is_empty() && self.inline_config().is_none() {
             return Err(Error::InvalidArgument(format!(
                 "{wherein}: a hub workspace needs \"dir\", or its configuration inline (\"mcpServers\" or \"tools\")"
@@ -346,6 +354,40 @@ impl FromStr for LauncherKind {
             "spawn" => Ok(LauncherKind::Spawn),
             "fork" => Ok(LauncherKind::Fork),
             _ => Err(UnknownName { expected: "'spawn' or 'fork'", got: text.to_owned() }),
+        }
+    }
+}
+
+/// How the MCP sessions of a stdio workspace (the bridge's own and each
+/// `bridge.session()`, so each client of the Express endpoint) map to
+/// processes.
+///
+/// # Default
+///
+/// `"shared"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionMode {
+    /// One process, whose one MCP session every session shares: a server
+    /// request goes to the one session with calls in flight when there is
+    /// exactly one, else to the bridge's handler.
+    #[default]
+    Shared,
+    /// A process of its own for each `bridge.session()`, started with it
+    /// (its client's identity in `initialize`) and stopped when it closes;
+    /// counted against `maxRunning`. The bridge's own calls keep the
+    /// shared process.
+    PerClient,
+}
+
+impl FromStr for SessionMode {
+    type Err = UnknownName;
+
+    /// `"shared"` or `"per-client"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "shared" => Ok(SessionMode::Shared),
+            "per-client" => Ok(SessionMode::PerClient),
+            _ => Err(UnknownName { expected: "'shared' or 'per-client'", got: text.to_owned() }),
         }
     }
 }

@@ -49,7 +49,7 @@ pub mod workspace;
 
 pub use bridge::{Bridge, BridgeHandlers};
 pub use call::CallOptions;
-pub use config::{BridgeConfig, LauncherKind, Limits, Protocol, TransportKind, UnknownName, WorkspaceSpec};
+pub use config::{BridgeConfig, LauncherKind, Limits, Protocol, SessionMode, TransportKind, UnknownName, WorkspaceSpec};
 pub use error::{Error, Result};
 pub use metrics::MetricsSnapshot;
 pub use call::Progress;

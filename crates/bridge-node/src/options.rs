@@ -211,6 +211,15 @@ options! {
         /// With `transport: 'stdio'`: its working directory. Default: the
         /// current directory.
         cwd: Option<String>,
+        /// With `transport: 'stdio'`: `'shared'`, one process whose one MCP
+        /// session every session of the workspace shares (a server request
+        /// goes to the one session with calls in flight, else to
+        /// `bridge.onRequest`), or `'per-client'`, a process of its own for
+        /// each `bridge.session()` (so each client of the Express endpoint),
+        /// started with it, stopped when it closes, counted against
+        /// `maxRunning`. Default: `'shared'`.
+        #[napi(ts_type = "'shared' | 'per-client'")]
+        session: Option<String>,
     } limits
 }
 
@@ -368,6 +377,7 @@ impl WorkspaceOptions {
             transport: name(self.transport.as_deref(), "transport", wherein)?,
             protocol: name(self.protocol.as_deref(), "protocol", wherein)?,
             launcher: name(self.launcher.as_deref(), "launcher", wherein)?,
+            session: name(self.session.as_deref(), "session", wherein)?,
             limits: self.limits(wherein)?,
         })
     }

@@ -32,6 +32,9 @@ pub struct SessionHandle {
     state: Arc<SessionState>,
     /// Its place in the workspace's stdio notification fan-out.
     listener: Option<u64>,
+    /// With `session: 'per-client'`: the handle owns its workspace (a
+    /// process of its own), stopped and taken off the fleet on close.
+    owns: Option<std::sync::Weak<crate::fleet::Fleet>>,
 }
 
 impl SessionHandle {
@@ -51,6 +54,31 @@ impl SessionHandle {
             closed: AtomicBool::new(false),
             state: Arc::default(),
             listener,
+            owns: None,
+        })
+    }
+
+    /// A handle on `workspace`, a process of its own (`session:
+    /// 'per-client'`), which [`SessionHandle::close`] stops and takes off
+    /// `fleet`.
+    pub(crate) fn owning(
+        workspace: Arc<Workspace>,
+        identity: ClientIdentity,
+        requests: Option<RequestHandler>,
+        notifications: Option<NotificationHandler>,
+        fleet: std::sync::Weak<crate::fleet::Fleet>,
+    ) -> Arc<Self> {
+        let listener = notifications.clone().and_then(|handler| workspace.listen(handler));
+        Arc::new(SessionHandle {
+            workspace,
+            identity,
+            requests,
+            notifications,
+            current: tokio::sync::Mutex::new(None),
+            closed: AtomicBool::new(false),
+            state: Arc::default(),
+            listener,
+            owns: Some(fleet),
         })
     }
 
@@ -142,8 +170,19 @@ impl SessionHandle {
         if let Some((_, session)) = self.current.lock().await.take() {
             session.close(|| Error::Closed).await;
         }
+        if let Some(fleet) = &self.owns {
+            if let Some(fleet) = fleet.upgrade() {
+                fleet.leave(self.workspace.id());
+            }
+            self.workspace.retire();
+            self.workspace.stop(OWNED_STOP_GRACE).await;
+        }
     }
 }
+
+/// How long the calls of a per-client process may finish after its session
+/// closes, before the process is stopped.
+const OWNED_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Drop for SessionHandle {
     /// A handle dropped without [`SessionHandle::close`] leaves the stdio
