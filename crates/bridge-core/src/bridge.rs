@@ -359,7 +359,7 @@ impl Bridge {
         tracked.retain(|w| w.strong_count() > 0);
         tracked.push(Arc::downgrade(&private));
         drop(tracked);
-        Ok(SessionHandle::owning(private, identity, requests, notifications, Arc::downgrade(&self.fleet)))
+        Ok(SessionHandle::new(private, identity, requests, notifications, Some(Arc::downgrade(&self.fleet))))
     }
 
     /// The workspace server's `InitializeResult`, starting it if needed.

@@ -38,11 +38,16 @@ pub struct SessionHandle {
 }
 
 impl SessionHandle {
+    /// A further MCP session on `workspace`'s process. With `owns` (a
+    /// workspace of its own, `session: 'per-client'`),
+    /// [`SessionHandle::close`] stops the workspace and takes it off that
+    /// fleet.
     pub(crate) fn new(
         workspace: Arc<Workspace>,
         identity: ClientIdentity,
         requests: Option<RequestHandler>,
         notifications: Option<NotificationHandler>,
+        owns: Option<std::sync::Weak<crate::fleet::Fleet>>,
     ) -> Arc<Self> {
         let listener = notifications.clone().and_then(|handler| workspace.listen(handler));
         Arc::new(SessionHandle {
@@ -54,31 +59,7 @@ impl SessionHandle {
             closed: AtomicBool::new(false),
             state: Arc::default(),
             listener,
-            owns: None,
-        })
-    }
-
-    /// A handle on `workspace`, a process of its own (`session:
-    /// 'per-client'`), which [`SessionHandle::close`] stops and takes off
-    /// `fleet`.
-    pub(crate) fn owning(
-        workspace: Arc<Workspace>,
-        identity: ClientIdentity,
-        requests: Option<RequestHandler>,
-        notifications: Option<NotificationHandler>,
-        fleet: std::sync::Weak<crate::fleet::Fleet>,
-    ) -> Arc<Self> {
-        let listener = notifications.clone().and_then(|handler| workspace.listen(handler));
-        Arc::new(SessionHandle {
-            workspace,
-            identity,
-            requests,
-            notifications,
-            current: tokio::sync::Mutex::new(None),
-            closed: AtomicBool::new(false),
-            state: Arc::default(),
-            listener,
-            owns: Some(fleet),
+            owns,
         })
     }
 

@@ -200,7 +200,7 @@ impl Workspace {
         requests: Option<RequestHandler>,
         notifications: Option<NotificationHandler>,
     ) -> Arc<SessionHandle> {
-        SessionHandle::new(self.clone(), identity, requests, notifications)
+        SessionHandle::new(self.clone(), identity, requests, notifications, None)
     }
 
     /// The workspace id.
