@@ -316,24 +316,12 @@ mod tests {
             (Priority::Normal, "normal-2"),
             (Priority::High, "high-2"),
         ];
-        let mut waiting: Vec<_> = order
+        let waiting: Vec<_> = order
             .iter()
-            .map(|(p, name)| (*name, queue.acquire(*p, 0).unwrap()))
+            .map(|(p, name)| (name.to_string(), queue.acquire(*p, 0).unwrap()))
             .collect();
         drop(first);
-        let mut served = Vec::new();
-        while !waiting.is_empty() {
-            let index = waiting
-                .iter_mut()
-                .position(|(_, acquire)| acquire.now_or_never().is_some_and(|p| {
-                    std::mem::forget(p); // released explicitly below
-                    true
-                }))
-                .expect("exactly one waiter is granted");
-            served.push(waiting.remove(index).0);
-            queue.inner.release();
-        }
-        assert_eq!(served, ["high-1", "high-2", "normal-1", "normal-2", "low-1"]);
+        assert_eq!(serve_all(&queue, waiting), ["high-1", "high-2", "normal-1", "normal-2", "low-1"]);
         assert_eq!((queue.in_flight(), queue.queued()), (0, 0));
     }
 

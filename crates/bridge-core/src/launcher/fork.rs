@@ -43,7 +43,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::IoSlice;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -60,14 +59,13 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-use super::local::{read_ready, socket_path};
-use super::{Endpoint, HttpEndpoint, Launched, Launcher, Process};
+use super::local::{hub_endpoint, read_ready, socket_path, start_failed};
+use super::{Launched, Launcher, Process};
 use crate::backoff::Backoff;
 use crate::config::LaunchSpec;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::logs::LogBuffer;
 use crate::process::{forward_lines, ChildProcess};
-use crate::transport::connect::Connector;
 
 /// The fork server's module.
 const ZYGOTE_MODULE: &str = "fastmcp_workspace.zygote";
@@ -103,21 +101,6 @@ impl ForkServer {
             )),
             logs: LogBuffer::new(ZYGOTE_LOG_LINES),
         }
-    }
-
-    /// The interpreter it runs.
-    pub fn python(&self) -> &str {
-        &self.python
-    }
-
-    /// The pid of the running fork server, if one runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.current
-            .try_lock()
-            .ok()?
-            .as_ref()
-            .filter(|z| z.is_alive())
-            .and_then(|z| z.pid)
     }
 
     /// Ends the fork server and waits until it has exited (its children
@@ -214,7 +197,6 @@ type Pending = HashMap<u64, oneshot::Sender<std::result::Result<Forked, String>>
 
 /// One running fork server process.
 struct Zygote {
-    pid: Option<u32>,
     control: Arc<UnixStream>,
     /// Fork requests sent and not answered, by id; `None` once it is gone.
     pending: Arc<Mutex<Option<Pending>>>,
@@ -283,7 +265,6 @@ impl Zygote {
             reaped,
         ));
         Ok(Zygote {
-            pid,
             control,
             pending,
             next_id: AtomicU64::new(1),
@@ -323,7 +304,13 @@ impl Zygote {
         let _sending = self.sending.lock().await;
         let fds = stdio.each_ref().map(AsRawFd::as_raw_fd);
         let socket = self.control.as_raw_fd();
-        let sending = |e: std::io::Error| format!("sending to the fork server: {e}");
+        // A request that could not be sent waits for no answer.
+        let sending = |e: std::io::Error| {
+            if let Some(pending) = self.pending.lock().as_mut() {
+                pending.remove(&id);
+            }
+            format!("sending to the fork server: {e}")
+        };
         let sent = self
             .control
             .async_io(Interest::WRITABLE, || {
@@ -427,11 +414,7 @@ impl ForkLauncher {
 
     async fn fork_hub(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
         let cmd = &self.command;
-        let failed = |reason: String, stderr: Vec<String>| Error::StartFailed {
-            workspace: workspace.to_owned(),
-            reason,
-            stderr,
-        };
+        let failed = start_failed(workspace);
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut argv: Vec<String> = cmd
             .dir_args()
@@ -523,16 +506,9 @@ impl ForkLauncher {
             workspace.to_owned(),
             "stdout",
         ));
-        let socket = ready.uds.map(PathBuf::from).or(socket);
-        let connector = match &socket {
-            Some(path) => Connector::unix(path.clone()),
-            None => Connector::tcp(),
-        };
+        let (endpoint, _) = hub_endpoint(ready, socket);
         Ok(Launched {
-            endpoint: Endpoint::Http(HttpEndpoint {
-                url: ready.url,
-                connector,
-            }),
+            endpoint,
             process: Box::new(process),
         })
     }

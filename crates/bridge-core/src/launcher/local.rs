@@ -81,11 +81,7 @@ impl LocalProcess {
     /// `start_timeout`.
     async fn spawn_hub(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
         let cmd = &self.command;
-        let failed = |reason: String, stderr: Vec<String>| Error::StartFailed {
-            workspace: workspace.to_owned(),
-            reason,
-            stderr,
-        };
+        let failed = start_failed(workspace);
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut command = Command::new(&cmd.python);
         command.arg("-m").arg(HUB_MODULE).args(cmd.dir_args());
@@ -117,16 +113,9 @@ impl LocalProcess {
         // The forwarding task runs on; nobody waits for its end here.
         drop(forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout"));
         let stdin = child.stdin.take();
-        let socket = ready.uds.map(PathBuf::from).or(socket);
-        let connector = match &socket {
-            Some(path) => Connector::unix(path.clone()),
-            None => Connector::tcp(),
-        };
+        let (endpoint, socket) = hub_endpoint(ready, socket);
         let process = ChildProcess::adopt(child, workspace, stdin.map(|s| Box::new(s) as _), socket);
-        Ok(Launched {
-            endpoint: Endpoint::Http(HttpEndpoint { url: ready.url, connector }),
-            process: Box::new(process),
-        })
+        Ok(Launched { endpoint, process: Box::new(process) })
     }
 
     /// Spawns the MCP server command of a stdio workspace. It is ready once
@@ -178,6 +167,26 @@ impl Launcher for LocalProcess {
         }
         .boxed()
     }
+}
+
+/// The `StartFailed` error of `workspace`, from a reason and stderr lines.
+pub(super) fn start_failed(workspace: &str) -> impl Fn(String, Vec<String>) -> Error + '_ {
+    move |reason, stderr| Error::StartFailed {
+        workspace: workspace.to_owned(),
+        reason,
+        stderr,
+    }
+}
+
+/// A hub's endpoint from its ready line: over the Unix socket it names, or
+/// `socket` (the path it was given), else TCP; and that socket path.
+pub(super) fn hub_endpoint(ready: ReadyLine, socket: Option<PathBuf>) -> (Endpoint, Option<PathBuf>) {
+    let socket = ready.uds.map(PathBuf::from).or(socket);
+    let connector = match &socket {
+        Some(path) => Connector::unix(path.clone()),
+        None => Connector::tcp(),
+    };
+    (Endpoint::Http(HttpEndpoint { url: ready.url, connector }), socket)
 }
 
 /// Where a hub of `cmd` serves: `None` for TCP, else a new socket path in
