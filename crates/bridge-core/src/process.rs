@@ -2,11 +2,13 @@
 //! spawned, its output lines, and the signals that stop it.
 //!
 //! A [`ChildProcess`] is what [`LocalProcess`](crate::launcher::LocalProcess)
-//! hands the supervisor as the launched [`Process`]. A monitor task owns the
-//! OS child and publishes its exit status the moment it exits, so a crash is
-//! known at once, not at the next call. The child runs in its own process
-//! group (see [`crate::launcher::local`]), so stopping or killing it reaches
-//! every process it started.
+//! and, for a child forked by a fork server, the fork launcher hand the
+//! supervisor as the launched [`Process`]. A monitor task watches the OS
+//! process (a spawned child through `wait`, a forked one through its pidfd)
+//! and publishes its exit status the moment it exits, so a crash is known
+//! at once, not at the next call. The process leads its own process group
+//! (see [`crate::launcher::local`]), so stopping or killing it reaches every
+//! process it started.
 
 use std::path::PathBuf;
 use std::time::Duration;

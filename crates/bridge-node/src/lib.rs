@@ -1,8 +1,10 @@
 //! N-API binding of fastmcp-bridge: converts types and calls the core.
 //!
-//! Values cross the boundary as JSON text (parsed by the JS wrapper) and
-//! failures as a structured [`NativeError`], never as a thrown exception, so
-//! that the JS side can build a `BridgeError` with its code and data. A
+//! Options cross as JS objects, converted and checked by [`options`] (which
+//! throws `INVALID_ARGUMENT` for a malformed one); values cross as JSON text
+//! (parsed by the JS wrapper) and failures as a structured [`NativeError`],
+//! not a thrown exception, so that the JS side can build a `BridgeError`
+//! with its code and data. A
 //! call's params go into the request as the JSON text JS made, checked but
 //! not parsed, and its result comes back as the server's text, unparsed.
 //!
