@@ -167,3 +167,33 @@ def test_exit_statuses_are_worded_as_the_core_words_them():
     assert zygote.describe(0) == "exit status 0"
     assert zygote.describe(2 << 8) == "exit status 2"
     assert zygote.describe(signal.SIGKILL) == "signal 9"
+
+
+def test_after_the_warm_up_a_child_builds_a_documented_tool_without_importing(tmp_path):
+    # A fresh interpreter, as the fork server is: this test process has
+    # imported more than a fork server would.
+    (tmp_path / "documented.py").write_text(
+        "def register(mcp):\n"
+        "    @mcp.tool\n"
+        "    def shout(text: str, times: int = 1) -> str:\n"
+        '        """Returns the text in capitals.\n\n'
+        "        Args:\n"
+        "            text: Any text.\n"
+        "            times: How often.\n"
+        '        """\n'
+        "        return text.upper() * times\n"
+    )
+    (tmp_path / "workspace.json").write_text(json.dumps({"tools": ["documented"]}))
+    script = (
+        "import sys\n"
+        "from fastmcp_workspace import zygote\n"
+        "zygote.preload(zygote.PRELOAD_LIST.read_text().split())\n"
+        "zygote.warm_up()\n"
+        "before = set(sys.modules)\n"
+        "from fastmcp_workspace.config import load_config\n"
+        "from fastmcp_workspace.server import build_hub\n"
+        f"build_hub(load_config({str(tmp_path)!r}, None)).mcp.http_app(path='/mcp')\n"
+        "print(sorted(set(sys.modules) - before - {'documented'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -121,12 +121,22 @@ def _installed(module: str) -> bool:
 
 
 class _HubServer(uvicorn.Server):
-    """uvicorn's server, minus re-raising the signal after a graceful shutdown.
+    """uvicorn's server, minus re-raising the signal after a graceful shutdown,
+    plus an event set once it listens.
 
     uvicorn re-raises a captured SIGTERM once it has shut down, which would
     kill the process before the socket file is removed; the hub exits with
     status 0 instead.
     """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.listening.set()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
@@ -237,10 +247,11 @@ async def _serve_workspace(args: argparse.Namespace, responses: str) -> int:
                 daemon=True,
             ).start()
         serving = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if serving.done():
-                return 1 if serving.exception() else 0
-            await asyncio.sleep(0.01)
+        listening = asyncio.create_task(server.listening.wait())
+        await asyncio.wait((serving, listening), return_when=asyncio.FIRST_COMPLETED)
+        if not server.started:
+            listening.cancel()
+            return 1 if serving.exception() else 0
         sys.stdout.write(json.dumps(ready, separators=(",", ":")) + "\n")
         sys.stdout.flush()
         await serving

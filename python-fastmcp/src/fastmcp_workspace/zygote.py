@@ -106,7 +106,8 @@ def warm_up() -> None:
     """Builds and drops a hub with one tool, serving nothing.
 
     What building one fills once (pydantic's schema machinery, FastMCP's
-    and Starlette's routing, ``typing`` caches, …) is then the fork
+    docstring parsing, which imports griffe for the first tool with a
+    docstring, Starlette's routing, ``typing`` caches, …) is then the fork
     server's, shared with every child rather than built again in each.
     Starts no thread, event loop or socket.
     """
@@ -121,6 +122,11 @@ def warm_up() -> None:
 
         @hub.mcp.tool
         def echo(text: str) -> str:
+            """Returns the text unchanged.
+
+            Args:
+                text: Any text.
+            """
             return text
 
         hub.mcp.http_app(path=MCP_PATH)
@@ -255,7 +261,7 @@ class ForkServer:
 def learn(out: Path) -> int:
     """Writes the modules a hub holds after serving its first tool call.
 
-    Runs a real hub (examples of the ``spawn`` kind: its own process) on a
+    Runs a real hub (spawned: a process of its own) on a
     temporary workspace with one tool, calls it over MCP, and asks the hub
     for ``sys.modules`` through a tool of the workspace.
     """
@@ -268,6 +274,10 @@ def learn(out: Path) -> int:
             "def register(mcp):\n"
             "    @mcp.tool\n"
             "    def echo(text: str) -> str:\n"
+            "        \"\"\"Returns the text unchanged.\n\n"
+            "        Args:\n"
+            "            text: Any text.\n"
+            "        \"\"\"\n"
             "        return text\n"
             "    @mcp.tool\n"
             "    def modules() -> list[str]:\n"
