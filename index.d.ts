@@ -43,6 +43,13 @@ export type TransportKind = NonNullable<native.BridgeOptions['transport']>;
  */
 export type Protocol = NonNullable<native.BridgeOptions['protocol']>;
 
+/**
+ * OS isolation of a workspace's process (Linux): its own user, resource
+ * limits (`setrlimit`) and a control group covering every process it
+ * starts; see docs/isolation.md.
+ */
+export type IsolationOptions = native.IsolationOptions;
+
 /** One MCP server a workspace hub aggregates (Claude Desktop `mcpServers` shape). */
 export type McpServerConfig =
   | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string }

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { ensureHubVenv } from './lib/python.js';
+import { ensureHubVenv, ISOLATION_PYTHON, isolationVenvDir } from './lib/python.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
@@ -42,3 +42,10 @@ ensureHubVenv({
   editable: true,
   extraRequirements: [path.join(root, 'python-fastmcp', 'requirements-dev.lock')],
 });
+
+// The isolation tests' venv (tests/isolation.test.js): they run workspaces
+// as other users, which needs root, Linux and an interpreter outside any
+// private home directory.
+if (process.platform === 'linux' && process.getuid() === 0 && existsSync(ISOLATION_PYTHON)) {
+  ensureHubVenv({ packageDir: root, venvDir: isolationVenvDir(), python: ISOLATION_PYTHON });
+}

@@ -3,7 +3,8 @@
 // runs before `npm install` on a fresh clone.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 const STAMP = '.fastmcp-bridge-stamp';
@@ -13,6 +14,24 @@ function run(command, args, options = {}) {
   if (result.error) throw new Error(`${command}: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited with status ${result.status}`);
 }
+
+/** Every file under `dir` but bytecode caches, in a stable order. */
+function sourceFiles(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile() && !entry.parentPath.includes('__pycache__'))
+    .map((entry) => path.join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/**
+ * The venv of the isolation tests: made by the system's interpreter
+ * (`/usr/bin/python3`) in the system's temporary directory, with the hub
+ * copied in, so that a workspace running as a user of its own can read
+ * every file of its interpreter and packages (a venv's interpreter under a
+ * private home directory could not be run by that user).
+ */
+export const ISOLATION_PYTHON = '/usr/bin/python3';
+export const isolationVenvDir = () => path.join(os.tmpdir(), 'fastmcp-bridge-isolation-venv');
 
 /**
  * Makes `venvDir` a venv with the hub installed, reinstalling only when the
@@ -32,6 +51,8 @@ export function ensureHubVenv({ packageDir, venvDir, editable = false, extraRequ
   const inputs = [...requirements, path.join(hubDir, 'pyproject.toml')];
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ editable }));
+  // A copy (not editable) is stale once the hub's sources change.
+  if (!editable) inputs.push(...sourceFiles(path.join(hubDir, 'src')));
   for (const file of inputs) hash.update(readFileSync(file));
   const digest = hash.digest('hex');
   const venvPython = path.join(venvDir, 'bin', 'python');

@@ -1,6 +1,6 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
-import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type Progress, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
 import type * as native from '../../native.js';
 import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
 import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
@@ -12,7 +12,8 @@ async function main(): Promise<void> {
     transport: 'unix',
     maxRunning: 2,
     capabilities: { sampling: {} },
-    workspaces: { alpha: { dir: 'examples/workspaces/alpha', idleTimeoutMs: 60_000, mcpServers: { time: { command: 'python', args: ['-m', 'mcp_server_time'] } } } },
+    isolation: { user: 'auto', uidBase: 300_000, memoryMb: 512, cpuPercent: 50 },
+    workspaces: { alpha: { isolation: { user: 4242, pids: 64, cpuSeconds: 60 } satisfies IsolationOptions, dir: 'examples/workspaces/alpha', idleTimeoutMs: 60_000, mcpServers: { time: { command: 'python', args: ['-m', 'mcp_server_time'] } } } },
   });
   const controller = new AbortController();
   const seen: Progress[] = [];

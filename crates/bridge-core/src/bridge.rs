@@ -16,6 +16,7 @@ use crate::config::LauncherKind;
 use crate::launcher::{ForkLauncher, ForkServers};
 use crate::launcher::{Launcher, LocalProcess};
 use crate::error::{Error, Result};
+use crate::isolation::Confinement;
 use crate::metrics::MetricsSnapshot;
 use crate::logs::LogLine;
 use crate::session::ClientIdentity;
@@ -66,6 +67,8 @@ pub struct Bridge {
     private: Mutex<Vec<std::sync::Weak<Workspace>>>,
     /// Numbers the private processes: `<workspace>~<n>` in logs and events.
     next_private: std::sync::atomic::AtomicU64,
+    /// The uids given to workspaces with `user: 'auto'`, by workspace id.
+    uids: Mutex<HashMap<String, u32>>,
 }
 
 /// Creates a private directory for Unix sockets, readable by this user only.
@@ -139,6 +142,7 @@ impl Bridge {
             per_client: RwLock::default(),
             private: Mutex::default(),
             next_private: std::sync::atomic::AtomicU64::new(1),
+            uids: Mutex::default(),
         };
         let specs: Vec<(String, WorkspaceSpec)> =
             bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
@@ -180,6 +184,13 @@ impl Bridge {
     fn make_workspace_with(&self, id: &str, spec: &WorkspaceSpec, handlers: Handlers) -> Arc<Workspace> {
         let mut command = LaunchSpec::new(&self.config, spec);
         command.socket_dir = self.socket_dir.clone();
+        // A private process of a per-client session (`<id>~<n>`) runs as its workspace's user.
+        let tenant = id.split('~').next().unwrap_or(id);
+        command.confinement = Confinement::resolve(&spec.isolation.or(&self.config.isolation), |base| {
+            let mut uids = self.uids.lock();
+            let next = base + uids.len() as u32;
+            *uids.entry(tenant.to_owned()).or_insert(next)
+        });
         let launcher = self.launcher(&command);
         Arc::new(Workspace::new(
             id.to_owned(),
@@ -215,6 +226,7 @@ impl Bridge {
             return Err(Error::Closed);
         }
         spec.validate(id)?;
+        spec.isolation.or(&self.config.isolation).validate(&format!("workspace {id:?}"))?;
         if spec.transport.or(self.config.transport) == Some(TransportKind::Unix) && self.socket_dir.is_none() {
             return Err(Error::InvalidArgument(
                 "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::isolation::{Confinement, Isolation};
 
 /// Options of a [`Bridge`](crate::Bridge).
 ///
@@ -45,6 +46,8 @@ pub struct BridgeConfig {
     pub capabilities: Option<serde_json::Value>,
     /// Request limits of every workspace.
     pub limits: Limits,
+    /// OS isolation of every workspace's process; see [`Isolation`].
+    pub isolation: Isolation,
 }
 
 impl Default for BridgeConfig {
@@ -59,6 +62,7 @@ impl Default for BridgeConfig {
             launcher: None,
             capabilities: None,
             limits: Limits::default(),
+            isolation: Isolation::default(),
         }
     }
 }
@@ -187,6 +191,8 @@ pub struct WorkspaceSpec {
     pub session: Option<SessionMode>,
     /// Overrides the bridge's request limits for this workspace.
     pub limits: Limits,
+    /// Overrides the bridge's isolation for this workspace, field by field.
+    pub isolation: Isolation,
 }
 
 impl WorkspaceSpec {
@@ -264,7 +270,11 @@ impl BridgeConfig {
             return Err(Error::InvalidArgument("Bridge options: capabilities must be an object".into()));
         }
         self.limits.validate("Bridge options")?;
-        self.workspaces.iter().try_for_each(|(id, spec)| spec.validate(id))
+        self.isolation.validate("Bridge options")?;
+        self.workspaces.iter().try_for_each(|(id, spec)| {
+            spec.validate(id)?;
+            spec.isolation.or(&self.isolation).validate(&format!("workspace {id:?}"))
+        })
     }
 }
 
@@ -488,6 +498,8 @@ pub(crate) struct LaunchSpec {
     pub launcher: LauncherKind,
     /// Where Unix sockets go (set by the bridge when a workspace uses them).
     pub socket_dir: Option<PathBuf>,
+    /// The workspace's isolation, resolved (set by the bridge).
+    pub confinement: Option<Confinement>,
     /// With stdio: the server command, its arguments and working directory.
     pub command: Option<String>,
     pub args: Vec<String>,
@@ -530,6 +542,7 @@ impl LaunchSpec {
                 _ => LauncherKind::Spawn,
             },
             socket_dir: None,
+            confinement: None,
             command: spec.command.clone(),
             args: spec.args.clone(),
             cwd: spec.cwd.clone(),

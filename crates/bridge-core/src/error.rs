@@ -41,12 +41,14 @@ pub enum Error {
     },
 
     /// The workspace process exited while the call was in flight.
-    #[error("workspace {workspace:?} process exited ({status})")]
+    #[error("workspace {workspace:?} process exited ({status}{})", reason.map(|r| format!(", {}", r.as_str())).unwrap_or_default())]
     WorkspaceCrashed {
         /// Workspace id.
         workspace: String,
         /// Exit code or signal, e.g. `exit status 1` or `signal 9 (SIGKILL)`.
         status: String,
+        /// The isolation limit that ended it, when one did.
+        reason: Option<crate::isolation::LimitReason>,
         /// The process's last stderr lines, oldest first.
         stderr: Vec<String>,
     },
@@ -176,8 +178,15 @@ impl Error {
             Error::WorkspaceCrashed {
                 workspace,
                 status,
+                reason,
                 stderr,
-            } => Some(json!({ "workspace": workspace, "status": status, "stderr": stderr })),
+            } => {
+                let mut data = json!({ "workspace": workspace, "status": status, "stderr": stderr });
+                if let Some(reason) = reason {
+                    data["reason"] = reason.as_str().into();
+                }
+                Some(data)
+            }
             Error::UnknownWorkspace(id)
             | Error::WorkspaceFailed { workspace: id, .. }
             | Error::WorkspaceStopped { workspace: id } => Some(json!({ "workspace": id })),
@@ -207,6 +216,7 @@ mod tests {
             Error::WorkspaceCrashed {
                 workspace: "w".into(),
                 status: "exit status 1".into(),
+                reason: None,
                 stderr: vec![],
             },
             Error::Transport("t".into()),

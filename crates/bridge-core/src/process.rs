@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
+use crate::isolation::{Confined, LimitReason};
 use crate::launcher::Process;
 use crate::logs::{now_ms, LogBuffer};
 
@@ -39,6 +40,8 @@ pub struct ChildProcess {
     started_at: u64,
     /// Forked from a fork server, with which it shares pages.
     forked: bool,
+    /// Its isolation's control group and limits (see [`crate::isolation`]).
+    confined: Confined,
 }
 
 impl ChildProcess {
@@ -60,6 +63,7 @@ impl ChildProcess {
             socket,
             started_at: now_ms(),
             forked: false,
+            confined: Confined::default(),
         }
     }
 
@@ -89,7 +93,15 @@ impl ChildProcess {
             socket,
             started_at: now_ms(),
             forked: true,
+            confined: Confined::default(),
         }
+    }
+
+    /// The same, confined by `confined`: it tells which limit ended the
+    /// process, and removes the process's control group once it is dropped.
+    pub(crate) fn confined(mut self, confined: Confined) -> Self {
+        self.confined = confined;
+        self
     }
 
     /// The Unix socket the process serves on, if any.
@@ -125,6 +137,10 @@ impl Process for ChildProcess {
 
     fn shares_memory(&self) -> bool {
         self.forked
+    }
+
+    fn limit_reason(&self, status: &str) -> Option<LimitReason> {
+        self.confined.limit_reason(status)
     }
 
     fn exited(&self) -> BoxFuture<'static, String> {

@@ -66,6 +66,7 @@ use crate::call::{NotificationHandler, RequestHandler};
 use crate::config::{Protocol, ResolvedLimits};
 use crate::error::{Error, Result};
 use crate::health::HealthCheck;
+use crate::isolation::LimitReason;
 use crate::launcher::{Endpoint, HttpEndpoint, Launched, Launcher, Process};
 use crate::logs::{now_ms, LogBuffer};
 use crate::queue::Queue;
@@ -346,11 +347,13 @@ impl Supervisor {
         self.retired.store(true, Ordering::Release);
     }
 
-    /// The error of a call in flight when the server exited.
-    pub(crate) fn crash_error(&self, status: &str) -> Error {
+    /// The error of a call in flight when the server exited (`reason`: the
+    /// isolation limit that ended it, if one did).
+    pub(crate) fn crash_error(&self, status: &str, reason: Option<LimitReason>) -> Error {
         Error::WorkspaceCrashed {
             workspace: self.id.clone(),
             status: status.to_owned(),
+            reason,
             stderr: self.logs.stderr_tail(STDERR_LINES),
         }
     }
@@ -779,11 +782,20 @@ impl Supervisor {
         if running.stopping.load(Ordering::Acquire) {
             return;
         }
-        tracing::warn!(workspace = self.id, status, "workspace process crashed");
+        let limit = running.process.limit_reason(&status);
+        tracing::warn!(workspace = self.id, status, limit = limit.map(LimitReason::as_str), "workspace process crashed");
         sup.last_exit = Some(status.clone());
-        self.emit("crash", json!({ "status": status, "pid": running.process.pid() }));
-        running.fail_all(|| self.crash_error(&status));
-        let reason = format!("process exited ({status})");
+        let mut event = json!({ "status": status, "pid": running.process.pid() });
+        if let Some(limit) = limit {
+            event["reason"] = limit.as_str().into();
+            self.logs.push("bridge", format!("ended by its isolation limit ({}): {status}", limit.as_str()));
+        }
+        self.emit("crash", event);
+        running.fail_all(|| self.crash_error(&status, limit));
+        let reason = match limit {
+            Some(limit) => format!("process exited ({status}, {})", limit.as_str()),
+            None => format!("process exited ({status})"),
+        };
         sup.last_error.get_or_insert_with(|| reason.clone());
         self.on_failure(sup, reason);
     }

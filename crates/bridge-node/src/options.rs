@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use bridge_core::{BridgeConfig, Limits, WorkspaceSpec};
+use bridge_core::{BridgeConfig, Isolation, Limits, User, WorkspaceSpec};
 use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
 use napi_derive::napi;
@@ -123,6 +123,97 @@ macro_rules! whole {
 }
 
 options! {
+    /// OS isolation of a workspace's process (Linux), applied before any of
+    /// its code runs: in a spawned process before `exec`, in a forked one
+    /// before the hub starts. Set on the bridge, each workspace's fields
+    /// override the bridge's one by one. A process that one of these limits
+    /// ends fails its calls with `WORKSPACE_CRASHED` whose `data.reason` is
+    /// `'memory_limit'`, `'pids_limit'` or `'cpu_limit'`, and is restarted
+    /// as after any crash. Default: none of it.
+    pub struct IsolationOptions {
+        /// Run as this uid (not 0), or `'auto'`: a uid of its own per
+        /// workspace, `uidBase` and up in the order workspaces are made.
+        /// Needs the bridge to run as root. Before each start the workspace
+        /// directory (and all in it) is given to that user, mode 0700, and
+        /// `HOME` and the working directory are that directory. The
+        /// interpreter and its packages must be readable by the user.
+        #[napi(ts_type = "number | 'auto'")]
+        user: Option<serde_json::Value>,
+        /// Run with this gid. Default: the uid's number.
+        group: Option<f64>,
+        /// First uid of `user: 'auto'`; give each bridge of a machine its
+        /// own range. Default: 200000.
+        uidBase: Option<f64>,
+        /// `RLIMIT_AS`: the process's virtual address space, in MiB; an
+        /// allocation beyond it fails (`MemoryError` in Python). A hub maps
+        /// about 1 GiB of address space; give it room.
+        addressSpaceMb: Option<f64>,
+        /// `RLIMIT_NOFILE`: open file descriptors of the process.
+        openFiles: Option<f64>,
+        /// `RLIMIT_NPROC`: processes and threads of the user (needs `user`);
+        /// a `fork` beyond it fails.
+        processes: Option<f64>,
+        /// `RLIMIT_CPU`: CPU time of the process, in s; past it the process
+        /// ends (`SIGXCPU`, `'cpu_limit'`).
+        cpuSeconds: Option<f64>,
+        /// Control group memory limit of all the workspace's processes, in
+        /// MiB, no swap; past it the kernel's OOM killer ends one
+        /// (`'memory_limit'`).
+        memoryMb: Option<f64>,
+        /// Control group limit of the workspace's processes and threads; a
+        /// `fork` beyond it fails (`EAGAIN`; `'pids_limit'` if the process
+        /// then ends).
+        pids: Option<f64>,
+        /// Control group CPU bandwidth of the workspace, in percent of one
+        /// core (200: two cores); beyond it the workspace is throttled.
+        cpuPercent: Option<f64>,
+    }
+}
+
+impl IsolationOptions {
+    fn to_isolation(&self, wherein: &str) -> napi::Result<Isolation> {
+        let wherein = &format!("{wherein}: isolation");
+        let user = match &self.user {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) if text == "auto" => Some(User::Auto),
+            Some(value) => match whole::<u32>(value.as_f64(), "user", wherein) {
+                Ok(Some(uid)) => Some(User::Id(uid)),
+                _ => {
+                    return Err(invalid(format!(
+                        "{wherein}: user must be a uid (a whole number) or 'auto', got {value}"
+                    )))
+                }
+            },
+        };
+        Ok(Isolation {
+            user,
+            group: whole!(self, group, wherein),
+            uid_base: whole!(self, uidBase, wherein),
+            address_space_mb: whole!(self, addressSpaceMb, wherein),
+            open_files: whole!(self, openFiles, wherein),
+            processes: whole!(self, processes, wherein),
+            cpu_seconds: whole!(self, cpuSeconds, wherein),
+            memory_mb: whole!(self, memoryMb, wherein),
+            pids: whole!(self, pids, wherein),
+            cpu_percent: whole!(self, cpuPercent, wherein),
+        })
+    }
+}
+
+/// The isolation of `options`, default when absent.
+fn isolation(options: Option<&IsolationOptions>, wherein: &str) -> napi::Result<Isolation> {
+    options.map(|o| o.to_isolation(wherein)).transpose().map(Option::unwrap_or_default)
+}
+
+/// Refuses an unknown key of `object`'s `isolation`, if it has one.
+fn known_isolation_keys(object: &Object, wherein: &str) -> napi::Result<()> {
+    match object.get::<Object>("isolation") {
+        Ok(Some(isolation)) => known_keys(&isolation, IsolationOptions::KEYS, &format!("{wherein}: isolation")),
+        _ => Ok(()),
+    }
+}
+
+options! {
     /// Options of a `Bridge`. Every field is optional; the request limits
     /// apply to every workspace unless the workspace sets its own.
     pub struct BridgeOptions {
@@ -162,6 +253,8 @@ options! {
         /// always spawned. Default: `'fork'` on Linux, else `'spawn'`.
         #[napi(ts_type = "'spawn' | 'fork'")]
         launcher: Option<String>,
+        /// OS isolation of every workspace's process. Default: none.
+        isolation: Option<IsolationOptions>,
     } limits
 }
 
@@ -220,6 +313,8 @@ options! {
         /// `maxRunning`. Default: `'shared'`.
         #[napi(ts_type = "'shared' | 'per-client'")]
         session: Option<String>,
+        /// Overrides the bridge's `isolation`, field by field.
+        isolation: Option<IsolationOptions>,
     } limits
 }
 
@@ -302,6 +397,7 @@ fn absolute(path: &str) -> PathBuf {
 /// wrong type, or one `BridgeConfig::validate` refuses.
 pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeConfig> {
     known_keys(object, BridgeOptions::KEYS, "Bridge options")?;
+    known_isolation_keys(object, "Bridge options")?;
     let workspaces = object.get::<Unknown>("workspaces")?;
     match workspaces.as_ref().map(Unknown::get_type).transpose()? {
         None | Some(ValueType::Undefined | ValueType::Object) => {}
@@ -315,6 +411,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
         for id in Object::keys(&workspaces)? {
             if let Ok(Some(spec)) = workspaces.get::<Object>(&id) {
                 known_keys(&spec, WorkspaceOptions::KEYS, &format!("workspace {id:?}"))?;
+                known_isolation_keys(&spec, &format!("workspace {id:?}"))?;
             }
         }
     }
@@ -337,6 +434,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
         launcher: name(options.launcher.as_deref(), "launcher", wherein)?,
         capabilities: options.capabilities.clone(),
         limits: options.limits(wherein)?,
+        isolation: isolation(options.isolation.as_ref(), wherein)?,
     };
     config.validate().map_err(refused)?;
     Ok(config)
@@ -350,6 +448,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
 /// As [`bridge_config`].
 pub(crate) fn workspace_spec(env: &Env, id: &str, object: &Object) -> napi::Result<WorkspaceSpec> {
     known_keys(object, WorkspaceOptions::KEYS, &format!("workspace {id:?}"))?;
+    known_isolation_keys(object, &format!("workspace {id:?}"))?;
     let spec = convert::<WorkspaceOptions>(env, object)?.to_spec(id)?;
     spec.validate(id).map_err(refused)?;
     Ok(spec)
@@ -379,6 +478,7 @@ impl WorkspaceOptions {
             launcher: name(self.launcher.as_deref(), "launcher", wherein)?,
             session: name(self.session.as_deref(), "session", wherein)?,
             limits: self.limits(wherein)?,
+            isolation: isolation(self.isolation.as_ref(), wherein)?,
         })
     }
 }

@@ -15,7 +15,12 @@ Control
     attached (``SCM_RIGHTS``): the child's stdin, stdout and stderr::
 
         {"id": 1, "argv": ["--dir", "...", "--port", "0"],
-         "env": {"PATH": "..."}, "cwd": "/srv"}
+         "env": {"PATH": "..."}, "cwd": "/srv",
+         "isolation": {"cgroupProcs": ["/sys/fs/cgroup/.../cgroup.procs"],
+                       "rlimits": {"RLIMIT_CPU": [10, 11]},
+                       "gid": 200000, "uid": 200000}}
+
+    ``isolation`` is optional (see :func:`confine`).
 
     The fork server answers ``{"id": 1, "pid": 4242}`` once forked (or
     ``{"id": 1, "error": "..."}``) and reports each child's end when it
@@ -26,6 +31,8 @@ Control
 The child
     Leads a new session and process group (``setsid``), takes the three
     descriptors as its stdin, stdout and stderr and closes every other one,
+    applies the request's isolation (control group, resource limits, user
+    and group: :func:`confine`) before anything of the workspace runs,
     gets exactly the environment and working directory of the request (the
     fork server's own environment is not passed on; FastMCP's settings,
     which it reads at import, are read again), and then runs the hub's
@@ -139,6 +146,30 @@ def check_fork_safe() -> None:
         raise ForkSafetyError(f"a thread runs before forking: {names}")
 
 
+def confine(isolation: dict[str, Any]) -> None:
+    """Applies a workspace's isolation to this process, in this order:
+    joins its control group (``0``, "this process", written to each
+    ``cgroup.procs``; needs root), sets each resource limit (``[soft,
+    hard]`` by ``RLIMIT_*`` name), drops the supplementary groups and sets
+    the group, then the user. The core's spawned processes take the same
+    steps between ``fork`` and ``exec``.
+    """
+    import resource
+
+    for path in isolation.get("cgroupProcs") or ():
+        with open(path, "w") as procs:
+            procs.write("0")
+    for name, (soft, hard) in (isolation.get("rlimits") or {}).items():
+        resource.setrlimit(getattr(resource, name), (soft, hard))
+    gid = isolation.get("gid")
+    if gid is not None:
+        os.setgroups([])
+        os.setgid(gid)
+    uid = isolation.get("uid")
+    if uid is not None:
+        os.setuid(uid)
+
+
 def _reload_settings() -> None:
     """Reads FastMCP's settings again from the child's own environment.
 
@@ -164,6 +195,8 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        if request.get("isolation"):
+            confine(request["isolation"])
         os.chdir(request.get("cwd") or "/")
         os.environ.clear()
         os.environ.update(request.get("env") or {})

@@ -13,13 +13,16 @@
 //! server (copy-on-write) until written.
 //!
 //! - **Control.** The fork server's stdin is one end of a Unix socket pair.
-//!   A fork request is a JSON line (`{"id", "argv", "env", "cwd"}`) with the
+//!   A fork request is a JSON line (`{"id", "argv", "env", "cwd"}`, and
+//!   `"isolation"` for a confined workspace) with the
 //!   child's stdin, stdout and stderr attached as file descriptors
 //!   (`SCM_RIGHTS`); the answer is `{"id", "pid"}` (or `{"id", "error"}`), and
 //!   each child's end is reported when the fork server reaps it
 //!   (`{"exited": pid, "status"}`). The Python side documents the same
 //!   protocol (`fastmcp_workspace/zygote.py`).
-//! - **The child** leads its own session and process group, has exactly the
+//! - **The child** leads its own session and process group, applies its
+//!   isolation before any workspace code runs (control group, resource
+//!   limits, user; see [`crate::isolation`]), has exactly the
 //!   environment and working directory the request gives, and is the hub a
 //!   spawned process would be: it prints the same ready line on its stdout,
 //!   which this launcher reads as [`LocalProcess`](super::LocalProcess) does.
@@ -59,11 +62,12 @@ use tokio::net::UnixStream;
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-use super::local::{hub_endpoint, read_ready, socket_path, start_failed};
+use super::local::{confined, hub_dir, hub_endpoint, prepare, read_ready, socket_path, start_failed};
 use super::{Launched, Launcher, Process};
 use crate::backoff::Backoff;
 use crate::config::LaunchSpec;
 use crate::error::Result;
+use crate::isolation::Prepared;
 use crate::logs::LogBuffer;
 use crate::process::{forward_lines, ChildProcess};
 
@@ -176,6 +180,10 @@ struct ForkRequest<'a> {
     argv: Vec<String>,
     env: BTreeMap<String, String>,
     cwd: &'a str,
+    /// What the child applies to itself before the hub starts (see
+    /// [`Prepared::fork_request`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    isolation: Option<serde_json::Value>,
 }
 
 /// A forked child: its pid and the fork server's report of its end.
@@ -415,13 +423,14 @@ impl ForkLauncher {
     async fn fork_hub(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
         let cmd = &self.command;
         let failed = start_failed(workspace);
+        let prepared = prepare(cmd, workspace, hub_dir(cmd)).map_err(|reason| failed(reason, Vec::new()))?;
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut argv: Vec<String> = cmd
             .dir_args()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
         match &socket {
-            Some(path) => argv.extend(["--uds".to_owned(), path.to_string_lossy().into_owned()]),
+            Some(socket) => argv.extend(["--uds".to_owned(), socket.path.to_string_lossy().into_owned()]),
             None => argv.extend(["--port".to_owned(), "0".to_owned()]),
         }
         argv.extend(
@@ -436,9 +445,13 @@ impl ForkLauncher {
             .collect();
         env.extend(cmd.env.clone());
         env.insert("PYTHONUNBUFFERED".into(), "1".into());
-        let cwd = std::env::current_dir()
+        let mut cwd = std::env::current_dir()
             .map(|d| d.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "/".into());
+        if let (Some(dir), true) = (hub_dir(cmd), prepared.as_ref().is_some_and(Prepared::changes_user)) {
+            cwd = dir.to_string_lossy().into_owned();
+            env.insert("HOME".into(), cwd.clone());
+        }
 
         let pipe = |what: &str| {
             std::io::pipe().map_err(|e| failed(format!("{what} pipe: {e}"), Vec::new()))
@@ -455,12 +468,14 @@ impl ForkLauncher {
             argv,
             env,
             cwd: &cwd,
+            isolation: prepared.as_ref().map(Prepared::fork_request),
         };
         let forked = self
             .server
             .fork(request, stdio, cmd.start_timeout)
             .await
             .map_err(|reason| failed(reason, self.server.logs.stderr_tail(FAILURE_LINES)))?;
+        let confined = confined(prepared, socket.as_ref());
         // Ours from here: stop (stdin close, signals) and the end of the child.
         let into_io = |e: std::io::Error| failed(format!("child pipes: {e}"), Vec::new());
         let stdin = tokio::net::unix::pipe::Sender::from_owned_fd(OwnedFd::from(stdin_w))
@@ -475,8 +490,9 @@ impl ForkLauncher {
             forked.report,
             workspace,
             Box::new(stdin),
-            socket.clone(),
-        );
+            socket.as_ref().map(|s| s.path.clone()),
+        )
+        .confined(confined);
         let stderr_done = forward_lines(stderr, logs.clone(), workspace.to_owned(), "stderr");
         let mut stdout = BufReader::new(stdout).lines();
         let ready =
@@ -506,7 +522,7 @@ impl ForkLauncher {
             workspace.to_owned(),
             "stdout",
         ));
-        let (endpoint, _) = hub_endpoint(ready, socket);
+        let (endpoint, _) = hub_endpoint(ready, socket.map(|s| s.path));
         Ok(Launched {
             endpoint,
             process: Box::new(process),

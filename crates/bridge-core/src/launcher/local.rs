@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 
 use super::{Endpoint, HttpEndpoint, Launched, Launcher};
 use crate::config::{LaunchSpec, TransportKind};
+use crate::isolation::{Confined, Prepared};
 use crate::error::{Error, Result};
 use crate::logs::LogBuffer;
 use crate::process::{forward_lines, ChildProcess};
@@ -82,18 +83,20 @@ impl LocalProcess {
     async fn spawn_hub(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
         let cmd = &self.command;
         let failed = start_failed(workspace);
+        let prepared = prepare(cmd, workspace, hub_dir(cmd)).map_err(|reason| failed(reason, Vec::new()))?;
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
         let mut command = Command::new(&cmd.python);
         command.arg("-m").arg(HUB_MODULE).args(cmd.dir_args());
         match &socket {
-            Some(path) => command.arg("--uds").arg(path),
+            Some(socket) => command.arg("--uds").arg(&socket.path),
             None => command.arg("--port").arg("0"),
         };
         command.args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]));
-        isolate(&mut command, cmd);
+        isolate(&mut command, cmd, prepared.as_ref(), hub_dir(cmd));
         let mut child = command
             .spawn()
             .map_err(|e| failed(format!("cannot run {:?}: {e}", cmd.python), Vec::new()))?;
+        let confined = confined(prepared, socket.as_ref());
         let stderr_done = forward_lines(
             child.stderr.take().expect("stderr is piped"),
             logs.clone(),
@@ -113,8 +116,8 @@ impl LocalProcess {
         // The forwarding task runs on; nobody waits for its end here.
         drop(forward_lines(stdout.into_inner(), logs.clone(), workspace.to_owned(), "stdout"));
         let stdin = child.stdin.take();
-        let (endpoint, socket) = hub_endpoint(ready, socket);
-        let process = ChildProcess::adopt(child, workspace, stdin.map(|s| Box::new(s) as _), socket);
+        let (endpoint, socket) = hub_endpoint(ready, socket.map(|s| s.path));
+        let process = ChildProcess::adopt(child, workspace, stdin.map(|s| Box::new(s) as _), socket).confined(confined);
         Ok(Launched { endpoint, process: Box::new(process) })
     }
 
@@ -129,17 +132,17 @@ impl LocalProcess {
         if let Some(cwd) = &cmd.cwd {
             command.current_dir(cwd);
         }
-        isolate(&mut command, cmd);
-        let mut child = command.spawn().map_err(|e| Error::StartFailed {
-            workspace: workspace.to_owned(),
-            reason: format!("cannot run {program:?}: {e}"),
-            stderr: Vec::new(),
-        })?;
+        let failed = start_failed(workspace);
+        let prepared = prepare(cmd, workspace, None).map_err(|reason| failed(reason, Vec::new()))?;
+        isolate(&mut command, cmd, prepared.as_ref(), None);
+        let mut child =
+            command.spawn().map_err(|e| failed(format!("cannot run {program:?}: {e}"), Vec::new()))?;
+        let confined = confined(prepared, None);
         drop(forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr"));
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         // The transport owns stdin: the process is stopped by signal.
-        let process = ChildProcess::adopt(child, workspace, None, None);
+        let process = ChildProcess::adopt(child, workspace, None, None).confined(confined);
         Ok(Launched {
             endpoint: Endpoint::Stdio { stdin, stdout },
             process: Box::new(process),
@@ -189,15 +192,77 @@ pub(super) fn hub_endpoint(ready: ReadyLine, socket: Option<PathBuf>) -> (Endpoi
     (Endpoint::Http(HttpEndpoint { url: ready.url, connector }), socket)
 }
 
+/// Where a hub serves on a Unix socket: the socket's path, and the
+/// directory made for it alone (a confined workspace's, owned by its user),
+/// removed when its process is gone.
+pub(super) struct SocketPath {
+    pub path: PathBuf,
+    pub own_dir: Option<PathBuf>,
+}
+
 /// Where a hub of `cmd` serves: `None` for TCP, else a new socket path in
-/// the bridge's private socket directory.
-pub(super) fn socket_path(cmd: &LaunchSpec) -> std::result::Result<Option<PathBuf>, String> {
-    match (&cmd.transport, &cmd.socket_dir) {
-        (TransportKind::Unix, Some(dir)) => {
-            Ok(Some(dir.join(format!("w{}.sock", SOCKETS.fetch_add(1, Ordering::Relaxed)))))
+/// the bridge's private socket directory (in a directory of its own when
+/// the workspace runs as a user of its own).
+pub(super) fn socket_path(cmd: &LaunchSpec) -> std::result::Result<Option<SocketPath>, String> {
+    let dir = match (&cmd.transport, &cmd.socket_dir) {
+        (TransportKind::Unix, Some(dir)) => dir,
+        (TransportKind::Unix, None) => return Err("no private socket directory".into()),
+        (TransportKind::Http | TransportKind::Stdio, _) => return Ok(None),
+    };
+    let name = format!("w{}", SOCKETS.fetch_add(1, Ordering::Relaxed));
+    #[cfg(target_os = "linux")]
+    if let Some(confinement) = &cmd.confinement {
+        let own_dir = confinement
+            .socket_dir(dir, &name)
+            .map_err(|e| format!("isolation: socket directory: {e}"))?;
+        if let Some(own_dir) = own_dir {
+            return Ok(Some(SocketPath { path: own_dir.join("hub.sock"), own_dir: Some(own_dir) }));
         }
-        (TransportKind::Unix, None) => Err("no private socket directory".into()),
-        (TransportKind::Http | TransportKind::Stdio, _) => Ok(None),
+    }
+    Ok(Some(SocketPath { path: dir.join(format!("{name}.sock")), own_dir: None }))
+}
+
+/// The workspace directory a hub of `cmd` is given, if any.
+pub(super) fn hub_dir(cmd: &LaunchSpec) -> Option<&std::path::Path> {
+    Some(cmd.dir.as_path()).filter(|dir| !dir.as_os_str().is_empty())
+}
+
+/// Before a start of a confined workspace: its directory handed over, its
+/// control group made (see [`crate::isolation`]).
+#[cfg(target_os = "linux")]
+pub(super) fn prepare(
+    cmd: &LaunchSpec,
+    workspace: &str,
+    dir: Option<&std::path::Path>,
+) -> std::result::Result<Option<Prepared>, String> {
+    cmd.confinement.as_ref().map(|c| c.prepare(workspace, dir)).transpose()
+}
+
+/// Off Linux, where isolation is refused: nothing to prepare.
+#[cfg(not(target_os = "linux"))]
+pub(super) fn prepare(
+    _: &LaunchSpec,
+    _: &str,
+    _: Option<&std::path::Path>,
+) -> std::result::Result<Option<Prepared>, String> {
+    Ok(None)
+}
+
+/// What of a start's preparation the process's handle keeps.
+#[cfg(target_os = "linux")]
+pub(super) fn confined(prepared: Option<Prepared>, socket: Option<&SocketPath>) -> Confined {
+    let own_dir = socket.and_then(|s| s.own_dir.clone());
+    match prepared {
+        Some(prepared) => prepared.into_confined(own_dir),
+        None => Confined::owning(own_dir),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn confined(prepared: Option<Prepared>, socket: Option<&SocketPath>) -> Confined {
+    match prepared {
+        Some(never) => match never {},
+        None => Confined::owning(socket.and_then(|s| s.own_dir.clone())),
     }
 }
 
@@ -224,8 +289,11 @@ pub(super) async fn read_ready<R: AsyncRead + Unpin>(
 }
 
 /// Gives a workspace process its explicit environment, piped stdio, its own
-/// process group and (Linux) the parent-death signal.
-fn isolate(command: &mut Command, cmd: &LaunchSpec) {
+/// process group, its isolation (when confined: control group, resource
+/// limits, user, with `HOME` and the working directory its `dir`) and
+/// (Linux) the parent-death signal, set last since a change of user clears
+/// it.
+fn isolate(command: &mut Command, cmd: &LaunchSpec, prepared: Option<&Prepared>, dir: Option<&std::path::Path>) {
     command
         .env_clear()
         .envs(cmd.inherited_env())
@@ -237,6 +305,17 @@ fn isolate(command: &mut Command, cmd: &LaunchSpec) {
         .kill_on_drop(true);
     #[cfg(unix)]
     command.process_group(0);
+    #[cfg(target_os = "linux")]
+    if let Some(prepared) = prepared {
+        if let (Some(dir), true) = (dir, prepared.changes_user()) {
+            command.env("HOME", dir).current_dir(dir);
+        }
+        // SAFETY: the step makes system calls only, on values made before
+        // the fork (see `Prepared::pre_exec`).
+        unsafe {
+            command.pre_exec(prepared.pre_exec());
+        }
+    }
     #[cfg(target_os = "linux")]
     // SAFETY: prctl is async-signal-safe; the closure allocates nothing.
     unsafe {

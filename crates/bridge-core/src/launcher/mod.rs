@@ -117,6 +117,12 @@ pub trait Process: Send + Sync + 'static {
         false
     }
 
+    /// Which of its isolation's limits ended it, given how it ended
+    /// (`status`); `None` when none did or it has no limits.
+    fn limit_reason(&self, _status: &str) -> Option<crate::isolation::LimitReason> {
+        None
+    }
+
     /// Whether it is still running.
     fn is_running(&self) -> bool {
         self.exit_now().is_none()

@@ -454,7 +454,10 @@ impl Workspace {
                 }
                 Err(SendError { error: Error::Transport(reason), .. }) => {
                     return Err(match running.process.exit_status().await {
-                        Some(status) => self.supervisor.crash_error(&status),
+                        Some(status) => {
+                            let limit = running.process.limit_reason(&status);
+                            self.supervisor.crash_error(&status, limit)
+                        }
                         None => Error::Transport(reason),
                     })
                 }

@@ -1,0 +1,270 @@
+// Per-workspace OS isolation (`isolation`) against real workspace processes
+// running as users of their own, with real resource limits and real
+// control groups: tool code of one workspace (tests/workspaces/isolation)
+// tries to read another workspace's file, to fork until it cannot, to fill
+// 2 GiB under a 256 MiB limit, to spin past a CPU limit; each attempt is
+// denied or contained, reaches the caller as documented, and the other
+// workspace keeps answering throughout. Every case runs with both
+// launchers.
+//
+// Needs Linux and root (changing a process's user needs it), and the
+// venv that `npm test`'s setup makes with the system's interpreter (the
+// workspaces' users must be able to read their interpreter). Elsewhere
+// the suite is skipped, saying why.
+import assert from 'node:assert/strict';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { Bridge } from 'fastmcp-bridge';
+
+import { isolationVenvDir } from '../scripts/lib/python.js';
+import { eventually, repoDir } from './helpers.js';
+
+const python = path.join(isolationVenvDir(), 'bin', 'python');
+const skip =
+  process.platform !== 'linux'
+    ? 'isolation is Linux only'
+    : process.getuid() !== 0
+      ? 'changing a workspace process to another user needs root'
+      : !existsSync(python)
+        ? `no isolation venv at ${isolationVenvDir()} (npm test's setup makes it when run as root)`
+        : false;
+
+const UID_BASE = 201_000;
+
+/** A copy of the isolation workspace in a directory of its own (the bridge hands it to the workspace's user). */
+function escapeWorkspace(files = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-iso-'));
+  cpSync(path.join(repoDir, 'tests', 'workspaces', 'isolation'), dir, {
+    recursive: true,
+    filter: (src) => !src.includes('__pycache__'),
+  });
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+async function tool(bridge, id, name, args = {}) {
+  const result = await bridge.call(id, 'tools/call', { name, arguments: args }, { timeoutMs: 60_000 });
+  assert.equal(result.isError, false, JSON.stringify(result));
+  return result.structuredContent?.result ?? result.structuredContent;
+}
+
+/** This process's control group directories of the bridge's workspaces (v1: per controller). */
+function bridgeCgroupDirs() {
+  const found = [];
+  for (const line of readFileSyncSafe('/proc/self/cgroup').split('\n')) {
+    const [, controllers, own] = line.split(':');
+    if (own === undefined) continue;
+    for (const controller of controllers ? controllers.split(',') : ['']) {
+      const dir = path.join('/sys/fs/cgroup', controller, own, `fastmcp-bridge-${process.pid}`);
+      if (existsSync(dir)) found.push(dir);
+    }
+  }
+  return found;
+}
+
+function readFileSyncSafe(file) {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+for (const launcher of ['spawn', 'fork']) {
+  describe(`isolation (${launcher})`, { skip }, () => {
+    it('runs each workspace as a user of its own that cannot read another workspace\'s files', async () => {
+      const a = escapeWorkspace();
+      const b = escapeWorkspace({ 'secret.txt': 'b only\n' });
+      const bridge = new Bridge({
+        python,
+        launcher,
+        isolation: { user: 'auto', uidBase: UID_BASE },
+        workspaces: { a: { dir: a }, b: { dir: b } },
+      });
+      try {
+        const [whoA, whoB] = await Promise.all([tool(bridge, 'a', 'whoami'), tool(bridge, 'b', 'whoami')]);
+        assert.notEqual(whoA.uid, whoB.uid);
+        for (const [who, dir] of [
+          [whoA, a],
+          [whoB, b],
+        ]) {
+          assert.ok(who.uid >= UID_BASE && who.uid < UID_BASE + 2, `uid ${who.uid}`);
+          assert.equal(who.gid, who.uid);
+          assert.deepEqual(who.groups, []);
+          assert.equal(who.home, dir);
+          assert.equal(who.cwd, dir);
+          const stat = statSync(dir);
+          assert.equal(stat.uid, who.uid, `${dir} is not owned by its workspace's user`);
+          assert.equal(stat.mode & 0o777, 0o700);
+        }
+        assert.equal(await tool(bridge, 'b', 'read_file', { path: path.join(b, 'secret.txt') }), 'b only\n');
+        const stolen = await tool(bridge, 'a', 'read_file', { path: path.join(b, 'secret.txt') });
+        assert.match(stolen, /^error: PermissionError/);
+        const planted = await tool(bridge, 'a', 'write_file', { path: path.join(b, 'planted.txt'), text: 'x' });
+        assert.match(planted, /^error: PermissionError/);
+        assert.equal(existsSync(path.join(b, 'planted.txt')), false);
+      } finally {
+        await bridge.close();
+      }
+    });
+
+    it('serves a workspace of its own user over a Unix socket in a directory of that user, removed with the bridge', async () => {
+      const socketDirs = () => new Set(readdirSync(os.tmpdir()).filter((name) => name.startsWith(`fastmcp-bridge-${process.pid}-`)));
+      const before = socketDirs();
+      const bridge = new Bridge({
+        python,
+        launcher,
+        transport: 'unix',
+        workspaces: { a: { dir: escapeWorkspace(), isolation: { user: 'auto', uidBase: UID_BASE + 30 } } },
+      });
+      try {
+        assert.ok((await tool(bridge, 'a', 'whoami')).uid >= UID_BASE + 30);
+        const [created] = [...socketDirs()].filter((name) => !before.has(name));
+        const own = readdirSync(path.join(os.tmpdir(), created));
+        assert.equal(own.length, 1);
+        const ownDir = path.join(os.tmpdir(), created, own[0]);
+        assert.equal(statSync(ownDir).mode & 0o777, 0o700);
+        assert.ok(statSync(ownDir).uid >= UID_BASE + 30);
+        assert.deepEqual(readdirSync(ownDir), ['hub.sock']);
+      } finally {
+        await bridge.close();
+      }
+      assert.deepEqual([...socketDirs()].filter((name) => !before.has(name)), []);
+    });
+
+    it('contains a fork bomb with the control group\'s process limit and keeps the workspace up', async () => {
+      const bridge = new Bridge({
+        python,
+        launcher,
+        workspaces: {
+          bomb: { dir: escapeWorkspace(), isolation: { user: 'auto', uidBase: UID_BASE + 10, pids: 64 } },
+          other: { dir: escapeWorkspace(), isolation: { user: 'auto', uidBase: UID_BASE + 10 } },
+        },
+      });
+      try {
+        await tool(bridge, 'other', 'whoami');
+        const [bomb, otherWho] = await Promise.all([tool(bridge, 'bomb', 'fork_until_refused'), tool(bridge, 'other', 'whoami')]);
+        assert.ok(bomb.forked < 64, `forked ${bomb.forked}`);
+        assert.match(bomb.error, /BlockingIOError|EAGAIN|Resource temporarily unavailable/);
+        assert.ok(otherWho.uid >= UID_BASE + 10);
+        // The workspace itself is still up, and the limit was what refused.
+        assert.ok((await tool(bridge, 'bomb', 'whoami')).uid >= UID_BASE + 10);
+      } finally {
+        await bridge.close();
+      }
+    });
+
+    it('contains a fork bomb with the user\'s process limit (RLIMIT_NPROC)', async () => {
+      const bridge = new Bridge({
+        python,
+        launcher,
+        workspaces: { bomb: { dir: escapeWorkspace(), isolation: { user: 'auto', uidBase: UID_BASE + 20, processes: 40 } } },
+      });
+      try {
+        const limits = await tool(bridge, 'bomb', 'limits');
+        assert.equal(limits.RLIMIT_NPROC, 40);
+        const bomb = await tool(bridge, 'bomb', 'fork_until_refused');
+        assert.ok(bomb.forked < 40, `forked ${bomb.forked}`);
+        assert.match(bomb.error, /BlockingIOError|EAGAIN|Resource temporarily unavailable/);
+      } finally {
+        await bridge.close();
+      }
+    });
+
+    it('ends a workspace that fills 2 GiB under a 256 MiB limit with WORKSPACE_CRASHED memory_limit, restarts it, and others keep answering', async () => {
+      const bridge = new Bridge({
+        python,
+        launcher,
+        workspaces: {
+          hog: { dir: escapeWorkspace(), isolation: { memoryMb: 256 } },
+          other: { dir: escapeWorkspace() },
+        },
+      });
+      try {
+        await Promise.all([tool(bridge, 'hog', 'whoami'), tool(bridge, 'other', 'whoami')]);
+        const hog = tool(bridge, 'hog', 'allocate', { mb: 2048 });
+        const meanwhile = tool(bridge, 'other', 'allocate', { mb: 64 });
+        await assert.rejects(hog, (err) => {
+          assert.equal(err.code, 'WORKSPACE_CRASHED');
+          assert.equal(err.data.reason, 'memory_limit');
+          assert.equal(err.data.status, 'signal 9');
+          return true;
+        });
+        assert.equal(await meanwhile, 'allocated 64 MiB');
+        const crash = bridge.events('hog').find((e) => e.type === 'crash');
+        assert.equal(crash.reason, 'memory_limit');
+        assert.ok(bridge.logs('hog').some((l) => l.line.includes('memory_limit')));
+        // Restarted with backoff, as after any crash; within its limit it works.
+        assert.equal(await tool(bridge, 'hog', 'allocate', { mb: 64 }), 'allocated 64 MiB');
+      } finally {
+        await bridge.close();
+      }
+      assert.deepEqual(bridgeCgroupDirs(), [], 'control groups left behind');
+    });
+
+    it('refuses an allocation beyond the address space limit with MemoryError, and the workspace stays up', async () => {
+      const bridge = new Bridge({
+        python,
+        launcher,
+        workspaces: { capped: { dir: escapeWorkspace(), isolation: { addressSpaceMb: 1024, openFiles: 256 } } },
+      });
+      try {
+        const limits = await tool(bridge, 'capped', 'limits');
+        assert.equal(limits.RLIMIT_AS, 1024 * 1024 * 1024);
+        assert.equal(limits.RLIMIT_NOFILE, 256);
+        assert.equal(await tool(bridge, 'capped', 'allocate', { mb: 2048 }), 'error: MemoryError');
+        assert.equal(await tool(bridge, 'capped', 'allocate', { mb: 64 }), 'allocated 64 MiB');
+        assert.equal(bridge.events('capped').filter((e) => e.type === 'crash').length, 0);
+      } finally {
+        await bridge.close();
+      }
+    });
+
+    it('ends a workspace past its CPU time with WORKSPACE_CRASHED cpu_limit, and throttles one over its CPU share', async () => {
+      const bridge = new Bridge({
+        python,
+        launcher,
+        workspaces: {
+          spinner: { dir: escapeWorkspace(), isolation: { cpuSeconds: 2 } },
+          throttled: { dir: escapeWorkspace(), isolation: { cpuPercent: 20 } },
+          other: { dir: escapeWorkspace() },
+        },
+      });
+      try {
+        await Promise.all(['spinner', 'throttled', 'other'].map((id) => tool(bridge, id, 'whoami')));
+        const spinning = tool(bridge, 'spinner', 'spin', { seconds: 30 });
+        const throttled = tool(bridge, 'throttled', 'spin', { seconds: 2 });
+        assert.equal((await tool(bridge, 'other', 'whoami')).uid, 0);
+        await assert.rejects(spinning, (err) => {
+          assert.equal(err.code, 'WORKSPACE_CRASHED');
+          assert.equal(err.data.reason, 'cpu_limit');
+          assert.equal(err.data.status, 'signal 24');
+          return true;
+        });
+        // 20% of a core: about 0.4 s of CPU in 2 s (the first period may run unthrottled).
+        const share = await throttled;
+        assert.ok(share.cpu < share.wall * 0.5, `got ${share.cpu.toFixed(2)} s of CPU in ${share.wall.toFixed(2)} s`);
+      } finally {
+        await bridge.close();
+      }
+      assert.deepEqual(bridgeCgroupDirs(), [], 'control groups left behind');
+    });
+  });
+}
+
+describe('isolation options', () => {
+  it('refuses unknown keys, bad values and processes without user', () => {
+    assert.throws(() => new Bridge({ isolation: { users: 1 } }), { code: 'INVALID_ARGUMENT', message: /isolation: unknown option "users"/ });
+    assert.throws(() => new Bridge({ isolation: { user: 'nobody' } }), { code: 'INVALID_ARGUMENT', message: /user must be a uid/ });
+    assert.throws(() => new Bridge({ isolation: { user: 0 } }), { code: 'INVALID_ARGUMENT', message: /must not be 0/ });
+    assert.throws(() => new Bridge({ isolation: { memoryMb: 0 } }), { code: 'INVALID_ARGUMENT', message: /memoryMb must be at least 1/ });
+    assert.throws(() => new Bridge({ isolation: { processes: 10 } }), { code: 'INVALID_ARGUMENT', message: /processes needs user/ });
+    assert.throws(
+      () => new Bridge({ isolation: { user: 'auto' }, workspaces: { w: { dir: '/tmp', isolation: { pids: 1.5 } } } }),
+      { code: 'INVALID_ARGUMENT', message: /pids must be a whole number/ },
+    );
+  });
+});
