@@ -20,6 +20,10 @@ function run(command, args) {
   }
 }
 
+function onPath(program) {
+  return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
+}
+
 function newer(a, b) {
   return !existsSync(b) || statSync(a).mtimeMs > statSync(b).mtimeMs;
 }
@@ -46,6 +50,12 @@ ensureHubVenv({
 // The isolation tests' venv (tests/isolation.test.js): they run workspaces
 // as other users, which needs root, Linux and an interpreter outside any
 // private home directory.
+// They also sandbox workspaces with bubblewrap, the system's package.
 if (process.platform === 'linux' && process.getuid() === 0 && existsSync(ISOLATION_PYTHON)) {
   ensureHubVenv({ packageDir: root, venvDir: isolationVenvDir(), python: ISOLATION_PYTHON });
+  if (!onPath('bwrap') && onPath('apt-get')) {
+    console.error('setup: installing bubblewrap (apt-get)');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'bubblewrap']);
+  }
 }

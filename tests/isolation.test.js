@@ -12,7 +12,9 @@
 // workspaces' users must be able to read their interpreter). Elsewhere
 // the suite is skipped, saying why.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -33,6 +35,10 @@ const skip =
         : false;
 
 const UID_BASE = 201_000;
+
+function onPath(program) {
+  return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
+}
 
 /** A copy of the isolation workspace in a directory of its own (the bridge hands it to the workspace's user). */
 function escapeWorkspace(files = {}) {
@@ -252,8 +258,98 @@ for (const launcher of ['spawn', 'fork']) {
       }
       assert.deepEqual(bridgeCgroupDirs(), [], 'control groups left behind');
     });
+
+    it('keeps a workspace with network none or loopback off the machine\'s network, and the others on it', async () => {
+      const server = net.createServer((socket) => socket.end());
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address();
+      const bridge = new Bridge({
+        python,
+        launcher,
+        transport: 'unix',
+        workspaces: {
+          offline: { dir: escapeWorkspace(), isolation: { network: 'none' } },
+          local: { dir: escapeWorkspace(), isolation: { network: 'loopback' } },
+          online: { dir: escapeWorkspace() },
+        },
+      });
+      try {
+        assert.equal(await tool(bridge, 'online', 'connect', { port }), 'connected');
+        assert.match(await tool(bridge, 'offline', 'connect', { port }), /^error: /);
+        assert.match(await tool(bridge, 'local', 'connect', { port }), /^error: ConnectionRefusedError/);
+        // Its own loopback: up with 'loopback', down with 'none'.
+        assert.equal(await tool(bridge, 'local', 'loopback_echo'), 'echoed');
+        assert.match(await tool(bridge, 'offline', 'loopback_echo'), /^error: /);
+        assert.equal(await tool(bridge, 'online', 'loopback_echo'), 'echoed');
+      } finally {
+        await bridge.close();
+        server.close();
+      }
+    });
   });
 }
+
+
+describe('isolation: bubblewrap sandbox', { skip: skip || (!onPath('bwrap') && 'no bwrap (the bubblewrap package; npm test\'s setup installs it as root)') }, () => {
+  it('lets a sandboxed workspace write only its own directory and a private /tmp, and runs it spawned', async () => {
+    const a = escapeWorkspace();
+    const b = escapeWorkspace({ 'secret.txt': 'b only\n' });
+    const marker = `fastmcp-bridge-sandbox-${process.pid}`;
+    // A world-writable directory outside /tmp: the user alone would not keep a workspace out.
+    const open = `/run/${marker}`;
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const bridge = new Bridge({
+      python,
+      launcher: 'fork',
+      isolation: { sandbox: 'bubblewrap', user: 'auto', uidBase: UID_BASE + 40 },
+      workspaces: { a: { dir: a }, b: { dir: b } },
+    });
+    try {
+      const who = await tool(bridge, 'a', 'whoami');
+      assert.ok(who.uid >= UID_BASE + 40);
+      assert.deepEqual(who.groups, []);
+      assert.equal(who.cwd, a);
+      // Spawned (bwrap is the bridge's child), though the bridge's launcher is 'fork'.
+      const pid = bridge.status('a').pid;
+      assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /^bwrap\0/);
+      assert.equal(await tool(bridge, 'a', 'write_file', { path: path.join(a, 'mine.txt'), text: 'x' }), 'written');
+      assert.equal(readFileSync(path.join(a, 'mine.txt'), 'utf8'), 'x');
+      for (const outside of [`${open}/escape.txt`, '/etc/fastmcp-bridge-escape', path.join(repoDir, 'escape.txt'), path.join(b, 'planted.txt')]) {
+        assert.match(await tool(bridge, 'a', 'write_file', { path: outside, text: 'x' }), /^error: /, outside);
+        assert.equal(existsSync(outside), false, outside);
+      }
+      // /tmp and /var/tmp are the sandbox's own: written inside, absent outside.
+      for (const dir of ['/tmp', '/var/tmp']) {
+        assert.equal(await tool(bridge, 'a', 'write_file', { path: `${dir}/${marker}`, text: 'x' }), 'written');
+        assert.equal(existsSync(`${dir}/${marker}`), false);
+      }
+      assert.match(await tool(bridge, 'a', 'read_file', { path: path.join(b, 'secret.txt') }), /^error: /);
+    } finally {
+      await bridge.close();
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+
+  it('names the CPU limit that ended a sandboxed workspace, though bwrap reports the signal as an exit status', async () => {
+    const bridge = new Bridge({
+      python,
+      transport: 'unix',
+      workspaces: { spinner: { dir: escapeWorkspace(), isolation: { sandbox: 'bubblewrap', network: 'none', cpuSeconds: 2 } } },
+    });
+    try {
+      await assert.rejects(tool(bridge, 'spinner', 'spin', { seconds: 30 }), (err) => {
+        assert.equal(err.code, 'WORKSPACE_CRASHED');
+        assert.equal(err.data.reason, 'cpu_limit');
+        assert.equal(err.data.status, 'exit status 152');
+        return true;
+      });
+      assert.equal((await tool(bridge, 'spinner', 'whoami')).uid, 0);
+    } finally {
+      await bridge.close();
+    }
+  });
+});
 
 describe('isolation options', () => {
   it('refuses unknown keys, bad values and processes without user', () => {
@@ -262,6 +358,8 @@ describe('isolation options', () => {
     assert.throws(() => new Bridge({ isolation: { user: 0 } }), { code: 'INVALID_ARGUMENT', message: /must not be 0/ });
     assert.throws(() => new Bridge({ isolation: { memoryMb: 0 } }), { code: 'INVALID_ARGUMENT', message: /memoryMb must be at least 1/ });
     assert.throws(() => new Bridge({ isolation: { processes: 10 } }), { code: 'INVALID_ARGUMENT', message: /processes needs user/ });
+    assert.throws(() => new Bridge({ isolation: { network: 'offline' } }), { code: 'INVALID_ARGUMENT', message: /network must be 'host', 'loopback' or 'none'/ });
+    assert.throws(() => new Bridge({ isolation: { sandbox: 'docker' } }), { code: 'INVALID_ARGUMENT', message: /sandbox must be 'bubblewrap'/ });
     assert.throws(
       () => new Bridge({ isolation: { user: 'auto' }, workspaces: { w: { dir: '/tmp', isolation: { pids: 1.5 } } } }),
       { code: 'INVALID_ARGUMENT', message: /pids must be a whole number/ },

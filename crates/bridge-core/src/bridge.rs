@@ -226,7 +226,7 @@ impl Bridge {
             return Err(Error::Closed);
         }
         spec.validate(id)?;
-        spec.isolation.or(&self.config.isolation).validate(&format!("workspace {id:?}"))?;
+        self.config.validate_isolation(id, &spec)?;
         if spec.transport.or(self.config.transport) == Some(TransportKind::Unix) && self.socket_dir.is_none() {
             return Err(Error::InvalidArgument(
                 "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),

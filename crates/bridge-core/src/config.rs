@@ -270,11 +270,18 @@ impl BridgeConfig {
             return Err(Error::InvalidArgument("Bridge options: capabilities must be an object".into()));
         }
         self.limits.validate("Bridge options")?;
-        self.isolation.validate("Bridge options")?;
+        self.isolation.validate("Bridge options", None)?;
         self.workspaces.iter().try_for_each(|(id, spec)| {
             spec.validate(id)?;
-            spec.isolation.or(&self.isolation).validate(&format!("workspace {id:?}"))
+            self.validate_isolation(id, spec)
         })
+    }
+
+    /// Checks a workspace's isolation, the bridge's overridden by its own,
+    /// against its transport.
+    pub(crate) fn validate_isolation(&self, id: &str, spec: &WorkspaceSpec) -> Result<()> {
+        let transport = spec.transport.or(self.transport).unwrap_or_default();
+        spec.isolation.or(&self.isolation).validate(&format!("workspace {id:?}"), Some(transport))
     }
 }
 
@@ -311,6 +318,13 @@ impl fmt::Display for UnknownName {
 }
 
 impl std::error::Error for UnknownName {}
+
+impl UnknownName {
+    /// `got`, which is none of `expected` (worded for the message: "'a' or 'b'").
+    pub(crate) fn new(expected: &'static str, got: &str) -> Self {
+        UnknownName { expected, got: got.to_owned() }
+    }
+}
 
 impl FromStr for TransportKind {
     type Err = UnknownName;
@@ -537,8 +551,11 @@ impl LaunchSpec {
             inline_config: spec.inline_config(),
             transport: spec.transport.or(config.transport).unwrap_or_default(),
             protocol: spec.protocol.or(config.protocol).unwrap_or_default(),
+            // A sandboxed process is bwrap's child: bwrap must exec the interpreter.
             launcher: match spec.launcher.or(config.launcher).unwrap_or_default() {
-                LauncherKind::Fork if cfg!(target_os = "linux") => LauncherKind::Fork,
+                LauncherKind::Fork if cfg!(target_os = "linux") && spec.isolation.or(&config.isolation).sandbox.is_none() => {
+                    LauncherKind::Fork
+                }
                 _ => LauncherKind::Spawn,
             },
             socket_dir: None,

@@ -52,7 +52,7 @@ pub use bridge::{Bridge, BridgeHandlers};
 pub use call::CallOptions;
 pub use config::{BridgeConfig, LauncherKind, Limits, Protocol, SessionMode, TransportKind, UnknownName, WorkspaceSpec};
 pub use error::{Error, Result};
-pub use isolation::{Isolation, LimitReason, User};
+pub use isolation::{Isolation, LimitReason, Network, Sandbox, User};
 pub use metrics::MetricsSnapshot;
 pub use call::Progress;
 pub use queue::Priority;

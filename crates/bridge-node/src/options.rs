@@ -167,6 +167,20 @@ options! {
         /// Control group CPU bandwidth of the workspace, in percent of one
         /// core (200: two cores); beyond it the workspace is throttled.
         cpuPercent: Option<f64>,
+        /// The network the process may use: `'host'` (the machine's),
+        /// `'loopback'` (a network namespace of its own with only a
+        /// loopback interface: its processes reach each other, nothing
+        /// else) or `'none'` (no interface up). Other than `'host'` needs
+        /// `transport: 'unix'` or `'stdio'`. Default: `'host'`.
+        #[napi(ts_type = "'host' | 'loopback' | 'none'")]
+        network: Option<String>,
+        /// `'bubblewrap'`: the process runs in a bwrap sandbox (the system's
+        /// `bubblewrap` package): the file system read-only but for the
+        /// workspace directory (and its Unix socket's), private `/tmp` and
+        /// `/var/tmp`, `/dev` and `/proc` of its own. A sandboxed hub
+        /// workspace is always spawned. Default: none.
+        #[napi(ts_type = "'bubblewrap'")]
+        sandbox: Option<String>,
     }
 }
 
@@ -196,6 +210,8 @@ impl IsolationOptions {
             memory_mb: whole!(self, memoryMb, wherein),
             pids: whole!(self, pids, wherein),
             cpu_percent: whole!(self, cpuPercent, wherein),
+            network: name(self.network.as_deref(), "network", wherein)?,
+            sandbox: name(self.sandbox.as_deref(), "sandbox", wherein)?,
         })
     }
 }

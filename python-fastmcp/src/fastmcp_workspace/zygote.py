@@ -18,6 +18,7 @@ Control
          "env": {"PATH": "..."}, "cwd": "/srv",
          "isolation": {"cgroupProcs": ["/sys/fs/cgroup/.../cgroup.procs"],
                        "rlimits": {"RLIMIT_CPU": [10, 11]},
+                       "network": "loopback",
                        "gid": 200000, "uid": 200000}}
 
     ``isolation`` is optional (see :func:`confine`).
@@ -150,9 +151,11 @@ def confine(isolation: dict[str, Any]) -> None:
     """Applies a workspace's isolation to this process, in this order:
     joins its control group (``0``, "this process", written to each
     ``cgroup.procs``; needs root), sets each resource limit (``[soft,
-    hard]`` by ``RLIMIT_*`` name), drops the supplementary groups and sets
-    the group, then the user. The core's spawned processes take the same
-    steps between ``fork`` and ``exec``.
+    hard]`` by ``RLIMIT_*`` name), enters a network namespace of its own
+    (``network`` ``"loopback"``: its loopback interface up; ``"none"``:
+    down), drops the supplementary groups and sets the group, then the
+    user. The core's spawned processes take the same steps between
+    ``fork`` and ``exec``.
     """
     import resource
 
@@ -161,6 +164,9 @@ def confine(isolation: dict[str, Any]) -> None:
             procs.write("0")
     for name, (soft, hard) in (isolation.get("rlimits") or {}).items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
+    network = isolation.get("network") or "host"
+    if network != "host":
+        _private_network(loopback=network == "loopback")
     gid = isolation.get("gid")
     if gid is not None:
         os.setgroups([])
@@ -168,6 +174,30 @@ def confine(isolation: dict[str, Any]) -> None:
     uid = isolation.get("uid")
     if uid is not None:
         os.setuid(uid)
+
+
+CLONE_NEWNET = 0x40000000
+"""``unshare(2)``'s flag for a new network namespace (linux/sched.h)."""
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+"""Interface flag requests and the "up" flag (linux/sockios.h, linux/if.h)."""
+
+
+def _private_network(loopback: bool) -> None:
+    """Moves this process into a new network namespace (root only); brings
+    its loopback interface up when ``loopback``, else leaves it down."""
+    import ctypes
+    import fcntl
+    import struct
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"unshare(CLONE_NEWNET): {os.strerror(error)}")
+    if loopback:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            request = struct.pack("16sH14x", b"lo", 0)
+            flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+            fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
 def _reload_settings() -> None:

@@ -92,6 +92,21 @@ def register(mcp):
             return f"error: {type(exc).__name__}: {exc.strerror or exc}"
 
     @mcp.tool
+    def loopback_echo() -> str:
+        """Listens on 127.0.0.1 and connects to itself: ``echoed``, or the
+        error."""
+        try:
+            with socket.create_server(("127.0.0.1", 0)) as server:
+                port = server.getsockname()[1]
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as client:
+                    peer, _ = server.accept()
+                    with peer:
+                        client.sendall(b"ping")
+                        return "echoed" if peer.recv(4) == b"ping" else "garbled"
+        except OSError as exc:
+            return f"error: {type(exc).__name__}: {exc.strerror or exc}"
+
+    @mcp.tool
     def limits() -> dict:
         """The process's soft resource limits."""
         names = ("RLIMIT_AS", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_CPU")

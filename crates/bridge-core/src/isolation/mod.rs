@@ -1,6 +1,7 @@
 //! Per-workspace OS isolation: its own user and group, resource limits
-//! (`setrlimit`), and a control group whose limits cover every process the
-//! workspace starts.
+//! (`setrlimit`), a control group whose limits cover every process the
+//! workspace starts, a network namespace of its own, and a bubblewrap
+//! sandbox.
 //!
 //! # Theory of operation
 //!
@@ -10,16 +11,21 @@
 //! [`Confinement::prepare`] hands the workspace directory to that user
 //! (owner, mode 0700) and creates the process's control group
 //! ([`cgroup`]). The new process then, before any workspace code runs,
-//! joins the control group, sets its resource limits, and drops to the
-//! user and group, in that order (joining needs root, and a limit set
-//! before the user change binds the user's code):
+//! joins the control group, sets its resource limits, enters its network
+//! namespace, and drops to the user and group, in that order (joining and
+//! unsharing need root, and a limit set before the user change binds the
+//! user's code):
 //!
 //! - a spawned process does it between `fork` and `exec`
 //!   ([`Prepared::pre_exec`]): raw system calls only, on values computed
 //!   before the fork;
 //! - a forked hub does it in the fork server's child
 //!   ([`Prepared::fork_request`] carries the values) before the hub's code
-//!   reads the workspace's configuration.
+//!   reads the workspace's configuration;
+//! - a sandboxed process is spawned as bwrap running `setpriv` running the
+//!   program ([`Prepared::sandboxed`]): the steps but the user change
+//!   happen before bwrap's `exec`, and `setpriv` changes the user inside
+//!   the sandbox that bwrap (as root) built.
 //!
 //! When the process ends, [`Confined`] tells whether a limit ended it
 //! ([`LimitReason`]): the CPU time limit (`SIGXCPU`), the control group's
@@ -33,7 +39,9 @@
 pub mod cgroup;
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use crate::config::{TransportKind, UnknownName};
 use crate::error::{Error, Result};
 
 /// The first uid of `user: 'auto'` unless `uid_base` says otherwise.
@@ -49,6 +57,65 @@ pub enum User {
     /// A uid of its own per workspace: `uid_base`, `uid_base + 1`, … in the
     /// order workspaces first start.
     Auto,
+}
+
+/// The network a workspace's process may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The machine's (no isolation).
+    Host,
+    /// A network namespace of its own with only a loopback interface, up:
+    /// its processes reach each other on 127.0.0.1, nothing else.
+    Loopback,
+    /// A network namespace of its own whose loopback interface is down: no
+    /// network at all.
+    None,
+}
+
+impl FromStr for Network {
+    type Err = UnknownName;
+
+    /// `"host"`, `"loopback"` or `"none"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "host" => Ok(Network::Host),
+            "loopback" => Ok(Network::Loopback),
+            "none" => Ok(Network::None),
+            _ => Err(UnknownName::new("'host', 'loopback' or 'none'", text)),
+        }
+    }
+}
+
+impl Network {
+    fn as_str(self) -> &'static str {
+        match self {
+            Network::Host => "host",
+            Network::Loopback => "loopback",
+            Network::None => "none",
+        }
+    }
+}
+
+/// A file system sandbox around a workspace's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sandbox {
+    /// bubblewrap (`bwrap`, the system's package): the whole file system
+    /// read-only, `/dev` and `/proc` of their own, private `/tmp` and
+    /// `/var/tmp`, and only the workspace's directory (and its Unix
+    /// socket's) writable.
+    Bubblewrap,
+}
+
+impl FromStr for Sandbox {
+    type Err = UnknownName;
+
+    /// `"bubblewrap"`.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownName> {
+        match text {
+            "bubblewrap" => Ok(Sandbox::Bubblewrap),
+            _ => Err(UnknownName::new("'bubblewrap'", text)),
+        }
+    }
 }
 
 /// OS isolation of a workspace's process, applied before any of its code
@@ -90,6 +157,13 @@ pub struct Isolation {
     /// Control group CPU bandwidth of the workspace, in percent of one core
     /// (200: two cores); it is throttled beyond it.
     pub cpu_percent: Option<u64>,
+    /// The network it may use. Default: [`Network::Host`]. Other than
+    /// `Host` needs a transport the bridge reaches without the network:
+    /// `unix` or `stdio`.
+    pub network: Option<Network>,
+    /// A file system sandbox. Default: none. A sandboxed hub workspace is
+    /// always spawned (bwrap must start the interpreter).
+    pub sandbox: Option<Sandbox>,
 }
 
 impl Isolation {
@@ -106,6 +180,8 @@ impl Isolation {
             memory_mb: self.memory_mb.or(fallback.memory_mb),
             pids: self.pids.or(fallback.pids),
             cpu_percent: self.cpu_percent.or(fallback.cpu_percent),
+            network: self.network.or(fallback.network),
+            sandbox: self.sandbox.or(fallback.sandbox),
         }
     }
 
@@ -119,14 +195,20 @@ impl Isolation {
         self.memory_mb.is_some() || self.pids.is_some() || self.cpu_percent.is_some()
     }
 
-    /// Checks the values (errors name the option as JS spells it).
+    /// Whether the process gets a network namespace of its own.
+    pub(crate) fn private_network(&self) -> bool {
+        matches!(self.network, Some(Network::Loopback | Network::None))
+    }
+
+    /// Checks the values (errors name the option as JS spells it), and
+    /// with the workspace's `transport`, that the bridge can reach it.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`]: a limit of 0, `processes` without
     /// `user`, a user other than the bridge's when the bridge is not root,
-    /// or any isolation off Linux.
-    pub(crate) fn validate(&self, wherein: &str) -> Result<()> {
+    /// a private network over TCP, or any isolation off Linux.
+    pub(crate) fn validate(&self, wherein: &str, transport: Option<TransportKind>) -> Result<()> {
         if !self.is_set() {
             return Ok(());
         }
@@ -157,6 +239,15 @@ impl Isolation {
         }
         if self.user.is_some() && !is_root() {
             return invalid("user needs the bridge to run as root (to change a process's user)".into());
+        }
+        if (self.private_network() || self.sandbox.is_some() || self.wants_cgroup()) && !is_root() {
+            return invalid("network, sandbox and the control group limits need the bridge to run as root".into());
+        }
+        if let (Some(network), true, Some(TransportKind::Http)) = (self.network, self.private_network(), transport) {
+            return invalid(format!(
+                "network '{}' needs transport 'unix' or 'stdio': the bridge cannot reach a TCP port in the workspace's own network namespace",
+                network.as_str()
+            ));
         }
         Ok(())
     }
@@ -274,29 +365,65 @@ impl Confinement {
             uid: self.uid,
             gid: self.gid,
             rlimits: self.rlimits(),
+            network: self.isolation.network.unwrap_or(Network::Host),
+            sandbox: self.isolation.sandbox,
             procs,
             confined: Confined {
                 cgroup,
                 cpu_limited: self.isolation.cpu_seconds.is_some(),
+                sandboxed: self.isolation.sandbox.is_some(),
                 owned_dir: None,
             },
         })
     }
 
     /// A directory of its own for the workspace's Unix socket inside the
-    /// bridge's socket directory (`parent`, made traversable, 0711): owned
-    /// by its user, mode 0700.
+    /// bridge's socket directory (`parent`, made traversable, 0711), mode
+    /// 0700, owned by its user: for a workspace with a user of its own, or
+    /// sandboxed (the sandbox binds this directory, not the bridge's).
+    /// `None` for the others.
     #[cfg(target_os = "linux")]
     pub(crate) fn socket_dir(&self, parent: &Path, name: &str) -> std::io::Result<Option<PathBuf>> {
         use std::os::unix::fs::PermissionsExt;
-        let Some(uid) = self.uid else { return Ok(None) };
+        if self.uid.is_none() && self.isolation.sandbox.is_none() {
+            return Ok(None);
+        }
         std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o711))?;
         let dir = parent.join(name);
         std::fs::create_dir(&dir)?;
-        std::os::unix::fs::chown(&dir, Some(uid), Some(self.gid.unwrap_or(uid)))?;
+        if let Some(uid) = self.uid {
+            std::os::unix::fs::chown(&dir, Some(uid), Some(self.gid.unwrap_or(uid)))?;
+        }
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         Ok(Some(dir))
     }
+}
+
+/// Brings the loopback interface of this process's network namespace up
+/// (`SIOCGIFFLAGS`, then `SIOCSIFFLAGS` with `IFF_UP`): system calls only.
+#[cfg(target_os = "linux")]
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: socket(2), ioctl(2) on a zeroed ifreq naming "lo", close(2).
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut request: libc::ifreq = std::mem::zeroed();
+        request.ifr_name[0] = b'l' as libc::c_char;
+        request.ifr_name[1] = b'o' as libc::c_char;
+        let mut outcome = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request);
+        if outcome == 0 {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            outcome = libc::ioctl(fd, libc::SIOCSIFFLAGS, &request);
+        }
+        let error = std::io::Error::last_os_error();
+        libc::close(fd);
+        if outcome != 0 {
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// Makes `uid:gid` the owner of `dir` and everything in it (symbolic links
@@ -324,6 +451,8 @@ pub(crate) struct Prepared {
     uid: Option<u32>,
     gid: Option<u32>,
     rlimits: Vec<Rlimit>,
+    network: Network,
+    sandbox: Option<Sandbox>,
     /// The control group's `cgroup.procs` files, open for writing.
     procs: Vec<std::os::fd::OwnedFd>,
     confined: Confined,
@@ -342,13 +471,18 @@ impl Prepared {
 
     /// The step a spawned process runs between `fork` and `exec`: join the
     /// control group (write `0`, "this process", to each `cgroup.procs`),
-    /// set the resource limits, drop supplementary groups, set the group,
-    /// then the user. Only system calls on values made before the fork.
+    /// set the resource limits, enter a network namespace of its own (its
+    /// loopback interface up for [`Network::Loopback`]), drop supplementary
+    /// groups, set the group, then the user (unless sandboxed: bwrap needs
+    /// root to build the sandbox, and `setpriv` inside it changes the user;
+    /// see [`Prepared::sandboxed`]). Only system calls on values made
+    /// before the fork.
     pub(crate) fn pre_exec(&self) -> impl FnMut() -> std::io::Result<()> + Send + Sync + 'static {
         use std::os::fd::AsRawFd;
         let procs: Vec<i32> = self.procs.iter().map(AsRawFd::as_raw_fd).collect();
         let rlimits = self.rlimits.clone();
-        let (uid, gid) = (self.uid, self.gid);
+        let network = self.network;
+        let (uid, gid) = if self.sandbox.is_some() { (None, None) } else { (self.uid, self.gid) };
         move || {
             for &fd in &procs {
                 // SAFETY: write(2) on a descriptor open in this process.
@@ -358,6 +492,12 @@ impl Prepared {
             }
             for limit in &rlimits {
                 nix::sys::resource::setrlimit(limit.resource, limit.soft, limit.hard)?;
+            }
+            if network != Network::Host {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+                if network == Network::Loopback {
+                    loopback_up()?;
+                }
             }
             if let Some(gid) = gid {
                 nix::unistd::setgroups(&[])?;
@@ -370,9 +510,59 @@ impl Prepared {
         }
     }
 
+    /// With a sandbox: the `bwrap` command line that runs `program` with
+    /// `args` in it, `writable` the directories it may write (each bound
+    /// read-write at its own path), `readable` more that a private `/tmp`
+    /// would hide (the interpreter's venv), `cwd` its working directory.
+    /// Inside, `setpriv` drops to the workspace's user and group (and
+    /// clears the supplementary groups); without a user, bwrap drops every
+    /// capability of root. `None` without a sandbox.
+    pub(crate) fn sandboxed(
+        &self,
+        program: &std::ffi::OsStr,
+        args: &[std::ffi::OsString],
+        writable: &[&Path],
+        readable: &[&Path],
+        cwd: Option<&Path>,
+    ) -> Option<(&'static str, Vec<std::ffi::OsString>)> {
+        let Sandbox::Bubblewrap = self.sandbox?;
+        let mut argv: Vec<std::ffi::OsString> = [
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
+            "--perms", "1777", "--tmpfs", "/var/tmp", "--die-with-parent",
+        ]
+        .map(Into::into)
+        .into();
+        for (flag, paths) in [("--ro-bind", readable), ("--bind", writable)] {
+            for path in paths {
+                argv.extend([flag.into(), path.as_os_str().to_owned(), path.as_os_str().to_owned()]);
+            }
+        }
+        if let Some(cwd) = cwd {
+            argv.extend(["--chdir".into(), cwd.as_os_str().to_owned()]);
+        }
+        match (self.uid, self.gid) {
+            (Some(uid), gid) => argv.extend(
+                [
+                    "--".to_owned(),
+                    "setpriv".to_owned(),
+                    format!("--reuid={uid}"),
+                    format!("--regid={}", gid.unwrap_or(uid)),
+                    "--clear-groups".to_owned(),
+                    "--".to_owned(),
+                ]
+                .map(Into::into),
+            ),
+            (None, _) => argv.extend(["--cap-drop", "ALL", "--"].map(Into::into)),
+        }
+        argv.push(program.to_owned());
+        argv.extend(args.iter().cloned());
+        Some(("bwrap", argv))
+    }
+
     /// The same steps for the fork server's child, as the fork request's
     /// `isolation`: `{"cgroupProcs": [path], "rlimits": {"RLIMIT_AS":
-    /// [soft, hard]}, "gid": n, "uid": n}`.
+    /// [soft, hard]}, "network": "host" | "loopback" | "none", "gid": n,
+    /// "uid": n}`.
     pub(crate) fn fork_request(&self) -> serde_json::Value {
         let rlimits: serde_json::Map<String, serde_json::Value> =
             self.rlimits.iter().map(|l| (l.name.to_owned(), serde_json::json!([l.soft, l.hard]))).collect();
@@ -383,7 +573,13 @@ impl Prepared {
             .flat_map(|c| c.procs_files())
             .map(|p| p.to_string_lossy().into_owned())
             .collect();
-        serde_json::json!({ "cgroupProcs": procs, "rlimits": rlimits, "uid": self.uid, "gid": self.gid })
+        serde_json::json!({
+            "cgroupProcs": procs,
+            "rlimits": rlimits,
+            "network": self.network.as_str(),
+            "uid": self.uid,
+            "gid": self.gid,
+        })
     }
 
     /// What outlives the start, for the process's handle; `owned_dir` is
@@ -403,6 +599,9 @@ pub(crate) struct Confined {
     #[cfg(target_os = "linux")]
     cgroup: Option<cgroup::Cgroup>,
     cpu_limited: bool,
+    /// Run by bwrap, whose exit status is 128 + the signal that ended
+    /// what it ran.
+    sandboxed: bool,
     owned_dir: Option<PathBuf>,
 }
 
@@ -417,7 +616,12 @@ impl Confined {
     /// Which limit ended the process that exited with `status` (`exit
     /// status N` or `signal N`), if one did.
     pub(crate) fn limit_reason(&self, status: &str) -> Option<LimitReason> {
-        if self.cpu_limited && status == format!("signal {}", libc::SIGXCPU) {
+        let sigxcpu = if self.sandboxed {
+            format!("exit status {}", 128 + libc::SIGXCPU)
+        } else {
+            format!("signal {}", libc::SIGXCPU)
+        };
+        if self.cpu_limited && status == sigxcpu {
             return Some(LimitReason::Cpu);
         }
         #[cfg(target_os = "linux")]
@@ -459,12 +663,17 @@ mod tests {
 
     #[test]
     fn values_are_checked_and_named_as_js_spells_them() {
-        let refused = |isolation: Isolation| isolation.validate("workspace \"w\"").unwrap_err().to_string();
+        let refused = |isolation: Isolation| isolation.validate("workspace \"w\"", None).unwrap_err().to_string();
         assert!(refused(Isolation { cpu_percent: Some(0), ..Default::default() }).contains("isolation.cpuPercent must be at least 1"));
         assert!(refused(Isolation { processes: Some(5), ..Default::default() }).contains("isolation.processes needs user"));
         assert!(refused(Isolation { user: Some(User::Id(0)), ..Default::default() }).contains("must not be 0"));
-        assert!(Isolation::default().validate("w").is_ok());
-        assert!(Isolation { memory_mb: Some(64), ..Default::default() }.validate("w").is_ok());
+        assert!(Isolation::default().validate("w", None).is_ok());
+        assert!(Isolation { open_files: Some(64), ..Default::default() }.validate("w", None).is_ok());
+        let offline = Isolation { network: Some(Network::None), ..Default::default() };
+        if is_root() {
+            assert!(offline.validate("w", Some(TransportKind::Unix)).is_ok());
+            assert!(offline.validate("w", Some(TransportKind::Http)).unwrap_err().to_string().contains("needs transport 'unix' or 'stdio'"));
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //! closes, so it does not outlive the bridge however the bridge ends. Its
 //! own stdio children see their stdin close and exit too.
 
-use std::path::PathBuf;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -85,13 +86,17 @@ impl LocalProcess {
         let failed = start_failed(workspace);
         let prepared = prepare(cmd, workspace, hub_dir(cmd)).map_err(|reason| failed(reason, Vec::new()))?;
         let socket = socket_path(cmd).map_err(|reason| failed(reason, Vec::new()))?;
-        let mut command = Command::new(&cmd.python);
-        command.arg("-m").arg(HUB_MODULE).args(cmd.dir_args());
+        let mut args: Vec<OsString> = vec!["-m".into(), HUB_MODULE.into()];
+        args.extend(cmd.dir_args().map(OsStr::to_owned));
         match &socket {
-            Some(socket) => command.arg("--uds").arg(&socket.path),
-            None => command.arg("--port").arg("0"),
+            Some(socket) => args.extend(["--uds".into(), socket.path.clone().into_os_string()]),
+            None => args.extend(["--port".into(), "0".into()]),
         };
-        command.args(cmd.inline_config.iter().flat_map(|json| ["--config-json", json.as_str()]));
+        if let Some(json) = &cmd.inline_config {
+            args.extend(["--config-json".into(), json.into()]);
+        }
+        let writable: Vec<&Path> = hub_dir(cmd).into_iter().chain(socket.as_ref().and_then(|s| s.own_dir.as_deref())).collect();
+        let mut command = program(prepared.as_ref(), OsStr::new(&cmd.python), &args, &writable, venv_of(&cmd.python), hub_dir(cmd));
         isolate(&mut command, cmd, prepared.as_ref(), hub_dir(cmd));
         let mut child = command
             .spawn()
@@ -126,17 +131,17 @@ impl LocalProcess {
     /// `logs`.
     fn spawn_stdio(&self, workspace: &str, logs: &LogBuffer) -> Result<Launched> {
         let cmd = &self.command;
-        let program = cmd.command.clone().unwrap_or_default();
-        let mut command = Command::new(&program);
-        command.args(&cmd.args);
+        let name = cmd.command.clone().unwrap_or_default();
+        let failed = start_failed(workspace);
+        let prepared = prepare(cmd, workspace, None).map_err(|reason| failed(reason, Vec::new()))?;
+        let args: Vec<OsString> = cmd.args.iter().map(OsString::from).collect();
+        let mut command = program(prepared.as_ref(), OsStr::new(&name), &args, &[], None, cmd.cwd.as_deref());
         if let Some(cwd) = &cmd.cwd {
             command.current_dir(cwd);
         }
-        let failed = start_failed(workspace);
-        let prepared = prepare(cmd, workspace, None).map_err(|reason| failed(reason, Vec::new()))?;
         isolate(&mut command, cmd, prepared.as_ref(), None);
         let mut child =
-            command.spawn().map_err(|e| failed(format!("cannot run {program:?}: {e}"), Vec::new()))?;
+            command.spawn().map_err(|e| failed(format!("cannot run {name:?}: {e}"), Vec::new()))?;
         let confined = confined(prepared, None);
         drop(forward_lines(child.stderr.take().expect("stderr is piped"), logs.clone(), workspace.to_owned(), "stderr"));
         let stdin = child.stdin.take().expect("stdin is piped");
@@ -220,6 +225,37 @@ pub(super) fn socket_path(cmd: &LaunchSpec) -> std::result::Result<Option<Socket
         }
     }
     Ok(Some(SocketPath { path: dir.join(format!("{name}.sock")), own_dir: None }))
+}
+
+/// The command that runs `name` with `args`: itself, or bwrap running it
+/// when the workspace is sandboxed (see [`Prepared::sandboxed`]).
+fn program(
+    prepared: Option<&Prepared>,
+    name: &OsStr,
+    args: &[OsString],
+    writable: &[&Path],
+    readable: Option<&Path>,
+    cwd: Option<&Path>,
+) -> Command {
+    #[cfg(target_os = "linux")]
+    if let Some((bwrap, argv)) =
+        prepared.and_then(|p| p.sandboxed(name, args, writable, readable.as_slice(), cwd))
+    {
+        let mut command = Command::new(bwrap);
+        command.args(argv);
+        return command;
+    }
+    let _ = (prepared, writable, readable, cwd);
+    let mut command = Command::new(name);
+    command.args(args);
+    command
+}
+
+/// The venv (or installation) an interpreter given by absolute path
+/// belongs to: `<root>` of `<root>/bin/python`.
+fn venv_of(python: &str) -> Option<&Path> {
+    let path = Path::new(python);
+    path.is_absolute().then(|| path.parent()?.parent()).flatten()
 }
 
 /// The workspace directory a hub of `cmd` is given, if any.
