@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 
 import { Bridge } from '../index.js';
+import { echoed } from './lib/clients.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const echoDir = path.join(root, 'bench', 'echo-workspace');
@@ -41,7 +42,11 @@ const sorted = (xs) => [...xs].sort((a, b) => a - b);
 const median = (xs) => sorted(xs)[Math.floor(xs.length / 2)];
 const p90 = (xs) => sorted(xs)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.9) - 1)];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const echo = (bridge, id) => bridge.call(id, 'tools/call', { name: 'bench_echo', arguments: { text: 'x' } });
+/** One echo call; a result other than the echoed text (a tool error) throws. */
+const echo = async (bridge, id) => {
+  const text = echoed(await bridge.call(id, 'tools/call', { name: 'echo', arguments: { text: 'x' } }));
+  if (text !== 'x') throw new Error(`echo returned ${text}`);
+};
 const fmt = (x, digits = 0) => (x === undefined ? 'n/a' : x.toFixed(digits));
 
 function workspaces(n, dir = echoDir, extra = {}) {

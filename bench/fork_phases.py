@@ -58,7 +58,9 @@ def child(report: int) -> None:
 def post(url: str, message: dict, headers: dict[str, str]) -> urllib.request.addinfourl:
     request = urllib.request.Request(url, json.dumps(message).encode(), headers, method="POST")
     response = urllib.request.urlopen(request, timeout=30)
-    response.read()
+    body = response.read()
+    if b'"isError":true' in body or b'"error":' in body:
+        raise RuntimeError(f"{message.get('method')} failed: {body[:200]!r}")
     return response
 
 
@@ -97,7 +99,7 @@ def main() -> None:
             session["mcp-session-id"] = response.headers["mcp-session-id"]
         post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
         lap("notifications/initialized")
-        call = {"name": "bench_echo", "arguments": {"text": "x"}}
+        call = {"name": "echo", "arguments": {"text": "x"}}
         for name, id_ in (("first tools/call", 2), ("second tools/call", 3)):
             post(url, {"jsonrpc": "2.0", "id": id_, "method": "tools/call", "params": call}, session)
             lap(name)

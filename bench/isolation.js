@@ -39,7 +39,11 @@ const LAYERS = {
 const LAUNCHERS = ['spawn', 'fork'];
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const echo = (bridge, id) => bridge.call(id, 'tools/call', { name: 'bench_echo', arguments: { text: 'x' } });
+/** One echo call; a result other than the echoed text (a tool error) throws. */
+const echo = async (bridge, id) => {
+  const text = echoed(await bridge.call(id, 'tools/call', { name: 'echo', arguments: { text: 'x' } }));
+  if (text !== 'x') throw new Error(`echo returned ${text}`);
+};
 
 /** A copy of the echo workspace (a confined one is handed to its user). */
 function echoDir() {
@@ -75,7 +79,7 @@ function coldStarts(launcher, isolation) {
 /** Calls/s of one workspace at concurrency 8 over 3 s. */
 function throughput(launcher, isolation) {
   return withBridge(launcher, isolation, 1, async (bridge) => {
-    const client = { call: async (text) => echoed(await bridge.call('w0', 'tools/call', { name: 'bench_echo', arguments: { text } })) };
+    const client = { call: async (text) => echoed(await bridge.call('w0', 'tools/call', { name: 'echo', arguments: { text } })) };
     await loadFor(client, 8, 500);
     const { calls, errors, firstError } = await loadFor(client, 8, 3000);
     if (errors) throw firstError;

@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 
 import { Bridge } from 'fastmcp-bridge';
 
@@ -40,9 +40,16 @@ function onPath(program) {
   return spawnSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' }).status === 0;
 }
 
+/** The workspace directories the tests made, removed after them. */
+const made = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A copy of the isolation workspace in a directory of its own (the bridge hands it to the workspace's user). */
 function escapeWorkspace(files = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-iso-'));
+  made.push(dir);
   cpSync(path.join(repoDir, 'tests', 'workspaces', 'isolation'), dir, {
     recursive: true,
     filter: (src) => !src.includes('__pycache__'),
@@ -158,6 +165,13 @@ for (const launcher of ['spawn', 'fork']) {
         assert.ok(otherWho.uid >= UID_BASE + 10);
         // The workspace itself is still up, and the limit was what refused.
         assert.ok((await tool(bridge, 'bomb', 'whoami')).uid >= UID_BASE + 10);
+        // A process that ends because a fork was refused is said to have hit the limit.
+        await assert.rejects(tool(bridge, 'bomb', 'fork_until_refused', { exit_when_refused: true }), (err) => {
+          assert.equal(err.code, 'WORKSPACE_CRASHED');
+          assert.equal(err.data.reason, 'pids_limit');
+          assert.equal(err.data.status, 'exit status 75');
+          return true;
+        });
       } finally {
         await bridge.close();
       }
@@ -303,7 +317,8 @@ describe('isolation: bubblewrap sandbox', { skip: skip || (!onPath('bwrap') && '
       python,
       launcher: 'fork',
       isolation: { sandbox: 'bubblewrap', user: 'auto', uidBase: UID_BASE + 40 },
-      workspaces: { a: { dir: a }, b: { dir: b } },
+      // b over a Unix socket: its directory, inside the bridge's socket directory under /tmp, is bound into the sandbox's own /tmp.
+      workspaces: { a: { dir: a }, b: { dir: b, transport: 'unix' } },
     });
     try {
       const who = await tool(bridge, 'a', 'whoami');
@@ -325,6 +340,7 @@ describe('isolation: bubblewrap sandbox', { skip: skip || (!onPath('bwrap') && '
         assert.equal(existsSync(`${dir}/${marker}`), false);
       }
       assert.match(await tool(bridge, 'a', 'read_file', { path: path.join(b, 'secret.txt') }), /^error: /);
+      assert.equal(await tool(bridge, 'b', 'read_file', { path: path.join(b, 'secret.txt') }), 'b only\n');
     } finally {
       await bridge.close();
       rmSync(open, { recursive: true, force: true });

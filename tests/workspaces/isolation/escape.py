@@ -43,9 +43,11 @@ def register(mcp):
             return f"error: {type(exc).__name__}: {exc.strerror}"
 
     @mcp.tool
-    def fork_until_refused(limit: int = 2000) -> dict:
+    def fork_until_refused(limit: int = 2000, exit_when_refused: bool = False) -> dict:
         """Forks children that wait, until a fork fails or ``limit``; then
-        ends them all. Returns how many it forked and the failure."""
+        ends them all. Returns how many it forked and the failure, or with
+        ``exit_when_refused`` ends the process (as a program that cannot
+        go on without its worker would)."""
         children, error = [], None
         try:
             while len(children) < limit:
@@ -61,6 +63,8 @@ def register(mcp):
                 os.kill(pid, 9)
             for pid in children:
                 os.waitpid(pid, 0)
+        if error and exit_when_refused:
+            os._exit(75)
         return {"forked": len(children), "error": error}
 
     @mcp.tool

@@ -67,16 +67,27 @@ impl Cgroup {
             wanted.push("cpu");
         }
         let cgroup = if v2 {
-            let base = Path::new(ROOT).join(relative(own.get("").map(String::as_str).unwrap_or("/")));
+            let base =
+                Path::new(ROOT).join(relative(own.get("").map(String::as_str).unwrap_or("/")));
             let parent = base.join(&parent);
             create_dir(&parent)?;
             let enable: Vec<String> = wanted.iter().map(|c| format!("+{c}")).collect();
             fs::write(parent.join("cgroup.subtree_control"), enable.join(" ")).map_err(|e| {
-                io::Error::new(e.kind(), format!("enabling {} under {}: {e}", wanted.join(", "), parent.display()))
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "enabling {} under {}: {e}",
+                        wanted.join(", "),
+                        parent.display()
+                    ),
+                )
             })?;
             let dir = parent.join(&name);
             create_dir(&dir)?;
-            Cgroup { dirs: vec![("", dir)], v2 }
+            Cgroup {
+                dirs: vec![("", dir)],
+                v2,
+            }
         } else {
             let mut dirs = Vec::new();
             for controller in wanted {
@@ -89,13 +100,16 @@ impl Cgroup {
                 }
                 let own_path = own.get(controller).map(String::as_str).unwrap_or("/");
                 let dir = mount.join(relative(own_path)).join(&parent).join(&name);
-                fs::create_dir_all(&dir)
-                    .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", dir.display())))?;
+                fs::create_dir_all(&dir).map_err(|e| {
+                    io::Error::new(e.kind(), format!("creating {}: {e}", dir.display()))
+                })?;
                 dirs.push((controller, dir));
             }
             Cgroup { dirs, v2 }
         };
-        cgroup.set_limits(isolation).inspect_err(|_| cgroup.remove())?;
+        cgroup
+            .set_limits(isolation)
+            .inspect_err(|_| cgroup.remove())?;
         Ok(cgroup)
     }
 
@@ -112,7 +126,11 @@ impl Cgroup {
             }
         }
         if let Some(pids) = isolation.pids {
-            self.write(if self.v2 { "" } else { "pids" }, "pids.max", &pids.to_string())?;
+            self.write(
+                if self.v2 { "" } else { "pids" },
+                "pids.max",
+                &pids.to_string(),
+            )?;
         }
         if let Some(percent) = isolation.cpu_percent {
             let quota = percent * CPU_PERIOD_US / 100;
@@ -128,12 +146,23 @@ impl Cgroup {
 
     fn dir(&self, controller: &str) -> Option<&Path> {
         let wanted = if self.v2 { "" } else { controller };
-        self.dirs.iter().find(|(c, _)| *c == wanted).map(|(_, d)| d.as_path())
+        self.dirs
+            .iter()
+            .find(|(c, _)| *c == wanted)
+            .map(|(_, d)| d.as_path())
     }
 
     fn write(&self, controller: &str, file: &str, value: &str) -> io::Result<()> {
-        let path = self.dir(controller).map(|d| d.join(file)).unwrap_or_default();
-        fs::write(&path, value).map_err(|e| io::Error::new(e.kind(), format!("writing {value} to {}: {e}", path.display())))
+        let path = self
+            .dir(controller)
+            .map(|d| d.join(file))
+            .unwrap_or_default();
+        fs::write(&path, value).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("writing {value} to {}: {e}", path.display()),
+            )
+        })
     }
 
     fn write_if_present(&self, controller: &str, file: &str, value: &str) -> io::Result<()> {
@@ -145,20 +174,32 @@ impl Cgroup {
 
     /// The `cgroup.procs` file of each directory.
     pub(crate) fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|(_, d)| d.join("cgroup.procs")).collect()
+        self.dirs
+            .iter()
+            .map(|(_, d)| d.join("cgroup.procs"))
+            .collect()
     }
 
     /// Each `cgroup.procs` open for writing (closed on `exec`).
     pub(crate) fn open_procs(&self) -> io::Result<Vec<std::os::fd::OwnedFd>> {
         self.procs_files()
             .into_iter()
-            .map(|path| fs::OpenOptions::new().write(true).open(path).map(std::os::fd::OwnedFd::from))
+            .map(|path| {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map(std::os::fd::OwnedFd::from)
+            })
             .collect()
     }
 
     /// How many processes the OOM killer ended for the memory limit.
     pub(crate) fn oom_kills(&self) -> u64 {
-        let file = if self.v2 { "memory.events" } else { "memory.oom_control" };
+        let file = if self.v2 {
+            "memory.events"
+        } else {
+            "memory.oom_control"
+        };
         self.counter("memory", file, "oom_kill")
     }
 
@@ -170,7 +211,9 @@ impl Cgroup {
     /// The value of `key` in a flat-keyed file (`key value` lines), 0 when
     /// absent.
     fn counter(&self, controller: &str, file: &str, key: &str) -> u64 {
-        let Some(dir) = self.dir(controller) else { return 0 };
+        let Some(dir) = self.dir(controller) else {
+            return 0;
+        };
         fs::read_to_string(dir.join(file))
             .ok()
             .and_then(|text| {
@@ -193,7 +236,11 @@ impl Cgroup {
             }
         }
         for path in self.procs_files() {
-            for pid in fs::read_to_string(path).unwrap_or_default().lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            for pid in fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse::<i32>().ok())
+            {
                 // SAFETY: kill(2) with a positive pid signals that process only.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
@@ -209,7 +256,9 @@ impl Cgroup {
         for (_, dir) in &self.dirs {
             for _ in 0..50 {
                 match fs::remove_dir(dir) {
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                        std::thread::sleep(std::time::Duration::from_millis(20))
+                    }
                     _ => break,
                 }
             }
@@ -234,7 +283,10 @@ fn own_paths() -> io::Result<std::collections::HashMap<String, String>> {
     let mut paths = std::collections::HashMap::new();
     for line in text.lines() {
         let mut fields = line.splitn(3, ':');
-        let (_, Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next()) else { continue };
+        let (_, Some(controllers), Some(path)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
         for controller in controllers.split(',') {
             paths.insert(controller.to_owned(), path.to_owned());
         }
@@ -248,9 +300,10 @@ fn relative(path: &str) -> &str {
 
 fn create_dir(dir: &Path) -> io::Result<()> {
     match fs::create_dir(dir) {
-        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
-            Err(io::Error::new(e.kind(), format!("creating {}: {e}", dir.display())))
-        }
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(io::Error::new(
+            e.kind(),
+            format!("creating {}: {e}", dir.display()),
+        )),
         _ => Ok(()),
     }
 }

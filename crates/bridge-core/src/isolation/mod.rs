@@ -44,6 +44,9 @@ use std::str::FromStr;
 use crate::config::{TransportKind, UnknownName};
 use crate::error::{Error, Result};
 
+/// The directories a sandbox gives a private, empty file system of its own.
+const PRIVATE_DIRS: [&str; 2] = ["/tmp", "/var/tmp"];
+
 /// The first uid of `user: 'auto'` unless `uid_base` says otherwise.
 pub const DEFAULT_UID_BASE: u32 = 200_000;
 /// How many uids `user: 'auto'` hands out from `uid_base`.
@@ -212,7 +215,11 @@ impl Isolation {
         if !self.is_set() {
             return Ok(());
         }
-        let invalid = |message: String| Err(Error::InvalidArgument(format!("{wherein}: isolation.{message}")));
+        let invalid = |message: String| {
+            Err(Error::InvalidArgument(format!(
+                "{wherein}: isolation.{message}"
+            )))
+        };
         if !cfg!(target_os = "linux") {
             return invalid("is supported on Linux only".into());
         }
@@ -238,12 +245,19 @@ impl Isolation {
             return invalid("user must not be 0 (root)".into());
         }
         if self.user.is_some() && !is_root() {
-            return invalid("user needs the bridge to run as root (to change a process's user)".into());
+            return invalid(
+                "user needs the bridge to run as root (to change a process's user)".into(),
+            );
         }
         if (self.private_network() || self.sandbox.is_some() || self.wants_cgroup()) && !is_root() {
-            return invalid("network, sandbox and the control group limits need the bridge to run as root".into());
+            return invalid(
+                "network, sandbox and the control group limits need the bridge to run as root"
+                    .into(),
+            );
         }
-        if let (Some(network), true, Some(TransportKind::Http)) = (self.network, self.private_network(), transport) {
+        if let (Some(network), true, Some(TransportKind::Http)) =
+            (self.network, self.private_network(), transport)
+        {
             return invalid(format!(
                 "network '{}' needs transport 'unix' or 'stdio': the bridge cannot reach a TCP port in the workspace's own network namespace",
                 network.as_str()
@@ -307,7 +321,10 @@ pub(crate) struct Rlimit {
 impl Confinement {
     /// `isolation` resolved for one workspace; `auto_uid` gives the uid of
     /// `user: 'auto'`. `None` when nothing is set.
-    pub(crate) fn resolve(isolation: &Isolation, auto_uid: impl FnOnce(u32) -> u32) -> Option<Confinement> {
+    pub(crate) fn resolve(
+        isolation: &Isolation,
+        auto_uid: impl FnOnce(u32) -> u32,
+    ) -> Option<Confinement> {
         if !isolation.is_set() {
             return None;
         }
@@ -330,13 +347,36 @@ impl Confinement {
         const MIB: u64 = 1024 * 1024;
         let iso = &self.isolation;
         [
-            ("RLIMIT_AS", Resource::RLIMIT_AS, iso.address_space_mb.map(|mb| (mb * MIB, mb * MIB))),
-            ("RLIMIT_NOFILE", Resource::RLIMIT_NOFILE, iso.open_files.map(|n| (n, n))),
-            ("RLIMIT_NPROC", Resource::RLIMIT_NPROC, iso.processes.map(|n| (n, n))),
-            ("RLIMIT_CPU", Resource::RLIMIT_CPU, iso.cpu_seconds.map(|s| (s, s + 1))),
+            (
+                "RLIMIT_AS",
+                Resource::RLIMIT_AS,
+                iso.address_space_mb.map(|mb| (mb * MIB, mb * MIB)),
+            ),
+            (
+                "RLIMIT_NOFILE",
+                Resource::RLIMIT_NOFILE,
+                iso.open_files.map(|n| (n, n)),
+            ),
+            (
+                "RLIMIT_NPROC",
+                Resource::RLIMIT_NPROC,
+                iso.processes.map(|n| (n, n)),
+            ),
+            (
+                "RLIMIT_CPU",
+                Resource::RLIMIT_CPU,
+                iso.cpu_seconds.map(|s| (s, s + 1)),
+            ),
         ]
         .into_iter()
-        .filter_map(|(name, resource, value)| value.map(|(soft, hard)| Rlimit { name, resource, soft, hard }))
+        .filter_map(|(name, resource, value)| {
+            value.map(|(soft, hard)| Rlimit {
+                name,
+                resource,
+                soft,
+                hard,
+            })
+        })
         .collect()
     }
 
@@ -348,17 +388,27 @@ impl Confinement {
     /// Why it cannot (a directory that cannot be handed over, no writable
     /// control group hierarchy), for `START_FAILED`.
     #[cfg(target_os = "linux")]
-    pub(crate) fn prepare(&self, workspace: &str, dir: Option<&Path>) -> std::result::Result<Prepared, String> {
+    pub(crate) fn prepare(
+        &self,
+        workspace: &str,
+        dir: Option<&Path>,
+    ) -> std::result::Result<Prepared, String> {
         if let (Some(uid), Some(dir)) = (self.uid, dir) {
-            hand_over(dir, uid, self.gid.unwrap_or(uid)).map_err(|e| format!("isolation: handing {} to uid {uid}: {e}", dir.display()))?;
+            hand_over(dir, uid, self.gid.unwrap_or(uid))
+                .map_err(|e| format!("isolation: handing {} to uid {uid}: {e}", dir.display()))?;
         }
         let cgroup = if self.isolation.wants_cgroup() {
-            Some(cgroup::Cgroup::create(workspace, &self.isolation).map_err(|e| format!("isolation: control group: {e}"))?)
+            Some(
+                cgroup::Cgroup::create(workspace, &self.isolation)
+                    .map_err(|e| format!("isolation: control group: {e}"))?,
+            )
         } else {
             None
         };
         let procs = match &cgroup {
-            Some(cgroup) => cgroup.open_procs().map_err(|e| format!("isolation: control group: {e}"))?,
+            Some(cgroup) => cgroup
+                .open_procs()
+                .map_err(|e| format!("isolation: control group: {e}"))?,
             None => Vec::new(),
         };
         Ok(Prepared {
@@ -482,7 +532,11 @@ impl Prepared {
         let procs: Vec<i32> = self.procs.iter().map(AsRawFd::as_raw_fd).collect();
         let rlimits = self.rlimits.clone();
         let network = self.network;
-        let (uid, gid) = if self.sandbox.is_some() { (None, None) } else { (self.uid, self.gid) };
+        let (uid, gid) = if self.sandbox.is_some() {
+            (None, None)
+        } else {
+            (self.uid, self.gid)
+        };
         move || {
             for &fd in &procs {
                 // SAFETY: write(2) on a descriptor open in this process.
@@ -527,14 +581,52 @@ impl Prepared {
     ) -> Option<(&'static str, Vec<std::ffi::OsString>)> {
         let Sandbox::Bubblewrap = self.sandbox?;
         let mut argv: Vec<std::ffi::OsString> = [
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp",
-            "--perms", "1777", "--tmpfs", "/var/tmp", "--die-with-parent",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+            "--perms",
+            "1777",
+            "--tmpfs",
+            PRIVATE_DIRS[0],
+            "--perms",
+            "1777",
+            "--tmpfs",
+            PRIVATE_DIRS[1],
+            "--die-with-parent",
         ]
         .map(Into::into)
         .into();
         for (flag, paths) in [("--ro-bind", readable), ("--bind", writable)] {
             for path in paths {
-                argv.extend([flag.into(), path.as_os_str().to_owned(), path.as_os_str().to_owned()]);
+                // bwrap makes the missing parents of a mount point in the
+                // private /tmp mode 0700, which the user could not cross.
+                let mut parents: Vec<&Path> = path
+                    .ancestors()
+                    .skip(1)
+                    .filter(|p| {
+                        PRIVATE_DIRS
+                            .iter()
+                            .any(|d| p.starts_with(d) && *p != Path::new(d))
+                    })
+                    .collect();
+                parents.reverse();
+                for parent in parents {
+                    argv.extend([
+                        "--perms".into(),
+                        "0755".into(),
+                        "--dir".into(),
+                        parent.as_os_str().to_owned(),
+                    ]);
+                }
+                argv.extend([
+                    flag.into(),
+                    path.as_os_str().to_owned(),
+                    path.as_os_str().to_owned(),
+                ]);
             }
         }
         if let Some(cwd) = cwd {
@@ -564,8 +656,11 @@ impl Prepared {
     /// [soft, hard]}, "network": "host" | "loopback" | "none", "gid": n,
     /// "uid": n}`.
     pub(crate) fn fork_request(&self) -> serde_json::Value {
-        let rlimits: serde_json::Map<String, serde_json::Value> =
-            self.rlimits.iter().map(|l| (l.name.to_owned(), serde_json::json!([l.soft, l.hard]))).collect();
+        let rlimits: serde_json::Map<String, serde_json::Value> = self
+            .rlimits
+            .iter()
+            .map(|l| (l.name.to_owned(), serde_json::json!([l.soft, l.hard])))
+            .collect();
         let procs: Vec<String> = self
             .confined
             .cgroup
@@ -651,8 +746,16 @@ mod tests {
 
     #[test]
     fn a_workspace_overrides_the_bridge_field_by_field() {
-        let bridge = Isolation { user: Some(User::Auto), memory_mb: Some(512), pids: Some(100), ..Default::default() };
-        let workspace = Isolation { memory_mb: Some(256), ..Default::default() };
+        let bridge = Isolation {
+            user: Some(User::Auto),
+            memory_mb: Some(512),
+            pids: Some(100),
+            ..Default::default()
+        };
+        let workspace = Isolation {
+            memory_mb: Some(256),
+            ..Default::default()
+        };
         let merged = workspace.or(&bridge);
         assert_eq!(merged.user, Some(User::Auto));
         assert_eq!(merged.memory_mb, Some(256));
@@ -663,25 +766,65 @@ mod tests {
 
     #[test]
     fn values_are_checked_and_named_as_js_spells_them() {
-        let refused = |isolation: Isolation| isolation.validate("workspace \"w\"", None).unwrap_err().to_string();
-        assert!(refused(Isolation { cpu_percent: Some(0), ..Default::default() }).contains("isolation.cpuPercent must be at least 1"));
-        assert!(refused(Isolation { processes: Some(5), ..Default::default() }).contains("isolation.processes needs user"));
-        assert!(refused(Isolation { user: Some(User::Id(0)), ..Default::default() }).contains("must not be 0"));
+        let refused = |isolation: Isolation| {
+            isolation
+                .validate("workspace \"w\"", None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(Isolation {
+            cpu_percent: Some(0),
+            ..Default::default()
+        })
+        .contains("isolation.cpuPercent must be at least 1"));
+        assert!(refused(Isolation {
+            processes: Some(5),
+            ..Default::default()
+        })
+        .contains("isolation.processes needs user"));
+        assert!(refused(Isolation {
+            user: Some(User::Id(0)),
+            ..Default::default()
+        })
+        .contains("must not be 0"));
         assert!(Isolation::default().validate("w", None).is_ok());
-        assert!(Isolation { open_files: Some(64), ..Default::default() }.validate("w", None).is_ok());
-        let offline = Isolation { network: Some(Network::None), ..Default::default() };
+        assert!(Isolation {
+            open_files: Some(64),
+            ..Default::default()
+        }
+        .validate("w", None)
+        .is_ok());
+        let offline = Isolation {
+            network: Some(Network::None),
+            ..Default::default()
+        };
         if is_root() {
             assert!(offline.validate("w", Some(TransportKind::Unix)).is_ok());
-            assert!(offline.validate("w", Some(TransportKind::Http)).unwrap_err().to_string().contains("needs transport 'unix' or 'stdio'"));
+            assert!(offline
+                .validate("w", Some(TransportKind::Http))
+                .unwrap_err()
+                .to_string()
+                .contains("needs transport 'unix' or 'stdio'"));
         }
     }
 
     #[test]
     fn an_auto_user_gets_a_uid_from_its_base_and_its_own_group() {
-        let auto = Isolation { user: Some(User::Auto), uid_base: Some(300_000), ..Default::default() };
+        let auto = Isolation {
+            user: Some(User::Auto),
+            uid_base: Some(300_000),
+            ..Default::default()
+        };
         let confinement = Confinement::resolve(&auto, |base| base + 7).expect("set");
-        assert_eq!((confinement.uid, confinement.gid), (Some(300_007), Some(300_007)));
-        let fixed = Isolation { user: Some(User::Id(1234)), group: Some(99), ..Default::default() };
+        assert_eq!(
+            (confinement.uid, confinement.gid),
+            (Some(300_007), Some(300_007))
+        );
+        let fixed = Isolation {
+            user: Some(User::Id(1234)),
+            group: Some(99),
+            ..Default::default()
+        };
         let confinement = Confinement::resolve(&fixed, |_| unreachable!()).expect("set");
         assert_eq!((confinement.uid, confinement.gid), (Some(1234), Some(99)));
         assert!(Confinement::resolve(&Isolation::default(), |_| unreachable!()).is_none());
@@ -690,11 +833,21 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_cpu_limit_sets_a_hard_limit_one_second_past_the_soft_one() {
-        let iso = Isolation { cpu_seconds: Some(3), open_files: Some(64), ..Default::default() };
+        let iso = Isolation {
+            cpu_seconds: Some(3),
+            open_files: Some(64),
+            ..Default::default()
+        };
         let rlimits = Confinement::resolve(&iso, |b| b).expect("set").rlimits();
-        let cpu = rlimits.iter().find(|l| l.name == "RLIMIT_CPU").expect("cpu");
+        let cpu = rlimits
+            .iter()
+            .find(|l| l.name == "RLIMIT_CPU")
+            .expect("cpu");
         assert_eq!((cpu.soft, cpu.hard), (3, 4));
-        let files = rlimits.iter().find(|l| l.name == "RLIMIT_NOFILE").expect("files");
+        let files = rlimits
+            .iter()
+            .find(|l| l.name == "RLIMIT_NOFILE")
+            .expect("files");
         assert_eq!((files.soft, files.hard), (64, 64));
     }
 
