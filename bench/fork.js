@@ -6,7 +6,11 @@
 // one workspace, and kill -9 to the in-flight rejection and the next
 // success.
 //
-//   node bench/fork.js [--cold 20] [--sizes 1,10,100] [--rounds 3]
+//   node bench/fork.js [--cold 20] [--sizes 1,10,100] [--rounds 3] [--prewarm 2] [--gap 0] [--only-cold]
+//
+// The cold starts are also measured with a warm pool of `--prewarm`
+// children (fork only), `--gap` ms apart (time for the pool to fill
+// again); `--only-cold` measures nothing else.
 //
 // Linux only. Every phase is bounded and every process is stopped.
 import { execFileSync } from 'node:child_process';
@@ -27,12 +31,19 @@ const { values } = parseArgs({
     cold: { type: 'string', default: '20' },
     sizes: { type: 'string', default: '1,10,100' },
     rounds: { type: 'string', default: '3' },
+    prewarm: { type: 'string', default: '2' },
+    gap: { type: 'string', default: '0' },
+    'only-cold': { type: 'boolean', default: false },
     json: { type: 'string' },
   },
 });
 const COLD = Number(values.cold);
 const SIZES = values.sizes.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
+const PREWARM = Number(values.prewarm);
+/** Pause between two cold starts (ms): time for a warm pool to fill again. */
+const GAP = Number(values.gap);
+const ONLY_COLD = values['only-cold'];
 const LAUNCHERS = ['spawn', 'fork'];
 const MiB = 1024 * 1024;
 /** Clock ticks per second of /proc/<pid>/stat's CPU times. */
@@ -93,10 +104,11 @@ async function withBridge(options, fn) {
 }
 
 /** First call on each of COLD workspaces started one after another. */
-async function coldStarts(launcher) {
-  return withBridge({ launcher, workspaces: workspaces(COLD) }, async (bridge) => {
+async function coldStarts(launcher, prewarm = 0) {
+  return withBridge({ launcher, prewarm, workspaces: workspaces(COLD) }, async (bridge) => {
     const times = [];
     for (let i = 0; i < COLD; i += 1) {
+      if (GAP > 0) await sleep(GAP);
       const t0 = performance.now();
       await echo(bridge, `w${i}`);
       times.push(performance.now() - t0);
@@ -170,13 +182,24 @@ async function killToRecovery(launcher) {
   });
 }
 
-const results = { cold: {}, memory: {}, throughput: {}, kill: {} };
+const results = { cold: {}, memory: {}, throughput: {}, kill: {}, pooled: [] };
 for (const launcher of LAUNCHERS) results.cold[launcher] = [];
 for (let round = 0; round < ROUNDS; round += 1) {
   for (const launcher of LAUNCHERS) {
     results.cold[launcher].push(...(await coldStarts(launcher)));
-    (results.throughput[launcher] ??= []).push(await throughput(launcher));
+    if (!ONLY_COLD) (results.throughput[launcher] ??= []).push(await throughput(launcher));
   }
+  if (PREWARM > 0) results.pooled.push(...(await coldStarts('fork', PREWARM)));
+}
+if (ONLY_COLD) {
+  const firstsLeftOut = (xs) => xs.filter((_, i) => i % COLD !== 0);
+  console.log(`\n### Cold starts (${COLD} workspaces x ${ROUNDS} rounds, the bridge's first left out)\n`);
+  console.log('| | spawn | fork | fork, warm pool of ' + PREWARM + ' |');
+  console.log('| --- | --- | --- | --- |');
+  const cells = [results.cold.spawn, results.cold.fork, results.pooled].map(firstsLeftOut);
+  console.log(`| first call on a cold workspace, median (ms) | ${cells.map((xs) => fmt(median(xs))).join(' | ')} |`);
+  console.log(`| the same, p90 (ms) | ${cells.map((xs) => fmt(p90(xs))).join(' | ')} |`);
+  process.exit(0);
 }
 for (const launcher of LAUNCHERS) results.kill[launcher] = await killToRecovery(launcher);
 for (const n of SIZES) {
@@ -191,6 +214,7 @@ const firstOfBridge = (xs) => xs.filter((_, i) => i % COLD === 0);
 const rest = (xs) => xs.filter((_, i) => i % COLD !== 0);
 row('first call on a cold workspace, median (ms)', median(rest(results.cold.spawn)), median(rest(results.cold.fork)));
 row('the same, p90 (ms)', p90(rest(results.cold.spawn)), p90(rest(results.cold.fork)));
+if (PREWARM > 0) row(`the same with a warm pool of ${PREWARM} (fork column), median (ms)`, median(rest(results.cold.spawn)), median(rest(results.pooled)));
 row("the bridge's first workspace, median (ms; fork: with the fork server's start)", median(firstOfBridge(results.cold.spawn)), median(firstOfBridge(results.cold.fork)));
 row('one workspace, calls/s at concurrency 8 (median of rounds)', median(results.throughput.spawn), median(results.throughput.fork));
 row('kill -9 to the in-flight rejection (ms)', results.kill.spawn.reject, results.kill.fork.reject);

@@ -113,6 +113,30 @@ describe('fork launcher', () => {
     }
   });
 
+  it('with a warm pool, starts a workspace in a child forked ahead, with its own environment, and leaves no pooled child when the bridge closes', async () => {
+    const a = probeWorkspace('from a');
+    const b = probeWorkspace('from b');
+    const bridge = new Bridge({ launcher: 'fork', prewarm: 2, workspaces: { a: { dir: a, env: { ONLY_A: 'yes' } }, b: { dir: b } } });
+    let pooled = [];
+    try {
+      const fromA = await probe(bridge, 'a');
+      const zygote = forkServerPid();
+      // The pool is filled again after each start: two children besides a's.
+      await eventually(() => childPids(zygote, 'zygote').filter((pid) => pid !== fromA.pid).length === 2);
+      pooled = childPids(zygote, 'zygote').filter((pid) => pid !== fromA.pid);
+      const fromB = await probe(bridge, 'b');
+      assert.ok(pooled.includes(fromB.pid), `b (${fromB.pid}) was not one of the pooled children ${pooled}`);
+      assert.equal(fromB.ppid, zygote);
+      assert.equal(fromA.env.ONLY_A, 'yes');
+      assert.equal(fromB.env.ONLY_A, undefined);
+      assert.equal(fromB.same_name, 'from b');
+      pooled = childPids(zygote, 'zygote');
+    } finally {
+      await bridge.close();
+    }
+    await eventually(() => pooled.every((pid) => !isAlive(pid)));
+  });
+
   it('fails a workspace whose tool module raises at import with START_FAILED and the traceback in its logs; others keep working', async () => {
     const broken = makeWorkspace({ tools: ['broken_tools'] }, { 'broken_tools.py': 'def helper():\n    raise RuntimeError("boom at import")\n\nhelper()\n' });
     const good = probeWorkspace('good');

@@ -25,11 +25,13 @@ from fastmcp_workspace import zygote
 
 
 @pytest.fixture
-def server():
-    """A running fork server and our end of its control socket."""
+def server(request):
+    """A running fork server and our end of its control socket (with a warm
+    pool of ``request.param`` children when parametrized)."""
+    prewarm = getattr(request, "param", 0)
     ours, theirs = socket.socketpair()
     process = subprocess.Popen(
-        [sys.executable, "-m", "fastmcp_workspace.zygote"],
+        [sys.executable, "-m", "fastmcp_workspace.zygote", f"--prewarm={prewarm}"],
         stdin=theirs,
         stderr=subprocess.PIPE,
         env={"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1", "ZYGOTE_OWN": "1"},
@@ -197,3 +199,41 @@ def test_after_the_warm_up_a_child_builds_a_documented_tool_without_importing(tm
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def children(pid: int) -> set[int]:
+    """The running children of ``pid``."""
+    text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    return {int(child) for child in text.split() if alive(int(child))}
+
+
+def wait_for(check, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.mark.parametrize("server", [2], indirect=True)
+def test_a_warm_pool_hands_a_request_to_a_child_forked_ahead_and_ends_with_the_server(server, tmp_path):
+    process, control = server
+    wait_for(lambda: len(children(process.pid)) == 2)
+    pooled = children(process.pid)
+    request = {"id": 3, "argv": ["--dir", str(echo_workspace(tmp_path)), "--port", "0"], "env": {"PATH": os.environ["PATH"], "MINE": "y"}, "cwd": str(tmp_path)}
+    reply, stdin, stdout, stderr = fork(control, request)
+    assert reply["pid"] in pooled, "the request went to a new fork, not to the pool"
+    env = call_env(json.loads(read_line(stdout, 30))["url"])
+    assert env["MINE"] == "y" and "ZYGOTE_OWN" not in env
+    assert Path(f"/proc/{reply['pid']}/cwd").resolve() == tmp_path.resolve()
+    # Filled again: the workspace plus two pooled children.
+    wait_for(lambda: len(children(process.pid) - {reply["pid"]}) == 2)
+    refilled = children(process.pid) - {reply["pid"]}
+    process.kill()
+    process.wait(10)
+    wait_for(lambda: not any(alive(pid) for pid in refilled))
+    assert alive(reply["pid"]), "a workspace outlives the fork server"
+    os.close(stdin)
+    wait_for(lambda: not alive(reply["pid"]))
+    os.close(stderr)

@@ -128,6 +128,7 @@ impl Bridge {
             .values()
             .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
         let socket_dir = if uses_unix { private_socket_dir() } else { None };
+        let prewarm = config.prewarm;
         let bridge = Bridge {
             workspaces: RwLock::new(HashMap::new()),
             fleet: Arc::new(Fleet::new(config.max_running)),
@@ -138,7 +139,7 @@ impl Bridge {
             events,
             socket_dir,
             #[cfg(target_os = "linux")]
-            fork_servers: ForkServers::default(),
+            fork_servers: ForkServers::new(prewarm),
             per_client: RwLock::default(),
             private: Mutex::default(),
             next_private: std::sync::atomic::AtomicU64::new(1),

@@ -48,6 +48,9 @@ pub struct BridgeConfig {
     pub limits: Limits,
     /// OS isolation of every workspace's process; see [`Isolation`].
     pub isolation: Isolation,
+    /// Children each fork server keeps forked ahead (the warm pool; see
+    /// [`crate::launcher::fork`]). Default: 0.
+    pub prewarm: usize,
 }
 
 impl Default for BridgeConfig {
@@ -63,6 +66,7 @@ impl Default for BridgeConfig {
             capabilities: None,
             limits: Limits::default(),
             isolation: Isolation::default(),
+            prewarm: 0,
         }
     }
 }

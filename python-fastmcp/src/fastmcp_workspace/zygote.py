@@ -60,6 +60,7 @@ Fork safety
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import importlib
 import json
@@ -78,6 +79,9 @@ PRELOAD_LIST = Path(__file__).with_name("preload.txt")
 MAX_REQUEST_BYTES = 1 << 20
 """Largest request line (bytes); a longer one ends the fork server."""
 FDS_PER_REQUEST = 3
+REFILL_IDLE_S = 0.1
+"""The warm pool is filled again once no request came for this long (s):
+a fork made while a child starts would take a core from it."""
 
 
 class ForkSafetyError(RuntimeError):
@@ -246,16 +250,74 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
             os._exit(code)
 
 
-class ForkServer:
-    """The control loop: fork requests in, pids and child ends out."""
+def _pooled(channel: socket.socket) -> None:
+    """A pre-forked child of the warm pool: waits on ``channel`` for its
+    fork request (one JSON line, with its three file descriptors on the
+    first byte), then becomes that workspace's hub as a freshly forked child
+    would (:func:`_child`: its own session, isolation, environment and
+    directory); ends at once when the channel closes (the fork server is
+    gone). Never returns.
+    """
+    try:
+        # Only the channel and stderr stay open: holding the control socket
+        # or another pooled child's channel would keep its peer from seeing
+        # the fork server end.
+        keep = channel.fileno()
+        os.closerange(3, keep)
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)  # in place of the control socket
+        os.close(null)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        data, fds = b"", []
+        while not data.endswith(b"\n"):
+            chunk, more, _flags, _addr = socket.recv_fds(channel, 65536, FDS_PER_REQUEST)
+            if not chunk:
+                os._exit(0)
+            data += chunk
+            fds.extend(more)
+            if len(data) > MAX_REQUEST_BYTES:
+                os._exit(1)
+    except BaseException:
+        traceback.print_exc()
+        os._exit(1)
+    _child(json.loads(data), fds)
 
-    def __init__(self, control: socket.socket) -> None:
+
+class ForkServer:
+    """The control loop: fork requests in, pids and child ends out.
+
+    With ``prewarm`` > 0 it keeps that many children forked ahead (the warm
+    pool, see :func:`_pooled`): a fork request goes to the oldest of them,
+    which saves the fork and the interpreter-level start of a child; the
+    pool is filled again once no request came for ``REFILL_IDLE_S``. A
+    pooled child is reported like any other when it ends.
+    """
+
+    def __init__(self, control: socket.socket, prewarm: int = 0) -> None:
         self.control = control
         self.buffer = b""
         self.fds: list[int] = []
         self.children: set[int] = set()
         self.wakeup_r, self.wakeup_w = os.pipe()
         os.set_blocking(self.wakeup_w, False)
+        self.prewarm = prewarm
+        self.pool: collections.deque[tuple[int, socket.socket]] = collections.deque()
+
+    def refill(self) -> None:
+        """Forks pooled children until there are ``prewarm``."""
+        while len(self.pool) < self.prewarm:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            check_fork_safe()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _pooled(theirs)
+            theirs.close()
+            self.children.add(pid)
+            self.pool.append((pid, ours))
 
     def send(self, message: dict[str, Any]) -> None:
         self.control.sendall(json.dumps(message, separators=(",", ":")).encode() + b"\n")
@@ -264,11 +326,16 @@ class ForkServer:
         """Runs until the control socket closes; returns the exit status."""
         signal.set_wakeup_fd(self.wakeup_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.refill()
         with selectors.DefaultSelector() as selector:
             selector.register(self.control, selectors.EVENT_READ, self.on_control)
             selector.register(self.wakeup_r, selectors.EVENT_READ, self.on_signal)
             while True:
-                for key, _ in selector.select():
+                short = len(self.pool) < self.prewarm
+                events = selector.select(REFILL_IDLE_S if short else None)
+                if not events:
+                    self.refill()
+                for key, _ in events:
                     if not key.data():
                         return 0
 
@@ -286,6 +353,7 @@ class ForkServer:
             if pid == 0:
                 return
             self.children.discard(pid)
+            self.pool = collections.deque((p, c) for p, c in self.pool if p != pid)
             self.send({"exited": pid, "status": describe(status)})
 
     def on_control(self) -> bool:
@@ -306,19 +374,36 @@ class ForkServer:
         try:
             if len(fds) != FDS_PER_REQUEST:
                 raise ValueError(f"expected {FDS_PER_REQUEST} file descriptors, got {len(fds)}")
-            check_fork_safe()
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
-            if pid == 0:
-                _child(request, fds)
-            self.children.add(pid)
+            pid = self.hand_to_pooled(request, fds)
+            if pid is None:
+                check_fork_safe()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _child(request, fds)
+                self.children.add(pid)
             self.send({"id": request["id"], "pid": pid})
         except Exception as exc:
             self.send({"id": request.get("id"), "error": f"{type(exc).__name__}: {exc}"})
         finally:
             for fd in fds:
                 os.close(fd)
+
+    def hand_to_pooled(self, request: dict[str, Any], fds: list[int]) -> int | None:
+        """Sends ``request`` and ``fds`` to the oldest pooled child; its pid,
+        or ``None`` when the pool is empty (or every pooled child is gone)."""
+        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
+        while self.pool:
+            pid, channel = self.pool.popleft()
+            with channel:
+                try:
+                    socket.send_fds(channel, [line[:1]], fds)
+                    channel.sendall(line[1:])
+                    return pid
+                except OSError:
+                    continue  # it died; the next one, or a fork
+        return None
 
 
 def learn(out: Path) -> int:
@@ -384,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     """Runs the fork server on the control socket at fd 0."""
     parser = argparse.ArgumentParser(prog="fastmcp_workspace.zygote", description=__doc__.split("\n")[0])
     parser.add_argument("--learn", action="store_true", help=f"write {PRELOAD_LIST.name} from a real first call")
+    parser.add_argument("--prewarm", type=int, default=0, metavar="N", help="children kept forked ahead (default 0)")
     args = parser.parse_args(argv)
     if args.learn:
         return learn(PRELOAD_LIST)
@@ -401,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sys.stderr.flush()
     try:
-        return ForkServer(control).serve()
+        return ForkServer(control, prewarm=max(0, args.prewarm)).serve()
     except (BrokenPipeError, ConnectionResetError):
         return 0
 

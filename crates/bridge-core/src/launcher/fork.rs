@@ -32,6 +32,13 @@
 //!   child, so this process cannot `wait` for it; it watches a pidfd instead
 //!   (Linux 5.3), which becomes readable the moment the child ends, and
 //!   takes the exit status from the fork server's report when one follows.
+//! - **Warm pool.** With `prewarm: N` the fork server keeps N children
+//!   forked ahead, each waiting on a socket of its own; a fork request goes
+//!   to the oldest, which then does what a new child does (its session,
+//!   isolation, environment, directory, the hub), and the pool is filled
+//!   again after the answer. That saves the fork and the child's
+//!   interpreter-level start; nothing that depends on the workspace can be
+//!   done ahead. Pooled children end when the fork server does.
 //! - **Lifetimes.** The fork server exits when its control socket closes,
 //!   and gets SIGKILL when this process dies (parent-death signal). A child
 //!   outlives the fork server: its pidfd still reports its end, and it still
@@ -85,6 +92,8 @@ const STABLE_AFTER: Duration = Duration::from_secs(10);
 /// its interpreter.
 pub struct ForkServer {
     python: String,
+    /// Children it keeps forked ahead (`--prewarm`).
+    prewarm: usize,
     /// The running fork server; a new one is started when it is gone.
     current: tokio::sync::Mutex<Option<Arc<Zygote>>>,
     /// Delays a restart after a fork server that died soon after starting.
@@ -94,10 +103,12 @@ pub struct ForkServer {
 }
 
 impl ForkServer {
-    /// A fork server of `python` (not started until the first fork).
-    pub fn new(python: String) -> Self {
+    /// A fork server of `python` keeping `prewarm` children forked ahead
+    /// (not started until the first fork).
+    pub fn new(python: String, prewarm: usize) -> Self {
         ForkServer {
             python,
+            prewarm,
             current: tokio::sync::Mutex::new(None),
             backoff: Mutex::new((
                 Backoff::new(Duration::from_millis(200), 2, Duration::from_secs(10)),
@@ -144,7 +155,7 @@ impl ForkServer {
             );
             tokio::time::sleep(delay).await;
         }
-        let zygote = Arc::new(Zygote::start(&self.python, &self.logs)?);
+        let zygote = Arc::new(Zygote::start(&self.python, self.prewarm, &self.logs)?);
         *current = Some(zygote.clone());
         Ok(zygote)
     }
@@ -219,13 +230,14 @@ struct Zygote {
 impl Zygote {
     /// Spawns `python -m fastmcp_workspace.zygote` with one end of a socket
     /// pair as its stdin, and a task that reads its answers.
-    fn start(python: &str, logs: &LogBuffer) -> std::result::Result<Zygote, String> {
+    fn start(python: &str, prewarm: usize, logs: &LogBuffer) -> std::result::Result<Zygote, String> {
         let (ours, theirs) =
             std::os::unix::net::UnixStream::pair().map_err(|e| format!("socket pair: {e}"))?;
         let mut command = Command::new(python);
         command
             .arg("-m")
             .arg(ZYGOTE_MODULE)
+            .arg(format!("--prewarm={prewarm}"))
             .env_clear()
             .envs(
                 ["PATH", "HOME"]
@@ -572,15 +584,23 @@ fn pidfd(pid: u32) -> Option<AsyncFd<OwnedFd>> {
 #[derive(Default)]
 pub struct ForkServers {
     servers: Mutex<HashMap<String, Arc<ForkServer>>>,
+    /// Children each keeps forked ahead.
+    prewarm: usize,
 }
 
 impl ForkServers {
+    /// The fork servers of one bridge, each keeping `prewarm` children
+    /// forked ahead.
+    pub fn new(prewarm: usize) -> Self {
+        ForkServers { servers: Mutex::default(), prewarm }
+    }
+
     /// The fork server of `python`, made (not started) on first use.
     pub fn of(&self, python: &str) -> Arc<ForkServer> {
         self.servers
             .lock()
             .entry(python.to_owned())
-            .or_insert_with(|| Arc::new(ForkServer::new(python.to_owned())))
+            .or_insert_with(|| Arc::new(ForkServer::new(python.to_owned(), self.prewarm)))
             .clone()
     }
 
