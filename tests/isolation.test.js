@@ -214,6 +214,8 @@ for (const launcher of ['spawn', 'fork']) {
           return true;
         });
         assert.equal(await meanwhile, 'allocated 64 MiB');
+        // The call may fail (its connection dropped) before the supervisor has seen the exit.
+        await eventually(() => bridge.events('hog').some((e) => e.type === 'crash'));
         const crash = bridge.events('hog').find((e) => e.type === 'crash');
         assert.equal(crash.reason, 'memory_limit');
         assert.ok(bridge.logs('hog').some((l) => l.line.includes('memory_limit')));
