@@ -224,7 +224,8 @@ for (const launcher of ['spawn', 'fork']) {
       } finally {
         await bridge.close();
       }
-      assert.deepEqual(bridgeCgroupDirs(), [], 'control groups left behind');
+      // Removed as each process's handle goes, which may be just after close resolves.
+      await eventually(() => bridgeCgroupDirs().length === 0, 5000);
     });
 
     it('refuses an allocation beyond the address space limit with MemoryError, and the workspace stays up', async () => {
@@ -272,7 +273,8 @@ for (const launcher of ['spawn', 'fork']) {
       } finally {
         await bridge.close();
       }
-      assert.deepEqual(bridgeCgroupDirs(), [], 'control groups left behind');
+      // Removed as each process's handle goes, which may be just after close resolves.
+      await eventually(() => bridgeCgroupDirs().length === 0, 5000);
     });
 
     it('keeps a workspace with network none or loopback off the machine\'s network, and the others on it', async () => {
