@@ -24,6 +24,8 @@ const raw = [
   '{"jsonrpc":"2.0","id":18446744073709551615,"error":{"code":-32000,"message":"x"}}',
   '{"jsonrpc":"2.0","id":4,"result":{"pi":3.141592653589793,"tiny":5e-324,"big":1.7976931348623157e308,"e":1E+2,"neg":-0.0}}',
   '{ "jsonrpc" : "2.0" ,\n "id" : null , "result" : "\\u00e9\\ud83d\\ude00\\n" }',
+  // serde_json's reserved key, not first in its object (encoding sorts it first).
+  '{"jsonrpc":"2.0","id":1,"result":{"schema":{"type":"object","$serde_json::private::RawValue":true}}}',
 ];
 const json = [...messages.map((m) => JSON.stringify(m)), ...raw];
 

@@ -11,6 +11,9 @@ use bridge_core::Error;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
+/// The map key serde_json reserves for its RawValue.
+const RESERVED_KEY: &[u8] = b"\"$serde_json::private::RawValue\"";
+
 fuzz_target!(|data: &[u8]| {
     let Ok(incoming) = decode(data) else {
         return;
@@ -49,6 +52,13 @@ fuzz_target!(|data: &[u8]| {
 
     // What the core decoded, encoded again, decodes to the same message.
     let encoded = serde_json::to_vec(&value).expect("a decoded message encodes");
+    if encoded.windows(RESERVED_KEY.len()).any(|w| w == RESERVED_KEY) {
+        // serde_json (feature `raw_value`) reads an object whose first key is
+        // this one as a RawValue, not as a map. A message holding it elsewhere
+        // in an object decodes; encoding a Value sorts the keys, which can put
+        // it first. No JSON-RPC or MCP message names this key.
+        return;
+    }
     let again = decode(&encoded).expect("an encoded message decodes");
     assert_eq!(again.kind, kind);
     assert_eq!(again.into_value().ok(), Some(value.clone()), "round trip of {}", String::from_utf8_lossy(data));
