@@ -18,6 +18,7 @@ import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { isSessionless, SESSIONLESS_PROTOCOL_VERSION, sessionlessEndpoint } from './sessionless.js';
 import { SseStream } from './sse.js';
 
 /**
@@ -58,19 +59,26 @@ function withoutProgressToken(params) {
  * The answer to one POSTed request: JSON, unless a related message (progress,
  * a server request) comes first, which turns it into an SSE stream.
  */
-class PostReply {
+export class PostReply {
   #res;
-  #sessionId;
+  #headers;
   #sse = null;
   done = false;
 
   /**
    * Its SSE stream has no buffer limit: it lives as long as the call, and
    * cutting it would lose the response.
+   * @param {import('express').Response} res
+   * @param {Record<string, string>} headers sent with the answer, JSON or SSE (e.g. `Mcp-Session-Id`)
    */
-  constructor(res, sessionId) {
+  constructor(res, headers) {
     this.#res = res;
-    this.#sessionId = sessionId;
+    this.#headers = headers;
+  }
+
+  /** Whether the answer has become an SSE stream. */
+  get streaming() {
+    return this.#sse !== null;
   }
 
   /** Whether the HTTP client went away before the answer. */
@@ -81,22 +89,23 @@ class PostReply {
   /** Sends a related message, opening the SSE stream if needed; false once done or gone. */
   send(message) {
     if (this.done || this.#res.destroyed) return false;
-    this.#sse ??= new SseStream(this.#res, { 'Mcp-Session-Id': this.#sessionId });
+    this.#sse ??= new SseStream(this.#res, this.#headers);
     return this.#sse.send(message);
   }
 
   /**
    * Sends the response (or nothing) and ends the answer.
    * @param {object | string | undefined} message the JSON-RPC response, or its JSON text
+   * @param {number} [status] the HTTP status when the answer is JSON (default 200)
    */
-  finish(message) {
+  finish(message, status = 200) {
     if (this.done) return;
     this.done = true;
     if (this.#res.destroyed) return;
     if (!this.#sse && message === undefined) {
       // A request the client cancelled gets no response (MCP, Utilities /
       // Cancellation); an empty stream is a valid answer to its POST.
-      this.#sse = new SseStream(this.#res, { 'Mcp-Session-Id': this.#sessionId });
+      this.#sse = new SseStream(this.#res, this.#headers);
     }
     const json = typeof message === 'string' ? message : JSON.stringify(message);
     if (this.#sse) {
@@ -105,10 +114,10 @@ class PostReply {
     } else {
       // Written directly rather than with res.json(): an answer to a POST
       // needs no ETag (which res.json() hashes the body for) nor freshness check.
-      this.#res.writeHead(200, {
+      this.#res.writeHead(status, {
+        ...this.#headers,
         'Content-Type': 'application/json; charset=utf-8',
         'Content-Length': Buffer.byteLength(json),
-        'Mcp-Session-Id': this.#sessionId,
       });
       this.#res.end(json);
     }
@@ -239,6 +248,7 @@ class McpSession {
 export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics }) {
   /** @type {Map<string, McpSession>} */
   const sessions = new Map();
+  const sessionless = sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metrics, PostReply });
   const parseJson = express.json({ limit: maxBodyBytes, strict: false, type: () => true });
   // A client too slow to read its GET stream is cut off (MCP lets a server
   // close that stream; without an event store its unsent messages are lost).
@@ -250,6 +260,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
       const idle = !session.stream && session.inflight.size === 0;
       if (idle && now - session.lastActive > sessionIdleMs) session.close();
     }
+    sessionless.sweep(now);
   }, Math.max(1000, Math.min(sessionIdleMs / 2, 60_000))).unref();
 
   function markMcp(_req, res, next) {
@@ -318,7 +329,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
   async function forward(req, res, session, message) {
     const { id, method } = message;
     const key = idKey(id);
-    const reply = new PostReply(res, session.id);
+    const reply = new PostReply(res, { 'Mcp-Session-Id': session.id });
     const entry = { controller: new AbortController(), reply, cancelled: false };
     session.inflight.set(key, entry);
     // Without an event store a response can never be redelivered, so a
@@ -374,13 +385,15 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     if (!isRequest && !isNotification && !isResponse) {
       throw new RouterError('INVALID_REQUEST', 'not a JSON-RPC request, notification or response');
     }
+    if (isSessionless(req)) {
+      await sessionless.post(req, res, message, { isRequest, isNotification });
+      return;
+    }
     if (isRequest && message.method === 'server/discover') {
-      // The sessionless 2026-07-28 revision's probe: a 4xx whose body is
-      // none of that revision's errors (-32020, -32021, -32022) makes its
-      // dual-era clients fall back to initialize (MCP 2026-07-28, Basic /
-      // Transports / Streamable HTTP / Backward Compatibility). Other
-      // 2026-07-28 requests get 400 from checkProtocolVersion below.
-      res.status(400).json(rpcError(message.id, METHOD_NOT_FOUND, 'server/discover is not supported; use initialize'));
+      // The sessionless revision's probe without its MCP-Protocol-Version
+      // header: a 4xx whose body is none of that revision's errors (-32020,
+      // -32021, -32022), as a server of the handshake revisions answers it.
+      res.status(400).json(rpcError(message.id, METHOD_NOT_FOUND, `server/discover needs the MCP-Protocol-Version header (${SESSIONLESS_PROTOCOL_VERSION}); or use initialize`));
       return;
     }
     if (isRequest && message.method === 'initialize') {
@@ -454,7 +467,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     },
     async close() {
       clearInterval(sweep);
-      await Promise.all([...sessions.values()].map((session) => session.close()));
+      await Promise.all([...sessions.values()].map((session) => session.close()).concat(sessionless.close()));
     },
   };
 }

@@ -104,11 +104,13 @@ describe('MCP endpoint status codes', () => {
     assert.equal((await postMcp(url, { jsonrpc: '2.0', id: 'x', result: {} }, headers)).status, 202);
   });
 
-  it('answers server/discover (sessionless revision probe) with a quick 4xx', async () => {
+  it('answers a 2026-07-28 server/discover without its _meta envelope with 400 and -32602', async () => {
     const response = await postMcp(url, { jsonrpc: '2.0', id: 1, method: 'server/discover', params: {} }, {
       'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'server/discover',
     });
-    assert.ok(response.status >= 400 && response.status < 500);
+    assert.equal(response.status, 400);
+    assert.equal((await response.json()).error.code, -32602);
   });
 
   it('answers 400 with JSON-RPC -32700 for a body that is not JSON and 413 beyond maxBodyBytes', async () => {

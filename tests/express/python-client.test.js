@@ -4,9 +4,9 @@
 //
 // python_client.py runs initialize, tools/list, tools/call, progress,
 // logging and cancellation in both handshake-era revisions (2025-06-18 and
-// 2025-11-25), then connects as a client of the sessionless 2026-07-28
-// revision would: `mode="auto"` probes server/discover and must fall back to
-// initialize; a client pinned to 2026-07-28 must get an error, not a hang.
+// 2025-11-25), then as clients of the sessionless 2026-07-28 revision:
+// `mcp.Client` in `mode="auto"` (which probes server/discover) and pinned to
+// 2026-07-28, and `fastmcp.Client`; each must settle on 2026-07-28.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -78,12 +78,42 @@ describe('MCP endpoint with the official Python mcp client', () => {
     });
   }
 
-  it('lets a client of the 2026-07-28 revision (mode="auto") fall back to initialize after server/discover', () => {
-    assert.deepEqual(report.auto, { protocolVersion: '2025-11-25', handshake: true, echo: 'auto' });
-  });
+  for (const [mode, key] of [['auto', 'auto'], ['2026-07-28', 'modernOnly']]) {
+    describe(`mcp.Client(mode="${mode}"), sessionless MCP 2026-07-28`, () => {
+      it('negotiates 2026-07-28 without the initialize handshake and lists the workspace tools', () => {
+        const run = report[key];
+        assert.equal(run.protocolVersion, '2026-07-28');
+        assert.equal(run.handshake, false);
+        for (const name of ['echo', 'progress', 'sample', 'sleep_started']) assert.ok(run.tools.includes(name), name);
+      });
 
-  it('answers a client pinned to 2026-07-28 with a JSON-RPC error instead of serving or hanging', () => {
-    assert.equal(report.modernOnly.error.code, -32600);
-    assert.match(report.modernOnly.error.message, /2026-07-28/);
+      it("calls tools, the workspace seeing the client's identity", () => {
+        assert.equal(report[key].echo, mode);
+        assert.equal(report[key].clientName, `python-${mode}`);
+      });
+
+      it('delivers progress in order, before the result', () => {
+        assert.equal(report[key].progressResult, 3);
+        assert.deepEqual(report[key].progress, [[1, 3, 'step 1'], [2, 3, 'step 2'], [3, 3, 'step 3']]);
+      });
+
+      it('delivers the logging the requests opt in to', () => {
+        assert.equal(report[key].logResult, `log ${mode}`);
+        assert.equal(report[key].logs.length, 1);
+        assert.match(report[key].logs[0], new RegExp(`log ${mode}`));
+      });
+
+      it("answers the workspace's sampling request through the client's sampling_callback", () => {
+        assert.equal(report[key].sample, 'sampled: a haiku');
+      });
+
+      it('cancels the call on the workspace when the client cancels it', () => {
+        assert.equal(report[key].serverSawCancellation, true);
+      });
+    });
+  }
+
+  it('serves fastmcp.Client, which probes server/discover, at 2026-07-28', () => {
+    assert.deepEqual(report.fastmcp, { protocolVersion: '2026-07-28', echo: 'fastmcp' });
   });
 });

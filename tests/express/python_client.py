@@ -16,12 +16,13 @@ Runs, with ``mcp.client.streamable_http.streamable_http_client`` and
   script sends the same ``initialize`` with that revision through the
   session's public ``send_request``/``adopt``/``send_notification``, as an
   older client would;
-- ``mcp.Client(URL)`` in its default ``mode="auto"``: it probes the
-  sessionless 2026-07-28 revision with ``server/discover`` and, on the
-  endpoint's 4xx, falls back to ``initialize`` (MCP 2026-07-28, Basic /
-  Versioning / Backward Compatibility);
-- ``mcp.Client(URL, mode="2026-07-28")``: a client that speaks only the
-  sessionless revision gets a JSON-RPC error at once, not a hang.
+- ``mcp.Client(URL)`` in its default ``mode="auto"``, which probes the
+  sessionless 2026-07-28 revision with ``server/discover`` and must settle on
+  it, and ``mcp.Client(URL, mode="2026-07-28")``, which speaks only that
+  revision: tools, the client's identity, progress, logging, sampling
+  through ``InputRequiredResult`` rounds and cancellation (MCP 2026-07-28,
+  Basic / Transports / Streamable HTTP);
+- ``fastmcp.Client(URL)``, which probes ``server/discover`` too.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import anyio
 import mcp_types as types
-from mcp import Client, ClientSession, MCPError
+from mcp import Client, ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 #: Bound on each awaited step, seconds; the Node test bounds the whole run too.
@@ -135,46 +136,92 @@ async def handshake_run(url: str, version: str) -> dict[str, Any]:
     return out
 
 
-async def auto_run(url: str) -> dict[str, Any]:
-    """The high-level client in mode="auto": discover probe, then fallback."""
-    async with Client(url, read_timeout_seconds=STEP_TIMEOUT) as client:
-        result = await client.call_tool("echo", {"text": "auto"})
-        return {
-            "protocolVersion": client.protocol_version,
-            "handshake": client.session.initialize_result is not None,
-            "echo": _text(result),
-        }
+async def _sampling(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    """Answers sampling with the prompt, marked as sampled."""
+    prompt = params.messages[0].content.text
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(type="text", text=f"sampled: {prompt}"), model="test-model"
+    )
 
 
-async def modern_only_run(url: str) -> dict[str, Any]:
-    """A client pinned to the sessionless revision: an error, within the bound."""
-    try:
-        with anyio.fail_after(STEP_TIMEOUT):
-            async with Client(url, mode="2026-07-28", read_timeout_seconds=STEP_TIMEOUT) as client:
-                await client.list_tools()
-    except Exception as exc:  # the client's task groups wrap the MCPError
-        error = _find(exc, MCPError)
-        if error is None:
-            return {"error": "timeout" if _find(exc, TimeoutError) else repr(exc)}
-        return {"error": {"code": error.code, "message": str(error)}}
-    return {"error": None}
+async def sessionless_run(url: str, mode: str) -> dict[str, Any]:
+    """``mcp.Client`` in ``mode`` (``"auto"`` probes ``server/discover``;
+    ``"2026-07-28"`` speaks only that revision): tools, progress, logging
+    opted in per request, sampling answered through ``InputRequiredResult``
+    rounds, the client's identity, and cancellation."""
+    logs: list[str] = []
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(json.dumps(params.data))
+
+    out: dict[str, Any] = {}
+    async with Client(
+        url,
+        mode=mode,
+        read_timeout_seconds=STEP_TIMEOUT,
+        client_info=types.Implementation(name=f"python-{mode}", version="1.0.0"),
+        sampling_callback=_sampling,
+        logging_callback=on_log,
+        log_level="info",
+    ) as client:
+        out["protocolVersion"] = client.protocol_version
+        out["handshake"] = client.session.initialize_result is not None
+        out["tools"] = sorted(tool.name for tool in (await client.list_tools()).tools)
+        out["echo"] = _text(await client.call_tool("echo", {"text": mode}))
+        out["clientName"] = _text(await client.call_tool("client_name", {}))
+        progress: list[list[Any]] = []
+
+        async def on_progress(value: float, total: float | None, message: str | None) -> None:
+            progress.append([value, total, message])
+
+        result = await client.call_tool("progress", {"steps": 3, "delay": 0.1}, progress_callback=on_progress)
+        out["progressResult"] = result.structured_content["result"]
+        out["progress"] = progress
+        out["sample"] = _text(await client.call_tool("sample", {"prompt": "a haiku"}))
+        out["logResult"] = _text(await client.call_tool("log", {"message": f"log {mode}"}))
+        out["logs"] = logs
+        tag = f"python-{mode}-{time.time_ns()}"
+        running = anyio.Event()
+
+        async def on_started(value: float, total: float | None, message: str | None) -> None:
+            running.set()
+
+        async with anyio.create_task_group() as group:
+            scope = anyio.CancelScope()
+
+            async def call() -> None:
+                with scope:
+                    await client.call_tool("sleep_started", {"seconds": 30, "tag": tag}, progress_callback=on_started)
+
+            group.start_soon(call)
+            with anyio.fail_after(STEP_TIMEOUT):
+                await running.wait()
+            scope.cancel()
+        seen = False
+        with anyio.move_on_after(STEP_TIMEOUT):
+            while not seen:
+                seen = tag in (await client.call_tool("cancelled", {})).structured_content["result"]
+                if not seen:
+                    await anyio.sleep(0.1)
+        out["serverSawCancellation"] = seen
+    return out
 
 
-def _find(exc: BaseException, kind: type[BaseException]) -> Any:
-    """The first exception of ``kind`` in ``exc`` or the groups it nests."""
-    if isinstance(exc, kind):
-        return exc
-    for inner in getattr(exc, "exceptions", ()):
-        if (found := _find(inner, kind)) is not None:
-            return found
-    return None
+async def fastmcp_run(url: str) -> dict[str, Any]:
+    """FastMCP's ``Client`` in its default mode, which probes ``server/discover``."""
+    from fastmcp import Client as FastMCPClient
+
+    async with FastMCPClient(url, timeout=STEP_TIMEOUT) as client:
+        result = await client.call_tool("echo", {"text": "fastmcp"})
+        return {"protocolVersion": client.protocol_version, "echo": result.content[0].text}
 
 
 async def main(url: str) -> None:
     report = {
         "handshake": {version: await handshake_run(url, version) for version in ("2025-06-18", "2025-11-25")},
-        "auto": await auto_run(url),
-        "modernOnly": await modern_only_run(url),
+        "auto": await sessionless_run(url, "auto"),
+        "modernOnly": await sessionless_run(url, "2026-07-28"),
+        "fastmcp": await fastmcp_run(url),
     }
     print(json.dumps(report))
 

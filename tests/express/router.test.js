@@ -104,7 +104,7 @@ describe('bridgeRouter with a real workspace and the official MCP client', () =>
     assert.equal(response.status, 415);
   });
 
-  it('answers server/discover with a quick 4xx so sessionless clients fall back to initialize', async () => {
+  it('answers server/discover without MCP-Protocol-Version with a quick 4xx, as a handshake-era server does', async () => {
     const response = await fetch(`${base}/workspaces/alpha/mcp`, {
       method: 'POST',
       headers: MCP_HEADERS,
