@@ -70,7 +70,13 @@ export interface ManagementOptions extends SecurityOptions {
 export interface BridgeRouterOptions extends ManagementOptions {
   /** Largest request body, in bytes; beyond it 413. Default: 4194304 (4 MiB). */
   maxBodyBytes?: number;
-  /** Open MCP sessions at most; `initialize` beyond it gets 503 `TOO_MANY_SESSIONS`. Default: 1000. */
+  /**
+   * Open MCP sessions at most; `initialize` beyond it gets 503
+   * `TOO_MANY_SESSIONS`. Apart from those, the upstream sessions kept for
+   * sessionless (2026-07-28) clients, one per client identity, at most; when
+   * full the least recently used idle one is closed, and with none idle a
+   * new identity gets 503 `TOO_MANY_SESSIONS`. Default: 1000.
+   */
   maxSessions?: number;
   /**
    * Limits per principal on the MCP endpoint's POSTed requests (a GET
@@ -90,7 +96,10 @@ export interface BridgeRouterOptions extends ManagementOptions {
   };
   /**
    * An MCP session with no request in flight, no GET stream and no request
-   * for this long is ended (its id then gets 404), in ms. Default: 1800000 (30 min).
+   * for this long is ended (its id then gets 404), in ms. So is an
+   * upstream session of sessionless clients unused for this long, and a
+   * sessionless call waiting this long for the client's input responses is
+   * cancelled. Default: 1800000 (30 min).
    */
   sessionIdleMs?: number;
   /** `false` leaves the management routes out (see {@link managementRouter}). Default: `true`. */
@@ -163,12 +172,14 @@ export const WORKSPACE_ID_PATTERN: RegExp;
  * An Express router with, for every workspace of `bridge`, an MCP streamable
  * HTTP endpoint at `/workspaces/:id/mcp` (POST, GET, DELETE; MCP 2025-06-18
  * and 2025-11-25, Basic / Transports / Streamable HTTP), and unless
- * `management: false` the routes of {@link managementRouter}. The sessionless
- * 2026-07-28 revision is not spoken: `server/discover` gets 400 with JSON-RPC
- * -32601 and other requests carrying `MCP-Protocol-Version: 2026-07-28` get
- * 400 `UNSUPPORTED_PROTOCOL_VERSION` (-32600), so that dual-era clients fall
- * back to `initialize` (MCP 2026-07-28, Basic / Transports / Streamable HTTP /
- * Backward Compatibility).
+ * `management: false` the routes of {@link managementRouter}. The endpoint
+ * also speaks the sessionless 2026-07-28 revision, chosen per POST by its
+ * `MCP-Protocol-Version` (MCP 2026-07-28, Basic / Transports / Streamable
+ * HTTP): `server/discover`, requests checked against their `Mcp-Method` /
+ * `Mcp-Name` headers and `_meta` (errors -32602, -32020, -32022 with HTTP
+ * 400), server requests relayed as `InputRequiredResult` rounds, and
+ * cancellation by closing the response stream (the package README,
+ * "Sessionless MCP 2026-07-28").
  *
  * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
  */
