@@ -60,6 +60,21 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
     }
   });
 
+  it('mirrors arguments marked x-mcp-header in Mcp-Param-* headers, which the server checks', async () => {
+    // Over HTTP, FastMCP rejects a call whose marked argument has no header
+    // (HeaderMismatch, -32020): the first call is the one the transport lists
+    // the tools for, the second follows the caller's own listing.
+    const fresh = new Bridge({ workspaces: { lab: labWorkspace(transport, { protocol: 'sessionless' }) } });
+    try {
+      const call = (args) => callTool({ call: (m, p) => fresh.call('lab', m, p) }, 'routed', args);
+      assert.equal(await call({ region: 'eu-west', shard: 3, text: 'a' }), 'eu-west/3/a');
+      await fresh.call('lab', 'tools/list', {});
+      assert.equal(await call({ region: 'zürich ', text: 'b' }), 'zürich /0/b');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('delivers progress in order before the result', async () => {
     const seen = [];
     const text = await callTool(ws, 'progress', { steps: 3, delay: 0.01 }, { onProgress: (p) => seen.push(p) });

@@ -7,9 +7,10 @@ sampling answers) so that tests can ask the server itself.
 """
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
 from fastmcp import Context, FastMCP
+from pydantic import Field
 
 _order: list[str] = []
 _cancelled: list[str] = []
@@ -88,6 +89,18 @@ def register(mcp: FastMCP) -> None:
     def echo(text: str) -> str:
         """Returns the text unchanged."""
         return text
+
+    @mcp.tool
+    def routed(
+        region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})],
+        shard: Annotated[int, Field(json_schema_extra={"x-mcp-header": "Shard"})] = 0,
+        text: str = "",
+    ) -> str:
+        """Returns its arguments; ``region`` and ``shard`` are mirrored in
+        ``Mcp-Param-Region`` / ``Mcp-Param-Shard`` headers by clients of the
+        sessionless revision (MCP 2026-07-28, Basic / Transports, Streamable
+        HTTP), which the server checks against the arguments."""
+        return f"{region}/{shard}/{text}"
 
 
 def register_client_requests(mcp: FastMCP) -> None:

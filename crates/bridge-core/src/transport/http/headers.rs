@@ -1,6 +1,7 @@
 //! Request headers: the session headers of every request and the
 //! sessionless revision's routing headers.
 
+use super::params::ParamHeaders;
 use super::*;
 
 impl Inner {
@@ -11,7 +12,7 @@ impl Inner {
         method: Method,
         body: Bytes,
         with_session: bool,
-        routing: &[(&'static str, HeaderValue)],
+        routing: &[(HeaderName, HeaderValue)],
     ) -> Result<(Request<Full<Bytes>>, Option<HeaderValue>)> {
         let mut builder = Request::builder()
             .method(method)
@@ -19,7 +20,7 @@ impl Inner {
             .header(ACCEPT, ACCEPT_BOTH)
             .header(CONTENT_TYPE, "application/json");
         for (name, value) in routing {
-            builder = builder.header(*name, value.clone());
+            builder = builder.header(name, value.clone());
         }
         let session = if with_session { self.session_id.read().clone() } else { None };
         if let Some(id) = &session {
@@ -40,13 +41,15 @@ impl Inner {
 /// The sessionless revision's routing headers of a request: `Mcp-Method`,
 /// and `Mcp-Name` with the tool or prompt name (`tools/call`,
 /// `prompts/get`) or resource URI (`resources/read`) (MCP 2026-07-28, Basic
-/// / Transports, Streamable HTTP). Empty for other messages.
-pub(super) fn routing_headers(message: &Outgoing) -> Vec<(&'static str, HeaderValue)> {
+/// / Transports, Streamable HTTP); for a `tools/call` of a tool with marked
+/// arguments, their `Mcp-Param-*` headers ([`ParamHeaders`]). Empty for
+/// other messages.
+pub(super) fn routing_headers(message: &Outgoing, params: &ParamHeaders) -> Vec<(HeaderName, HeaderValue)> {
     let Message::Request { method, .. } = message.kind() else {
         return Vec::new();
     };
     let mut headers = Vec::with_capacity(2);
-    headers.push((METHOD_HEADER, header_value(method)));
+    headers.push((HeaderName::from_static(METHOD_HEADER), header_value(method)));
     // Only these requests are read again, for their params' name or uri
     // (the other members are skipped, not built).
     #[derive(serde::Deserialize)]
@@ -65,7 +68,22 @@ pub(super) fn routing_headers(message: &Outgoing) -> Vec<(&'static str, HeaderVa
         _ => None,
     };
     if let Some(name) = name {
-        headers.push((NAME_HEADER, header_value(&name)));
+        if method == "tools/call" && params.marks(&name) {
+            // Read a third time, for the arguments, only for such a tool.
+            #[derive(serde::Deserialize)]
+            struct Call {
+                params: CallParams,
+            }
+            #[derive(serde::Deserialize)]
+            struct CallParams {
+                #[serde(default)]
+                arguments: Value,
+            }
+            if let Ok(call) = serde_json::from_slice::<Call>(message.bytes()) {
+                headers.extend(params.headers(&name, &call.params.arguments));
+            }
+        }
+        headers.push((HeaderName::from_static(NAME_HEADER), header_value(&name)));
     }
     headers
 }

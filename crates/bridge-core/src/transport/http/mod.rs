@@ -52,7 +52,7 @@ use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 use http_body_util::{BodyDataStream, BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use hyper::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -67,6 +67,7 @@ use std::time::Duration;
 
 mod headers;
 mod listen;
+mod params;
 mod post;
 mod session;
 mod sse;
@@ -74,6 +75,7 @@ mod sse;
 pub use sse::sse_messages;
 
 use headers::routing_headers;
+use params::ParamHeaders;
 use post::PostError;
 
 use super::connect::Connector;
@@ -120,6 +122,13 @@ struct Inner {
     protocol_version: RwLock<Option<HeaderValue>>,
     /// Speaking the sessionless 2026-07-28 revision.
     sessionless: AtomicBool,
+    /// The tools' marked arguments, learned from `tools/list` results
+    /// (sessionless revision).
+    params: RwLock<ParamHeaders>,
+    /// Held while the transport lists the tools for their marked arguments.
+    listing: tokio::sync::Mutex<()>,
+    /// Listings the transport made (names their request ids).
+    listings: AtomicU64,
     max_message_bytes: usize,
     inbox: Arc<dyn Inbox>,
     /// The params of the `initialize` request, repeated to re-initialize.
@@ -164,6 +173,9 @@ impl HttpTransport {
                 session_id: RwLock::new(None),
                 protocol_version: RwLock::new(None),
                 sessionless: AtomicBool::new(false),
+                params: RwLock::new(ParamHeaders::default()),
+                listing: tokio::sync::Mutex::new(()),
+                listings: AtomicU64::new(0),
                 max_message_bytes,
                 inbox,
                 initialize: Mutex::new(None),

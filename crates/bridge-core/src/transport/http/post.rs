@@ -39,10 +39,22 @@ impl Inner {
             // 2026-07-28, Basic / Transports).
             return Ok(());
         }
-        let routing = if sessionless { routing_headers(&message) } else { Vec::new() };
+        let mut listing = None;
+        let routing = if sessionless {
+            match classified {
+                Message::Request { method, .. } if method == "tools/call" && !self.params.read().listed() => {
+                    self.list_tools(&message).await;
+                }
+                Message::Request { method, .. } if method == "tools/list" => listing = Some(first_page(&message)),
+                _ => {}
+            }
+            routing_headers(&message, &self.params.read())
+        } else {
+            Vec::new()
+        };
         // Every attempt sends these same bytes.
         let body = message.bytes().clone();
-        let outcome = match self.post_once(body.clone(), expects, true, &routing).await {
+        let outcome = match self.post_once(body.clone(), expects, true, &routing, listing).await {
             Err(PostError::SessionGone(stale)) => {
                 self.reinitialize(&stale).await.map_err(SendError::delivered)?;
                 if matches!(classified, Message::Response { .. }) {
@@ -50,7 +62,7 @@ impl Inner {
                         "the MCP session ended (HTTP 404) before this response reached the server".into(),
                     )));
                 }
-                match self.post_once(body, expects, true, &routing).await {
+                match self.post_once(body, expects, true, &routing, listing).await {
                     Err(PostError::SessionGone(_)) => Err(SendError::delivered(Error::Transport(format!(
                         "POST {}: MCP session not found (HTTP 404) again after re-initializing",
                         self.url
@@ -69,12 +81,15 @@ impl Inner {
     }
 
     /// One POST of `body`; delivers what the server answers to the inbox.
+    /// `listing`: the body is a `tools/list` request (`Some(true)` without a
+    /// `cursor`), whose result the marked arguments are learned from.
     pub(super) async fn post_once(
         &self,
         body: Bytes,
         expects: Option<&Value>,
         with_session: bool,
-        routing: &[(&'static str, HeaderValue)],
+        routing: &[(HeaderName, HeaderValue)],
+        listing: Option<bool>,
     ) -> Result<(), PostError> {
         let (request, session) = self.build(Method::POST, body, with_session, routing).map_err(SendError::delivered)?;
         let response = self.client.request(request).await.map_err(|e| SendError {
@@ -98,6 +113,16 @@ impl Inner {
             // Notifications and responses: 202 Accepted, no body.
             return Ok(());
         };
+        if let Some(first_page) = listing {
+            let answer = self.read_answer(response, expected, true).await.map_err(SendError::delivered)?;
+            if let Some(answer) = answer {
+                if let Some(result) = &answer.result {
+                    self.params.write().learn(result.get(), first_page);
+                }
+                self.inbox.deliver(answer, Some(expected));
+            }
+            return Ok(());
+        }
         self.read_answer(response, expected, false)
             .await
             .map(|_| ())
@@ -180,4 +205,78 @@ impl Inner {
         let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
         Error::Protocol(format!("HTTP {status} from {}: {text}", self.url))
     }
+
+    /// Lists the server's tools (every page, at most [`MAX_LISTING_PAGES`])
+    /// to learn their marked arguments before the first `tools/call`, with
+    /// the revision's `_meta` of that call and request ids of the
+    /// transport's own (`fastmcp-bridge/tools-list/<n>/<page>`). Once at a
+    /// time; a failure is logged, and the call goes without `Mcp-Param-*`
+    /// headers.
+    async fn list_tools(&self, call: &Outgoing) {
+        let _one_at_a_time = self.listing.lock().await;
+        if self.params.read().listed() {
+            return;
+        }
+        #[derive(serde::Deserialize)]
+        struct Call {
+            params: Option<CallParams>,
+        }
+        #[derive(serde::Deserialize)]
+        struct CallParams {
+            #[serde(rename = "_meta")]
+            meta: Option<serde_json::Map<String, Value>>,
+        }
+        let meta: serde_json::Map<String, Value> = serde_json::from_slice::<Call>(call.bytes())
+            .ok()
+            .and_then(|c| c.params?.meta)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("io.modelcontextprotocol/"))
+            .collect();
+        let n = self.listings.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut cursor: Option<Value> = None;
+        for page in 0..MAX_LISTING_PAGES {
+            let mut params = json!({ "_meta": meta });
+            if let Some(cursor) = cursor.take() {
+                params["cursor"] = cursor;
+            }
+            let id = json!(format!("fastmcp-bridge/tools-list/{n}/{page}"));
+            let result = match self.exchange(&id, "tools/list", &params, true).await {
+                Ok((_, result)) => result,
+                Err(e) => {
+                    tracing::debug!(url = %self.url, error = %e, "tools/list for Mcp-Param headers failed");
+                    return;
+                }
+            };
+            self.params.write().learn(result.get(), page == 0);
+            #[derive(serde::Deserialize)]
+            struct Page {
+                #[serde(rename = "nextCursor")]
+                next_cursor: Option<Value>,
+            }
+            match serde_json::from_str::<Page>(result.get()) {
+                Ok(Page { next_cursor: Some(next) }) if !next.is_null() => cursor = Some(next),
+                _ => return,
+            }
+        }
+    }
+}
+
+/// Most pages [`Inner::list_tools`] reads.
+const MAX_LISTING_PAGES: usize = 100;
+
+/// Whether a `tools/list` request asks for the first page (no `cursor`).
+fn first_page(message: &Outgoing) -> bool {
+    #[derive(serde::Deserialize)]
+    struct List {
+        params: Option<ListParams>,
+    }
+    #[derive(serde::Deserialize)]
+    struct ListParams {
+        cursor: Option<Value>,
+    }
+    serde_json::from_slice::<List>(message.bytes())
+        .ok()
+        .and_then(|l| l.params?.cursor)
+        .is_none_or(|c| c.is_null())
 }

@@ -38,7 +38,7 @@ impl Inner {
         *self.protocol_version.write() = HeaderValue::from_str(version).ok();
         *self.session_id.write() = new_session;
         let initialized = Outgoing::notification("notifications/initialized", None);
-        match self.post_once(initialized.bytes().clone(), None, true, &[]).await {
+        match self.post_once(initialized.bytes().clone(), None, true, &[], None).await {
             Ok(()) => {}
             Err(PostError::Failed(e)) => return Err(e.error),
             Err(PostError::SessionGone(_)) => {
@@ -81,7 +81,12 @@ impl Inner {
         let body = serde_json::to_vec(&message)
             .map_err(|e| Error::InvalidArgument(format!("message: {e}")))?
             .into();
-        let (request, _) = self.build(Method::POST, body, with_session, &[])?;
+        let routing = if self.sessionless.load(Ordering::Acquire) {
+            vec![(HeaderName::from_static(METHOD_HEADER), headers::header_value(method))]
+        } else {
+            Vec::new()
+        };
+        let (request, _) = self.build(Method::POST, body, with_session, &routing)?;
         let response = self
             .client
             .request(request)

@@ -514,14 +514,20 @@ fn header_values_are_plain_printable_ascii_or_base64() {
 #[tokio::test]
 async fn sessionless_requests_carry_routing_headers_and_notifications_stay_home() {
     let (url, seen) = hyper_server(|seen, _| match seen.rpc_method() {
+        Some("tools/list") => json_reply(None, json!({ "jsonrpc": "2.0", "id": seen.body["id"], "result": { "tools": [
+            { "name": "météo", "inputSchema": { "type": "object", "properties": {
+                "city": { "type": "string", "x-mcp-header": "City" },
+                "days": { "type": "integer", "x-mcp-header": "Days" } } } }] } })),
         Some(_) => json_reply(None, json!({ "jsonrpc": "2.0", "id": seen.body["id"], "result": {} })),
         None => status(400),
     })
     .await;
     let transport = transport(&url, Arc::default(), 4096);
     transport.set_protocol_version(Some("2026-07-28"), true);
+    let meta = json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}, "progressToken": 1 });
     let call = json!({ "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": { "name": "météo", "arguments": {} } });
+        "params": { "name": "météo", "arguments": { "city": "Zürich", "days": 3 }, "_meta": meta } });
     transport.send(Outgoing::encode(&call).unwrap()).await.unwrap();
     let read = json!({ "jsonrpc": "2.0", "id": 8, "method": "resources/read", "params": { "uri": "file:///x" } });
     transport.send(Outgoing::encode(&read).unwrap()).await.unwrap();
@@ -533,15 +539,62 @@ async fn sessionless_requests_carry_routing_headers_and_notifications_stay_home(
     transport.close().await;
 
     let seen = seen.lock();
-    assert_eq!(seen.len(), 3, "no notification, no GET stream, no DELETE: {seen:?}");
+    assert_eq!(seen.len(), 4, "no notification, no GET stream, no DELETE: {seen:?}");
     assert!(seen.iter().all(|s| s.method == Method::POST
         && s.header(PROTOCOL_VERSION_HEADER) == Some("2026-07-28")
         && s.header(SESSION_HEADER).is_none()));
-    assert_eq!(seen[0].header(METHOD_HEADER), Some("tools/call"));
-    assert_eq!(seen[0].header(NAME_HEADER), Some("=?base64?bcOpdMOpbw==?="));
-    assert_eq!(seen[1].header(NAME_HEADER), Some("file:///x"));
-    assert_eq!(seen[2].header(METHOD_HEADER), Some("tools/list"));
-    assert_eq!(seen[2].header(NAME_HEADER), None);
+    // Before the first tools/call, the transport lists the tools for their
+    // marked arguments, with the call's reserved _meta alone.
+    assert_eq!(seen[0].header(METHOD_HEADER), Some("tools/list"));
+    assert_eq!(seen[0].body["id"], "fastmcp-bridge/tools-list/1/0");
+    assert_eq!(
+        seen[0].body["params"]["_meta"],
+        json!({ "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} })
+    );
+    assert_eq!(seen[1].header(METHOD_HEADER), Some("tools/call"));
+    assert_eq!(seen[1].header(NAME_HEADER), Some("=?base64?bcOpdMOpbw==?="));
+    assert_eq!(seen[1].header("mcp-param-city"), Some("=?base64?WsO8cmljaA==?="));
+    assert_eq!(seen[1].header("mcp-param-days"), Some("3"));
+    assert_eq!(seen[2].header(NAME_HEADER), Some("file:///x"));
+    assert_eq!(seen[3].header(METHOD_HEADER), Some("tools/list"));
+    assert_eq!(seen[3].header(NAME_HEADER), None);
+}
+
+#[tokio::test]
+async fn a_listing_of_the_callers_teaches_the_marked_arguments_and_a_later_one_forgets_them() {
+    let marked = Arc::new(AtomicBool::new(true));
+    let server_marked = marked.clone();
+    let (url, seen) = hyper_server(move |seen, _| match seen.rpc_method() {
+        Some("tools/list") => {
+            let schema = if server_marked.load(Ordering::SeqCst) {
+                json!({ "properties": { "region": { "type": "string", "x-mcp-header": "Region" } } })
+            } else {
+                json!({ "properties": { "region": { "type": "string" } } })
+            };
+            json_reply(None, json!({ "jsonrpc": "2.0", "id": seen.body["id"],
+                "result": { "tools": [{ "name": "routed", "inputSchema": schema }] } }))
+        }
+        Some(_) => json_reply(None, json!({ "jsonrpc": "2.0", "id": seen.body["id"], "result": {} })),
+        None => status(400),
+    })
+    .await;
+    let transport = transport(&url, Arc::default(), 4096);
+    transport.set_protocol_version(Some("2026-07-28"), true);
+    let call = |id: u64| {
+        Outgoing::encode(&json!({ "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": "routed", "arguments": { "region": "eu" } } }))
+        .unwrap()
+    };
+    transport.send(Outgoing::request(1, "tools/list", None, false).unwrap()).await.unwrap();
+    transport.send(call(2)).await.unwrap();
+    marked.store(false, Ordering::SeqCst);
+    transport.send(Outgoing::request(3, "tools/list", None, false).unwrap()).await.unwrap();
+    transport.send(call(4)).await.unwrap();
+
+    let seen = seen.lock();
+    assert_eq!(seen.len(), 4, "no listing of the transport's own: {seen:?}");
+    assert_eq!(seen[1].header("mcp-param-region"), Some("eu"));
+    assert_eq!(seen[3].header("mcp-param-region"), None);
 }
 
 #[tokio::test]
