@@ -248,7 +248,7 @@ class McpSession {
 export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics }) {
   /** @type {Map<string, McpSession>} */
   const sessions = new Map();
-  const sessionless = sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metrics, PostReply });
+  const sessionless = sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics, PostReply });
   const parseJson = express.json({ limit: maxBodyBytes, strict: false, type: () => true });
   // A client too slow to read its GET stream is cut off (MCP lets a server
   // close that stream; without an event store its unsent messages are lost).

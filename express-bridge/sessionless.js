@@ -17,6 +17,9 @@
 //   `inputResponses` answers the server request, and the retry's response
 //   is the call's result (or the next `InputRequiredResult`).
 // - A client cancels by closing the response stream.
+// - `subscriptions/listen` keeps an SSE stream open with the change
+//   notifications the client opted in to and the workspace offers, taken
+//   from the upstream session (its resource subscriptions included).
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +28,7 @@ import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
 import { principalKey } from './limits.js';
+import { SseStream } from './sse.js';
 
 const protocol = createRequire(import.meta.url)('../protocol.json');
 
@@ -41,7 +45,19 @@ const META = Object.freeze({
   clientCapabilities: 'io.modelcontextprotocol/clientCapabilities',
   serverInfo: 'io.modelcontextprotocol/serverInfo',
   logLevel: 'io.modelcontextprotocol/logLevel',
+  subscriptionId: 'io.modelcontextprotocol/subscriptionId',
 });
+
+/**
+ * The list-change notifications a `subscriptions/listen` filter opts in to,
+ * by filter member: the notification and the capability that offers it.
+ */
+const LIST_CHANGES = Object.freeze({
+  toolsListChanged: { method: 'notifications/tools/list_changed', feature: 'tools' },
+  promptsListChanged: { method: 'notifications/prompts/list_changed', feature: 'prompts' },
+  resourcesListChanged: { method: 'notifications/resources/list_changed', feature: 'resources' },
+});
+const RESOURCE_UPDATED = 'notifications/resources/updated';
 const RESERVED_META_PREFIX = 'io.modelcontextprotocol/';
 
 /** JSON-RPC error codes, the revision's own included (MCP 2026-07-28, Basic / Errors). */
@@ -173,23 +189,6 @@ function upstreamParams(params) {
   const { _meta: meta, ...rest } = params;
   const kept = Object.entries(meta).filter(([key]) => key !== 'progressToken' && !key.startsWith(RESERVED_META_PREFIX));
   return kept.length ? { ...rest, _meta: Object.fromEntries(kept) } : rest;
-}
-
-/**
- * The capabilities advertised to a sessionless client: the workspace's,
- * without list-change and subscription flags, whose notifications this
- * endpoint does not deliver to sessionless clients (they need
- * `subscriptions/listen`).
- */
-function sessionlessCapabilities(capabilities = {}) {
-  const advertised = structuredClone(capabilities);
-  for (const feature of ['tools', 'prompts', 'resources']) {
-    if (advertised[feature] && typeof advertised[feature] === 'object') {
-      delete advertised[feature].listChanged;
-      if (feature === 'resources') delete advertised[feature].subscribe;
-    }
-  }
-  return advertised;
 }
 
 /**
@@ -361,8 +360,13 @@ class Exchange {
  *   unused for that long, and cancels a call held for the client's input
  *   responses that long.
  */
-export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metrics, PostReply }) {
-  /** Upstream sessions by client identity: `{ key, workspaceId, handle, exchanges, lastActive, ready }`. */
+export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStreamBufferBytes, metrics, PostReply }) {
+  /**
+   * Upstream sessions by client identity: `{ key, workspaceId, handle,
+   * exchanges, listeners, subscriptions, lastActive, ready }`; `listeners`
+   * are the open `subscriptions/listen` streams, `subscriptions` counts
+   * their resource subscriptions by URI.
+   */
   const upstreams = new Map();
   /** Calls held for the client's input responses, by `requestState`. */
   const parked = new Map();
@@ -384,8 +388,12 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metric
     return exchange;
   }
 
+  /** Whether nothing uses the upstream session: no call, no listen stream. */
+  const idle = (upstream) => upstream.exchanges.size === 0 && upstream.listeners.size === 0;
+
   async function closeUpstream(upstream) {
     upstreams.delete(upstream.key);
+    for (const listener of upstream.listeners) listener.end();
     await upstream.handle.close().catch(() => {});
   }
 
@@ -395,22 +403,33 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metric
     let upstream = upstreams.get(key);
     if (!upstream) {
       if (upstreams.size >= maxSessions) {
-        const idle = [...upstreams.values()].filter((u) => u.exchanges.size === 0).sort((a, b) => a.lastActive - b.lastActive)[0];
-        if (!idle) {
+        const oldest = [...upstreams.values()].filter(idle).sort((a, b) => a.lastActive - b.lastActive)[0];
+        if (!oldest) {
           throw new RouterError('TOO_MANY_SESSIONS', `the endpoint keeps at most ${maxSessions} upstream sessions for sessionless clients`);
         }
-        await closeUpstream(idle);
+        await closeUpstream(oldest);
       }
       const options = { capabilities: route.capabilities };
       if (route.clientInfo !== undefined && route.clientInfo !== null) options.clientInfo = route.clientInfo;
       const handle = bridge.session(req.params.id, options);
-      upstream = { key, workspaceId: req.params.id, handle, exchanges: new Set(), lastActive: Date.now() };
+      upstream = {
+        key,
+        workspaceId: req.params.id,
+        handle,
+        exchanges: new Set(),
+        listeners: new Set(),
+        subscriptions: new Map(),
+        lastActive: Date.now(),
+      };
       const opened = upstream;
       handle.on('notification', (message) => {
-        if (message.method !== 'notifications/message') return;
-        // The core does not say which call a log message relates to: the
-        // most recent call that opted in gets it (as on session streams).
-        for (const exchange of [...opened.exchanges].reverse()) if (exchange.log(message)) return;
+        if (message.method === 'notifications/message') {
+          // The core does not say which call a log message relates to: the
+          // most recent call that opted in gets it (as on session streams).
+          for (const exchange of [...opened.exchanges].reverse()) if (exchange.log(message)) return;
+          return;
+        }
+        for (const listener of opened.listeners) listener.notify(message);
       });
       upstream.ready = handle.serverInfo();
       upstreams.set(key, upstream);
@@ -435,7 +454,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metric
     const result = {
       resultType: 'complete',
       supportedVersions: [SESSIONLESS_PROTOCOL_VERSION, ...HANDSHAKE_VERSIONS],
-      capabilities: sessionlessCapabilities(info.capabilities),
+      capabilities: info.capabilities ?? {},
       serverInfo: info.serverInfo,
       cacheScope: 'private',
       ttlMs: 0,
@@ -443,6 +462,95 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metric
     };
     if (typeof info.instructions === 'string') result.instructions = info.instructions;
     res.json({ jsonrpc: '2.0', id: message.id, result });
+  }
+
+  /** Subscribes the upstream session to `uri` for one more listener; false when the workspace refuses. */
+  async function subscribe(upstream, uri) {
+    const count = upstream.subscriptions.get(uri) ?? 0;
+    upstream.subscriptions.set(uri, count + 1);
+    if (count > 0) return true;
+    try {
+      await upstream.handle.call('resources/subscribe', { uri });
+      return true;
+    } catch {
+      unsubscribe(upstream, uri, false);
+      return false;
+    }
+  }
+
+  /** One listener fewer for `uri`; the last one unsubscribes the upstream session. */
+  function unsubscribe(upstream, uri, upstreamToo = true) {
+    const count = (upstream.subscriptions.get(uri) ?? 0) - 1;
+    if (count > 0) {
+      upstream.subscriptions.set(uri, count);
+      return;
+    }
+    upstream.subscriptions.delete(uri);
+    if (upstreamToo && upstreams.get(upstream.key) === upstream) {
+      upstream.handle.call('resources/unsubscribe', { uri }).catch(() => {});
+    }
+  }
+
+  /**
+   * `subscriptions/listen` (MCP 2026-07-28, Basic / Utilities /
+   * Subscriptions): an SSE stream that first acknowledges what it will
+   * carry (what the filter asks and the workspace's capabilities offer:
+   * `listChanged` per feature, `resources.subscribe` for the URIs), then
+   * carries those notifications of the upstream session, each with the
+   * request's id as `_meta["io.modelcontextprotocol/subscriptionId"]`,
+   * until the client closes it; the endpoint closing ends it with a result.
+   */
+  async function listen(req, res, message, route) {
+    const filter = message.params.notifications;
+    if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) {
+      answerError(res, message.id, CODES.INVALID_PARAMS, 'params.notifications must be an object (a SubscriptionFilter)');
+      return;
+    }
+    const requested = filter.resourceSubscriptions ?? [];
+    if (!Array.isArray(requested) || !requested.every((uri) => typeof uri === 'string')) {
+      answerError(res, message.id, CODES.INVALID_PARAMS, 'params.notifications.resourceSubscriptions must be an array of URIs');
+      return;
+    }
+    const upstream = await upstreamFor(req, route);
+    const capabilities = (await upstream.ready).capabilities ?? {};
+    const honored = {};
+    const methods = new Set();
+    for (const [member, { method, feature }] of Object.entries(LIST_CHANGES)) {
+      if (filter[member] === true && capabilities[feature]?.listChanged === true) {
+        honored[member] = true;
+        methods.add(method);
+      }
+    }
+    const uris = new Set();
+    if (capabilities.resources?.subscribe === true) {
+      for (const uri of new Set(requested)) if (await subscribe(upstream, uri)) uris.add(uri);
+    }
+    if (uris.size) honored.resourceSubscriptions = [...uris];
+    const meta = { [META.subscriptionId]: message.id };
+    if (res.destroyed) {
+      for (const uri of uris) unsubscribe(upstream, uri);
+      return;
+    }
+    const stream = new SseStream(res, {}, { maxBufferedBytes: maxStreamBufferBytes }).keepAlive();
+    const listener = {
+      notify(notification) {
+        const { method, params } = notification;
+        const wanted = methods.has(method) || (method === RESOURCE_UPDATED && uris.has(params?.uri));
+        if (wanted) stream.send({ jsonrpc: '2.0', method, params: { ...params, _meta: { ...params?._meta, ...meta } } });
+      },
+      /** Ends the stream with the listen request's result (a graceful close). */
+      end() {
+        stream.sendJson(JSON.stringify({ jsonrpc: '2.0', id: message.id, result: { resultType: 'complete', _meta: meta } }));
+        stream.end();
+      },
+    };
+    upstream.listeners.add(listener);
+    res.on('close', () => {
+      upstream.listeners.delete(listener);
+      upstream.lastActive = Date.now();
+      for (const uri of uris) unsubscribe(upstream, uri);
+    });
+    stream.send({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored, _meta: meta } });
   }
 
   /** Holds the POST until the exchange answers it (or its client goes away). */
@@ -527,13 +635,14 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, metric
         return;
       }
       if (message.method === 'server/discover') await discover(req, res, message, route);
+      else if (message.method === 'subscriptions/listen') await listen(req, res, message, route);
       else await call(req, res, message, route);
     },
 
     /** Closes upstream sessions unused for `sessionIdleMs`. */
     sweep(now) {
       for (const upstream of upstreams.values()) {
-        if (upstream.exchanges.size === 0 && now - upstream.lastActive > sessionIdleMs) closeUpstream(upstream);
+        if (idle(upstream) && now - upstream.lastActive > sessionIdleMs) closeUpstream(upstream);
       }
     },
 

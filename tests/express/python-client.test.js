@@ -110,6 +110,13 @@ describe('MCP endpoint with the official Python mcp client', () => {
       it('cancels the call on the workspace when the client cancels it', () => {
         assert.equal(report[key].serverSawCancellation, true);
       });
+
+      it('delivers the change notifications a subscriptions/listen stream opted in to, and no others', () => {
+        assert.deepEqual(report[key].listen, {
+          honored: { toolsListChanged: true, resourceSubscriptions: ['lab://watched'] },
+          events: ['tools changed', 'updated lab://watched'],
+        });
+      });
     });
   }
 

@@ -20,8 +20,9 @@ Runs, with ``mcp.client.streamable_http.streamable_http_client`` and
   sessionless 2026-07-28 revision with ``server/discover`` and must settle on
   it, and ``mcp.Client(URL, mode="2026-07-28")``, which speaks only that
   revision: tools, the client's identity, progress, logging, sampling
-  through ``InputRequiredResult`` rounds and cancellation (MCP 2026-07-28,
-  Basic / Transports / Streamable HTTP);
+  through ``InputRequiredResult`` rounds, cancellation and
+  ``subscriptions/listen`` (MCP 2026-07-28, Basic / Transports / Streamable
+  HTTP);
 - ``fastmcp.Client(URL)``, which probes ``server/discover`` too.
 """
 
@@ -204,7 +205,30 @@ async def sessionless_run(url: str, mode: str) -> dict[str, Any]:
                 if not seen:
                     await anyio.sleep(0.1)
         out["serverSawCancellation"] = seen
+        out["listen"] = await _listen(client)
     return out
+
+
+async def _listen(client: Client) -> dict[str, Any]:
+    """``Client.listen``: tool list changes and updates of one resource, then
+    an update of a resource it did not subscribe to, which must not come."""
+    from mcp.client.subscriptions import ResourceUpdated, ToolsListChanged
+
+    events: list[str] = []
+    async with client.listen(tools_list_changed=True, resource_subscriptions=["lab://watched"]) as subscription:
+        honored = subscription.honored.model_dump(by_alias=True, exclude_none=True)
+        await client.call_tool("resource_updated_soon", {"uri": "lab://other"})
+        await client.call_tool("resource_updated_soon", {"uri": "lab://watched"})
+        await client.call_tool("list_changed_soon", {})
+        with anyio.fail_after(STEP_TIMEOUT):
+            async for event in subscription:
+                if isinstance(event, ResourceUpdated):
+                    events.append(f"updated {event.uri}")
+                elif isinstance(event, ToolsListChanged):
+                    events.append("tools changed")
+                if "tools changed" in events and any(e.startswith("updated") for e in events):
+                    break
+    return {"honored": honored, "events": sorted(events)}
 
 
 async def fastmcp_run(url: str) -> dict[str, Any]:

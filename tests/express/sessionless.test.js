@@ -8,8 +8,8 @@
 // `server/discover`, the members the revision's results carry, progress on
 // the response stream, server requests relayed as `InputRequiredResult`
 // rounds (Basic / Multi round-trip requests), cancellation by closing the
-// response stream, one upstream MCP session per client identity, and the
-// handshake revisions served beside it.
+// response stream, `subscriptions/listen`, one upstream MCP session per
+// client identity, and the handshake revisions served beside it.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
@@ -127,8 +127,9 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
     assert.equal(result._meta['io.modelcontextprotocol/serverInfo'].name, 'lab');
     assert.equal(result.serverInfo.name, 'lab');
     assert.ok(result.capabilities.tools, JSON.stringify(result.capabilities));
-    // No list-change notifications reach a sessionless client here.
-    assert.equal(result.capabilities.tools.listChanged, undefined);
+    // Served through subscriptions/listen.
+    assert.equal(result.capabilities.tools.listChanged, true);
+    assert.equal(result.capabilities.resources.subscribe, true);
     assert.equal(result.cacheScope, 'private');
     assert.equal(result.ttlMs, 0);
   });
@@ -318,6 +319,48 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
     }, BOUND_MS);
   });
 
+  it('opens a subscriptions/listen stream, acknowledged, and subscribes the upstream session to its resources until it closes', async () => {
+    const meta = modernMeta('listener');
+    const subscribed = async (id) => {
+      const body = await (await modernPost(url, { id, method: 'tools/call', params: { name: 'subscriptions', arguments: {} } }, { meta })).json();
+      return body.result.structuredContent.result;
+    };
+    const controller = new AbortController();
+    const listen = await modernPost(
+      url,
+      { id: 'listen-1', method: 'subscriptions/listen', params: { notifications: { toolsListChanged: true, resourceSubscriptions: ['lab://a'] } } },
+      { meta, signal: controller.signal },
+    );
+    assert.equal(listen.status, 200);
+    assert.match(listen.headers.get('content-type'), /^text\/event-stream/);
+    const frames = [];
+    const parser = createParser({ onEvent: (event) => frames.push(JSON.parse(event.data)) });
+    const reader = listen.body.getReader();
+    const decoder = new TextDecoder();
+    const next = async () => {
+      while (!frames.length) {
+        const { value, done } = await reader.read();
+        assert.ok(!done, 'the listen stream ended');
+        parser.feed(decoder.decode(value, { stream: true }));
+      }
+      return frames.shift();
+    };
+    const ack = await next();
+    assert.equal(ack.method, 'notifications/subscriptions/acknowledged');
+    assert.deepEqual(ack.params, {
+      notifications: { toolsListChanged: true, resourceSubscriptions: ['lab://a'] },
+      _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' },
+    });
+    assert.deepEqual(await subscribed(30), ['lab://a']);
+    await modernPost(url, { id: 31, method: 'tools/call', params: { name: 'resource_updated_soon', arguments: { uri: 'lab://a' } } }, { meta });
+    const updated = await next();
+    assert.equal(updated.method, 'notifications/resources/updated');
+    assert.equal(updated.params.uri, 'lab://a');
+    assert.equal(updated.params._meta['io.modelcontextprotocol/subscriptionId'], 'listen-1');
+    controller.abort();
+    await eventually(async () => (await subscribed(32)).length === 0, BOUND_MS);
+  });
+
   it('keeps one upstream MCP session per client identity, which the workspace sees', async () => {
     const ask = async (id, name, tool) => {
       const body = await (await modernPost(url, { id, method: 'tools/call', params: { name: tool, arguments: {} } }, { meta: modernMeta(name) })).json();
@@ -352,5 +395,34 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
     assert.equal(init.status, 200);
     assert.equal((await init.json()).result.protocolVersion, '2025-11-25');
     assert.ok(init.headers.get('mcp-session-id'));
+  });
+});
+
+describe('MCP endpoint closing with sessionless subscriptions/listen streams open', () => {
+  it('ends each stream with the listen request\'s result', async () => {
+    const bridge = new Bridge({ workspaces: { lab: { dir: labDir } } });
+    const router = bridgeRouter(bridge);
+    const server = await serve((app) => app.use(router));
+    try {
+      const url = `${server.base}/workspaces/lab/mcp`;
+      const listen = await modernPost(url, { id: 'l', method: 'subscriptions/listen', params: { notifications: { promptsListChanged: true } } });
+      assert.equal(listen.status, 200);
+      const text = listen.text();
+      await router.close();
+      const frames = [];
+      const parser = createParser({ onEvent: (event) => frames.push(JSON.parse(event.data)) });
+      parser.feed(await text);
+      assert.equal(frames[0].method, 'notifications/subscriptions/acknowledged');
+      assert.deepEqual(frames[0].params.notifications, { promptsListChanged: true });
+      assert.deepEqual(frames.at(-1), {
+        jsonrpc: '2.0',
+        id: 'l',
+        result: { resultType: 'complete', _meta: { 'io.modelcontextprotocol/subscriptionId': 'l' } },
+      });
+    } finally {
+      await server.close();
+      await router.close();
+      await bridge.close();
+    }
   });
 });

@@ -215,6 +215,13 @@ def register_session_tools(mcp: FastMCP) -> None:
         return "scheduled"
 
     @mcp.tool
+    async def resource_updated_soon(uri: str, ctx: Context) -> str:
+        """Sends ``notifications/resources/updated`` for ``uri`` on the
+        session's GET stream from a background task, after the call."""
+        _in_background(ctx.session.send_resource_updated(uri))
+        return "scheduled"
+
+    @mcp.tool
     async def sample_soon(prompt: str, ctx: Context) -> str:
         """Sends ``sampling/createMessage`` on the session's GET stream from a
         background task, after the call (no related request); the answer's
