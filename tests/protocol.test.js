@@ -2,7 +2,9 @@
 // lab workspace over http, unix and stdio and a stdio server built with the
 // official TypeScript SDK.
 //
-// The sessionless 2026-07-28 revision over each transport, and `auto`, which
+// The sessionless 2026-07-28 revision over each transport (its
+// subscriptions/listen too, which the lab serves with the MCP SDK's handler),
+// and `auto`, which
 // speaks it where the server offers it and falls back to `initialize`
 // against the SDK server, which does not.
 import assert from 'node:assert/strict';
@@ -12,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { Bridge, BridgeError } from 'fastmcp-bridge';
 
-import { eventually, labWorkspace, repoDir } from './helpers.js';
+import { eventually, labWorkspace, makeWorkspace, repoDir } from './helpers.js';
 
 const sdkServer = path.join(repoDir, 'tests', 'fixtures', 'sdk-stdio-server.js');
 
@@ -136,6 +138,33 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
     });
   });
 
+  it('carries list changes and the subscribed resources\' updates on subscriptions/listen, and none after unsubscribing', async () => {
+    const seen = [];
+    const record = (id, message) => {
+      if (id === 'lab' && message.method !== 'notifications/message') seen.push([message.method, message.params?.uri]);
+    };
+    bridge.on('notification', record);
+    try {
+      assert.deepEqual(await bridge.call('lab', 'resources/subscribe', { uri: `lab://${transport}` }), {});
+      await callTool(ws, 'publish', { tools_changed: true, updated: `lab://${transport}` });
+      await callTool(ws, 'publish', { updated: 'lab://not-subscribed' });
+      await eventually(() => seen.length >= 2);
+      await delay(200);
+      assert.deepEqual(seen, [
+        ['notifications/tools/list_changed', undefined],
+        ['notifications/resources/updated', `lab://${transport}`],
+      ]);
+      assert.deepEqual(await bridge.call('lab', 'resources/unsubscribe', { uri: `lab://${transport}` }), {});
+      seen.length = 0;
+      await callTool(ws, 'publish', { updated: `lab://${transport}`, tools_changed: true });
+      await eventually(() => seen.length >= 1);
+      await delay(200);
+      assert.deepEqual(seen, [['notifications/tools/list_changed', undefined]]);
+    } finally {
+      bridge.off('notification', record);
+    }
+  });
+
   it('passes its health checks', async () => {
     await delay(600);
     const status = bridge.status('lab');
@@ -147,6 +176,27 @@ for (const transport of ['http', 'unix', 'stdio']) describe(`sessionless 2026-07
     await assert.rejects(ws.call('no/such/method', {}), (err) => err instanceof BridgeError && err.rpcCode === -32601);
     // The bridge is still usable afterwards.
     assert.equal(await callTool(ws, 'echo', { text: 'after' }), 'after');
+  });
+});
+
+describe('sessionless 2026-07-28 with a server that does not serve subscriptions/listen', () => {
+  let bridge;
+  before(() => {
+    const dir = makeWorkspace({ name: 'plain', tools: ['plain_tools'] }, {
+      'plain_tools.py': 'def register(mcp):\n    @mcp.tool\n    def echo(text: str) -> str:\n        return text\n',
+    });
+    bridge = new Bridge({ workspaces: { plain: { dir, protocol: 'sessionless' } } });
+  });
+  after(() => bridge.close());
+
+  it('refuses resources/subscribe with -32602 at once, and calls go on', async () => {
+    await assert.rejects(bridge.call('plain', 'resources/subscribe', { uri: 'x://1' }, { timeoutMs: 10_000 }), (err) => {
+      assert.equal(err.rpcCode, -32602);
+      assert.match(err.message, /did not accept a subscription to x:\/\/1/);
+      return true;
+    });
+    const result = await bridge.call('plain', 'tools/call', { name: 'echo', arguments: { text: 'still' } });
+    assert.equal(result.content[0].text, 'still');
   });
 });
 

@@ -33,7 +33,10 @@
 //! request carries the session's identity in `_meta`, and the server's
 //! requests during a call arrive as an `InputRequiredResult`, which the call
 //! answers with the same request handlers and sends again
-//! (`Session::fulfill`).
+//! (`Session::fulfill`). Server notifications come on a
+//! `subscriptions/listen` request the session keeps open
+//! ([`crate::protocol::listen`]), which also carries the updates of the
+//! resources subscribed with `resources/subscribe` (`Session::subscription`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -48,6 +51,7 @@ use crate::jsonrpc::{Message, Outgoing, Params};
 use crate::pending::{Entry, Pending};
 use crate::protocol::dispatch::SessionInbox;
 use crate::protocol::handshake::{self, Renewer, DISCOVER};
+use crate::protocol::listen::{Listener, Wiring};
 use crate::protocol::version::Revision;
 use crate::transport::http::HttpTransport;
 use crate::transport::{Inbox, SendError, Transport};
@@ -86,6 +90,9 @@ pub(crate) struct Session {
     view: bool,
     /// What the client set on this MCP session and the ones before it.
     pub state: Arc<SessionState>,
+    /// With the sessionless revision: the `subscriptions/listen` request
+    /// kept open ([`crate::protocol::listen`]), shared with views.
+    listener: Option<Arc<Listener>>,
 }
 
 impl Session {
@@ -101,7 +108,7 @@ impl Session {
         connect: impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>>,
         identity: &ClientIdentity,
         protocol: Protocol,
-        next_id: &AtomicU64,
+        next_id: &Arc<AtomicU64>,
         notifications: Option<NotificationHandler>,
         requests: Option<RequestHandler>,
         state: Arc<SessionState>,
@@ -113,6 +120,7 @@ impl Session {
             transport: OnceLock::new(),
             notifications,
             requests: requests.clone(),
+            listener: OnceLock::new(),
         });
         let transport = connect(router.clone())?;
         let _ = router.transport.set(Arc::downgrade(&transport));
@@ -124,10 +132,20 @@ impl Session {
             requests,
             view: false,
             state,
+            listener: None,
         };
         if protocol != Protocol::Stateful {
             match session.discover(identity, next_id.fetch_add(1, Ordering::Relaxed)).await {
                 Ok(Some((init, envelope))) => {
+                    let wiring = Wiring {
+                        transport: session.transport.clone(),
+                        envelope: envelope.clone(),
+                        state: session.state.clone(),
+                        workspace: workspace.to_owned(),
+                    };
+                    let listener = Listener::start(wiring, next_id.clone());
+                    let _ = router.listener.set(listener.clone());
+                    session.listener = Some(listener);
                     session.init = init;
                     session.envelope = Some(envelope);
                     return Ok(session);
@@ -230,6 +248,7 @@ impl Session {
             requests: requests.or_else(|| self.requests.clone()),
             view: true,
             state: self.state.clone(),
+            listener: self.listener.clone(),
         })
     }
 
@@ -296,6 +315,42 @@ impl Session {
         Ok(responses)
     }
 
+    /// `resources/subscribe` or `resources/unsubscribe` on a sessionless
+    /// session, which the revision replaced with `subscriptions/listen`:
+    /// records it as the handshake revisions' sessions do, opens the listen
+    /// request again with the session's subscriptions, and answers `{}` once
+    /// the server acknowledged it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] without a string `uri`; [`Error::JsonRpc`]
+    /// -32602 when the acknowledgment leaves a subscribed URI out (the
+    /// server offers no resource subscriptions, or not that one), which
+    /// is then not kept; [`Error::Closed`] when the session closed first.
+    pub(crate) async fn subscription(&self, method: &str, params: Option<&Value>) -> Result<Value> {
+        let Some(listener) = &self.listener else {
+            return Err(Error::InvalidArgument(format!("{method} needs a sessionless session")));
+        };
+        let Some(uri) = params.and_then(|p| p.get("uri")).and_then(Value::as_str) else {
+            return Err(Error::InvalidArgument(format!("{method}: params.uri must be a string")));
+        };
+        self.state.record(method, params);
+        let honored = listener.renew().await?;
+        let accepted = honored
+            .get("resourceSubscriptions")
+            .and_then(Value::as_array)
+            .is_some_and(|uris| uris.iter().any(|u| u.as_str() == Some(uri)));
+        if method == "resources/subscribe" && !accepted {
+            self.state.record("resources/unsubscribe", params);
+            return Err(Error::JsonRpc {
+                code: -32602,
+                message: format!("the server did not accept a subscription to {uri} (subscriptions/listen)"),
+                data: None,
+            });
+        }
+        Ok(json!({}))
+    }
+
     /// Checks that the server answers (MCP 2025-06-18, Basic / Utilities /
     /// Ping; the sessionless revision has no `ping`, so `server/discover`),
     /// within `timeout`.
@@ -320,7 +375,18 @@ impl Session {
         if self.view {
             return;
         }
+        if let Some(listener) = &self.listener {
+            listener.close();
+        }
         self.pending.fail_all(error);
         self.transport.close().await;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let (false, Some(listener)) = (self.view, &self.listener) {
+            listener.close();
+        }
     }
 }

@@ -33,6 +33,7 @@ def register(mcp: FastMCP) -> None:
     register_client_requests(mcp)
     register_session_tools(mcp)
     register_subscriptions(mcp)
+    register_listen(mcp)
 
     @mcp.tool
     async def sleep(seconds: float, tag: str = "") -> str:
@@ -279,3 +280,27 @@ def register_subscriptions(mcp: FastMCP) -> None:
     def subscriptions(ctx: Context) -> list[str]:
         """The URIs this MCP session is subscribed to, sorted."""
         return sorted(_connection_subscriptions(ctx.request_context.session))
+
+
+def register_listen(mcp: FastMCP) -> None:
+    """Serves ``subscriptions/listen`` of the sessionless revision (MCP
+    2026-07-28, which FastMCP leaves out) with the MCP SDK's handler over an
+    in-process bus, and a tool that publishes on it."""
+    from mcp import types
+    from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
+    from mcp.shared.subscriptions import ResourceUpdated, ToolsListChanged
+
+    bus = InMemorySubscriptionBus()
+    mcp._mcp_server.add_request_handler(
+        "subscriptions/listen", types.SubscriptionsListenRequestParams, ListenHandler(bus)
+    )
+
+    @mcp.tool
+    async def publish(tools_changed: bool = False, updated: str = "") -> str:
+        """Publishes to the ``subscriptions/listen`` streams: a tool list
+        change, and an update of the resource ``updated`` when given."""
+        if tools_changed:
+            await bus.publish(ToolsListChanged())
+        if updated:
+            await bus.publish(ResourceUpdated(uri=updated))
+        return "published"

@@ -9,6 +9,7 @@ use crate::call::{NotificationHandler, Progress, RequestHandler};
 use crate::error::Error;
 use crate::jsonrpc::{Incoming, Message, Outgoing};
 use crate::pending::Pending;
+use crate::protocol::listen::{Listener, ACKNOWLEDGED};
 use crate::transport::{Inbox, SendError, Transport};
 
 /// Routes what the server sends on one session: responses and progress to
@@ -22,6 +23,9 @@ pub(crate) struct SessionInbox {
     pub transport: OnceLock<Weak<dyn Transport>>,
     pub notifications: Option<NotificationHandler>,
     pub requests: Option<RequestHandler>,
+    /// The session's `subscriptions/listen`, which takes its
+    /// acknowledgments (sessionless revision), set once it starts.
+    pub listener: OnceLock<Arc<Listener>>,
 }
 
 impl SessionInbox {
@@ -71,12 +75,24 @@ impl Inbox for SessionInbox {
     fn deliver(&self, incoming: Incoming, related: Option<&Value>) {
         match incoming.kind.clone() {
             Message::Response { id } => {
-                if !self.pending.complete(incoming) {
+                // The listen request's response is no call's.
+                let mut incoming = Some(incoming);
+                let take = || incoming.take().expect("taken once").into_result().map_err(SendError::delivered);
+                if self.listener.get().is_some_and(|listener| listener.settle(&id, take)) {
+                    return;
+                }
+                if !self.pending.complete(incoming.expect("not taken")) {
                     tracing::warn!(workspace = self.workspace, %id, "response to no waiting call; dropped");
                 }
             }
             Message::Notification { method } => {
                 let message = incoming.message;
+                if method == ACKNOWLEDGED {
+                    if let Some(listener) = self.listener.get() {
+                        listener.acknowledge(message.get("params").unwrap_or(&Value::Null));
+                        return;
+                    }
+                }
                 if method == "notifications/progress" {
                     let params = message.get("params").cloned().unwrap_or(Value::Null);
                     if let (Some(token), Some(progress)) =
@@ -108,6 +124,13 @@ impl Inbox for SessionInbox {
     }
 
     fn fail(&self, id: &Value, error: Error) {
+        let mut error = Some(error);
+        if let Some(listener) = self.listener.get() {
+            if listener.settle(id, || Err(SendError::delivered(error.take().expect("taken once")))) {
+                return;
+            }
+        }
+        let error = error.expect("not taken");
         if !id.as_u64().is_some_and(|id| self.pending.fail(id, SendError::delivered(error))) {
             tracing::warn!(workspace = self.workspace, %id, "unreadable response to no waiting call; dropped");
         }

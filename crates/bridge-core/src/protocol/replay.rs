@@ -57,6 +57,11 @@ impl SessionState {
         }
     }
 
+    /// The subscribed URIs, in the order they were first subscribed.
+    pub(crate) fn subscriptions(&self) -> Vec<String> {
+        self.inner.lock().subscriptions.clone()
+    }
+
     /// The requests that set a new MCP session up as recorded, in order:
     /// the logging level first, then one `resources/subscribe` per URI.
     pub(crate) fn requests(&self) -> Vec<(&'static str, Value)> {

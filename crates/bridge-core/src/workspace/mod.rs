@@ -159,7 +159,7 @@ impl Workspace {
     }
 
     /// The request id counter shared by all sessions of the workspace.
-    pub(crate) fn ids(&self) -> &AtomicU64 {
+    pub(crate) fn ids(&self) -> &Arc<AtomicU64> {
         &self.next_id
     }
 
@@ -346,6 +346,20 @@ impl Workspace {
                 e = interrupted(&deadline) => return Err(e),
             };
             let (running, session) = session;
+            if session.is_sessionless() && matches!(method, "resources/subscribe" | "resources/unsubscribe") {
+                let params = match params.take() {
+                    None => None,
+                    Some(Params::Value(value)) => Some(value),
+                    Some(Params::Raw(raw)) => Some(
+                        serde_json::from_str(raw.get()).map_err(|e| Error::InvalidArgument(format!("params: {e}")))?,
+                    ),
+                };
+                let answered = tokio::select! {
+                    answered = session.subscription(method, params.as_ref()) => answered?,
+                    e = interrupted(&deadline) => return Err(e),
+                };
+                return RawValue::from_string(answered.to_string()).map_err(|e| Error::Protocol(e.to_string()));
+            }
             let request = match &encoded {
                 Some(request) => request.clone(),
                 None => {
