@@ -25,11 +25,16 @@ def test_name_defaults_to_the_directory_name(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "config",
-    [{"tool": ["m"]}, {"tools": "m"}, {"env": {"A": 1}}, ["m"], {"name": 3}],
+    [{"tool": ["m"]}, {"tools": "m"}, {"env": {"A": 1}}, ["m"], {"name": 3}, {"dereferenceSchemas": "no"}],
 )
 def test_malformed_config_is_a_config_error(tmp_path: Path, config: object):
     with pytest.raises(ConfigError):
         load_config(write(tmp_path, config))
+
+
+def test_dereference_schemas_is_on_unless_set_false(tmp_path: Path):
+    assert load_config(write(tmp_path, {})).dereference_schemas is True
+    assert load_config(write(tmp_path, {"dereferenceSchemas": False})).dereference_schemas is False
 
 
 def test_invalid_json_is_a_config_error(tmp_path: Path):

@@ -1,4 +1,5 @@
-// The official MCP conformance suite's active server scenarios against the
+// The official MCP conformance suite's active server scenarios (and the
+// pending json-schema-2020-12) against the
 // Express MCP endpoint on loopback, served by a real workspace process
 // (tests/workspaces/conformance): a hub workspace, and the same tools as a
 // stdio workspace, whose one MCP session the suite's clients share (one at
@@ -41,6 +42,14 @@ const ACTIVE_SCENARIOS = [
   'prompts-get-with-image', 'dns-rebinding-protection',
 ];
 
+/**
+ * Pending scenarios run one by one (`--scenario`) after the active suite:
+ * json-schema-2020-12 passes since the workspace lists schemas as its tools
+ * define them. server-sse-polling is not run: see express-bridge/README.md.
+ */
+const PENDING_SCENARIOS = ['json-schema-2020-12'];
+const SCENARIOS = [...ACTIVE_SCENARIOS, ...PENDING_SCENARIOS];
+
 /** `<output dir>/server-<scenario>-<ISO time with - for : and .>/checks.json`, as the suite writes them. */
 function readResults(outputDir) {
   const results = new Map();
@@ -71,6 +80,7 @@ for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP confo
   let server;
   let outputDir;
   let run;
+  const pendingRuns = new Map();
   let results;
 
   before(async () => {
@@ -82,8 +92,8 @@ for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP confo
     outputDir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-conformance-'));
     const env = { ...process.env };
     delete env.NODE_TEST_CONTEXT; // the suite is not a child of this test runner
-    run = await new Promise((resolve) => {
-      execFile(suite.node, [suite.cli, 'server', '--url', `${server.base}/workspaces/conformance/mcp`, '-o', outputDir], {
+    const conformance = (...args) => new Promise((resolve) => {
+      execFile(suite.node, [suite.cli, 'server', '--url', `${server.base}/workspaces/conformance/mcp`, '-o', outputDir, ...args], {
         cwd: outputDir,
         env,
         timeout: 300_000,
@@ -91,6 +101,8 @@ for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP confo
         maxBuffer: 16 * 1024 * 1024,
       }, (error, stdout, stderr) => resolve({ status: error ? (error.code ?? error.signal) : 0, stdout, stderr }));
     });
+    run = await conformance();
+    for (const scenario of PENDING_SCENARIOS) pendingRuns.set(scenario, await conformance('--scenario', scenario));
     results = readResults(outputDir);
   });
 
@@ -101,12 +113,13 @@ for (const [backend, workspace] of Object.entries(BACKENDS)) describe(`MCP confo
     if (outputDir) rmSync(outputDir, { recursive: true, force: true });
   });
 
-  it('runs every active scenario and exits 0', () => {
-    assert.deepEqual([...results.keys()].sort(), [...ACTIVE_SCENARIOS].sort(), run.stdout);
+  it('runs every active scenario, then the pending ones it passes, each exiting 0', () => {
+    assert.deepEqual([...results.keys()].sort(), [...SCENARIOS].sort(), run.stdout);
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
+    for (const [scenario, pending] of pendingRuns) assert.equal(pending.status, 0, `${scenario}: ${pending.stdout}\n${pending.stderr}`);
   });
 
-  for (const scenario of ACTIVE_SCENARIOS) {
+  for (const scenario of SCENARIOS) {
     it(`passes ${scenario}: every check SUCCESS or INFO, none FAILURE or WARNING`, () => {
       const checks = results.get(scenario);
       assert.ok(checks, `${scenario} did not run`);

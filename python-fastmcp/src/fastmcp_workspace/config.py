@@ -10,12 +10,18 @@ same JSON object passed inline (``--config-json``)::
         "docs": {"url": "http://127.0.0.1:9000/mcp", "headers": {"X-Key": "k"}}
       },
       "tools": ["alpha_tools"],
-      "env": {"API_BASE": "http://127.0.0.1:9000"}
+      "env": {"API_BASE": "http://127.0.0.1:9000"},
+      "dereferenceSchemas": true
     }
 
 ``mcpServers`` has the shape Claude Desktop uses: a stdio server has
 ``command`` (required), ``args``, ``env`` and ``cwd``; an HTTP server has
 ``url`` (required) and ``headers``. Every key is optional at the top level.
+``dereferenceSchemas`` (default ``true``) is FastMCP's
+``dereference_schemas``: whether tool schemas are listed with their
+``$ref``s inlined and ``$defs`` dropped (for clients that do not resolve
+references), or as the tools define them (JSON Schema 2020-12 kept whole,
+MCP 2025-11-25, SEP-1613).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ __all__ = [
 ]
 
 CONFIG_FILE = "workspace.json"
-_KNOWN_KEYS = {"name", "mcpServers", "tools", "env"}
+_KNOWN_KEYS = {"name", "mcpServers", "tools", "env", "dereferenceSchemas"}
 _STDIO_KEYS = {"command", "args", "env", "cwd"}
 _HTTP_KEYS = {"url", "headers"}
 # A server name becomes a tool-name prefix (``<name>_<tool>``), so it is kept
@@ -99,6 +105,8 @@ class WorkspaceConfig:
             ``sys.path``; each must define ``register(mcp)``.
         env: Extra environment variables set before the modules are imported
             and inherited by stdio children.
+        dereference_schemas: Whether tool schemas are listed with ``$ref``s
+            inlined (``dereferenceSchemas``, default ``True``).
     """
 
     dir: Path
@@ -106,6 +114,7 @@ class WorkspaceConfig:
     servers: dict[str, ServerSpec] = field(default_factory=dict)
     tools: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
+    dereference_schemas: bool = True
 
 
 def load_config(directory: str | Path, inline: str | None = None) -> WorkspaceConfig:
@@ -167,6 +176,9 @@ def parse_config(raw: Any, directory: Path) -> WorkspaceConfig:
     tools = raw.get("tools", [])
     env = raw.get("env", {})
     servers = raw.get("mcpServers", {})
+    dereference = raw.get("dereferenceSchemas", True)
+    if not isinstance(dereference, bool):
+        raise ConfigError("'dereferenceSchemas' must be true or false")
     if not isinstance(name, str):
         raise ConfigError("'name' must be a string")
     if not (isinstance(tools, list) and all(isinstance(t, str) for t in tools)):
@@ -180,6 +192,7 @@ def parse_config(raw: Any, directory: Path) -> WorkspaceConfig:
         servers={key: _parse_server(key, value, directory) for key, value in servers.items()},
         tools=list(tools),
         env=dict(env),
+        dereference_schemas=dereference,
     )
 
 

@@ -97,7 +97,9 @@ def build_hub(config: WorkspaceConfig, **child_options: Any) -> Hub:
         finally:
             await asyncio.gather(*(c.stop() for c in children.values()))
 
-    mcp = FastMCP(config.name, lifespan=lifespan, middleware=[tracker])
+    mcp = FastMCP(
+        config.name, lifespan=lifespan, middleware=[tracker], dereference_schemas=config.dereference_schemas
+    )
     _register_tool_modules(mcp, config)
     for name, spec in config.servers.items():
         child = ChildServer(

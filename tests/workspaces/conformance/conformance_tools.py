@@ -45,9 +45,28 @@ def _embedded(uri: str, text: str, mime_type: str = "text/plain") -> types.Embed
     )
 
 
+#: The input schema scenario ``json-schema-2020-12`` expects listed as it is:
+#: ``$schema``, ``$defs`` and ``additionalProperties`` kept (SEP-1613). The
+#: server must not dereference schemas (``"dereferenceSchemas": false`` in
+#: workspace.json, ``FastMCP(dereference_schemas=False)`` over stdio).
+JSON_SCHEMA_2020_12 = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "$defs": {
+        "address": {
+            "type": "object",
+            "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
+        }
+    },
+    "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+    "additionalProperties": False,
+}
+
+
 def register(mcp: FastMCP) -> None:
     """Adds the conformance tools, resources, prompts, completion and subscriptions."""
     _register_tools(mcp)
+    _register_schema_tool(mcp)
     _register_client_request_tools(mcp)
     _register_resources(mcp)
     _register_prompts(mcp)
@@ -260,3 +279,14 @@ def _register_prompts(mcp: FastMCP) -> None:
         if isinstance(ref, types.PromptReference) and ref.name == "test_prompt_with_arguments":
             return [value for value in ("paris", "park", "party") if value.startswith(argument.value)]
         return None
+
+
+def _register_schema_tool(mcp: FastMCP) -> None:
+    from fastmcp.tools import Tool
+
+    def json_schema_2020_12_tool(name: str = "", address: dict[str, str] | None = None) -> str:
+        """Tool with JSON Schema 2020-12 features."""
+        return f"{name} at {json.dumps(address, sort_keys=True)}"
+
+    tool = Tool.from_function(json_schema_2020_12_tool)
+    mcp.add_tool(tool.model_copy(update={"parameters": JSON_SCHEMA_2020_12}))

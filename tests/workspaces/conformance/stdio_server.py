@@ -8,7 +8,7 @@ from fastmcp import FastMCP
 import conformance_tools
 
 if __name__ == "__main__":
-    mcp = FastMCP("conformance")
+    mcp = FastMCP("conformance", dereference_schemas=False)
     conformance_tools.register(mcp)
     mcp.run(transport="stdio", show_banner=False)
     sys.exit(0)
