@@ -595,8 +595,17 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
     };
     const started = performance.now();
     let outcome = 'ok';
+    // A logging notification the workspace sent before its response comes
+    // to JS on another path than the call's promise, and may come just
+    // after it: one turn of the event loop lets it reach the response
+    // stream first (there is no later stream to send it on).
+    const settle = async (settled) => {
+      if (route.logLevel !== undefined) await new Promise(setImmediate);
+      exchange.settle(settled);
+    };
     try {
-      exchange.settle({ result: await upstream.handle.call(message.method, upstreamParams(params), options) });
+      const result = await upstream.handle.call(message.method, upstreamParams(params), options);
+      await settle({ result });
     } catch (err) {
       if (!(err instanceof BridgeError)) {
         outcome = 'error';
@@ -604,7 +613,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
         throw err;
       }
       outcome = exchange.controller.signal.aborted ? 'cancelled' : 'error';
-      exchange.settle({ error: err });
+      await settle({ error: err });
     } finally {
       upstream.exchanges.delete(exchange);
       upstream.lastActive = Date.now();
