@@ -28,6 +28,7 @@ import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
 import { principalKey } from './limits.js';
+import { decodeHeaderValue, paramHeaderMismatch, ToolMarks } from './param-headers.js';
 import { SseStream } from './sse.js';
 
 const protocol = createRequire(import.meta.url)('../protocol.json');
@@ -109,17 +110,6 @@ const STATE_PREFIX = 'fastmcp-bridge/';
 export function isSessionless(req) {
   const version = req.get('mcp-protocol-version');
   return version !== undefined && !HANDSHAKE_VERSIONS.includes(version) && req.get('mcp-session-id') === undefined;
-}
-
-/**
- * A header value as the revision encodes text that is not printable ASCII:
- * `=?base64?<UTF-8 in base64>?=` (MCP 2026-07-28, Basic / Transports,
- * Streamable HTTP), decoded; other values as they are.
- * @param {string | undefined} value
- */
-export function decodeHeaderValue(value) {
-  const encoded = value === undefined ? null : /^=\?base64\?(.*)\?=$/.exec(value);
-  return encoded ? Buffer.from(encoded[1], 'base64').toString('utf8') : value;
 }
 
 /** A rejection: the JSON-RPC error an invalid request gets. */
@@ -419,6 +409,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
         exchanges: new Set(),
         listeners: new Set(),
         subscriptions: new Map(),
+        marks: new ToolMarks(),
         lastActive: Date.now(),
       };
       const opened = upstream;
@@ -553,6 +544,34 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
     stream.send({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { notifications: honored, _meta: meta } });
   }
 
+  /**
+   * Why a `tools/call`'s `Mcp-Param-*` headers disagree with its arguments
+   * (param-headers.js), or null. The marks come from the `tools/list`
+   * results relayed to this client identity; before any, a call with
+   * arguments or such headers lists the tools once (every page, at most
+   * 100), and one the workspace refuses to list is not checked.
+   */
+  async function paramMismatch(upstream, params, req) {
+    const args = params.arguments;
+    const hasHeaders = req.rawHeaders.some((name, i) => i % 2 === 0 && name.toLowerCase().startsWith('mcp-param-'));
+    const hasArgs = args !== null && typeof args === 'object' && Object.keys(args).length > 0;
+    if (!upstream.marks.listed && (hasHeaders || hasArgs)) {
+      try {
+        let cursor;
+        for (let page = 0; page < 100; page += 1) {
+          const text = await upstream.handle.call('tools/list', cursor === undefined ? {} : { cursor }, { raw: true });
+          upstream.marks.learn(text, page === 0);
+          cursor = JSON.parse(text).nextCursor;
+          if (typeof cursor !== 'string') break;
+        }
+      } catch {
+        return null;
+      }
+    }
+    const marks = typeof params.name === 'string' ? upstream.marks.of(params.name) : undefined;
+    return marks ? paramHeaderMismatch(marks, args, req) : null;
+  }
+
   /** Holds the POST until the exchange answers it (or its client goes away). */
   function answered(exchange, reply, res) {
     return new Promise((resolve) => {
@@ -583,6 +602,13 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       return;
     }
     const upstream = await upstreamFor(req, route);
+    if (message.method === 'tools/call') {
+      const why = await paramMismatch(upstream, params, req);
+      if (why) {
+        answerError(res, message.id, CODES.HEADER_MISMATCH, why);
+        return;
+      }
+    }
     const exchange = new Exchange({ workspaceId: req.params.id, method: message.method, principal: principalKey(req), park });
     const done = answered(exchange, reply, res);
     exchange.attach(reply, message.id, token, route.logLevel);
@@ -605,6 +631,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
     };
     try {
       const result = await upstream.handle.call(message.method, upstreamParams(params), options);
+      if (message.method === 'tools/list') upstream.marks.learn(result, params.cursor === undefined);
       await settle({ result });
     } catch (err) {
       if (!(err instanceof BridgeError)) {

@@ -103,6 +103,10 @@ describe('MCP endpoint with the official Python mcp client', () => {
         assert.match(report[key].logs[0], new RegExp(`log ${mode}`));
       });
 
+      it('calls a tool whose arguments the client mirrors in Mcp-Param-* headers', () => {
+        assert.equal(report[key].routed, `zürich/2/${mode}`);
+      });
+
       it("answers the workspace's sampling request through the client's sampling_callback", () => {
         assert.equal(report[key].sample, 'sampled: a haiku');
       });

@@ -179,6 +179,9 @@ async def sessionless_run(url: str, mode: str) -> dict[str, Any]:
         out["progressResult"] = result.structured_content["result"]
         out["progress"] = progress
         out["sample"] = _text(await client.call_tool("sample", {"prompt": "a haiku"}))
+        # The client mirrors the arguments `routed` marks with x-mcp-header in
+        # Mcp-Param-* headers, which the endpoint checks.
+        out["routed"] = _text(await client.call_tool("routed", {"region": "zürich", "shard": 2, "text": mode}))
         out["logResult"] = _text(await client.call_tool("log", {"message": f"log {mode}"}))
         out["logs"] = logs
         tag = f"python-{mode}-{time.time_ns()}"

@@ -181,6 +181,32 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
     assert.equal(bridge.metrics('lab').requests, calls);
   });
 
+  it("checks a tools/call's Mcp-Param-* headers against the arguments its tool marks with x-mcp-header", async () => {
+    const calls = [];
+    const call = async (id, args, headers) => {
+      const response = await modernPost(url, { id, method: 'tools/call', params: { name: 'routed', arguments: args } }, { headers, meta: modernMeta('router') });
+      calls.push(response.status);
+      return response;
+    };
+    // Before any listing of this client's, the endpoint lists the tools itself.
+    const ok = await call(40, { region: 'eu-west', shard: 3 }, { 'mcp-param-region': 'eu-west', 'mcp-param-shard': '3' });
+    assert.equal((await ok.json()).result.content[0].text, 'eu-west/3/');
+    const encoded = await call(41, { region: 'zürich' }, { 'mcp-param-region': `=?base64?${Buffer.from('zürich').toString('base64')}?=` });
+    assert.equal((await encoded.json()).result.content[0].text, 'zürich/0/');
+    const numeric = await call(42, { region: 'x', shard: 7 }, { 'mcp-param-region': 'x', 'mcp-param-shard': '7.0' });
+    assert.equal(numeric.status, 200, 'an integer compares as a number');
+    await numeric.body.cancel();
+    for (const [id, args, headers, reason] of [
+      [43, { region: 'eu' }, {}, /missing/],
+      [44, { region: 'eu' }, { 'mcp-param-region': 'us' }, /does not match/],
+      [45, { region: 'eu' }, { 'mcp-param-region': 'eu', 'mcp-param-shard': '1' }, /shard is absent/],
+      [46, { region: 'eu' }, { 'mcp-param-region': '=?base64?not base64?=' }, /does not match/],
+    ]) {
+      const body = await assertRejected(await call(id, args, headers), 400, id, -32020);
+      assert.match(body.error.message, reason);
+    }
+  });
+
   it('rejects a request without the _meta envelope with 400 Invalid params (-32602)', async () => {
     await assertRejected(await modernPost(url, { id: 6, method: 'tools/list', params: {} }, { meta: null }), 400, 6, -32602);
     const noCapabilities = { 'io.modelcontextprotocol/clientCapabilities': undefined };
