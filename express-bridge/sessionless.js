@@ -97,6 +97,13 @@ const ROUTING_HEADERS = new Set(['mcp-protocol-version', 'mcp-method', 'mcp-name
 /** Logging levels, least severe first (RFC 5424 as MCP names them). */
 const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
+/** The client capability each server request needs. */
+const SERVER_REQUEST_CAPABILITIES = Object.freeze({
+  'sampling/createMessage': 'sampling',
+  'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
+});
+
 /** The prefix of the `requestState` the endpoint hands out. */
 const STATE_PREFIX = 'fastmcp-bridge/';
 
@@ -237,10 +244,11 @@ class Exchange {
   state = null;
   timer = null;
 
-  constructor({ workspaceId, method, principal, park }) {
+  constructor({ workspaceId, method, principal, capabilities, park }) {
     this.workspaceId = workspaceId;
     this.method = method;
     this.principal = principal;
+    this.capabilities = capabilities;
     this.park = park;
   }
 
@@ -266,8 +274,23 @@ class Exchange {
     }
   }
 
-  /** A server request of the workspace: sent to the client in the next InputRequiredResult. */
+  /**
+   * A server request of the workspace: sent to the client in the next
+   * InputRequiredResult. One the client's capabilities do not cover
+   * (`sampling`, `elicitation`, `roots`) ends the call with
+   * `MissingRequiredClientCapability` (-32021) instead.
+   */
   ask(request) {
+    const capability = SERVER_REQUEST_CAPABILITIES[request.method];
+    if (capability !== undefined && !(capability in this.capabilities)) {
+      const error = Object.assign(new Error(`the request needs the client capability ${capability}, which it did not declare (${request.method})`), {
+        rpcCode: CODES.MISSING_REQUIRED_CLIENT_CAPABILITY,
+        data: { requiredCapabilities: { [capability]: {} } },
+      });
+      this.settle({ error });
+      this.controller.abort(error);
+      return Promise.reject(Object.assign(new Error(error.message), { code: CODES.MISSING_REQUIRED_CLIENT_CAPABILITY }));
+    }
     return new Promise((resolve, reject) => {
       const key = `input-${this.#nextKey++}`;
       this.queued.set(key, { request, resolve, reject });
@@ -289,8 +312,9 @@ class Exchange {
     return this.reply.send(message);
   }
 
-  /** The call settled. */
+  /** The call settled; the first outcome counts. */
   settle(outcome) {
+    if (this.outcome) return;
     this.outcome = outcome;
     if (this.reply) this.#deliver();
   }
@@ -326,7 +350,10 @@ class Exchange {
       reply.finish(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${sessionlessResult(this.method, result)}}`);
       return;
     }
-    if (this.controller.signal.aborted && reply.gone) return reply.finish(undefined);
+    if (this.controller.signal.aborted && reply.gone) {
+      reply.finish(undefined);
+      return;
+    }
     const body = rpcErrorFor(id, error);
     reply.finish(body, ERROR_HTTP_STATUS.get(body.error.code) ?? 200);
   }
@@ -609,7 +636,13 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
         return;
       }
     }
-    const exchange = new Exchange({ workspaceId: req.params.id, method: message.method, principal: principalKey(req), park });
+    const exchange = new Exchange({
+      workspaceId: req.params.id,
+      method: message.method,
+      principal: principalKey(req),
+      capabilities: route.capabilities,
+      park,
+    });
     const done = answered(exchange, reply, res);
     exchange.attach(reply, message.id, token, route.logLevel);
     upstream.exchanges.add(exchange);

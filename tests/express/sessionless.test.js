@@ -292,6 +292,15 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
     await assertRejected(again, 400, 13, -32602);
   });
 
+  it('ends a call whose server request needs a capability the client did not declare with 400 MissingRequiredClientCapability (-32021)', async () => {
+    const call = { id: 47, method: 'tools/call', params: { name: 'sample', arguments: { prompt: 'x' } } };
+    const body = await assertRejected(await modernPost(url, call, { meta: modernMeta('no-sampling', {}) }), 400, 47, -32021);
+    assert.deepEqual(body.error.data, { requiredCapabilities: { sampling: {} } });
+    // The endpoint and the client identity's upstream session serve on.
+    const echo = await modernPost(url, { id: 48, method: 'tools/call', params: { name: 'echo', arguments: { text: 'on' } } }, { meta: modernMeta('no-sampling', {}) });
+    assert.equal((await echo.json()).result.content[0].text, 'on');
+  });
+
   it('fails the call, not the endpoint, when the retry lacks an input response', async () => {
     const call = { id: 14, method: 'tools/call', params: { name: 'sample', arguments: { prompt: 'x' } } };
     const meta = modernMeta('sampler', { sampling: {} });
