@@ -112,7 +112,7 @@ describe('MCP endpoint with the official Python mcp client', () => {
       });
 
       it('cancels the call on the workspace when the client cancels it', () => {
-        assert.equal(report[key].serverSawCancellation, true);
+        assert.deepEqual(report[key].cancellation, { completed: false, serverSawCancellation: true });
       });
 
       it('delivers the change notifications a subscriptions/listen stream opted in to, and no others', () => {

@@ -68,9 +68,22 @@ async def _initialize(session: ClientSession, version: str) -> types.InitializeR
     return result
 
 
-async def _cancel_running_call(session: ClientSession, tag: str) -> dict[str, Any]:
-    """Starts a 30 s ``sleep_started`` call, cancels it once it reports that it runs,
-    then asks the server (bounded) whether it saw the cancellation."""
+async def _progress(target: Any) -> dict[str, Any]:
+    """A ``progress`` call of 3 steps on ``target`` (a ``ClientSession`` or a
+    ``Client``): its result and the progress reported to ``progress_callback``."""
+    progress: list[list[Any]] = []
+
+    async def on_progress(value: float, total: float | None, message: str | None) -> None:
+        progress.append([value, total, message])
+
+    result = await target.call_tool("progress", {"steps": 3, "delay": 0.1}, progress_callback=on_progress)
+    return {"progressResult": result.structured_content["result"], "progress": progress}
+
+
+async def _cancel_running_call(session: Any, tag: str) -> dict[str, Any]:
+    """Starts a 30 s ``sleep_started`` call on ``session`` (a ``ClientSession``
+    or a ``Client``), cancels it once it reports that it runs, then asks the
+    server (bounded) whether it saw the cancellation."""
     running = anyio.Event()
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
@@ -120,14 +133,7 @@ async def handshake_run(url: str, version: str) -> dict[str, Any]:
             tools = await session.list_tools()
             out["tools"] = sorted(tool.name for tool in tools.tools)
             out["echo"] = _text(await session.call_tool("echo", {"text": f"hello {version}"}))
-            progress: list[list[Any]] = []
-
-            async def on_progress(value: float, total: float | None, message: str | None) -> None:
-                progress.append([value, total, message])
-
-            result = await session.call_tool("progress", {"steps": 3, "delay": 0.1}, progress_callback=on_progress)
-            out["progressResult"] = result.structured_content["result"]
-            out["progress"] = progress
+            out.update(await _progress(session))
             out["logResult"] = _text(await session.call_tool("log", {"message": f"log {version}"}))
             with anyio.move_on_after(STEP_TIMEOUT):
                 while not logs:
@@ -170,44 +176,14 @@ async def sessionless_run(url: str, mode: str) -> dict[str, Any]:
         out["tools"] = sorted(tool.name for tool in (await client.list_tools()).tools)
         out["echo"] = _text(await client.call_tool("echo", {"text": mode}))
         out["clientName"] = _text(await client.call_tool("client_name", {}))
-        progress: list[list[Any]] = []
-
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
-            progress.append([value, total, message])
-
-        result = await client.call_tool("progress", {"steps": 3, "delay": 0.1}, progress_callback=on_progress)
-        out["progressResult"] = result.structured_content["result"]
-        out["progress"] = progress
+        out.update(await _progress(client))
         out["sample"] = _text(await client.call_tool("sample", {"prompt": "a haiku"}))
         # The client mirrors the arguments `routed` marks with x-mcp-header in
         # Mcp-Param-* headers, which the endpoint checks.
         out["routed"] = _text(await client.call_tool("routed", {"region": "zürich", "shard": 2, "text": mode}))
         out["logResult"] = _text(await client.call_tool("log", {"message": f"log {mode}"}))
         out["logs"] = logs
-        tag = f"python-{mode}-{time.time_ns()}"
-        running = anyio.Event()
-
-        async def on_started(value: float, total: float | None, message: str | None) -> None:
-            running.set()
-
-        async with anyio.create_task_group() as group:
-            scope = anyio.CancelScope()
-
-            async def call() -> None:
-                with scope:
-                    await client.call_tool("sleep_started", {"seconds": 30, "tag": tag}, progress_callback=on_started)
-
-            group.start_soon(call)
-            with anyio.fail_after(STEP_TIMEOUT):
-                await running.wait()
-            scope.cancel()
-        seen = False
-        with anyio.move_on_after(STEP_TIMEOUT):
-            while not seen:
-                seen = tag in (await client.call_tool("cancelled", {})).structured_content["result"]
-                if not seen:
-                    await anyio.sleep(0.1)
-        out["serverSawCancellation"] = seen
+        out["cancellation"] = await _cancel_running_call(client, f"python-{mode}-{time.time_ns()}")
         out["listen"] = await _listen(client)
     return out
 
