@@ -210,6 +210,22 @@ function nativeCallOptions(options) {
   return options;
 }
 
+const FILTER_KEYS = ['workspace', 'method', 'name', 'outcome', 'since', 'until', 'limit', 'cursor'];
+
+/** A request log filter as the native side reads it: times as ms since the epoch. */
+function requestFilterJson(filter) {
+  if (!isPlainObject(filter)) throw bridgeError('INVALID_ARGUMENT', 'request log filter must be an object');
+  checkKeys(filter, new Set(FILTER_KEYS), 'request log filter');
+  const out = {};
+  for (const key of FILTER_KEYS) {
+    let value = filter[key];
+    if (value === undefined || value === null) continue;
+    if (value instanceof Date) value = value.getTime();
+    out[key] = value;
+  }
+  return JSON.stringify(out);
+}
+
 /**
  * Runs one Python FastMCP hub process per workspace and calls it over MCP.
  * Emits `'notification'` with `(workspaceId, message)` for every server
@@ -400,6 +416,36 @@ export class Bridge extends EventEmitter {
   async serverInfo(workspaceId) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     return unwrap(await this.#native.serverInfo(workspaceId));
+  }
+
+  /**
+   * A page of the request log (option `requestLog`), newest first:
+   * `{ entries, cursor }`; pass `cursor` back for the next (older) page,
+   * `null` on the last. Each entry: `{ id, at, workspace, session, method,
+   * name, durationMs, queueMs, outcome, errorCode, requestBytes,
+   * responseBytes, principal, requestBody, responseBody }` (`at` in ms
+   * since the epoch). Reads run off the event loop.
+   * @param {import('./index.js').RequestFilter} [filter]
+   * @throws {BridgeError} `INVALID_ARGUMENT` without a request log or for a bad filter
+   */
+  async requests(filter = {}) {
+    return unwrap(await this.#native.requests(requestFilterJson(filter)));
+  }
+
+  /**
+   * The request log's figures per workspace and tool (or method, for
+   * calls without a name) over the entries matching `filter` (its `limit`
+   * and `cursor` aside; the newest 200,000 at most): `[{ workspace,
+   * method, name, count, errors, errorRate, p50Ms, p95Ms }]`.
+   * @param {import('./index.js').RequestFilter} [filter]
+   */
+  async requestStats(filter = {}) {
+    return unwrap(await this.#native.requestStats(requestFilterJson(filter)));
+  }
+
+  /** Entries the request log dropped because its writer was behind; `null` without a request log. */
+  get requestLogDropped() {
+    return this.#native.requestLogDropped();
   }
 
   /**

@@ -21,6 +21,17 @@ export function principalKey(req) {
 }
 
 /**
+ * The request log's `principal` of a call (a call option of the bridge):
+ * `req.auth` when it is a string or a number.
+ * @param {import('express').Request} req
+ * @returns {{ principal?: string }}
+ */
+export function principalOption(req) {
+  const principal = req.auth;
+  return typeof principal === 'string' || typeof principal === 'number' ? { principal: String(principal) } : {};
+}
+
+/**
  * The limits' middlewares, to run after authentication, in order: requests
  * per second, then requests in flight. Empty when neither is set.
  * @param {{ requestsPerSecond?: number, concurrentRequests?: number, key?: (req: import('express').Request) => string }} limits

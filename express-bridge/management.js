@@ -1,5 +1,5 @@
 // The REST (JSON) management routes: workspaces with their supervision
-// state, lifecycle (start, stop, restart), logs, the bridge's events as
+// state, lifecycle (start, stop, restart), logs, the request log, the bridge's events as
 // server-sent events, health, Prometheus metrics and the OpenAPI document
 // that describes them.
 import { RouterError } from './errors.js';
@@ -142,6 +142,32 @@ export function managementRoutes(router, { bridge, guards, metrics, authorize, e
   router.get('/workspaces/:id/logs', ...workspace, (req, res) => {
     const lines = integerParam(req.query, 'lines', MAX_LOG_LINES, DEFAULT_LOG_LINES);
     res.json({ id: req.params.id, lines: bridge.logs(req.params.id, { lines }) });
+  });
+
+  /** The request log filters of a query: the workspace's, and what the query adds. */
+  function requestFilter(req, paged) {
+    const filter = { workspace: req.params.id };
+    for (const name of ['method', 'name', 'outcome']) {
+      const value = req.query[name];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') {
+        throw new RouterError('INVALID_REQUEST', `${name} must be given once`, { details: { parameter: name } });
+      }
+      filter[name] = value;
+    }
+    for (const name of ['since', 'until', ...(paged ? ['limit', 'cursor'] : [])]) {
+      const value = integerParam(req.query, name, Number.MAX_SAFE_INTEGER, undefined);
+      if (value !== undefined) filter[name] = value;
+    }
+    return filter;
+  }
+
+  router.get('/workspaces/:id/requests', ...workspace, async (req, res) => {
+    res.json(await bridge.requests(requestFilter(req, true)));
+  });
+
+  router.get('/workspaces/:id/requests/stats', ...workspace, async (req, res) => {
+    res.json({ stats: await bridge.requestStats(requestFilter(req, false)) });
   });
 
   router.get('/events', ...common, (req, res) => {

@@ -18,6 +18,7 @@ import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { principalOption } from './limits.js';
 import { isSessionless, SESSIONLESS_PROTOCOL_VERSION, sessionlessEndpoint } from './sessionless.js';
 import { SseStream } from './sse.js';
 
@@ -342,7 +343,13 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     const token = params?._meta?.progressToken;
     // `raw`: the result goes out as the text the workspace wrote, spliced
     // into the response, without a parse and a re-serialization here.
-    const options = { signal: entry.controller.signal, onRequest: (request) => session.relay(request, reply), raw: true };
+    const options = {
+      signal: entry.controller.signal,
+      onRequest: (request) => session.relay(request, reply),
+      raw: true,
+      mcpSession: session.id,
+      ...principalOption(req),
+    };
     if (token !== undefined) {
       params = withoutProgressToken(params);
       options.onProgress = (progress) => {

@@ -48,6 +48,20 @@ const WORKSPACE_ERRORS = {
   404: errorResponse('UNKNOWN_WORKSPACE.'),
 };
 
+/** Query filters of the request log routes. */
+const REQUEST_FILTERS = [
+  ['method', { type: 'string' }, 'Only calls of this JSON-RPC method.'],
+  ['name', { type: 'string' }, 'Only calls of this tool or prompt name, or resource URI.'],
+  ['outcome', { type: 'string', enum: ['ok', 'error', 'cancelled'] }, 'Only calls that ended so.'],
+  ['since', { type: 'integer', minimum: 0 }, 'Only calls made at or after this time, in ms since the epoch.'],
+  ['until', { type: 'integer', minimum: 0 }, 'Only calls made before this time, in ms since the epoch.'],
+].map(([name, schema, description]) => ({ name, in: 'query', required: false, description, schema }));
+
+const LOG_ERRORS = {
+  ...WORKSPACE_ERRORS,
+  400: errorResponse('INVALID_WORKSPACE_ID; INVALID_REQUEST: a malformed query parameter; INVALID_ARGUMENT: the bridge keeps no request log.'),
+};
+
 const workspaceResponse = (description) => ({
   description,
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Workspace' } } },
@@ -79,7 +93,7 @@ export function openApiDocument(serverUrl) {
       title: 'fastmcp-bridge management API',
       version: '0.1.0',
       description:
-        'Workspaces (supervision state, lifecycle, logs), the bridge\'s events, health and metrics of a ' +
+        'Workspaces (supervision state, lifecycle, logs, request log), the bridge\'s events, health and metrics of a ' +
         'fastmcp-bridge Express router. Each workspace also has an MCP ' +
         'streamable HTTP endpoint at /workspaces/{id}/mcp (MCP 2025-06-18 and 2025-11-25, Basic / Transports / ' +
         'Streamable HTTP), which this document does not describe.',
@@ -164,6 +178,60 @@ export function openApiDocument(serverUrl) {
         true,
         'The workspace, ready with a new process.',
       ),
+      '/workspaces/{id}/requests': {
+        get: {
+          operationId: 'getWorkspaceRequests',
+          summary: 'The workspace\'s calls in the request log, newest first',
+          description: 'Needs the bridge option requestLog. Pages go by cursor: pass the cursor of a page to get the next (older) one.',
+          parameters: [
+            ID_PARAMETER,
+            ...REQUEST_FILTERS,
+            { name: 'limit', in: 'query', required: false, description: 'Page size.', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+            { name: 'cursor', in: 'query', required: false, description: 'The cursor of the previous page.', schema: { type: 'integer', minimum: 0 } },
+          ],
+          responses: {
+            200: {
+              description: 'One page.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['entries', 'cursor'],
+                    properties: {
+                      entries: { type: 'array', items: { $ref: '#/components/schemas/RequestEntry' } },
+                      cursor: { type: 'integer', nullable: true, description: 'For the next page; null on the last.' },
+                    },
+                  },
+                },
+              },
+            },
+            ...LOG_ERRORS,
+          },
+        },
+      },
+      '/workspaces/{id}/requests/stats': {
+        get: {
+          operationId: 'getWorkspaceRequestStats',
+          summary: 'Count, error rate and duration percentiles of the workspace\'s calls, per tool (or method)',
+          description: 'Over the matching calls in the request log (the newest 200,000 at most).',
+          parameters: [ID_PARAMETER, ...REQUEST_FILTERS],
+          responses: {
+            200: {
+              description: 'One entry per method and name.',
+              content: {
+                'application/json': {
+                  schema: {
+                    type: 'object',
+                    required: ['stats'],
+                    properties: { stats: { type: 'array', items: { $ref: '#/components/schemas/RequestStats' } } },
+                  },
+                },
+              },
+            },
+            ...LOG_ERRORS,
+          },
+        },
+      },
       '/workspaces/{id}/logs': {
         get: {
           operationId: 'getWorkspaceLogs',
@@ -290,6 +358,40 @@ export function openApiDocument(serverUrl) {
             },
             sessions: { type: 'integer', description: 'Open MCP sessions of its endpoint.' },
             metrics: { $ref: '#/components/schemas/Metrics' },
+          },
+        },
+        RequestEntry: {
+          type: 'object',
+          description: 'One call in the request log.',
+          properties: {
+            id: { type: 'integer', description: 'Increasing; pages go by it.' },
+            at: { type: 'integer', description: 'When the call was made, in ms since the epoch.' },
+            workspace: { type: 'string' },
+            session: { type: 'string', nullable: true, description: 'The MCP session it came on (the endpoint\'s Mcp-Session-Id), if any.' },
+            method: { type: 'string' },
+            name: { type: 'string', nullable: true, description: 'Tool or prompt name, or resource URI.' },
+            durationMs: { type: 'number', description: 'From the call to its settling, queue wait included.' },
+            queueMs: { type: 'number', description: 'Of which in the workspace\'s queue.' },
+            outcome: { type: 'string', enum: ['ok', 'error', 'cancelled'] },
+            errorCode: { type: 'string', nullable: true, description: 'The bridge\'s code (e.g. TIMEOUT) or the server\'s JSON-RPC code.' },
+            requestBytes: { type: 'integer' },
+            responseBytes: { type: 'integer' },
+            principal: { type: 'string', nullable: true },
+            requestBody: { type: 'string', nullable: true, description: 'With captureBodies: the params, redacted and capped.' },
+            responseBody: { type: 'string', nullable: true, description: 'With captureBodies: the result or error, capped.' },
+          },
+        },
+        RequestStats: {
+          type: 'object',
+          properties: {
+            workspace: { type: 'string' },
+            method: { type: 'string' },
+            name: { type: 'string', nullable: true },
+            count: { type: 'integer' },
+            errors: { type: 'integer', description: 'Calls that did not end ok.' },
+            errorRate: { type: 'number' },
+            p50Ms: { type: 'number' },
+            p95Ms: { type: 'number' },
           },
         },
         LogLine: {

@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { BridgeError } from 'fastmcp-bridge';
 
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
-import { principalKey } from './limits.js';
+import { principalKey, principalOption } from './limits.js';
 import { decodeHeaderValue, paramHeaderMismatch, ToolMarks } from './param-headers.js';
 import { SseStream } from './sse.js';
 
@@ -651,6 +651,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       raw: true,
       onRequest: (request) => exchange.ask(request),
       onProgress: (progress) => exchange.progress(progress),
+      ...principalOption(req),
     };
     const started = performance.now();
     let outcome = 'ok';

@@ -110,7 +110,8 @@ describe('management routes', () => {
     assert.equal(document.servers[0].url, '/admin');
     assert.deepEqual(Object.keys(document.paths).sort(), [
       '/events', '/health', '/metrics', '/openapi.json', '/workspaces', '/workspaces/{id}',
-      '/workspaces/{id}/logs', '/workspaces/{id}/restart', '/workspaces/{id}/start', '/workspaces/{id}/stop',
+      '/workspaces/{id}/logs', '/workspaces/{id}/requests', '/workspaces/{id}/requests/stats',
+      '/workspaces/{id}/restart', '/workspaces/{id}/start', '/workspaces/{id}/stop',
     ]);
     assert.deepEqual(
       ['start', 'stop', 'restart'].map((action) => Object.keys(document.paths[`/workspaces/{id}/${action}`])),

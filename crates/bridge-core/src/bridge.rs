@@ -15,6 +15,7 @@ use crate::config::LauncherKind;
 #[cfg(target_os = "linux")]
 use crate::launcher::{ForkLauncher, ForkServers};
 use crate::launcher::{Launcher, LocalProcess};
+use crate::request_log::RequestLog;
 use crate::error::{Error, Result};
 use crate::isolation::Confinement;
 use crate::metrics::MetricsSnapshot;
@@ -69,6 +70,8 @@ pub struct Bridge {
     next_private: std::sync::atomic::AtomicU64,
     /// The uids given to workspaces with `user: 'auto'`, by workspace id.
     uids: Mutex<HashMap<String, u32>>,
+    /// Where every call is recorded, when configured.
+    request_log: Option<Arc<RequestLog>>,
 }
 
 /// Creates a private directory for Unix sockets, readable by this user only.
@@ -129,6 +132,7 @@ impl Bridge {
             .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
         let socket_dir = if uses_unix { private_socket_dir() } else { None };
         let prewarm = config.prewarm;
+        let request_log = config.request_log.clone().map(RequestLog::open).transpose()?;
         let bridge = Bridge {
             workspaces: RwLock::new(HashMap::new()),
             fleet: Arc::new(Fleet::new(config.max_running)),
@@ -144,6 +148,7 @@ impl Bridge {
             private: Mutex::default(),
             next_private: std::sync::atomic::AtomicU64::new(1),
             uids: Mutex::default(),
+            request_log,
         };
         let specs: Vec<(String, WorkspaceSpec)> =
             bridge.config.workspaces.iter().map(|(id, spec)| (id.clone(), spec.clone())).collect();
@@ -202,6 +207,7 @@ impl Bridge {
             handlers,
             self.sink.clone(),
             Arc::downgrade(&self.fleet),
+            self.request_log.clone(),
         ))
     }
 
@@ -471,5 +477,15 @@ impl Bridge {
         if let Some(dir) = &self.socket_dir {
             let _ = std::fs::remove_dir_all(dir);
         }
+        if let Some(log) = &self.request_log {
+            // Writes what is pending; a blocking join of the writer thread.
+            let log = log.clone();
+            let _ = tokio::task::spawn_blocking(move || log.close()).await;
+        }
+    }
+
+    /// The request log, when [`BridgeConfig::request_log`] is set.
+    pub fn request_log(&self) -> Option<&Arc<RequestLog>> {
+        self.request_log.as_ref()
     }
 }

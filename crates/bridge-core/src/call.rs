@@ -77,4 +77,17 @@ pub struct CallOptions {
     /// Answers server requests that arrive in the context of this call (on
     /// its response stream); others go to the session's handler.
     pub on_request: Option<RequestHandler>,
+    /// What the request log records of the caller.
+    pub tags: CallTags,
+}
+
+/// What the request log ([`crate::request_log`]) records of a call's
+/// caller, beyond the call itself.
+#[derive(Default, Clone, Debug)]
+pub struct CallTags {
+    /// The downstream principal (the Express endpoint's `req.auth`).
+    pub principal: Option<String>,
+    /// The MCP session the call came on, as the caller names it (the
+    /// Express endpoint's `Mcp-Session-Id`).
+    pub session: Option<String>,
 }

@@ -51,6 +51,9 @@ pub struct BridgeConfig {
     /// Children each fork server keeps forked ahead (the warm pool; see
     /// [`crate::launcher::fork`]). Default: 0.
     pub prewarm: usize,
+    /// Records every call in SQLite; see [`crate::request_log`]. Default:
+    /// off.
+    pub request_log: Option<crate::request_log::RequestLogConfig>,
 }
 
 impl Default for BridgeConfig {
@@ -67,6 +70,7 @@ impl Default for BridgeConfig {
             limits: Limits::default(),
             isolation: Isolation::default(),
             prewarm: 0,
+            request_log: None,
         }
     }
 }

@@ -43,6 +43,7 @@ pub mod pending;
 pub mod process;
 pub mod protocol;
 pub mod queue;
+pub mod request_log;
 pub mod session;
 pub mod supervisor;
 pub mod transport;

@@ -39,6 +39,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bridge_core::jsonrpc::Params;
+use bridge_core::call::CallTags;
 use bridge_core::{CallOptions, Error, Priority, Progress};
 use napi::bindgen_prelude::Either;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -256,6 +257,10 @@ where
         cancel,
         on_progress: on_progress_core,
         on_request: on_request.map(call_request_handler),
+        tags: CallTags {
+            principal: options.principal.clone(),
+            session: options.mcpSession.clone(),
+        },
     };
     let call = make(params, call_options);
     let cancels = cancels.clone();

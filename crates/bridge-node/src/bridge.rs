@@ -246,6 +246,36 @@ impl NativeBridge {
         json_outcome(self.inner.metrics(&workspace_id))
     }
 
+    /// JSON text of a page of the request log (`{ entries, cursor }`),
+    /// newest first; `filter_json`: the JS filter, times in ms.
+    #[napi]
+    pub async fn requests(&self, filter_json: String) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(read_log(move || {
+            let filter = request_filter(&filter_json)?;
+            request_log(&bridge)?.query(&filter)
+        })
+        .await)
+    }
+
+    /// JSON text of the request log's figures per workspace and tool.
+    #[napi]
+    pub async fn request_stats(&self, filter_json: String) -> Outcome {
+        let bridge = self.inner.clone();
+        json_outcome(read_log(move || {
+            let filter = request_filter(&filter_json)?;
+            request_log(&bridge)?.stats(&filter)
+        })
+        .await)
+    }
+
+    /// Entries the request log dropped because its writer was behind;
+    /// `null` without a request log.
+    #[napi]
+    pub fn request_log_dropped(&self) -> Option<f64> {
+        self.inner.request_log().map(|log| log.dropped() as f64)
+    }
+
     /// Whether `workspace_id` is configured.
     #[napi]
     pub fn has_workspace(&self, workspace_id: String) -> bool {
@@ -269,4 +299,63 @@ impl NativeBridge {
         let bridge = self.inner.clone();
         bridge.close().await;
     }
+}
+
+/// The bridge's request log, or `INVALID_ARGUMENT` without one.
+fn request_log(bridge: &bridge_core::Bridge) -> Result<&std::sync::Arc<bridge_core::request_log::RequestLog>, Error> {
+    bridge
+        .request_log()
+        .ok_or_else(|| Error::InvalidArgument("the bridge keeps no request log: set the requestLog option".into()))
+}
+
+/// Runs a read of the request log off the runtime's threads (SQLite blocks).
+async fn read_log<T: Send + 'static>(read: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .unwrap_or_else(|e| Err(Error::InvalidArgument(format!("request log read failed: {e}"))))
+}
+
+/// The core filter of the JS one (`{ workspace, method, name, outcome,
+/// since, until, limit, cursor }`, times in ms since the Unix epoch).
+fn request_filter(json: &str) -> Result<bridge_core::request_log::RequestFilter, Error> {
+    use bridge_core::request_log::{Outcome as LogOutcome, RequestFilter, MAX_PAGE};
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Filter {
+        workspace: Option<String>,
+        method: Option<String>,
+        name: Option<String>,
+        outcome: Option<String>,
+        since: Option<f64>,
+        until: Option<f64>,
+        limit: Option<f64>,
+        cursor: Option<f64>,
+    }
+    let bad = |what: String| Error::InvalidArgument(format!("request log filter: {what}"));
+    let filter: Filter = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    let whole = |value: Option<f64>, name: &str| -> Result<Option<i64>, Error> {
+        match value {
+            None => Ok(None),
+            Some(n) if n.fract() == 0.0 && n.abs() <= 9_007_199_254_740_992.0 => Ok(Some(n as i64)),
+            Some(n) => Err(bad(format!("{name} must be a whole number, got {n}"))),
+        }
+    };
+    let limit = whole(filter.limit, "limit")?;
+    if limit.is_some_and(|l| l < 1 || l as usize > MAX_PAGE) {
+        return Err(bad(format!("limit must be 1 to {MAX_PAGE}")));
+    }
+    let outcome = filter
+        .outcome
+        .map(|o| LogOutcome::parse(&o).ok_or_else(|| bad(format!("outcome must be 'ok', 'error' or 'cancelled', got {o:?}"))))
+        .transpose()?;
+    Ok(RequestFilter {
+        workspace: filter.workspace,
+        method: filter.method,
+        name: filter.name,
+        outcome,
+        since: whole(filter.since, "since")?,
+        until: whole(filter.until, "until")?,
+        limit: limit.map(|l| l as usize),
+        cursor: whole(filter.cursor, "cursor")?,
+    })
 }

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use bridge_core::request_log::RequestLogConfig;
 use bridge_core::{BridgeConfig, Isolation, Limits, User, WorkspaceSpec};
 use napi::bindgen_prelude::{FromNapiValue, Object, Unknown};
 use napi::{Env, JsValue, ValueType};
@@ -277,7 +278,41 @@ options! {
         /// BENCHMARKS.md). Each idle pooled child holds 1-2 MiB of its own
         /// (USS). Default: 0.
         prewarm: Option<f64>,
+        /// Records every call in SQLite (`bridge.requests()`). Default: off.
+        requestLog: Option<RequestLogOptions>,
     } limits
+}
+
+/// The request log: every call the bridge makes (`bridge.call`,
+/// sessions, the Express endpoint), recorded when it settles, in SQLite
+/// (WAL). The call path never waits on the disk: entries go to a writer
+/// thread through a bounded queue (16,384), are written in transactions
+/// of up to 512 entries or 100 ms, and are dropped (and counted) when it
+/// is full. A killed process loses at most the entries of the last
+/// 100 ms and those queued, never the file.
+#[napi(object)]
+pub struct RequestLogOptions {
+    /// The SQLite file, created when missing, or `':memory:'`. Required.
+    pub path: String,
+    /// The oldest rows beyond this many are deleted (checked at most
+    /// once a second). Default: no limit.
+    pub maxRows: Option<f64>,
+    /// Rows older than this are deleted, in ms. Default: no limit.
+    pub maxAgeMs: Option<f64>,
+    /// Keep each call's params and result (or error), each cut to
+    /// `maxBodyBytes`. Default: false.
+    pub captureBodies: Option<bool>,
+    /// Cap on a captured body, in bytes. Default: 4096.
+    pub maxBodyBytes: Option<f64>,
+    /// Names whose values a captured request body shows as
+    /// `"[redacted]"`, at any depth of the params (e.g. `['password',
+    /// 'token']`). Default: none.
+    pub redact: Option<Vec<String>>,
+}
+
+impl RequestLogOptions {
+    /// The option names, as JS spells them.
+    pub const KEYS: &'static [&'static str] = &["path", "maxRows", "maxAgeMs", "captureBodies", "maxBodyBytes", "redact"];
 }
 
 options! {
@@ -420,6 +455,9 @@ fn absolute(path: &str) -> PathBuf {
 pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeConfig> {
     known_keys(object, BridgeOptions::KEYS, "Bridge options")?;
     known_isolation_keys(object, "Bridge options")?;
+    if let Ok(Some(log)) = object.get::<Object>("requestLog") {
+        known_keys(&log, RequestLogOptions::KEYS, "Bridge options: requestLog")?;
+    }
     let workspaces = object.get::<Unknown>("workspaces")?;
     match workspaces.as_ref().map(Unknown::get_type).transpose()? {
         None | Some(ValueType::Undefined | ValueType::Object) => {}
@@ -458,6 +496,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
         limits: options.limits(wherein)?,
         isolation: isolation(options.isolation.as_ref(), wherein)?,
         prewarm: whole!(options, prewarm, wherein).unwrap_or(defaults.prewarm),
+        request_log: options.requestLog.as_ref().map(|log| request_log(log, wherein)).transpose()?,
     };
     config.validate().map_err(refused)?;
     Ok(config)
@@ -525,6 +564,11 @@ options! {
         /// Cap on the whole call in ms, however often progress resets the
         /// timeout. Default: none.
         maxTotalTimeoutMs: Option<f64>,
+        /// The downstream principal, for the request log. Default: none.
+        principal: Option<String>,
+        /// The MCP session the call came on as the caller names it, for
+        /// the request log. Default: none.
+        mcpSession: Option<String>,
     }
 }
 
@@ -533,4 +577,20 @@ options! {
 #[napi]
 pub fn native_call_option_keys() -> Vec<&'static str> {
     NativeCallOptions::KEYS.to_vec()
+}
+
+/// The core's request log options of the JS `requestLog`.
+fn request_log(options: &RequestLogOptions, wherein: &str) -> napi::Result<RequestLogConfig> {
+    let wherein = format!("{wherein}: requestLog");
+    if options.path.is_empty() {
+        return Err(invalid(format!("{wherein}: path must be a file path or ':memory:'")));
+    }
+    Ok(RequestLogConfig {
+        path: options.path.clone(),
+        max_rows: whole(options.maxRows, "maxRows", &wherein)?,
+        max_age: whole(options.maxAgeMs, "maxAgeMs", &wherein)?.map(std::time::Duration::from_millis),
+        capture_bodies: options.captureBodies.unwrap_or(false),
+        max_body_bytes: whole::<u64>(options.maxBodyBytes, "maxBodyBytes", &wherein)?.unwrap_or(0) as usize,
+        redact: options.redact.clone().unwrap_or_default(),
+    })
 }

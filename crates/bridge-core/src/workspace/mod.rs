@@ -39,6 +39,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
+use crate::call::CallTags;
+use crate::request_log::{self, Record, RequestLog};
 use crate::fleet::Fleet;
 use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
@@ -84,6 +86,11 @@ pub struct Workspace {
     /// notifications go to each of them (see [`Workspace::session`]).
     shared_listeners: Arc<Mutex<Vec<(u64, NotificationHandler)>>>,
     next_listener: AtomicU64,
+    /// Where its calls are recorded, when the bridge keeps a request log.
+    request_log: Option<Arc<RequestLog>>,
+    /// Its id in the request log: a per-client session's process
+    /// (`<id>~<n>`) is logged under its workspace's id.
+    log_name: String,
 }
 
 /// What a workspace's default session declares and where server messages
@@ -106,6 +113,7 @@ impl Workspace {
         handlers: Handlers,
         events: EventSink,
         fleet: Weak<Fleet>,
+        request_log: Option<Arc<RequestLog>>,
     ) -> Self {
         let transport = command.transport;
         let logs = LogBuffer::new(limits.log_lines);
@@ -132,6 +140,7 @@ impl Workspace {
             events,
             logs.clone(),
         );
+        let log_name = id.split('~').next().unwrap_or(&id).to_owned();
         Workspace {
             id,
             limits,
@@ -146,6 +155,8 @@ impl Workspace {
             fleet,
             shared_listeners,
             next_listener: AtomicU64::new(1),
+            log_name,
+            request_log,
         }
     }
 
@@ -284,16 +295,29 @@ impl Workspace {
         };
         let this = self.clone();
         let method = method.to_owned();
+        let logged = self.request_log.as_ref().map(|log| Logged::new(log, &method, params.as_ref(), &options.tags));
         async move {
+            // Set when the call leaves the queue (µs from its start).
+            let waited = AtomicU64::new(u64::MAX);
             // Boxed: the request path's state is several KiB (about 7 in
             // this version), which would otherwise be moved with the
             // call's future at every hand-over (into a task, into a join)
             // and allocated even for a call that fails before it.
             let result = match admitted {
-                Ok(acquire) => Box::pin(Self::call_inner(&this, session, &method, params, options, started, acquire)).await,
+                Ok(acquire) => {
+                    Box::pin(Self::call_inner(&this, session, &method, params, options, started, acquire, &waited)).await
+                }
                 Err(e) => Err(e),
             };
-            this.metrics.settled(result.as_ref().map(|_| ()), started.elapsed());
+            let elapsed = started.elapsed();
+            this.metrics.settled(result.as_ref().map(|_| ()), elapsed);
+            if let (Some(logged), Some(log)) = (logged, &this.request_log) {
+                let queue = match waited.load(Ordering::Relaxed) {
+                    u64::MAX => elapsed,
+                    micros => Duration::from_micros(micros),
+                };
+                logged.finish(log, &this.log_name, method, &result, elapsed, queue);
+            }
             result
         }
     }
@@ -306,6 +330,7 @@ impl Workspace {
         options: CallOptions,
         started: Instant,
         acquire: crate::queue::Acquire,
+        waited: &AtomicU64,
     ) -> Result<Box<RawValue>> {
         let cancel = options.cancel.clone().unwrap_or_default();
         let timeout = options.timeout.unwrap_or(self.limits.timeout);
@@ -328,6 +353,7 @@ impl Workspace {
             permit = acquire => permit,
             e = interrupted(&deadline) => return Err(e),
         };
+        waited.store(u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX - 1), Ordering::Relaxed);
 
         // One id and one encoding for every attempt: a request is sent again
         // only when it surely never reached the server. Encoded on the first
@@ -742,5 +768,56 @@ mod tests {
         assert!(params.get("inputResponses").is_none());
         assert_eq!(params["requestState"], "s2");
         assert_eq!(params["name"], "t");
+    }
+}
+
+/// What the request log keeps of a call from before it is made.
+struct Logged {
+    started: std::time::SystemTime,
+    tags: CallTags,
+    name: Option<String>,
+    request_bytes: usize,
+    request_body: Option<String>,
+}
+
+impl Logged {
+    fn new(log: &RequestLog, method: &str, params: Option<&Params>, tags: &CallTags) -> Logged {
+        let text: Option<std::borrow::Cow<'_, str>> = params.map(|params| match params {
+            Params::Raw(raw) => std::borrow::Cow::Borrowed(raw.get()),
+            Params::Value(value) => std::borrow::Cow::Owned(value.to_string()),
+        });
+        let text = text.as_deref();
+        Logged {
+            started: std::time::SystemTime::now(),
+            tags: tags.clone(),
+            name: text.and_then(|t| request_log::named(method, t)),
+            request_bytes: text.map_or(0, str::len),
+            request_body: text.filter(|_| log.captures_bodies()).map(|t| log.request_body(t)),
+        }
+    }
+
+    fn finish(self, log: &RequestLog, workspace: &str, method: String, result: &Result<Box<RawValue>>, duration: Duration, queue: Duration) {
+        let (outcome, error_code) = Record::outcome_of(result);
+        let response_bytes = result.as_ref().map_or(0, |r| r.get().len());
+        let response_body = log.captures_bodies().then(|| match result {
+            Ok(raw) => log.body(raw.get()),
+            Err(e) => log.body(&json!({ "code": e.rpc_code(), "message": e.to_string(), "data": e.data() }).to_string()),
+        });
+        log.record(Record {
+            started: self.started,
+            workspace: workspace.to_owned(),
+            session: self.tags.session,
+            method,
+            name: self.name,
+            duration: duration.min(Duration::from_secs(u64::from(u32::MAX))),
+            queue: queue.min(duration),
+            outcome,
+            error_code,
+            request_bytes: self.request_bytes,
+            response_bytes,
+            principal: self.tags.principal,
+            request_body: self.request_body,
+            response_body,
+        });
     }
 }
