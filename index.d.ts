@@ -294,6 +294,71 @@ export interface WorkspaceStatus {
   ussBytes?: number;
 }
 
+/** Filters of {@link Bridge.requests} and {@link Bridge.requestStats}; every one optional. */
+export interface RequestFilter {
+  workspace?: string;
+  /** JSON-RPC method, e.g. `'tools/call'`. */
+  method?: string;
+  /** Tool or prompt name, or resource URI. */
+  name?: string;
+  outcome?: RequestOutcome;
+  /** Calls made at or after this time (a Date, or ms since the epoch). */
+  since?: Date | number;
+  /** Calls made before this time. */
+  until?: Date | number;
+  /** Page size, 1-1000. Default: 100. */
+  limit?: number;
+  /** The `cursor` of the previous page: older entries. */
+  cursor?: number;
+}
+
+/** How a call ended: a result, an error, or aborted by its caller. */
+export type RequestOutcome = 'ok' | 'error' | 'cancelled';
+
+/** One call in the request log. */
+export interface RequestEntry {
+  /** Increasing; pages go by it. */
+  id: number;
+  /** When the call was made, in ms since the epoch. */
+  at: number;
+  workspace: string;
+  /** The MCP session it came on, as the caller named it (`mcpSession`; the Express endpoint's `Mcp-Session-Id`). */
+  session: string | null;
+  method: string;
+  /** Tool or prompt name (`tools/call`, `prompts/get`), or resource URI (`resources/read`). */
+  name: string | null;
+  /** From the call to its settling, queue wait included, in ms. */
+  durationMs: number;
+  /** Of which waiting in the workspace's queue, in ms. */
+  queueMs: number;
+  outcome: RequestOutcome;
+  /** The bridge's code (`'TIMEOUT'`, `'ABORTED'`, ...) or the server's JSON-RPC code as text (`'-32601'`). */
+  errorCode: string | null;
+  /** Bytes of the params sent and of the result received. */
+  requestBytes: number;
+  responseBytes: number;
+  /** The caller's `principal` (the Express endpoint: `req.auth`). */
+  principal: string | null;
+  /** With `captureBodies`: the params (redacted) and the result or error, each capped at `maxBodyBytes`. */
+  requestBody: string | null;
+  responseBody: string | null;
+}
+
+/** Figures of one workspace and tool (or method, for calls without a name) in the request log. */
+export interface RequestStats {
+  workspace: string;
+  method: string;
+  name: string | null;
+  count: number;
+  /** Calls that did not end `ok`. */
+  errors: number;
+  /** `errors / count`. */
+  errorRate: number;
+  /** Duration percentiles (nearest rank), in ms. */
+  p50Ms: number;
+  p95Ms: number;
+}
+
 /** One output line of a workspace process. */
 export interface LogLine {
   /** When it was read, in ms since the epoch. */
@@ -435,6 +500,23 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   logs(workspaceId: string, options?: { lines?: number }): LogLine[];
   /** The last supervision events (at most 500), of one workspace or all, oldest first. */
   events(workspaceId?: string): BridgeEvent[];
+
+  /**
+   * A page of the request log (option `requestLog`), newest first; pass
+   * `cursor` back for the next (older) page, `null` on the last. Reads run
+   * off the event loop.
+   * @throws {BridgeError} `INVALID_ARGUMENT` without a request log or for a bad filter.
+   */
+  requests(filter?: RequestFilter): Promise<{ entries: RequestEntry[]; cursor: number | null }>;
+  /**
+   * Count, error rate and duration percentiles per workspace and tool (or
+   * method) of the entries matching `filter` (`limit` and `cursor` aside;
+   * the newest 200,000 at most).
+   * @throws {BridgeError} `INVALID_ARGUMENT` without a request log or for a bad filter.
+   */
+  requestStats(filter?: RequestFilter): Promise<RequestStats[]>;
+  /** Entries the request log dropped because its writer was behind; `null` without a request log. */
+  readonly requestLogDropped: number | null;
 
   /** Starts a workspace's process now (it would start on its first call). */
   start(workspaceId: string): Promise<void>;

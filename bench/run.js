@@ -20,15 +20,16 @@
 // - variants: bridge.call() over http against bench/echo-workspace as
 //   configured by default (one tokio worker thread), with protocol
 //   'sessionless' (MCP 2026-07-28), and with two tokio worker threads
-//   (TOKIO_WORKER_THREADS=2); default and two workers also against the bare
-//   server of the ceiling phase, concurrency 64.
+//   (TOKIO_WORKER_THREADS=2), and with the request log on (a SQLite file);
+//   default, two workers and the request log also against the bare server
+//   of the ceiling phase, concurrency 64.
 // - napi: the N-API crossing cost (bench/napi.js).
 // - criterion: the core path without I/O (cargo bench, core_path).
 // Every measurement runs in a fresh child process with a fresh server
 // process; clients are interleaved within a round (the order rotates each
 // round) and the report gives medians over rounds.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -265,10 +266,15 @@ async function main() {
 
   if (phases.has('variants')) {
     const loadBefore = load();
+    // `request log`: every call recorded in a SQLite file of the run's own
+    // (option requestLog), removed after the phase.
+    const logBase = path.join(os.tmpdir(), `fastmcp-bridge-bench-requests-${process.pid}-`);
+    let logFiles = 0;
     const variants = {
-      default: {},
-      sessionless: { workspace: { protocol: 'sessionless' } },
-      '2 workers': { env: { TOKIO_WORKER_THREADS: '2' } },
+      default: () => ({}),
+      sessionless: () => ({ workspace: { protocol: 'sessionless' } }),
+      '2 workers': () => ({ env: { TOKIO_WORKER_THREADS: '2' } }),
+      'request log': () => ({ bridgeOptions: { requestLog: { path: `${logBase}${++logFiles}.db` } } }),
     };
     const names = Object.keys(variants);
     const fastmcp = await interleaved('variants', names, (name) => ({
@@ -277,15 +283,18 @@ async function main() {
       python: hubPython,
       ...TRANSPORTS,
       payload: undefined,
-      ...variants[name],
+      ...variants[name](),
     }));
-    const ceilingNames = ['default', '2 workers'];
+    const ceilingNames = ['default', '2 workers', 'request log'];
     const ceiling = await interleaved('variants (ceiling)', ceilingNames, (name) => ({
       client: 'bridge',
       python: bareHub,
       ...CEILING,
-      ...variants[name],
+      ...variants[name](),
     }));
+    for (const file of readdirSync(os.tmpdir())) {
+      if (path.join(os.tmpdir(), file).startsWith(logBase)) rmSync(path.join(os.tmpdir(), file), { force: true });
+    }
     report.results.variants = { fastmcp, ceiling };
     report.load = { ...report.load, variants: [loadBefore, load()] };
     out.push(`## Variants: bridge.call() over http, by configuration (${rounds} rounds, medians, min-max in parentheses)\n`);

@@ -1,6 +1,6 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
-import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type RequestOutcome, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
 import type * as native from '../../native.js';
 import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
 import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
@@ -70,6 +70,13 @@ async function main(): Promise<void> {
   const failure = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/nope')).json()) as RestError;
   void [pid, view.state satisfies WorkspaceState, logs.lines[0]?.stream, failure.error.code];
   await admin.close();
+  const logged = new Bridge({ workspaces: {}, requestLog: { path: ':memory:', maxRows: 1000, captureBodies: true, redact: ['password'] } });
+  await logged.call('alpha', 'tools/call', { name: 'echo', arguments: {} }, { principal: 'alice', mcpSession: 's-1' });
+  const page = await logged.requests({ workspace: 'alpha', outcome: 'error', since: new Date(), limit: 10 });
+  const older = await logged.requests({ cursor: page.cursor ?? undefined });
+  const figures = await logged.requestStats({ method: 'tools/call' });
+  void [page.entries[0]?.durationMs, page.entries[0]?.outcome satisfies RequestOutcome | undefined, older.cursor, figures[0]?.p95Ms, logged.requestLogDropped];
+  await logged.close();
   await bridge.close();
   void [status, states, lines, p99];
 }
