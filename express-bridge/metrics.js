@@ -140,6 +140,17 @@ function createState(bridge) {
       for (const id of bridge.workspaceIds) this.set({ workspace: id }, sessionCount(id));
     },
   });
+  if (bridge.requestLogDropped !== null) {
+    new client.Counter({
+      name: 'fastmcp_bridge_request_log_dropped_total',
+      help: 'Calls the request log did not record because its writer was behind (docs/request-log.md).',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(bridge.requestLogDropped ?? 0);
+      },
+    });
+  }
   const duration = new client.Histogram({
     name: 'fastmcp_bridge_mcp_request_duration_seconds',
     help: 'Time from an MCP request reaching the endpoint to its response, by method and outcome (ok, error, cancelled).',

@@ -193,6 +193,8 @@ describe('request log through the Express router', () => {
     );
     const stats = await (await fetch(`${server.base}/workspaces/lab/requests/stats?method=tools%2Fcall`, { headers: auth })).json();
     assert.deepEqual(stats.stats.map((s) => [s.name, s.count]), [['echo', 1]]);
+    const metrics = await (await fetch(`${server.base}/metrics`, { headers: auth })).text();
+    assert.match(metrics, /^fastmcp_bridge_request_log_dropped_total 0$/m);
     const bad = await fetch(`${server.base}/workspaces/lab/requests?limit=-1`, { headers: auth });
     assert.equal(bad.status, 400);
     assert.equal((await bad.json()).error.code, 'INVALID_REQUEST');
