@@ -4,41 +4,43 @@
 //!
 //! # Theory of operation
 //!
-//! The call path never waits on the disk: [`RequestLog::record`] hands the
-//! entry to a bounded channel (`try_send`) and returns; when the channel is
-//! full the entry is dropped and counted ([`RequestLog::dropped`], a `warn`
-//! log on the first drop and every 1,000th). One writer thread takes the
-//! entries and writes them in batched transactions: a batch ends after
-//! [`BATCH_ROWS`] entries or [`BATCH_MS`] ms, whichever comes first. The
+//! The call path never waits on the disk: [`RequestLog::record`] appends the
+//! entry to a bounded list under a lock and returns, waking nobody; when the
+//! list holds [`QUEUE_CAPACITY`] entries a new one is dropped and counted
+//! ([`RequestLog::dropped`], a `warn` log on the first drop and every
+//! 1,000th). One writer thread takes the whole list every [`BATCH_MS`] ms
+//! (at once for a flush or close) and writes it in one transaction. The
 //! database is in WAL mode with `synchronous = NORMAL`: a committed batch
 //! survives the process being killed (SIGKILL), which loses at most the
-//! entries of the batch being gathered (up to [`BATCH_MS`] ms of calls) and
-//! those still in the channel, and never leaves a corrupt file. Retention
-//! (by row count and by age) runs at most once a second, after a batch.
+//! entries of the last [`BATCH_MS`] ms (those not yet taken, and those of
+//! a batch being written), and never leaves a corrupt file. Retention (by
+//! row count and by age) runs at most once a second, after a batch.
+//!
+//! A bounded channel woke the writer for each entry (a futex wake, and the
+//! writer's wake-up, per call); measured in BENCHMARKS.md, that cost more
+//! than writing the rows.
 //!
 //! Reads ([`RequestLog::query`], [`RequestLog::stats`]) go through a
 //! connection of their own, which WAL lets read while the writer writes;
 //! `:memory:` has one connection, shared under a lock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 
-/// Most entries written in one transaction.
-pub const BATCH_ROWS: usize = 512;
-/// Longest an entry waits in a batch before the batch is written, in ms.
+/// How often the writer takes the entries recorded since it last did, in ms.
 pub const BATCH_MS: u64 = 100;
-/// Entries the channel to the writer holds before new ones are dropped.
-pub const CHANNEL_CAPACITY: usize = 16_384;
+/// Entries waiting for the writer before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 65_536;
 /// Default cap on a captured body, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4096;
 /// Most entries one [`RequestLog::query`] page returns.
@@ -225,18 +227,30 @@ pub struct RequestStats {
     pub p95_ms: f64,
 }
 
-enum Message {
-    Record(Box<Record>),
-    /// Answered once every entry sent before it is written.
-    Flush(mpsc::Sender<()>),
+/// What the call path and the writer share.
+#[derive(Default)]
+struct Queue {
+    /// Entries not yet taken by the writer.
+    entries: Mutex<Vec<Record>>,
+    /// Flush waiters, and whether the log is closing; the writer waits on
+    /// `wake` between batches.
+    control: Mutex<Control>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Control {
+    /// Each answered once every entry recorded before it is written.
+    flushes: Vec<mpsc::Sender<()>>,
+    closing: bool,
 }
 
 /// The request log of a bridge. See the module docs.
 pub struct RequestLog {
-    tx: Mutex<Option<SyncSender<Message>>>,
+    queue: Arc<Queue>,
     reader: Arc<Mutex<Connection>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    dropped: Arc<AtomicU64>,
+    dropped: AtomicU64,
     config: RequestLogConfig,
 }
 
@@ -291,21 +305,22 @@ impl RequestLog {
             reader.busy_timeout(Duration::from_secs(5)).map_err(sql_error)?;
             Arc::new(Mutex::new(reader))
         };
-        let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
+        let queue = Arc::new(Queue::default());
         let retention = Retention {
             max_rows: config.max_rows,
             max_age: config.max_age,
             last: None,
         };
+        let shared = queue.clone();
         let thread = std::thread::Builder::new()
             .name("fastmcp-bridge-request-log".into())
-            .spawn(move || write_loop(&writer, &rx, retention))
+            .spawn(move || write_loop(&writer, &shared, retention))
             .map_err(|e| Error::InvalidArgument(format!("request log: writer thread: {e}")))?;
         Ok(Arc::new(RequestLog {
-            tx: Mutex::new(Some(tx)),
+            queue,
             reader,
             writer: Mutex::new(Some(thread)),
-            dropped: Arc::default(),
+            dropped: AtomicU64::new(0),
             config,
         }))
     }
@@ -346,19 +361,19 @@ impl RequestLog {
     /// Records a settled call without waiting: dropped (and counted) when
     /// the writer is this far behind.
     pub fn record(&self, record: Record) {
-        let tx = self.tx.lock().clone();
-        let Some(tx) = tx else {
-            return;
-        };
-        match tx.try_send(Message::Record(Box::new(record))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped == 1 || dropped % 1000 == 0 {
-                    tracing::warn!(dropped, "request log writer behind; entries dropped");
+        {
+            let mut entries = self.queue.entries.lock();
+            if entries.len() < QUEUE_CAPACITY {
+                if entries.capacity() == 0 {
+                    entries.reserve(1024);
                 }
+                entries.push(record);
+                return;
             }
-            Err(TrySendError::Disconnected(_)) => {}
+        }
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        if dropped == 1 || dropped % 1000 == 0 {
+            tracing::warn!(dropped, "request log writer behind; entries dropped");
         }
     }
 
@@ -369,19 +384,23 @@ impl RequestLog {
 
     /// Waits until every entry recorded before the call is written.
     pub fn flush(&self) {
-        let tx = self.tx.lock().clone();
-        if let Some(tx) = tx {
-            let (done, written) = mpsc::channel();
-            if tx.send(Message::Flush(done)).is_ok() {
-                let _ = written.recv();
+        let (done, written) = mpsc::channel();
+        {
+            let mut control = self.queue.control.lock();
+            if control.closing {
+                return;
             }
+            control.flushes.push(done);
         }
+        self.queue.wake.notify_one();
+        let _ = written.recv();
     }
 
-    /// Writes what is pending and stops the writer; later records are
-    /// ignored. Idempotent.
+    /// Writes what is pending and stops the writer; entries recorded later
+    /// are not written. Idempotent.
     pub fn close(&self) {
-        self.tx.lock().take();
+        self.queue.control.lock().closing = true;
+        self.queue.wake.notify_one();
         if let Some(thread) = self.writer.lock().take() {
             let _ = thread.join();
         }
@@ -589,55 +608,35 @@ fn epoch_ms(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn write_loop(db: &Mutex<Connection>, rx: &Receiver<Message>, mut retention: Retention) {
-    let mut batch: Vec<Box<Record>> = Vec::with_capacity(BATCH_ROWS);
-    let mut flushes: Vec<mpsc::Sender<()>> = Vec::new();
+fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
     loop {
-        // Wait for the first entry of a batch, then gather for BATCH_MS.
-        let first = match rx.recv() {
-            Ok(message) => message,
-            Err(_) => return,
+        let (flushes, closing) = {
+            let mut control = queue.control.lock();
+            if control.flushes.is_empty() && !control.closing {
+                queue.wake.wait_for(&mut control, Duration::from_millis(BATCH_MS));
+            }
+            (std::mem::take(&mut control.flushes), control.closing)
         };
-        let deadline = Instant::now() + Duration::from_millis(BATCH_MS);
-        let mut next = Some(first);
-        let mut closed = false;
-        while let Some(message) = next.take() {
-            match message {
-                Message::Record(record) => batch.push(record),
-                Message::Flush(done) => {
-                    flushes.push(done);
-                    break;
-                }
-            }
-            if batch.len() >= BATCH_ROWS {
-                break;
-            }
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(message) => next = Some(message),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => closed = true,
-            }
-        }
+        let batch = std::mem::take(&mut *queue.entries.lock());
         {
             let mut db = db.lock();
             if !batch.is_empty() {
                 if let Err(e) = write_batch(&mut db, &batch) {
                     tracing::warn!(error = %e, rows = batch.len(), "request log batch not written");
                 }
-                batch.clear();
             }
             retention.apply(&db);
         }
-        for done in flushes.drain(..) {
+        for done in flushes {
             let _ = done.send(());
         }
-        if closed {
+        if closing {
             return;
         }
     }
 }
 
-fn write_batch(db: &mut Connection, batch: &[Box<Record>]) -> rusqlite::Result<()> {
+fn write_batch(db: &mut Connection, batch: &[Record]) -> rusqlite::Result<()> {
     let tx = db.transaction()?;
     {
         let mut insert = tx.prepare_cached(

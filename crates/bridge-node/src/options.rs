@@ -285,11 +285,10 @@ options! {
 
 /// The request log: every call the bridge makes (`bridge.call`,
 /// sessions, the Express endpoint), recorded when it settles, in SQLite
-/// (WAL). The call path never waits on the disk: entries go to a writer
-/// thread through a bounded queue (16,384), are written in transactions
-/// of up to 512 entries or 100 ms, and are dropped (and counted) when it
-/// is full. A killed process loses at most the entries of the last
-/// 100 ms and those queued, never the file.
+/// (WAL). The call path never waits on the disk: entries wait in a bounded
+/// queue (65,536; beyond it they are dropped and counted) that a writer
+/// thread takes every 100 ms and writes in one transaction. A killed
+/// process loses at most the entries of the last 100 ms, never the file.
 #[napi(object)]
 pub struct RequestLogOptions {
     /// The SQLite file, created when missing, or `':memory:'`. Required.
