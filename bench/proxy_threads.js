@@ -11,13 +11,13 @@
 // worker), the backend's (Python's main thread and its worker threads) and
 // the load generator's own process CPU. Prints a Markdown table of medians
 // over rounds, in ms of CPU per call, and calls/s.
-import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { defaultPython } from '../index.js';
 import { undiciClient } from './lib/clients.js';
 import { loadFor } from './lib/measure.js';
+import { threadCpu } from './lib/threads.js';
 import { children, freePort, openWhenReady, spawnProxy } from './lib/peers.js';
 import { benchDir } from './setup.js';
 
@@ -32,26 +32,6 @@ const rounds = Number(args.rounds);
 const loadMs = Number(args.ms);
 const limits = args['max-concurrent'].split(',').map(Number);
 const CONCURRENCY = 32;
-const TICK_MS = 1000 / 100; // USER_HZ: /proc reports CPU time in 1/100 s
-
-/** CPU ms of each thread of `pid`, by `<group>`: Node's threads are grouped by name. */
-function threadCpu(pid, group) {
-  const out = {};
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const key = group(pid, Number(tid), name);
-    out[key] = (out[key] ?? 0) + (Number(fields[11]) + Number(fields[12])) * TICK_MS;
-  }
-  return out;
-}
-
 const proxyGroup = (pid, tid, name) => {
   if (tid === pid) return 'proxy: main thread (JS)';
   if (name.startsWith('tokio')) return 'proxy: tokio worker';

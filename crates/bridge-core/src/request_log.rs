@@ -364,9 +364,6 @@ impl RequestLog {
         {
             let mut entries = self.queue.entries.lock();
             if entries.len() < QUEUE_CAPACITY {
-                if entries.capacity() == 0 {
-                    entries.reserve(1024);
-                }
                 entries.push(record);
                 return;
             }
@@ -617,7 +614,10 @@ fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
             }
             (std::mem::take(&mut control.flushes), control.closing)
         };
-        let batch = std::mem::take(&mut *queue.entries.lock());
+        // The next batch's vector is allocated here, as large as this one,
+        // so that the call path does not grow it entry by entry.
+        let room = Vec::with_capacity(queue.entries.lock().len().clamp(1024, QUEUE_CAPACITY));
+        let batch = std::mem::replace(&mut *queue.entries.lock(), room);
         {
             let mut db = db.lock();
             if !batch.is_empty() {
