@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bridge_core::request_log::{RequestFilter, RequestLog};
 use bridge_core::{Bridge, BridgeHandlers, ClientIdentity, Error};
 use napi::bindgen_prelude::{Either, Object};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -250,23 +251,13 @@ impl NativeBridge {
     /// newest first; `filter_json`: the JS filter, times in ms.
     #[napi]
     pub async fn requests(&self, filter_json: String) -> Outcome {
-        let bridge = self.inner.clone();
-        json_outcome(read_log(move || {
-            let filter = request_filter(&filter_json)?;
-            request_log(&bridge)?.query(&filter)
-        })
-        .await)
+        read_log(self.inner.clone(), filter_json, RequestLog::query).await
     }
 
     /// JSON text of the request log's figures per workspace and tool.
     #[napi]
     pub async fn request_stats(&self, filter_json: String) -> Outcome {
-        let bridge = self.inner.clone();
-        json_outcome(read_log(move || {
-            let filter = request_filter(&filter_json)?;
-            request_log(&bridge)?.stats(&filter)
-        })
-        .await)
+        read_log(self.inner.clone(), filter_json, RequestLog::stats).await
     }
 
     /// Entries the request log dropped because its writer was behind;
@@ -302,23 +293,31 @@ impl NativeBridge {
 }
 
 /// The bridge's request log, or `INVALID_ARGUMENT` without one.
-fn request_log(bridge: &bridge_core::Bridge) -> Result<&std::sync::Arc<bridge_core::request_log::RequestLog>, Error> {
+fn request_log(bridge: &Bridge) -> Result<&Arc<RequestLog>, Error> {
     bridge
         .request_log()
         .ok_or_else(|| Error::InvalidArgument("the bridge keeps no request log: set the requestLog option".into()))
 }
 
-/// Runs a read of the request log off the runtime's threads (SQLite blocks).
-async fn read_log<T: Send + 'static>(read: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
-    tokio::task::spawn_blocking(read)
-        .await
-        .unwrap_or_else(|e| Err(Error::InvalidArgument(format!("request log read failed: {e}"))))
+/// `read` of the bridge's request log with the JS filter `filter_json`,
+/// run off the runtime's threads (SQLite blocks), as JSON text.
+async fn read_log<T: serde::Serialize + Send + 'static>(
+    bridge: Arc<Bridge>,
+    filter_json: String,
+    read: fn(&RequestLog, &RequestFilter) -> Result<T, Error>,
+) -> Outcome {
+    let read = move || read(request_log(&bridge)?, &request_filter(&filter_json)?);
+    json_outcome(
+        tokio::task::spawn_blocking(read)
+            .await
+            .unwrap_or_else(|e| Err(Error::InvalidArgument(format!("request log read failed: {e}")))),
+    )
 }
 
 /// The core filter of the JS one (`{ workspace, method, name, outcome,
 /// since, until, limit, cursor }`, times in ms since the Unix epoch).
-fn request_filter(json: &str) -> Result<bridge_core::request_log::RequestFilter, Error> {
-    use bridge_core::request_log::{Outcome as LogOutcome, RequestFilter, MAX_PAGE};
+fn request_filter(json: &str) -> Result<RequestFilter, Error> {
+    use bridge_core::request_log::{Outcome as LogOutcome, MAX_PAGE};
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Filter {
