@@ -163,7 +163,13 @@ impl Record {
         match result {
             Ok(_) => (Outcome::Ok, None),
             Err(Error::Aborted) => (Outcome::Cancelled, Some("ABORTED".into())),
-            Err(e) => (Outcome::Error, Some(e.name().map_or_else(|| e.rpc_code().to_string(), str::to_owned))),
+            Err(e) => (
+                Outcome::Error,
+                Some(
+                    e.name()
+                        .map_or_else(|| e.rpc_code().to_string(), str::to_owned),
+                ),
+            ),
         }
     }
 }
@@ -292,17 +298,25 @@ impl RequestLog {
         let memory = config.path == ":memory:";
         let writer = Connection::open(&config.path).map_err(sql_error)?;
         if !memory {
-            writer.pragma_update(None, "journal_mode", "WAL").map_err(sql_error)?;
-            writer.pragma_update(None, "synchronous", "NORMAL").map_err(sql_error)?;
+            writer
+                .pragma_update(None, "journal_mode", "WAL")
+                .map_err(sql_error)?;
+            writer
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(sql_error)?;
         }
-        writer.busy_timeout(Duration::from_secs(5)).map_err(sql_error)?;
+        writer
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(sql_error)?;
         writer.execute_batch(SCHEMA).map_err(sql_error)?;
         let writer = Arc::new(Mutex::new(writer));
         let reader = if memory {
             writer.clone()
         } else {
             let reader = Connection::open(&config.path).map_err(sql_error)?;
-            reader.busy_timeout(Duration::from_secs(5)).map_err(sql_error)?;
+            reader
+                .busy_timeout(Duration::from_secs(5))
+                .map_err(sql_error)?;
             Arc::new(Mutex::new(reader))
         };
         let queue = Arc::new(Queue::default());
@@ -332,7 +346,11 @@ impl RequestLog {
 
     /// A captured body: `text` cut to the cap (at a character boundary).
     pub fn body(&self, text: &str) -> String {
-        let cap = if self.config.max_body_bytes == 0 { DEFAULT_MAX_BODY_BYTES } else { self.config.max_body_bytes };
+        let cap = if self.config.max_body_bytes == 0 {
+            DEFAULT_MAX_BODY_BYTES
+        } else {
+            self.config.max_body_bytes
+        };
         if text.len() <= cap {
             return text.to_owned();
         }
@@ -346,7 +364,13 @@ impl RequestLog {
     /// A captured request body: the params with the values of the redacted
     /// names replaced, cut to the cap.
     pub fn request_body(&self, params: &str) -> String {
-        if self.config.redact.is_empty() || !self.config.redact.iter().any(|name| params.contains(name.as_str())) {
+        if self.config.redact.is_empty()
+            || !self
+                .config
+                .redact
+                .iter()
+                .any(|name| params.contains(name.as_str()))
+        {
             return self.body(params);
         }
         match serde_json::from_str::<Value>(params) {
@@ -369,7 +393,7 @@ impl RequestLog {
             }
         }
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if dropped == 1 || dropped % 1000 == 0 {
+        if dropped == 1 || dropped.is_multiple_of(1000) {
             tracing::warn!(dropped, "request log writer behind; entries dropped");
         }
     }
@@ -416,7 +440,11 @@ impl RequestLog {
              request_bytes, response_bytes, principal, request_body, response_body FROM requests{clause}"
         );
         if let Some(cursor) = filter.cursor {
-            sql.push_str(if clause.is_empty() { " WHERE id < ?" } else { " AND id < ?" });
+            sql.push_str(if clause.is_empty() {
+                " WHERE id < ?"
+            } else {
+                " AND id < ?"
+            });
             args.push(cursor.into());
         }
         sql.push_str(" ORDER BY id DESC LIMIT ?");
@@ -446,7 +474,9 @@ impl RequestLog {
             .map_err(sql_error)?
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql_error)?;
-        let cursor = (entries.len() == limit).then(|| entries.last().map(|e| e.id)).flatten();
+        let cursor = (entries.len() == limit)
+            .then(|| entries.last().map(|e| e.id))
+            .flatten();
         Ok(RequestPage { entries, cursor })
     }
 
@@ -466,7 +496,9 @@ impl RequestLog {
         args.push(MAX_STATS_ROWS.into());
         let reader = self.reader.lock();
         let mut statement = reader.prepare_cached(&sql).map_err(sql_error)?;
-        let mut rows = statement.query(params_from_iter(args.iter())).map_err(sql_error)?;
+        let mut rows = statement
+            .query(params_from_iter(args.iter()))
+            .map_err(sql_error)?;
         let mut stats: Vec<RequestStats> = Vec::new();
         let mut durations: Vec<f64> = Vec::new();
         let finish = |stats: &mut Vec<RequestStats>, durations: &mut Vec<f64>| {
@@ -489,7 +521,16 @@ impl RequestLog {
                 .is_some_and(|s| s.workspace == workspace && s.method == method && s.name == name);
             if !same {
                 finish(&mut stats, &mut durations);
-                stats.push(RequestStats { workspace, method, name, count: 0, errors: 0, error_rate: 0.0, p50_ms: 0.0, p95_ms: 0.0 });
+                stats.push(RequestStats {
+                    workspace,
+                    method,
+                    name,
+                    count: 0,
+                    errors: 0,
+                    error_rate: 0.0,
+                    p50_ms: 0.0,
+                    p95_ms: 0.0,
+                });
             }
             let current = stats.last_mut().expect("pushed above");
             current.count += 1;
@@ -508,7 +549,9 @@ impl RequestLog {
     pub fn count(&self) -> Result<u64> {
         let reader = self.reader.lock();
         reader
-            .query_row("SELECT COUNT(*) FROM requests", [], |row| row.get::<_, i64>(0))
+            .query_row("SELECT COUNT(*) FROM requests", [], |row| {
+                row.get::<_, i64>(0)
+            })
             .optional()
             .map_err(sql_error)
             .map(|n| n.unwrap_or(0) as u64)
@@ -551,7 +594,11 @@ fn where_clause(filter: &RequestFilter) -> (String, Vec<rusqlite::types::Value>)
         conditions.push("at < ?".into());
         args.push(until.into());
     }
-    let clause = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
     (clause, args)
 }
 
@@ -582,12 +629,16 @@ impl Retention {
         if self.max_rows.is_none() && self.max_age.is_none() {
             return;
         }
-        if self.last.is_some_and(|last| last.elapsed() < Duration::from_secs(1)) {
+        if self
+            .last
+            .is_some_and(|last| last.elapsed() < Duration::from_secs(1))
+        {
             return;
         }
         self.last = Some(Instant::now());
         if let Some(age) = self.max_age {
-            let oldest = epoch_ms(SystemTime::now()) - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+            let oldest =
+                epoch_ms(SystemTime::now()) - i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
             if let Err(e) = db.execute("DELETE FROM requests WHERE at < ?", [oldest]) {
                 tracing::warn!(error = %e, "request log retention by age failed");
             }
@@ -602,7 +653,8 @@ impl Retention {
 }
 
 fn epoch_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
@@ -610,7 +662,9 @@ fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
         let (flushes, closing) = {
             let mut control = queue.control.lock();
             if control.flushes.is_empty() && !control.closing {
-                queue.wake.wait_for(&mut control, Duration::from_millis(BATCH_MS));
+                queue
+                    .wake
+                    .wait_for(&mut control, Duration::from_millis(BATCH_MS));
             }
             (std::mem::take(&mut control.flushes), control.closing)
         };
@@ -690,7 +744,11 @@ mod tests {
     }
 
     fn memory() -> Arc<RequestLog> {
-        RequestLog::open(RequestLogConfig { path: ":memory:".into(), ..Default::default() }).unwrap()
+        RequestLog::open(RequestLogConfig {
+            path: ":memory:".into(),
+            ..Default::default()
+        })
+        .unwrap()
     }
 
     #[test]
@@ -700,11 +758,40 @@ mod tests {
             log.record(record("a", &format!("t{i}"), i, Outcome::Ok));
         }
         log.flush();
-        let page = log.query(&RequestFilter { limit: Some(2), ..Default::default() }).unwrap();
-        assert_eq!(page.entries.iter().map(|e| e.name.as_deref().unwrap()).collect::<Vec<_>>(), ["t4", "t3"]);
-        let next = log.query(&RequestFilter { limit: Some(2), cursor: page.cursor, ..Default::default() }).unwrap();
-        assert_eq!(next.entries.iter().map(|e| e.name.as_deref().unwrap()).collect::<Vec<_>>(), ["t2", "t1"]);
-        let last = log.query(&RequestFilter { limit: Some(2), cursor: next.cursor, ..Default::default() }).unwrap();
+        let page = log
+            .query(&RequestFilter {
+                limit: Some(2),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            page.entries
+                .iter()
+                .map(|e| e.name.as_deref().unwrap())
+                .collect::<Vec<_>>(),
+            ["t4", "t3"]
+        );
+        let next = log
+            .query(&RequestFilter {
+                limit: Some(2),
+                cursor: page.cursor,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            next.entries
+                .iter()
+                .map(|e| e.name.as_deref().unwrap())
+                .collect::<Vec<_>>(),
+            ["t2", "t1"]
+        );
+        let last = log
+            .query(&RequestFilter {
+                limit: Some(2),
+                cursor: next.cursor,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(last.entries.len(), 1);
         assert_eq!(last.cursor, None);
     }
@@ -718,22 +805,40 @@ mod tests {
         log.record(record("a", "slow", 100, Outcome::Error));
         log.record(record("b", "fast", 1, Outcome::Ok));
         log.flush();
-        let errors = log.query(&RequestFilter { outcome: Some(Outcome::Error), ..Default::default() }).unwrap();
+        let errors = log
+            .query(&RequestFilter {
+                outcome: Some(Outcome::Error),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(errors.entries.len(), 1);
         assert_eq!(errors.entries[0].error_code.as_deref(), Some("TIMEOUT"));
-        let b = log.query(&RequestFilter { workspace: Some("b".into()), ..Default::default() }).unwrap();
+        let b = log
+            .query(&RequestFilter {
+                workspace: Some("b".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(b.entries.len(), 1);
         let stats = log.stats(&RequestFilter::default()).unwrap();
         assert_eq!(stats.len(), 2);
         let slow = &stats[0];
-        assert_eq!((slow.workspace.as_str(), slow.count, slow.errors), ("a", 5, 1));
+        assert_eq!(
+            (slow.workspace.as_str(), slow.count, slow.errors),
+            ("a", 5, 1)
+        );
         assert!((slow.error_rate - 0.2).abs() < 1e-9);
         assert_eq!((slow.p50_ms, slow.p95_ms), (30.0, 100.0));
     }
 
     #[test]
     fn retention_keeps_the_newest_rows() {
-        let log = RequestLog::open(RequestLogConfig { path: ":memory:".into(), max_rows: Some(3), ..Default::default() }).unwrap();
+        let log = RequestLog::open(RequestLogConfig {
+            path: ":memory:".into(),
+            max_rows: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
         for i in 0..10 {
             log.record(record("a", &format!("t{i}"), 1, Outcome::Ok));
         }
@@ -761,15 +866,24 @@ mod tests {
 
     #[test]
     fn a_file_log_survives_a_reopen() {
-        let dir = std::env::temp_dir().join(format!("fastmcp-bridge-request-log-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("fastmcp-bridge-request-log-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("requests.db").to_string_lossy().into_owned();
         {
-            let log = RequestLog::open(RequestLogConfig { path: path.clone(), ..Default::default() }).unwrap();
+            let log = RequestLog::open(RequestLogConfig {
+                path: path.clone(),
+                ..Default::default()
+            })
+            .unwrap();
             log.record(record("a", "t", 1, Outcome::Ok));
             log.close();
         }
-        let log = RequestLog::open(RequestLogConfig { path, ..Default::default() }).unwrap();
+        let log = RequestLog::open(RequestLogConfig {
+            path,
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(log.count().unwrap(), 1);
         drop(log);
         std::fs::remove_dir_all(&dir).unwrap();

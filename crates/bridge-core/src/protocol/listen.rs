@@ -83,7 +83,10 @@ impl Listener {
     /// it is the listen request open now; false for any other id.
     pub(crate) fn settle(&self, id: &Value, reply: impl FnOnce() -> Reply) -> bool {
         let mut open = self.open.lock();
-        if open.as_ref().is_none_or(|(current, _)| id.as_u64() != Some(*current)) {
+        if open
+            .as_ref()
+            .is_none_or(|(current, _)| id.as_u64() != Some(*current))
+        {
             return false;
         }
         if let Some((_, sender)) = open.take() {
@@ -94,10 +97,17 @@ impl Listener {
 
     /// Takes the server's acknowledgment (the notification's params).
     pub(crate) fn acknowledge(&self, params: &Value) {
-        let Some(id) = params.get("_meta").and_then(|m| m.get(SUBSCRIPTION_ID)).and_then(Value::as_u64) else {
+        let Some(id) = params
+            .get("_meta")
+            .and_then(|m| m.get(SUBSCRIPTION_ID))
+            .and_then(Value::as_u64)
+        else {
             return;
         };
-        let honored = params.get("notifications").cloned().unwrap_or_else(|| json!({}));
+        let honored = params
+            .get("notifications")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         self.acknowledged.send_replace(Some((id, honored)));
     }
 
@@ -141,7 +151,9 @@ impl Listener {
             let open = async {
                 // Over HTTP the send lasts as long as the stream.
                 wiring.transport.send(request).await?;
-                replied.await.unwrap_or(Err(SendError::delivered(Error::Closed)))
+                replied
+                    .await
+                    .unwrap_or(Err(SendError::delivered(Error::Closed)))
             };
             let outcome = tokio::select! {
                 outcome = open => Some(outcome),
@@ -153,15 +165,25 @@ impl Listener {
                 }
             };
             self.open.lock().take();
-            let acknowledged = self.acknowledged.borrow().as_ref().is_some_and(|(last, _)| *last == id);
+            let acknowledged = self
+                .acknowledged
+                .borrow()
+                .as_ref()
+                .is_some_and(|(last, _)| *last == id);
             match outcome {
                 // A subscription changed: the new request goes at once.
                 None => {
                     self.cancel(&wiring, id);
                     continue;
                 }
-                Some(Err(SendError { error: Error::JsonRpc { code: -32601, .. }, .. })) => {
-                    tracing::debug!(workspace = wiring.workspace, "the server does not serve subscriptions/listen");
+                Some(Err(SendError {
+                    error: Error::JsonRpc { code: -32601, .. },
+                    ..
+                })) => {
+                    tracing::debug!(
+                        workspace = wiring.workspace,
+                        "the server does not serve subscriptions/listen"
+                    );
                     // Waiters, now and later, get the empty acknowledgment:
                     // nothing honored.
                     self.acknowledged.send_replace(Some((id, json!({}))));
@@ -175,8 +197,13 @@ impl Listener {
                         }
                     }
                 }
-                Some(Ok(_)) => tracing::debug!(workspace = wiring.workspace, "subscriptions/listen ended by the server"),
-                Some(Err(e)) => tracing::debug!(workspace = wiring.workspace, error = %e.error, "subscriptions/listen failed"),
+                Some(Ok(_)) => tracing::debug!(
+                    workspace = wiring.workspace,
+                    "subscriptions/listen ended by the server"
+                ),
+                Some(Err(e)) => {
+                    tracing::debug!(workspace = wiring.workspace, error = %e.error, "subscriptions/listen failed")
+                }
             }
             if acknowledged {
                 retry = Backoff::new(RETRY_FIRST, 2, RETRY_MAX);

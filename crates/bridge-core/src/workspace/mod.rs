@@ -322,6 +322,7 @@ impl Workspace {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // the call's parts, handed over once from `call_on`
     async fn call_inner(
         self: &Arc<Self>,
         target: Option<Arc<SessionHandle>>,

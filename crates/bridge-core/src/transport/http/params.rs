@@ -99,7 +99,10 @@ impl ParamHeaders {
         marks
             .iter()
             .filter_map(|mark| {
-                let value = mark.path.iter().try_fold(arguments, |node, key| node.as_object()?.get(key))?;
+                let value = mark
+                    .path
+                    .iter()
+                    .try_fold(arguments, |node, key| node.as_object()?.get(key))?;
                 let text = match value {
                     Value::String(text) => text.clone(),
                     Value::Bool(flag) => flag.to_string(),
@@ -124,7 +127,10 @@ fn marked(schema: &Value) -> Option<Vec<Marked>> {
     }
     walk(schema, &mut path, &mut marks)?;
     let mut seen = std::collections::HashSet::new();
-    marks.iter().all(|m| seen.insert(m.header.clone())).then_some(marks)
+    marks
+        .iter()
+        .all(|m| seen.insert(m.header.clone()))
+        .then_some(marks)
 }
 
 fn walk(schema: &Value, path: &mut Vec<String>, marks: &mut Vec<Marked>) -> Option<()> {
@@ -138,13 +144,19 @@ fn walk(schema: &Value, path: &mut Vec<String>, marks: &mut Vec<Marked>) -> Opti
         path.push(key.clone());
         if let Some(token) = property.get(ANNOTATION) {
             let token = token.as_str()?;
-            let typed = matches!(property.get("type").and_then(Value::as_str), Some("string" | "integer" | "boolean"));
+            let typed = matches!(
+                property.get("type").and_then(Value::as_str),
+                Some("string" | "integer" | "boolean")
+            );
             if !typed || token.is_empty() || !token.bytes().all(is_token_byte) {
                 return None;
             }
             // Header names are case-insensitive: HeaderName lowercases.
             let header = HeaderName::from_bytes(format!("{PREFIX}{token}").as_bytes()).ok()?;
-            marks.push(Marked { path: path.clone(), header });
+            marks.push(Marked {
+                path: path.clone(),
+                header,
+            });
         }
         walk(property, path, marks)?;
         path.pop();
@@ -167,7 +179,10 @@ mod tests {
     }
 
     fn names(headers: &[(HeaderName, HeaderValue)]) -> Vec<(String, String)> {
-        headers.iter().map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned())).collect()
+        headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap().to_owned()))
+            .collect()
     }
 
     #[test]
@@ -199,8 +214,12 @@ mod tests {
             ]
         );
         // Absent, null or not a scalar: no header.
-        assert!(params.headers("routed", &json!({ "region": null, "target": "flat" })).is_empty());
-        assert!(params.headers("other", &json!({ "region": "x" })).is_empty());
+        assert!(params
+            .headers("routed", &json!({ "region": null, "target": "flat" }))
+            .is_empty());
+        assert!(params
+            .headers("other", &json!({ "region": "x" }))
+            .is_empty());
     }
 
     #[test]
@@ -226,7 +245,10 @@ mod tests {
         params.learn(&listing(marked.clone()), true);
         assert!(params.marks("routed"));
         // A later page without the tool keeps it.
-        params.learn(&json!({ "tools": [{ "name": "other", "inputSchema": {} }] }).to_string(), false);
+        params.learn(
+            &json!({ "tools": [{ "name": "other", "inputSchema": {} }] }).to_string(),
+            false,
+        );
         assert!(params.marks("routed"));
         // A whole listing without any mark drops it, unparsed.
         params.learn(r#"{"tools":[{"name":"routed","inputSchema":{}}]}"#, true);
