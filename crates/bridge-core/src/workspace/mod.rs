@@ -752,26 +752,6 @@ fn flow_of(session: &Option<Arc<SessionHandle>>) -> crate::queue::Flow {
     session.as_ref().map_or(0, |s| Arc::as_ptr(s) as usize as u64)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn with_input_replaces_the_previous_round() {
-        let mut params = json!({ "name": "t" });
-        let mut answers = serde_json::Map::new();
-        answers.insert("ask".into(), json!({ "action": "accept" }));
-        with_input(&mut params, answers, Some(json!("s1")));
-        assert_eq!(params["inputResponses"]["ask"]["action"], "accept");
-        assert_eq!(params["requestState"], "s1");
-        // A later round with state only drops the earlier answers.
-        with_input(&mut params, serde_json::Map::new(), Some(json!("s2")));
-        assert!(params.get("inputResponses").is_none());
-        assert_eq!(params["requestState"], "s2");
-        assert_eq!(params["name"], "t");
-    }
-}
-
 /// What the request log keeps of a call from before it is made.
 struct Logged {
     started: std::time::SystemTime,
@@ -820,5 +800,25 @@ impl Logged {
             request_body: self.request_body,
             response_body,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_input_replaces_the_previous_round() {
+        let mut params = json!({ "name": "t" });
+        let mut answers = serde_json::Map::new();
+        answers.insert("ask".into(), json!({ "action": "accept" }));
+        with_input(&mut params, answers, Some(json!("s1")));
+        assert_eq!(params["inputResponses"]["ask"]["action"], "accept");
+        assert_eq!(params["requestState"], "s1");
+        // A later round with state only drops the earlier answers.
+        with_input(&mut params, serde_json::Map::new(), Some(json!("s2")));
+        assert!(params.get("inputResponses").is_none());
+        assert_eq!(params["requestState"], "s2");
+        assert_eq!(params["name"], "t");
     }
 }
