@@ -75,7 +75,9 @@ export interface BridgeRouterOptions extends ManagementOptions {
    * `TOO_MANY_SESSIONS`. Apart from those, the upstream sessions kept for
    * sessionless (2026-07-28) clients, one per client identity, at most; when
    * full the least recently used idle one is closed, and with none idle a
-   * new identity gets 503 `TOO_MANY_SESSIONS`. Default: 1000.
+   * new identity gets 503 `TOO_MANY_SESSIONS`. And, apart again, the
+   * sessionless calls held for their client's input responses; one more
+   * ends with 503 `TOO_MANY_SESSIONS`. Default: 1000.
    */
   maxSessions?: number;
   /**

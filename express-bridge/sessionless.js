@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 
 import { BridgeError } from 'fastmcp-bridge';
 
-import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { RouterError, rpcError, rpcErrorFor, statusCode } from './errors.js';
 import { principalKey, principalOption } from './limits.js';
 import { decodeHeaderValue, paramHeaderMismatch, ToolMarks } from './param-headers.js';
 import { SseStream } from './sse.js';
@@ -326,6 +326,13 @@ class Exchange {
     setImmediate(() => {
       this.#flushing = false;
       if (!this.reply || this.outcome || !this.queued.size) return;
+      const full = this.park.full();
+      if (full) {
+        // No room to hold one more call for its client: the call ends.
+        this.settle({ error: full });
+        this.abort(full);
+        return;
+      }
       const inputRequests = {};
       for (const [key, pending] of this.queued) {
         this.asked.set(key, pending);
@@ -355,7 +362,7 @@ class Exchange {
       return;
     }
     const body = rpcErrorFor(id, error);
-    reply.finish(body, ERROR_HTTP_STATUS.get(body.error.code) ?? 200);
+    reply.finish(body, error instanceof RouterError ? statusCode(error) : (ERROR_HTTP_STATUS.get(body.error.code) ?? 200));
   }
 
   /** Rejects what the client was asked and not yet answered, and the call. */
@@ -388,6 +395,10 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
   /** Calls held for the client's input responses, by `requestState`. */
   const parked = new Map();
 
+  /**
+   * Holds `exchange` under its `requestState` until its client's retry, for
+   * `sessionIdleMs` at most. At most `maxSessions` calls are held at once.
+   */
   function park(exchange) {
     parked.set(exchange.state, exchange);
     exchange.timer = setTimeout(() => {
@@ -396,6 +407,12 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       exchange.abort(new Error(`the MCP client sent no input responses within ${sessionIdleMs} ms`));
     }, sessionIdleMs).unref();
   }
+
+  /** Why no further call can be held (a TOO_MANY_SESSIONS error), or null. */
+  park.full = () =>
+    parked.size < maxSessions
+      ? null
+      : new RouterError('TOO_MANY_SESSIONS', `the endpoint holds at most ${maxSessions} calls waiting for input responses`);
 
   function unpark(state) {
     const exchange = parked.get(state);

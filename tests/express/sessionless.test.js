@@ -433,6 +433,32 @@ describe('MCP endpoint, sessionless 2026-07-28 revision', () => {
   });
 });
 
+describe('MCP endpoint holding sessionless calls for input responses, maxSessions 1', () => {
+  it('ends a call with 503 TOO_MANY_SESSIONS when maxSessions calls are held already, and holds one again once that one is answered', async () => {
+    const bridge = new Bridge({ workspaces: { lab: { dir: labDir } } });
+    const router = bridgeRouter(bridge, { maxSessions: 1 });
+    const server = await serve((app) => app.use(router));
+    try {
+      const url = `${server.base}/workspaces/lab/mcp`;
+      const meta = modernMeta('held', { sampling: {} });
+      const sample = (id, extra = {}) => modernPost(url, { id, method: 'tools/call', params: { name: 'sample', arguments: { prompt: `p${id}` }, ...extra } }, { meta });
+      const first = (await (await sample(1)).json()).result;
+      assert.equal(first.resultType, 'input_required');
+      const refused = await assertRejected(await sample(2), 503, 2, -32600);
+      assert.equal(refused.error.data.code, 'TOO_MANY_SESSIONS');
+      const [[key]] = Object.entries(first.inputRequests);
+      const answer = { role: 'assistant', content: { type: 'text', text: 'one' }, model: 'm' };
+      const done = await (await sample(3, { inputResponses: { [key]: answer }, requestState: first.requestState })).json();
+      assert.equal(done.result.content[0].text, 'one');
+      assert.equal((await (await sample(4)).json()).result.resultType, 'input_required');
+    } finally {
+      await server.close();
+      await router.close();
+      await bridge.close();
+    }
+  });
+});
+
 describe('MCP endpoint closing with sessionless subscriptions/listen streams open', () => {
   it('ends each stream with the listen request\'s result', async () => {
     const bridge = new Bridge({ workspaces: { lab: { dir: labDir } } });
