@@ -39,33 +39,54 @@ export function decodeHeaderValue(value) {
 }
 
 /**
+ * JSON Schema 2020-12 applicators whose values are schemas, by value shape
+ * (`properties` apart, the one that keeps a property path). Instance data
+ * (`default`, `const`, `enum`, `examples`) and `$ref` are not entered.
+ */
+const SUBSCHEMA_SINGLE = new Set(['items', 'contains', 'unevaluatedItems', 'additionalProperties', 'propertyNames', 'unevaluatedProperties', 'not', 'if', 'then', 'else', 'contentSchema']);
+const SUBSCHEMA_LIST = new Set(['allOf', 'anyOf', 'oneOf', 'prefixItems']);
+const SUBSCHEMA_MAP = new Set(['patternProperties', 'dependentSchemas', '$defs', 'definitions']);
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
  * The marked properties of an input schema, `{ path, header, type }` with
  * `header` the lowercase header name; `null` when a mark is invalid (not a
- * token, on another type, at the root, or a header named twice, case
- * aside): then no header is checked, as a conforming client sends none.
+ * token, on another type, at the root or anywhere off a chain of
+ * `properties` from it, or a header named twice, case aside): then no
+ * header is checked, as a conforming client sends none (as the MCP Python
+ * SDK's `find_invalid_x_mcp_header`).
  * @param {unknown} schema
  * @returns {{ path: string[], header: string, type: string }[] | null}
  */
 export function markedArguments(schema) {
-  if (schema === null || typeof schema !== 'object') return [];
-  if (ANNOTATION in schema) return null;
   const marks = [];
-  const walk = (node, path) => {
-    const properties = node?.properties;
-    if (properties === null || typeof properties !== 'object' || path.length >= MAX_DEPTH) return true;
-    for (const [key, property] of Object.entries(properties)) {
-      if (property === null || typeof property !== 'object') continue;
-      const at = [...path, key];
-      if (ANNOTATION in property) {
-        const token = property[ANNOTATION];
-        if (typeof token !== 'string' || !TOKEN.test(token) || !TYPES.has(property.type)) return false;
-        marks.push({ path: at, header: `${PREFIX}${token.toLowerCase()}`, type: property.type });
+  let valid = true;
+  // `path`: the property names from the root, or null off a `properties` chain.
+  const visit = (node, path, depth) => {
+    if (!valid || !isObject(node) || depth > MAX_DEPTH) return;
+    if (ANNOTATION in node) {
+      const token = node[ANNOTATION];
+      if (!path?.length || typeof token !== 'string' || !TOKEN.test(token) || !TYPES.has(node.type)) {
+        valid = false;
+        return;
       }
-      if (!walk(property, at)) return false;
+      marks.push({ path, header: `${PREFIX}${token.toLowerCase()}`, type: node.type });
     }
-    return true;
+    for (const [keyword, value] of Object.entries(node)) {
+      if (keyword === 'properties' && isObject(value)) {
+        for (const [name, sub] of Object.entries(value)) visit(sub, path ? [...path, name] : null, depth + 1);
+      } else if (SUBSCHEMA_SINGLE.has(keyword)) {
+        visit(value, null, depth + 1);
+      } else if (SUBSCHEMA_LIST.has(keyword) && Array.isArray(value)) {
+        for (const sub of value) visit(sub, null, depth + 1);
+      } else if (SUBSCHEMA_MAP.has(keyword) && isObject(value)) {
+        for (const sub of Object.values(value)) visit(sub, null, depth + 1);
+      }
+    }
   };
-  if (!walk(schema, [])) return null;
+  visit(schema, [], 0);
+  if (!valid) return null;
   return new Set(marks.map((m) => m.header)).size === marks.length ? marks : null;
 }
 

@@ -119,6 +119,22 @@ export function isSessionless(req) {
   return version !== undefined && !HANDSHAKE_VERSIONS.includes(version) && req.get('mcp-session-id') === undefined;
 }
 
+/**
+ * Who a request comes from, as a key: its principal (`req.auth`, any
+ * JSON value, by value), else its peer (as the limits count it).
+ */
+function principalOf(req) {
+  const principal = req.auth;
+  if (principal !== undefined && principal !== null) {
+    try {
+      return `principal:${JSON.stringify(principal)}`;
+    } catch {
+      // A principal that is no JSON value (a cycle, a BigInt) falls back to the peer.
+    }
+  }
+  return principalKey(req);
+}
+
 /** A rejection: the JSON-RPC error an invalid request gets. */
 class Rejection {
   constructor(code, message, data) {
@@ -288,7 +304,8 @@ class Exchange {
         data: { requiredCapabilities: { [capability]: {} } },
       });
       this.settle({ error });
-      this.controller.abort(error);
+      // Ends the call and rejects the other server requests it made.
+      this.abort(error);
       return Promise.reject(Object.assign(new Error(error.message), { code: CODES.MISSING_REQUIRED_CLIENT_CAPABILITY }));
     }
     return new Promise((resolve, reject) => {
@@ -326,6 +343,11 @@ class Exchange {
     setImmediate(() => {
       this.#flushing = false;
       if (!this.reply || this.outcome || !this.queued.size) return;
+      if (this.reply.gone) {
+        // Its client went away: nobody will answer.
+        this.abort(new Error('the MCP client closed the response stream'));
+        return;
+      }
       const full = this.park.full();
       if (full) {
         // No room to hold one more call for its client: the call ends.
@@ -422,8 +444,11 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
     return exchange;
   }
 
-  /** Whether nothing uses the upstream session: no call, no listen stream. */
-  const idle = (upstream) => upstream.exchanges.size === 0 && upstream.listeners.size === 0;
+  /**
+   * Whether nothing uses the upstream session: no call, no listen stream,
+   * and no request between getting it and registering its call or stream.
+   */
+  const idle = (upstream) => upstream.exchanges.size === 0 && upstream.listeners.size === 0 && upstream.users === 0;
 
   async function closeUpstream(upstream) {
     upstreams.delete(upstream.key);
@@ -433,7 +458,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
 
   /** The upstream session for the request's client identity, opened when new. */
   async function upstreamFor(req, route) {
-    const key = JSON.stringify([req.params.id, principalKey(req), route.clientInfo ?? null, route.capabilities]);
+    const key = JSON.stringify([req.params.id, principalOf(req), route.clientInfo ?? null, route.capabilities]);
     let upstream = upstreams.get(key);
     if (!upstream) {
       if (upstreams.size >= maxSessions) {
@@ -441,7 +466,9 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
         if (!oldest) {
           throw new RouterError('TOO_MANY_SESSIONS', `the endpoint keeps at most ${maxSessions} upstream sessions for sessionless clients`);
         }
-        await closeUpstream(oldest);
+        // Not awaited: it leaves the map at once, and this request makes
+        // its own session without yielding to another one.
+        closeUpstream(oldest);
       }
       const options = { capabilities: route.capabilities };
       if (route.clientInfo !== undefined && route.clientInfo !== null) options.clientInfo = route.clientInfo;
@@ -454,6 +481,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
         listeners: new Set(),
         subscriptions: new Map(),
         marks: new ToolMarks(),
+        users: 0,
         lastActive: Date.now(),
       };
       const opened = upstream;
@@ -470,13 +498,22 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       upstreams.set(key, upstream);
     }
     upstream.lastActive = Date.now();
+    // In use (not idle, so not evicted) until the caller releases it.
+    upstream.users += 1;
     try {
       await upstream.ready;
     } catch (err) {
+      upstream.users -= 1;
       if (upstreams.get(key) === upstream) await closeUpstream(upstream);
       throw err;
     }
     return upstream;
+  }
+
+  /** Ends a use of `upstreamFor`'s, once the call or stream is registered (or none will be). */
+  function release(upstream) {
+    upstream.users -= 1;
+    upstream.lastActive = Date.now();
   }
 
   function answerError(res, id, code, message, data) {
@@ -485,6 +522,7 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
 
   async function discover(req, res, message, route) {
     const upstream = await upstreamFor(req, route);
+    release(upstream);
     const info = await upstream.ready;
     const result = {
       resultType: 'complete',
@@ -501,25 +539,25 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
 
   /** Subscribes the upstream session to `uri` for one more listener; false when the workspace refuses. */
   async function subscribe(upstream, uri) {
-    const count = upstream.subscriptions.get(uri) ?? 0;
-    upstream.subscriptions.set(uri, count + 1);
-    if (count > 0) return true;
-    try {
-      await upstream.handle.call('resources/subscribe', { uri });
-      return true;
-    } catch {
-      unsubscribe(upstream, uri, false);
-      return false;
+    let subscription = upstream.subscriptions.get(uri);
+    if (!subscription) {
+      // The first listener's request; later ones wait for its answer.
+      const accepted = upstream.handle.call('resources/subscribe', { uri }).then(() => true, () => false);
+      subscription = { count: 0, accepted };
+      upstream.subscriptions.set(uri, subscription);
     }
+    subscription.count += 1;
+    if (await subscription.accepted) return true;
+    unsubscribe(upstream, uri, false);
+    return false;
   }
 
   /** One listener fewer for `uri`; the last one unsubscribes the upstream session. */
   function unsubscribe(upstream, uri, upstreamToo = true) {
-    const count = (upstream.subscriptions.get(uri) ?? 0) - 1;
-    if (count > 0) {
-      upstream.subscriptions.set(uri, count);
-      return;
-    }
+    const subscription = upstream.subscriptions.get(uri);
+    if (!subscription) return;
+    subscription.count -= 1;
+    if (subscription.count > 0) return;
     upstream.subscriptions.delete(uri);
     if (upstreamToo && upstreams.get(upstream.key) === upstream) {
       upstream.handle.call('resources/unsubscribe', { uri }).catch(() => {});
@@ -547,6 +585,14 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       return;
     }
     const upstream = await upstreamFor(req, route);
+    try {
+      await openListen(req, res, message, filter, requested, upstream);
+    } finally {
+      release(upstream);
+    }
+  }
+
+  async function openListen(req, res, message, filter, requested, upstream) {
     const capabilities = (await upstream.ready).capabilities ?? {};
     const honored = {};
     const methods = new Set();
@@ -619,12 +665,15 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
   /** Holds the POST until the exchange answers it (or its client goes away). */
   function answered(exchange, reply, res) {
     return new Promise((resolve) => {
-      res.on('close', () => {
+      const closed = () => {
         // Closing the response stream cancels the request (MCP 2026-07-28,
         // Basic / Transports / Streamable HTTP, Cancellation).
         if (!reply.done && exchange.reply === reply) exchange.abort(new Error('the MCP client closed the response stream'));
         resolve();
-      });
+      };
+      // 'close' fires once: a client gone before this point is seen here.
+      if (res.destroyed) closed();
+      else res.on('close', closed);
     });
   }
 
@@ -634,35 +683,39 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
     const token = params._meta.progressToken;
     if (typeof params.requestState === 'string' && params.requestState.startsWith(STATE_PREFIX)) {
       const exchange = unpark(params.requestState);
-      if (!exchange || exchange.workspaceId !== req.params.id || exchange.method !== message.method || exchange.principal !== principalKey(req)) {
+      if (!exchange || exchange.workspaceId !== req.params.id || exchange.method !== message.method || exchange.principal !== principalOf(req)) {
         if (exchange) park(exchange);
         answerError(res, message.id, CODES.INVALID_PARAMS, 'requestState names no call waiting for input responses here (unknown, expired or already answered)');
         return;
       }
-      const done = answered(exchange, reply, res);
       exchange.attach(reply, message.id, token, route.logLevel);
+      const done = answered(exchange, reply, res);
       exchange.answer(params.inputResponses);
       await done;
       return;
     }
     const upstream = await upstreamFor(req, route);
-    if (message.method === 'tools/call') {
-      const why = await paramMismatch(upstream, params, req);
-      if (why) {
-        answerError(res, message.id, CODES.HEADER_MISMATCH, why);
-        return;
-      }
-    }
     const exchange = new Exchange({
       workspaceId: req.params.id,
       method: message.method,
-      principal: principalKey(req),
+      principal: principalOf(req),
       capabilities: route.capabilities,
       park,
     });
-    const done = answered(exchange, reply, res);
+    try {
+      if (message.method === 'tools/call') {
+        const why = await paramMismatch(upstream, params, req);
+        if (why) {
+          answerError(res, message.id, CODES.HEADER_MISMATCH, why);
+          return;
+        }
+      }
+      upstream.exchanges.add(exchange);
+    } finally {
+      release(upstream);
+    }
     exchange.attach(reply, message.id, token, route.logLevel);
-    upstream.exchanges.add(exchange);
+    const done = answered(exchange, reply, res);
     const options = {
       signal: exchange.controller.signal,
       raw: true,

@@ -242,6 +242,11 @@ struct Queue {
     /// `wake` between batches.
     control: Mutex<Control>,
     wake: Condvar,
+    /// Entries dropped: refused when the queue was full, or lost with a
+    /// batch that could not be written.
+    dropped: AtomicU64,
+    /// Set by close: later entries are not queued.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -256,7 +261,6 @@ pub struct RequestLog {
     queue: Arc<Queue>,
     reader: Arc<Mutex<Connection>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    dropped: AtomicU64,
     config: RequestLogConfig,
 }
 
@@ -334,7 +338,6 @@ impl RequestLog {
             queue,
             reader,
             writer: Mutex::new(Some(thread)),
-            dropped: AtomicU64::new(0),
             config,
         }))
     }
@@ -364,12 +367,11 @@ impl RequestLog {
     /// A captured request body: the params with the values of the redacted
     /// names replaced, cut to the cap.
     pub fn request_body(&self, params: &str) -> String {
+        // Parsed only when a redacted name may be in it: written as it is,
+        // or with escapes (`pass\u0077ord`).
+        let named = |name: &String| params.contains(name.as_str());
         if self.config.redact.is_empty()
-            || !self
-                .config
-                .redact
-                .iter()
-                .any(|name| params.contains(name.as_str()))
+            || (!self.config.redact.iter().any(named) && !params.contains('\\'))
         {
             return self.body(params);
         }
@@ -385,6 +387,9 @@ impl RequestLog {
     /// Records a settled call without waiting: dropped (and counted) when
     /// the writer is this far behind.
     pub fn record(&self, record: Record) {
+        if self.queue.closed.load(Ordering::Relaxed) {
+            return;
+        }
         {
             let mut entries = self.queue.entries.lock();
             if entries.len() < QUEUE_CAPACITY {
@@ -392,15 +397,17 @@ impl RequestLog {
                 return;
             }
         }
-        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let dropped = self.queue.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         if dropped == 1 || dropped.is_multiple_of(1000) {
             tracing::warn!(dropped, "request log writer behind; entries dropped");
         }
     }
 
-    /// Entries dropped because the writer was behind.
+    /// Entries dropped because the writer was behind, or lost with a batch
+    /// that could not be written (the disk full, the file locked by
+    /// another process beyond the 5 s busy timeout).
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.queue.dropped.load(Ordering::Relaxed)
     }
 
     /// Waits until every entry recorded before the call is written.
@@ -420,6 +427,7 @@ impl RequestLog {
     /// Writes what is pending and stops the writer; entries recorded later
     /// are not written. Idempotent.
     pub fn close(&self) {
+        self.queue.closed.store(true, Ordering::Relaxed);
         self.queue.control.lock().closing = true;
         self.queue.wake.notify_one();
         if let Some(thread) = self.writer.lock().take() {
@@ -676,7 +684,10 @@ fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
             let mut db = db.lock();
             if !batch.is_empty() {
                 if let Err(e) = write_batch(&mut db, &batch) {
-                    tracing::warn!(error = %e, rows = batch.len(), "request log batch not written");
+                    queue
+                        .dropped
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    tracing::warn!(error = %e, rows = batch.len(), "request log batch not written; its entries dropped");
                 }
             }
             retention.apply(&db);
@@ -860,6 +871,8 @@ mod tests {
         .unwrap();
         let body = log.request_body(r#"{"name":"login","arguments":{"user":"u","password":"p"}}"#);
         assert!(body.contains("[redac") && !body.contains("\"p\""), "{body}");
+        let escaped = log.request_body(r#"{"arguments":{"pass\u0077ord":"p"}}"#);
+        assert!(!escaped.contains("\"p\""), "{escaped}");
         assert!(body.len() <= 40);
         assert_eq!(log.body("éé"), "éé");
     }

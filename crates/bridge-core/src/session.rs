@@ -335,18 +335,23 @@ impl Session {
             return Err(Error::InvalidArgument(format!("{method}: params.uri must be a string")));
         };
         self.state.record(method, params);
+        // A subscription not acknowledged (refused, failed, or the call
+        // abandoned: this future dropped) is not kept.
+        let mut undo = (method == "resources/subscribe").then(|| UndoSubscribe { state: &self.state, params });
         let honored = listener.renew().await?;
         let accepted = honored
             .get("resourceSubscriptions")
             .and_then(Value::as_array)
             .is_some_and(|uris| uris.iter().any(|u| u.as_str() == Some(uri)));
-        if method == "resources/subscribe" && !accepted {
-            self.state.record("resources/unsubscribe", params);
+        if undo.is_some() && !accepted {
             return Err(Error::JsonRpc {
                 code: -32602,
                 message: format!("the server did not accept a subscription to {uri} (subscriptions/listen)"),
                 data: None,
             });
+        }
+        if let Some(undo) = undo.take() {
+            std::mem::forget(undo);
         }
         Ok(json!({}))
     }
@@ -369,6 +374,14 @@ impl Session {
         }
     }
 
+    /// Ends its `subscriptions/listen` request, if any, for good (its
+    /// process is gone). A view's is its base session's.
+    pub(crate) fn stop_listening(&self) {
+        if let Some(listener) = &self.listener {
+            listener.close();
+        }
+    }
+
     /// Ends the session: waiting calls fail with `error`, and the server is
     /// told (HTTP DELETE).
     pub(crate) async fn close(&self, error: impl Fn() -> Error + Copy) {
@@ -388,5 +401,18 @@ impl Drop for Session {
         if let (false, Some(listener)) = (self.view, &self.listener) {
             listener.close();
         }
+    }
+}
+
+/// Takes back a `resources/subscribe` recorded in a session's state when
+/// dropped, unless forgotten once the server acknowledged it.
+struct UndoSubscribe<'a> {
+    state: &'a SessionState,
+    params: Option<&'a Value>,
+}
+
+impl Drop for UndoSubscribe<'_> {
+    fn drop(&mut self) {
+        self.state.record("resources/unsubscribe", self.params);
     }
 }

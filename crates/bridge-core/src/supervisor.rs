@@ -171,6 +171,15 @@ impl Running {
             session.pending.fail_all(&error);
         }
     }
+
+    /// Ends the `subscriptions/listen` requests of its sessions (the
+    /// sessionless revision), which would otherwise go on retrying a
+    /// process that is gone until each session is next used or closed.
+    fn stop_listening(&self) {
+        for session in self.all_sessions() {
+            session.stop_listening();
+        }
+    }
 }
 
 type Starting = Shared<BoxFuture<'static, Result<Arc<Running>>>>;
@@ -792,6 +801,7 @@ impl Supervisor {
         }
         self.emit("crash", event);
         running.fail_all(|| self.crash_error(&status, limit));
+        running.stop_listening();
         let reason = match limit {
             Some(limit) => format!("process exited ({status}, {})", limit.as_str()),
             None => format!("process exited ({status})"),

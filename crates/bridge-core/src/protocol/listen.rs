@@ -46,7 +46,8 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 pub(crate) struct Listener {
     /// The id of the listen request the server last acknowledged, and what
     /// it said it will send.
-    acknowledged: watch::Sender<Option<(u64, Value)>>,
+    /// Or why the listen request of that id failed before any acknowledgment.
+    acknowledged: watch::Sender<Option<(u64, std::result::Result<Value, String>)>>,
     /// Opens the request again, with the subscriptions as they are now.
     restart: Notify,
     /// Ends the listening for good.
@@ -108,7 +109,7 @@ impl Listener {
             .get("notifications")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        self.acknowledged.send_replace(Some((id, honored)));
+        self.acknowledged.send_replace(Some((id, Ok(honored))));
     }
 
     /// Opens the listen request again with the session's subscriptions as
@@ -116,14 +117,20 @@ impl Listener {
     ///
     /// # Errors
     ///
-    /// [`Error::Closed`] when the listening ended first.
+    /// [`Error::Closed`] when the listening ended first;
+    /// [`Error::Transport`] when the new listen request failed before the
+    /// server acknowledged it.
     pub(crate) async fn renew(&self) -> Result<Value> {
         let floor = self.ids.load(Ordering::Relaxed);
         let mut acknowledged = self.acknowledged.subscribe();
         self.restart.notify_one();
         tokio::select! {
             seen = acknowledged.wait_for(|a| a.as_ref().is_some_and(|(id, _)| *id >= floor)) => match seen {
-                Ok(seen) => Ok(seen.as_ref().map(|(_, honored)| honored.clone()).unwrap_or_default()),
+                Ok(seen) => match seen.as_ref().map(|(_, outcome)| outcome.clone()) {
+                    Some(Ok(honored)) => Ok(honored),
+                    Some(Err(why)) => Err(Error::Transport(format!("subscriptions/listen failed: {why}"))),
+                    None => Ok(Value::default()),
+                },
                 Err(_) => Err(Error::Closed),
             },
             _ = self.closed.cancelled() => Err(Error::Closed),
@@ -186,12 +193,12 @@ impl Listener {
                     );
                     // Waiters, now and later, get the empty acknowledgment:
                     // nothing honored.
-                    self.acknowledged.send_replace(Some((id, json!({}))));
+                    self.acknowledged.send_replace(Some((id, Ok(json!({})))));
                     loop {
                         tokio::select! {
                             _ = self.restart.notified() => {
                                 let id = self.ids.fetch_add(1, Ordering::Relaxed);
-                                self.acknowledged.send_replace(Some((id, json!({}))));
+                                self.acknowledged.send_replace(Some((id, Ok(json!({})))));
                             }
                             _ = self.closed.cancelled() => return,
                         }
@@ -202,7 +209,12 @@ impl Listener {
                     "subscriptions/listen ended by the server"
                 ),
                 Some(Err(e)) => {
-                    tracing::debug!(workspace = wiring.workspace, error = %e.error, "subscriptions/listen failed")
+                    tracing::debug!(workspace = wiring.workspace, error = %e.error, "subscriptions/listen failed");
+                    if !acknowledged {
+                        // Waiters for this request learn it failed.
+                        self.acknowledged
+                            .send_replace(Some((id, Err(e.error.to_string()))));
+                    }
                 }
             }
             if acknowledged {

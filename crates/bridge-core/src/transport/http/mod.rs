@@ -125,8 +125,9 @@ struct Inner {
     /// The tools' marked arguments, learned from `tools/list` results
     /// (sessionless revision).
     params: RwLock<ParamHeaders>,
-    /// Held while the transport lists the tools for their marked arguments.
-    listing: tokio::sync::Mutex<()>,
+    /// Held while the transport lists the tools for their marked
+    /// arguments; when the last listing failed, and when.
+    listing: tokio::sync::Mutex<Option<std::time::Instant>>,
     /// Listings the transport made (names their request ids).
     listings: AtomicU64,
     max_message_bytes: usize,
@@ -174,7 +175,7 @@ impl HttpTransport {
                 protocol_version: RwLock::new(None),
                 sessionless: AtomicBool::new(false),
                 params: RwLock::new(ParamHeaders::default()),
-                listing: tokio::sync::Mutex::new(()),
+                listing: tokio::sync::Mutex::new(None),
                 listings: AtomicU64::new(0),
                 max_message_bytes,
                 inbox,

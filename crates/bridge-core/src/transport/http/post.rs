@@ -1,6 +1,7 @@
 //! Sending one message: a `POST` with the session headers, and reading
 //! its answer, one JSON body or an SSE stream.
 
+use super::params::ParamHeaders;
 use super::*;
 
 /// How one POST ended, before re-initialization is considered.
@@ -213,8 +214,8 @@ impl Inner {
     /// time; a failure is logged, and the call goes without `Mcp-Param-*`
     /// headers.
     async fn list_tools(&self, call: &Outgoing) {
-        let _one_at_a_time = self.listing.lock().await;
-        if self.params.read().listed() {
+        let mut failed_at = self.listing.lock().await;
+        if self.params.read().listed() || failed_at.is_some_and(|at| at.elapsed() < LISTING_RETRY) {
             return;
         }
         #[derive(serde::Deserialize)]
@@ -235,6 +236,9 @@ impl Inner {
             .collect();
         let n = self.listings.fetch_add(1, Ordering::Relaxed) + 1;
         let mut cursor: Option<Value> = None;
+        // Learned apart and put in place whole: calls meanwhile wait on the
+        // lock rather than go with the first pages' marks only.
+        let mut learned = ParamHeaders::default();
         for page in 0..MAX_LISTING_PAGES {
             let mut params = json!({ "_meta": meta });
             if let Some(cursor) = cursor.take() {
@@ -245,10 +249,11 @@ impl Inner {
                 Ok((_, result)) => result,
                 Err(e) => {
                     tracing::debug!(url = %self.url, error = %e, "tools/list for Mcp-Param headers failed");
+                    *failed_at = Some(std::time::Instant::now());
                     return;
                 }
             };
-            self.params.write().learn(result.get(), page == 0);
+            learned.learn(result.get(), page == 0);
             #[derive(serde::Deserialize)]
             struct Page {
                 #[serde(rename = "nextCursor")]
@@ -256,14 +261,18 @@ impl Inner {
             }
             match serde_json::from_str::<Page>(result.get()) {
                 Ok(Page { next_cursor: Some(next) }) if !next.is_null() => cursor = Some(next),
-                _ => return,
+                _ => break,
             }
         }
+        *self.params.write() = learned;
     }
 }
 
 /// Most pages [`Inner::list_tools`] reads.
 const MAX_LISTING_PAGES: usize = 100;
+/// After a failed listing, calls go without `Mcp-Param-*` headers for this
+/// long before the transport lists again.
+const LISTING_RETRY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether a `tools/list` request asks for the first page (no `cursor`).
 fn first_page(message: &Outgoing) -> bool {
