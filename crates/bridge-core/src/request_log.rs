@@ -31,7 +31,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use rusqlite::{params_from_iter, Connection};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -104,7 +104,8 @@ impl Outcome {
     }
 }
 
-/// One recorded call.
+/// One recorded call: what the call path hands to [`RequestLog::record`]
+/// (with `id` 0; SQLite gives it), and what reads return.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestEntry {
@@ -138,28 +139,9 @@ pub struct RequestEntry {
     pub response_body: Option<String>,
 }
 
-/// What the call path hands to [`RequestLog::record`].
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub started: SystemTime,
-    pub workspace: String,
-    pub session: Option<String>,
-    pub method: String,
-    pub name: Option<String>,
-    pub duration: Duration,
-    pub queue: Duration,
-    pub outcome: Outcome,
-    pub error_code: Option<String>,
-    pub request_bytes: usize,
-    pub response_bytes: usize,
-    pub principal: Option<String>,
-    pub request_body: Option<String>,
-    pub response_body: Option<String>,
-}
-
-impl Record {
+impl Outcome {
     /// The outcome and error code of a call's result.
-    pub fn outcome_of<T>(result: &Result<T>) -> (Outcome, Option<String>) {
+    pub fn of<T>(result: &Result<T>) -> (Outcome, Option<String>) {
         match result {
             Ok(_) => (Outcome::Ok, None),
             Err(Error::Aborted) => (Outcome::Cancelled, Some("ABORTED".into())),
@@ -237,7 +219,7 @@ pub struct RequestStats {
 #[derive(Default)]
 struct Queue {
     /// Entries not yet taken by the writer.
-    entries: Mutex<Vec<Record>>,
+    entries: Mutex<Vec<RequestEntry>>,
     /// Flush waiters, and whether the log is closing; the writer waits on
     /// `wake` between batches.
     control: Mutex<Control>,
@@ -386,7 +368,7 @@ impl RequestLog {
 
     /// Records a settled call without waiting: dropped (and counted) when
     /// the writer is this far behind.
-    pub fn record(&self, record: Record) {
+    pub fn record(&self, record: RequestEntry) {
         if self.queue.closed.load(Ordering::Relaxed) {
             return;
         }
@@ -560,9 +542,8 @@ impl RequestLog {
             .query_row("SELECT COUNT(*) FROM requests", [], |row| {
                 row.get::<_, i64>(0)
             })
-            .optional()
             .map_err(sql_error)
-            .map(|n| n.unwrap_or(0) as u64)
+            .map(|n| n as u64)
     }
 }
 
@@ -660,7 +641,8 @@ impl Retention {
     }
 }
 
-fn epoch_ms(at: SystemTime) -> i64 {
+/// `at` in ms since the Unix epoch (0 before it), as entries keep times.
+pub fn epoch_ms(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
@@ -701,7 +683,7 @@ fn write_loop(db: &Mutex<Connection>, queue: &Queue, mut retention: Retention) {
     }
 }
 
-fn write_batch(db: &mut Connection, batch: &[Record]) -> rusqlite::Result<()> {
+fn write_batch(db: &mut Connection, batch: &[RequestEntry]) -> rusqlite::Result<()> {
     let tx = db.transaction()?;
     {
         let mut insert = tx.prepare_cached(
@@ -711,17 +693,17 @@ fn write_batch(db: &mut Connection, batch: &[Record]) -> rusqlite::Result<()> {
         )?;
         for r in batch {
             insert.execute(rusqlite::params![
-                epoch_ms(r.started),
+                r.at,
                 r.workspace,
                 r.session,
                 r.method,
                 r.name,
-                r.duration.as_secs_f64() * 1000.0,
-                r.queue.as_secs_f64() * 1000.0,
+                r.duration_ms,
+                r.queue_ms,
                 r.outcome.as_str(),
                 r.error_code,
-                r.request_bytes as i64,
-                r.response_bytes as i64,
+                r.request_bytes,
+                r.response_bytes,
                 r.principal,
                 r.request_body,
                 r.response_body,
@@ -735,15 +717,16 @@ fn write_batch(db: &mut Connection, batch: &[Record]) -> rusqlite::Result<()> {
 mod tests {
     use super::*;
 
-    fn record(workspace: &str, name: &str, ms: u64, outcome: Outcome) -> Record {
-        Record {
-            started: SystemTime::now(),
+    fn record(workspace: &str, name: &str, ms: u64, outcome: Outcome) -> RequestEntry {
+        RequestEntry {
+            id: 0,
+            at: epoch_ms(SystemTime::now()),
             workspace: workspace.into(),
             session: None,
             method: "tools/call".into(),
             name: Some(name.into()),
-            duration: Duration::from_millis(ms),
-            queue: Duration::ZERO,
+            duration_ms: ms as f64,
+            queue_ms: 0.0,
             outcome,
             error_code: (outcome != Outcome::Ok).then(|| "TIMEOUT".into()),
             request_bytes: 10,

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::call::CallTags;
-use crate::request_log::{self, Record, RequestLog};
+use crate::request_log::{self, Outcome, RequestEntry, RequestLog};
 use crate::fleet::Fleet;
 use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
@@ -778,24 +778,26 @@ impl Logged {
     }
 
     fn finish(self, log: &RequestLog, workspace: &str, method: String, result: &Result<Box<RawValue>>, duration: Duration, queue: Duration) {
-        let (outcome, error_code) = Record::outcome_of(result);
+        let (outcome, error_code) = Outcome::of(result);
         let response_bytes = result.as_ref().map_or(0, |r| r.get().len());
         let response_body = log.captures_bodies().then(|| match result {
             Ok(raw) => log.body(raw.get()),
             Err(e) => log.body(&json!({ "code": e.rpc_code(), "message": e.to_string(), "data": e.data() }).to_string()),
         });
-        log.record(Record {
-            started: self.started,
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        log.record(RequestEntry {
+            id: 0,
+            at: request_log::epoch_ms(self.started),
             workspace: workspace.to_owned(),
             session: self.tags.session,
             method,
             name: self.name,
-            duration: duration.min(Duration::from_secs(u64::from(u32::MAX))),
-            queue: queue.min(duration),
+            duration_ms: ms(duration),
+            queue_ms: ms(queue.min(duration)),
             outcome,
             error_code,
-            request_bytes: self.request_bytes,
-            response_bytes,
+            request_bytes: self.request_bytes as i64,
+            response_bytes: response_bytes as i64,
             principal: self.tags.principal,
             request_body: self.request_body,
             response_body,
