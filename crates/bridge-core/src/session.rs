@@ -325,8 +325,11 @@ impl Session {
     ///
     /// [`Error::InvalidArgument`] without a string `uri`; [`Error::JsonRpc`]
     /// -32602 when the acknowledgment leaves a subscribed URI out (the
-    /// server offers no resource subscriptions, or not that one), which
-    /// is then not kept; [`Error::Closed`] when the session closed first.
+    /// server offers no resource subscriptions, or not that one);
+    /// [`Error::Transport`] when the new listen request failed before any
+    /// acknowledgment; [`Error::Closed`] when the session closed first. A
+    /// subscription that ends in an error, or whose future is dropped
+    /// before the acknowledgment, is not kept.
     pub(crate) async fn subscription(&self, method: &str, params: Option<&Value>) -> Result<Value> {
         let Some(listener) = &self.listener else {
             return Err(Error::InvalidArgument(format!("{method} needs a sessionless session")));
