@@ -57,6 +57,7 @@ describe('the packed package in a separate Express app', { timeout: 600_000 }, (
       'index.js',
       'index.d.ts',
       'errors.json',
+      'tracing.js',
       'protocol.json',
       'express-bridge/index.js',
       'python-fastmcp/requirements.lock',

@@ -54,6 +54,12 @@ pub struct BridgeConfig {
     /// Records every call in SQLite; see [`crate::request_log`]. Default:
     /// off.
     pub request_log: Option<crate::request_log::RequestLogConfig>,
+    /// Asks every workspace's server for OpenTelemetry traces: its process
+    /// gets the `OTEL_*` variables of this process's environment and
+    /// `FASTMCP_WORKSPACE_TRACING=1`, on which the hub installs the
+    /// OpenTelemetry SDK with an OTLP exporter and turns FastMCP's own
+    /// telemetry on. Default: false.
+    pub tracing: bool,
 }
 
 impl Default for BridgeConfig {
@@ -71,6 +77,7 @@ impl Default for BridgeConfig {
             isolation: Isolation::default(),
             prewarm: 0,
             request_log: None,
+            tracing: false,
         }
     }
 }
@@ -201,6 +208,8 @@ pub struct WorkspaceSpec {
     pub limits: Limits,
     /// Overrides the bridge's isolation for this workspace, field by field.
     pub isolation: Isolation,
+    /// Overrides [`BridgeConfig::tracing`] for this workspace.
+    pub tracing: Option<bool>,
 }
 
 impl WorkspaceSpec {
@@ -526,18 +535,33 @@ pub(crate) struct LaunchSpec {
     pub command: Option<String>,
     pub args: Vec<String>,
     pub cwd: Option<PathBuf>,
+    /// Whether the server is asked for traces ([`BridgeConfig::tracing`]).
+    pub tracing: bool,
 }
+
+/// The variable that asks the hub for OpenTelemetry traces.
+pub(crate) const TRACING_ENV: &str = "FASTMCP_WORKSPACE_TRACING";
 
 impl LaunchSpec {
     /// `PATH`, `HOME` and the `inheritEnv` variables, from this process's
-    /// environment, where set.
+    /// environment, where set; with tracing, also every `OTEL_*` variable
+    /// and `FASTMCP_WORKSPACE_TRACING=1` (the workspace's `env` is applied
+    /// after these, so it overrides them).
     pub(crate) fn inherited_env(&self) -> Vec<(String, std::ffi::OsString)> {
-        ["PATH", "HOME"]
+        let mut env: Vec<(String, std::ffi::OsString)> = ["PATH", "HOME"]
             .into_iter()
             .map(str::to_owned)
             .chain(self.inherit_env.iter().cloned())
             .filter_map(|name| std::env::var_os(&name).map(|value| (name, value)))
-            .collect()
+            .collect();
+        if self.tracing {
+            env.extend(std::env::vars_os().filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                name.starts_with("OTEL_").then_some((name, value))
+            }));
+            env.push((TRACING_ENV.to_owned(), "1".into()));
+        }
+        env
     }
 
     /// The hub's `--dir DIR`, or nothing for a workspace configured only
@@ -571,6 +595,7 @@ impl LaunchSpec {
             command: spec.command.clone(),
             args: spec.args.clone(),
             cwd: spec.cwd.clone(),
+            tracing: spec.tracing.unwrap_or(config.tracing),
         }
     }
 }
@@ -641,6 +666,21 @@ mod tests {
         let inline: serde_json::Value = serde_json::from_str(a.inline_config.as_deref().unwrap()).unwrap();
         assert_eq!(inline, serde_json::json!({"tools": ["m"], "mcpServers": {"t": {"command": "x"}}}));
         assert!(LaunchSpec::new(&config, &config.workspaces["b"]).inline_config.is_none());
+    }
+
+    #[test]
+    fn tracing_passes_the_otel_variables_on() {
+        // The only test that sets an OTEL_ variable of this process.
+        std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        let config = BridgeConfig { tracing: true, ..with([("a", hub("/a")), ("b", WorkspaceSpec { tracing: Some(false), ..hub("/b") })]) };
+        let names = |id: &str| -> Vec<String> {
+            LaunchSpec::new(&config, &config.workspaces[id]).inherited_env().into_iter().map(|(name, _)| name).collect()
+        };
+        let a = names("a");
+        assert!(a.contains(&"OTEL_EXPORTER_OTLP_ENDPOINT".to_owned()), "{a:?}");
+        assert!(a.contains(&TRACING_ENV.to_owned()), "{a:?}");
+        let b = names("b");
+        assert!(!b.iter().any(|name| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
     }
 
     #[test]

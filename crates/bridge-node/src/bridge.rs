@@ -72,7 +72,8 @@ impl NativeBridge {
     /// [`NativeBridge::flush`], and its outcome, under `call_id`, comes from
     /// [`NativeBridge::take_settled`]; a cancellable call is aborted by
     /// [`NativeBridge::cancel`] with the same id. Progress updates reach
-    /// `on_progress` before the call settles.
+    /// `on_progress` before the call settles. A `timed` call's queue wait
+    /// comes with its outcome (`SettledCalls.queueMs`).
     ///
     /// Returns `true` when this call is the first since the last flush:
     /// the caller must then arrange one `flush()`.
@@ -88,6 +89,7 @@ impl NativeBridge {
         cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
+        timed: Option<bool>,
     ) -> bool {
         let bridge = self.inner.clone();
         self.batch.submit(
@@ -97,6 +99,7 @@ impl NativeBridge {
             cancellable,
             on_progress,
             on_request,
+            timed.unwrap_or(false),
             |params, options| bridge.call_raw(&workspace_id, &method, params, options),
         )
     }

@@ -296,6 +296,7 @@ impl Workspace {
         let this = self.clone();
         let method = method.to_owned();
         let logged = self.request_log.as_ref().map(|log| Logged::new(log, &method, params.as_ref(), &options.tags));
+        let queue_wait = options.queue_wait.clone();
         async move {
             // Set when the call leaves the queue (µs from its start).
             let waited = AtomicU64::new(u64::MAX);
@@ -311,6 +312,13 @@ impl Workspace {
             };
             let elapsed = started.elapsed();
             this.metrics.settled(result.as_ref().map(|_| ()), elapsed);
+            if let Some(queue_wait) = queue_wait {
+                let micros = match waited.load(Ordering::Relaxed) {
+                    u64::MAX => u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX - 1),
+                    micros => micros,
+                };
+                queue_wait.store(micros, Ordering::Relaxed);
+            }
             if let (Some(logged), Some(log)) = (logged, &this.request_log) {
                 let queue = match waited.load(Ordering::Relaxed) {
                     u64::MAX => elapsed,
