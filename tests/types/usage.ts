@@ -77,6 +77,9 @@ async function main(): Promise<void> {
   const figures = await logged.requestStats({ method: 'tools/call' });
   void [page.entries[0]?.durationMs, page.entries[0]?.outcome satisfies RequestOutcome | undefined, older.cursor, figures[0]?.p95Ms, logged.requestLogDropped];
   await logged.close();
+  // Traces from the hubs (OTLP, by the OTEL_* variables); one workspace left out.
+  const traced = new Bridge({ tracing: true, workspaces: { alpha: { dir: 'alpha' }, quiet: { dir: 'quiet', tracing: false } } });
+  await traced.close();
   await bridge.close();
   void [status, states, lines, p99];
 }
