@@ -172,6 +172,24 @@ describe('tracing', { timeout: 120_000 }, () => {
     assert.equal(tool.attributes['error.type'], 'tool_error');
   });
 
+  it('exports the spans still batched when the workspace stops gracefully', async () => {
+    // A schedule delay longer than the test: only the stop's flush exports.
+    bridge.addWorkspace('slow', { dir: labDir, env: { OTEL_BSP_SCHEDULE_DELAY: '600000' } });
+    try {
+      const traceId = await tracer.startActiveSpan('app work', async (parent) => {
+        await bridge.call('slow', 'tools/call', { name: 'echo', arguments: { text: 'batched' } });
+        parent.end();
+        return parent.spanContext().traceId;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(!receiver.spans.some((s) => s.traceId === traceId), 'exported before the stop');
+      await bridge.stop('slow');
+      await eventually(() => receiver.spans.some((s) => s.traceId === traceId), 10_000);
+    } finally {
+      await bridge.removeWorkspace('slow');
+    }
+  });
+
   it('carries one trace id from the Express request to the tool\'s span', async () => {
     exporter.reset();
     // The app's span for each request, made as HTTP instrumentation makes
