@@ -348,6 +348,10 @@ function ToolConsole({ id, onCalled }) {
 
 // ---- request log ----
 
+/** Set once the request log routes answer that the bridge has none; then they are not asked again (400s each time). */
+let logOff = false;
+const noRequestLog = (err) => err.status === 400 && err.code === 'INVALID_ARGUMENT' && /request log/i.test(err.message);
+
 function Bar({ value, max, kind }) {
   const width = max > 0 ? Math.min(100, (100 * value) / max) : 0;
   // Set through the style property (CSSOM), which the page's style-src allows.
@@ -364,6 +368,7 @@ function Stats({ workspaces, version }) {
   const [error, setError] = useState(null);
   const ids = workspaces.map((w) => w.id).join(',');
   usePoll(async (current) => {
+    if (logOff) return;
     try {
       const all = await Promise.all(workspaces.map((w) => rest(workspacePath(w.id, '/requests/stats'))));
       if (current()) {
@@ -371,7 +376,8 @@ function Stats({ workspaces, version }) {
         setError(null);
       }
     } catch (err) {
-      if (current()) setError(err.message);
+      if (noRequestLog(err)) logOff = true; // the table above says so
+      else if (current()) setError(err.message);
     }
   }, POLL_MS * 2, [ids, version]);
   const maxP95 = Math.max(0, ...rows.map((r) => r.p95Ms));
@@ -406,6 +412,7 @@ function Requests({ id, workspaces, version }) {
     return params.toString();
   }, [filter]);
   usePoll(async (current) => {
+    if (logOff) return;
     try {
       const body = await rest(`${workspacePath(id, '/requests')}?${query}`);
       if (current()) {
@@ -413,7 +420,9 @@ function Requests({ id, workspaces, version }) {
         setError(null);
       }
     } catch (err) {
-      if (current()) setError(err.code === 'INVALID_ARGUMENT' ? `${err.message} (is the bridge's requestLog option set?)` : err.message);
+      if (!current()) return;
+      if (noRequestLog(err)) logOff = true;
+      setError(err.message);
     }
   }, POLL_MS, [id, query, version]);
   const set = (key) => (e) => setFilter((f) => ({ ...f, [key]: e.currentTarget.value.trim() }));

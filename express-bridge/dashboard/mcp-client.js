@@ -127,22 +127,30 @@ export class McpClient {
     if (session) this.#sessionId = session;
     if (id === undefined) {
       if (!response.ok) throw new Error(`${message.method}: HTTP ${response.status}`);
-      await response.body?.cancel();
+      await response.text(); // read to its end: a cancelled body counts as a failed request
       return undefined;
     }
     const type = (response.headers.get('content-type') ?? '').split(';')[0].trim();
     if (type === 'text/event-stream') {
       const reader = response.body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
+      let answered = false;
       try {
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
           const received = JSON.parse(value.data);
-          if (received.id === id && ('result' in received || 'error' in received)) return { ...received, status: response.status };
+          if (received.id === id && ('result' in received || 'error' in received)) {
+            answered = true;
+            // The server ends the stream after the answer: read on to its end rather than cut it.
+            (async () => {
+              while (!(await reader.read()).done);
+            })().catch(() => {});
+            return { ...received, status: response.status };
+          }
           onMessage?.(received);
         }
       } finally {
-        reader.cancel().catch(() => {});
+        if (!answered) reader.cancel().catch(() => {});
       }
       throw new Error(`${message.method}: the response stream ended without an answer`);
     }
