@@ -119,11 +119,11 @@ function WorkspaceRow({ workspace: w, now, focused, onFocus, onAction, pending }
     <tr data-workspace=${w.id} class=${focused ? 'focused' : ''}>
       <th scope="row"><button type="button" class="link" onClick=${() => onFocus(w.id)} aria-pressed=${focused}>${w.id}</button></th>
       <td><${StateBadge} state=${w.state} />${busy ? html` <span class="pending">${pending}…</span>` : ''}</td>
-      <td class="num">${w.pid ?? '–'}</td>
-      <td class="num">${uptime(w.startedAt, now)}</td>
-      <td class="num">${w.restarts}</td>
-      <td class="num">${mib(w.rssBytes)}</td>
-      <td class="num">${percent(w.cpuPercent)}</td>
+      <td class="num" data-field="pid">${w.pid ?? '–'}</td>
+      <td class="num" data-field="uptime">${uptime(w.startedAt, now)}</td>
+      <td class="num" data-field="restarts">${w.restarts}</td>
+      <td class="num" data-field="rss">${mib(w.rssBytes)}</td>
+      <td class="num" data-field="cpu">${percent(w.cpuPercent)}</td>
       <td class="num" data-field="inFlight">${w.metrics.inFlight}</td>
       <td class="num" data-field="queued">${w.metrics.queued}</td>
       <td class="num">${w.sessions}</td>

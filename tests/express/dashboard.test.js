@@ -206,13 +206,13 @@ describe('dashboard in Chromium against the demo app', { timeout: 240_000 }, () 
       );
       await page.locator(`#events-feed li[data-workspace="${id}"][data-type="state"]`, { hasText: 'starting → ready' }).waitFor({ timeout: WAIT_MS });
     }
-    const pid = Number(await row('alpha').locator('td').nth(1).textContent());
+    const pid = Number(await row('alpha').locator('[data-field="pid"]').textContent());
     assert.ok(isAlive(pid), `the pid shown for alpha (${pid}) is not a live process`);
     assert.ok(bridgePids().includes(pid), `the pid shown for alpha (${pid}) is not one of this test's workspace processes`);
   });
 
   it('restarts a workspace: the state shown changes, then the events feed and the pid', async () => {
-    const pidBefore = await row('alpha').locator('td').nth(1).textContent();
+    const pidBefore = await row('alpha').locator('[data-field="pid"]').textContent();
     const eventsBefore = await page.locator('#events-feed li[data-workspace="alpha"]').count();
     // Every state the badge shows from now on.
     await page.evaluate(() => {
@@ -228,8 +228,8 @@ describe('dashboard in Chromium against the demo app', { timeout: 240_000 }, () 
     await eventually(async () => (await page.locator('#events-feed li[data-workspace="alpha"]').count()) >= eventsBefore + 3, WAIT_MS);
     await page.waitForFunction(
       (before) => {
-        const cells = document.querySelectorAll('#workspace-table tr[data-workspace="alpha"] td');
-        return cells[0]?.querySelector('[data-field="state"]')?.textContent === 'ready' && cells[1]?.textContent !== before;
+        const shown = document.querySelector('#workspace-table tr[data-workspace="alpha"]');
+        return shown?.querySelector('[data-field="state"]')?.textContent === 'ready' && shown.querySelector('[data-field="pid"]')?.textContent !== before;
       },
       pidBefore,
       { timeout: WAIT_MS },
