@@ -59,3 +59,11 @@ if (process.platform === 'linux' && process.getuid() === 0 && existsSync(ISOLATI
     run('apt-get', ['install', '-y', '-qq', 'bubblewrap']);
   }
 }
+
+// The dashboard's browser test (tests/express/dashboard.test.js) and
+// `npm run screenshots` drive headless Chromium, the system's package.
+if (process.platform === 'linux' && process.getuid() === 0 && onPath('apt-get') && !process.env.CHROMIUM_PATH && !existsSync('/usr/bin/chromium')) {
+  console.error('setup: installing chromium (apt-get)');
+  run('apt-get', ['update', '-qq']);
+  run('apt-get', ['install', '-y', '-qq', 'chromium']);
+}
