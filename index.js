@@ -504,6 +504,36 @@ export class Bridge extends EventEmitter {
   }
 
   /**
+   * Calls `listener(line)` with each line (`{ at, stream, line }`) a
+   * workspace's processes write from now on, across restarts, until the
+   * returned function is called (idempotent) or the bridge closes; first,
+   * before returning, with the last `lines` (default 0) lines before them
+   * (each line comes once: in that tail or live). A listener that throws
+   * gets a warning, not the bridge's error.
+   * @param {string} workspaceId
+   * @param {(line: import('./index.js').LogLine) => void} listener
+   * @param {{ lines?: number }} [options]
+   * @returns {() => void} ends the watch
+   */
+  watchLogs(workspaceId, listener, { lines = 0 } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (typeof listener !== 'function') throw bridgeError('INVALID_ARGUMENT', 'watchLogs: listener must be a function');
+    if (!Number.isSafeInteger(lines) || lines < 0) throw bridgeError('INVALID_ARGUMENT', 'watchLogs: lines must be an integer >= 0');
+    const deliver = (line) => {
+      try {
+        listener(line);
+      } catch (err) {
+        process.emitWarning(`watchLogs listener threw: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      }
+    };
+    const watch = this.#native.watchLogs(workspaceId, Math.min(lines, 0xffffffff), (json) => deliver(JSON.parse(json)));
+    if (!(watch instanceof loadNative().NativeLogWatch)) throw failure(watch);
+    // The tail first, now: live lines reach JS only from a later turn of the event loop.
+    for (const line of JSON.parse(watch.tail)) deliver(line);
+    return () => watch.close();
+  }
+
+  /**
    * The last supervision events (at most 500), of one workspace or all,
    * oldest first.
    * @param {string} [workspaceId]

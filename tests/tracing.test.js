@@ -58,8 +58,11 @@ function bridgeSpans(name) {
 describe('tracing', { timeout: 120_000 }, () => {
   let receiver;
   let bridge;
+  /** The OTEL_ variables of the environment the tests run in, put back after. */
+  const ambient = Object.entries(process.env).filter(([name]) => name.startsWith('OTEL_'));
 
   before(async () => {
+    for (const [name] of ambient) delete process.env[name];
     provider.register();
     receiver = await startReceiver();
     // Passed on to the traced hub by the `tracing` option: the exporter
@@ -76,6 +79,7 @@ describe('tracing', { timeout: 120_000 }, () => {
 
   after(async () => {
     delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+    for (const [name, value] of ambient) process.env[name] = value;
     await bridge?.close();
     await receiver?.close();
     await provider.shutdown();
@@ -112,10 +116,11 @@ describe('tracing', { timeout: 120_000 }, () => {
     assert.notEqual(seen.spanId, spanId);
 
     // The hub exported FastMCP's SERVER span, a child of the bridge's span.
-    await eventually(() => receiver.spans.some((s) => s.traceId === traceId), 10_000);
-    const server = receiver.spans.find((s) => s.traceId === traceId && s.parentSpanId === spanId);
-    assert.ok(server, `no hub span is a child of the bridge's: ${JSON.stringify(receiver.spans)}`);
+    const childOfBridge = (s) => s.traceId === traceId && s.parentSpanId === spanId;
+    await eventually(() => receiver.spans.some(childOfBridge), 10_000);
+    const server = receiver.spans.find(childOfBridge);
     assert.equal(server.service, 'lab-hub');
+    assert.equal(server.attributes['mcp.method.name'], 'tools/call');
     assert.equal(server.kind, 2, 'SPAN_KIND_SERVER');
     assert.match(server.name, /trace_context/);
   });
@@ -136,37 +141,61 @@ describe('tracing', { timeout: 120_000 }, () => {
     assert.equal(span.attributes['fastmcp_bridge.workspace.id'], 'lab');
   });
 
-  it('parents the span to the trace context of the params\' own _meta when no span is active', async () => {
+  it('parents the span to the trace context of the params\' own _meta, linking the active span', async () => {
     exporter.reset();
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const clientSpanId = 'b7ad6b7169203331';
-    const result = await context.with(ROOT_CONTEXT, () =>
-      bridge.call('plain', 'tools/call', {
-        name: 'trace_context',
-        arguments: {},
-        _meta: { traceparent: `00-${traceId}-${clientSpanId}-01`, other: 'kept' },
-      }),
-    );
+    const params = {
+      name: 'trace_context',
+      arguments: {},
+      _meta: { traceparent: `00-${traceId}-${clientSpanId}-01`, tracestate: 'vendor=1', other: 'kept' },
+    };
+    const { ambient, result } = await tracer.startActiveSpan('app work', async (ambient) => {
+      const result = await bridge.call('plain', 'tools/call', params);
+      ambient.end();
+      return { ambient, result };
+    });
     const [span] = bridgeSpans('tools/call trace_context');
     assert.equal(span.spanContext().traceId, traceId);
     assert.equal(span.parentSpanContext?.spanId, clientSpanId);
-    assert.equal(result.structuredContent.meta.traceparent, `00-${traceId}-${span.spanContext().spanId}-01`);
+    assert.deepEqual(span.links.map((link) => link.context.spanId), [ambient.spanContext().spanId]);
+    // The context sent on is the bridge span's, with the client's trace
+    // state; the other _meta keys are kept, and the caller's params untouched.
+    assert.deepEqual(result.structuredContent.meta, {
+      traceparent: `00-${traceId}-${span.spanContext().spanId}-01`,
+      tracestate: 'vendor=1',
+      other: 'kept',
+    });
+    assert.equal(params._meta.traceparent, `00-${traceId}-${clientSpanId}-01`);
     // The hub of `plain` was not asked for traces: FastMCP's telemetry is off.
     assert.equal(result.structuredContent.traceId, null);
   });
 
-  it('marks failures: a JSON-RPC error and a tool error', async () => {
+  it('marks failures: a JSON-RPC error, the bridge\'s own errors and a tool error', async () => {
     exporter.reset();
     await tracer.startActiveSpan('app work', async (parent) => {
       await assert.rejects(bridge.call('lab', 'no/such/method'), { rpcCode: -32601 });
+      await assert.rejects(
+        bridge.call('lab', 'tools/call', { name: 'sleep', arguments: { seconds: 5 } }, { timeoutMs: 100 }),
+        { code: 'TIMEOUT' },
+      );
+      await assert.rejects(bridge.call('nope', 'tools/list'), { code: 'UNKNOWN_WORKSPACE' });
       const failed = await bridge.call('lab', 'tools/call', { name: 'no_such_tool', arguments: {} });
       assert.equal(failed.isError, true);
       parent.end();
     });
     const [rpc] = bridgeSpans('no/such/method');
     assert.equal(rpc.status.code, SpanStatusCode.ERROR);
+    assert.equal(rpc.attributes['error.type'], '-32601');
     assert.equal(rpc.attributes['rpc.response.status_code'], '-32601');
-    assert.equal(typeof rpc.attributes['error.type'], 'string');
+    const [timeout] = bridgeSpans('tools/call sleep');
+    assert.equal(timeout.status.code, SpanStatusCode.ERROR);
+    assert.equal(timeout.attributes['error.type'], 'TIMEOUT');
+    assert.equal(timeout.attributes['rpc.response.status_code'], undefined, 'no response came');
+    const [unknown] = bridgeSpans('tools/list');
+    assert.equal(unknown.attributes['error.type'], 'UNKNOWN_WORKSPACE');
+    // It reached no workspace: no queue wait to tell.
+    assert.equal(unknown.attributes['fastmcp_bridge.queue_wait_ms'], undefined);
     const [tool] = bridgeSpans('tools/call no_such_tool');
     assert.equal(tool.status.code, SpanStatusCode.ERROR);
     assert.equal(tool.attributes['error.type'], 'tool_error');
@@ -240,6 +269,6 @@ describe('tracing without an OpenTelemetry SDK', { timeout: 60_000 }, () => {
         await bridge.close();
       }`;
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: repoDir });
-    assert.deepEqual(JSON.parse(stdout), { meta: {}, traceId: null, spanId: null });
+    assert.deepEqual(JSON.parse(stdout), { meta: { other: 1 }, traceId: null, spanId: null });
   });
 });

@@ -174,19 +174,23 @@ function Events({ events, connected }) {
 
 function Logs({ id }) {
   const [lines, setLines] = useState([]);
-  const [error, setError] = useState(null);
+  const [connected, setConnected] = useState(false);
   const box = useRef(null);
-  usePoll(async (current) => {
-    try {
-      const body = await rest(`${workspacePath(id, '/logs')}?lines=${LOG_LINES}`);
-      if (current()) {
-        setLines(body.lines);
-        setError(null);
-      }
-    } catch (err) {
-      if (current()) setError(err.message);
-    }
-  }, POLL_MS, [id]);
+  // The live tail: the last LOG_LINES lines, then each new one. Each
+  // (re)connection starts with the tail again, so it replaces what is shown.
+  useEffect(() => {
+    const source = new EventSource(api(`${workspacePath(id, '/logs')}?lines=${LOG_LINES}`));
+    source.onopen = () => {
+      setConnected(true);
+      setLines([]);
+    };
+    source.onerror = () => setConnected(false);
+    source.onmessage = (message) => {
+      const line = JSON.parse(message.data);
+      setLines((shown) => [...shown.slice(-(LOG_LINES - 1)), line]);
+    };
+    return () => source.close();
+  }, [id]);
   // Follows the tail unless the reader scrolled up.
   const atBottom = useRef(true);
   useEffect(() => {
@@ -198,8 +202,7 @@ function Logs({ id }) {
   };
   return html`
     <section class="card" aria-labelledby="logs-title">
-      <h2 id="logs-title">Log tail: ${id}</h2>
-      ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
+      <h2 id="logs-title">Log tail: ${id} <span class=${`dot ${connected ? 'on' : 'off'}`} title=${connected ? 'live' : 'reconnecting'}></span></h2>
       <pre id="log-tail" class="log" ref=${box} onScroll=${onScroll}>${lines.length === 0
         ? html`<span class="empty">No output yet.</span>`
         : lines.map((l) => html`<span class=${`line ${l.stream}`}><time>${time(l.at)}</time> ${l.line}</span>`)}</pre>

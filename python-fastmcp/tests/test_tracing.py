@@ -30,6 +30,8 @@ print(json.dumps({
     "mode": fastmcp.settings.telemetry_mode,
     "provider": type(provider).__module__,
     "service": resource.attributes.get("service.name") if resource else None,
+    "workspace": resource.attributes.get("fastmcp_bridge.workspace.id") if resource else None,
+    "environment": resource.attributes.get("deployment.environment") if resource else None,
 }))
 if shutdown:
     shutdown()
@@ -61,15 +63,33 @@ def test_the_variable_installs_the_sdk_and_turns_fastmcp_telemetry_on(value):
         "mode": "native",
         "provider": "opentelemetry.sdk.trace",
         "service": "fastmcp-workspace",
+        "workspace": None,
+        "environment": None,
     }
 
 
-def test_standard_variables_name_the_service_and_the_mode_stays_when_set():
+def test_the_service_is_the_workspace_s_not_the_app_s_and_the_mode_stays_when_set():
     seen = probe(
-        FASTMCP_WORKSPACE_TRACING="1", OTEL_SERVICE_NAME="billing", FASTMCP_TELEMETRY_MODE="propagation_only"
+        FASTMCP_WORKSPACE_TRACING="1",
+        FASTMCP_WORKSPACE_ID="billing",
+        OTEL_RESOURCE_ATTRIBUTES="service.name=the-app,deployment.environment=test",
+        FASTMCP_TELEMETRY_MODE="propagation_only",
     )
-    assert seen["service"] == "billing"
+    assert seen["service"] == "fastmcp-workspace"
+    assert seen["workspace"] == "billing"
+    assert seen["environment"] == "test"
     assert seen["mode"] == "propagation_only"
+    assert probe(FASTMCP_WORKSPACE_TRACING="1", OTEL_SERVICE_NAME="billing-hub")["service"] == "billing-hub"
+
+
+def test_without_the_sdk_the_hub_serves_untraced(tmp_path):
+    # A module that fails to import in place of the SDK's package.
+    (tmp_path / "opentelemetry").mkdir()
+    (tmp_path / "opentelemetry" / "sdk").mkdir()
+    (tmp_path / "opentelemetry" / "sdk" / "__init__.py").write_text("raise ImportError('not installed here')\n")
+    seen = probe(FASTMCP_WORKSPACE_TRACING="1", PYTHONPATH=str(tmp_path))
+    assert seen["configured"] is False
+    assert seen["mode"] == "off"
 
 
 @pytest.mark.parametrize("value", ["0", "", "no"])

@@ -20,7 +20,7 @@ import { bridgeDashboard, bridgeRouter, DASHBOARD_CSP } from 'fastmcp-bridge/exp
 
 import { chromiumMissing, launchChromium } from '../../scripts/lib/chromium.js';
 import { startServer } from '../../examples/express-app/app.js';
-import { bridgePids, eventually, isAlive, labDir, repoDir, serve, workspacesDir } from '../helpers.js';
+import { bridgePids, eventually, initialize, isAlive, labDir, repoDir, serve, workspacesDir } from '../helpers.js';
 
 const WAIT_MS = 30_000;
 const require = createRequire(import.meta.url);
@@ -242,10 +242,17 @@ describe('dashboard in Chromium against the demo app', { timeout: 240_000 }, () 
     assert.equal(await stateOf('beta').textContent(), 'ready', 'beta was touched');
   });
 
-  it('tails the focused workspace\'s log', async () => {
+  it('tails the focused workspace\'s log live', async () => {
     await page.locator('#log-tail .line').first().waitFor({ timeout: WAIT_MS });
     const lines = await page.locator('#log-tail .line').allTextContents();
     assert.ok(lines.some((line) => line.includes('fastmcp_workspace')), `no hub line in the log tail: ${JSON.stringify(lines.slice(-5))}`);
+    await page.locator('#logs-title .dot.on').waitFor({ timeout: WAIT_MS });
+    // New output with the page left alone: an MCP session opened on alpha's
+    // endpoint makes the hub log its new transport.
+    const transports = () => page.locator('#log-tail .line', { hasText: 'Created new transport' }).count();
+    const before = await transports();
+    await initialize(`${server.url}/workspaces/alpha/mcp`);
+    await eventually(async () => (await transports()) > before, WAIT_MS);
   });
 
   it('lists the tools in the tool console and calls echo with JSON arguments', async () => {

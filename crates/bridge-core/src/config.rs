@@ -537,16 +537,47 @@ pub(crate) struct LaunchSpec {
     pub cwd: Option<PathBuf>,
     /// Whether the server is asked for traces ([`BridgeConfig::tracing`]).
     pub tracing: bool,
+    /// The workspace's id (set by the bridge), which a traced hub names in
+    /// its spans' resource.
+    pub workspace: String,
 }
 
 /// The variable that asks the hub for OpenTelemetry traces.
 pub(crate) const TRACING_ENV: &str = "FASTMCP_WORKSPACE_TRACING";
+/// The variable that tells a traced hub its workspace's id.
+pub(crate) const WORKSPACE_ID_ENV: &str = "FASTMCP_WORKSPACE_ID";
+
+/// Whether tracing passes the `OTEL_*` variable `name` of the bridge's
+/// environment on to workspace processes: what configures where and how
+/// spans are exported, the sampler, the batch processor and the limits
+/// (OpenTelemetry specification, SDK Environment Variables); never
+/// credentials (`…_HEADERS`, client keys, certificates) nor the app's
+/// `OTEL_SERVICE_NAME`, which a workspace's `env` or `inheritEnv` passes
+/// on explicitly.
+fn otel_passed_on(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_PROPAGATORS",
+        "OTEL_SDK_DISABLED",
+    ];
+    const PREFIXES: &[&str] = &["OTEL_BSP_", "OTEL_SPAN_", "OTEL_ATTRIBUTE_", "OTEL_LINK_", "OTEL_EVENT_"];
+    const OTLP: &[&str] = &["ENDPOINT", "PROTOCOL", "TIMEOUT", "COMPRESSION", "INSECURE"];
+    EXACT.contains(&name)
+        || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        || name
+            .strip_prefix("OTEL_EXPORTER_OTLP_")
+            .map(|rest| rest.strip_prefix("TRACES_").unwrap_or(rest))
+            .is_some_and(|setting| OTLP.contains(&setting))
+}
 
 impl LaunchSpec {
     /// `PATH`, `HOME` and the `inheritEnv` variables, from this process's
-    /// environment, where set; with tracing, also every `OTEL_*` variable
-    /// and `FASTMCP_WORKSPACE_TRACING=1` (the workspace's `env` is applied
-    /// after these, so it overrides them).
+    /// environment, where set; with tracing, also the `OTEL_*` variables
+    /// that configure the export (see `otel_passed_on`),
+    /// `FASTMCP_WORKSPACE_TRACING=1` and `FASTMCP_WORKSPACE_ID` (the
+    /// workspace's `env` is applied after these, so it overrides them).
     pub(crate) fn inherited_env(&self) -> Vec<(String, std::ffi::OsString)> {
         let mut env: Vec<(String, std::ffi::OsString)> = ["PATH", "HOME"]
             .into_iter()
@@ -557,9 +588,10 @@ impl LaunchSpec {
         if self.tracing {
             env.extend(std::env::vars_os().filter_map(|(name, value)| {
                 let name = name.into_string().ok()?;
-                name.starts_with("OTEL_").then_some((name, value))
+                otel_passed_on(&name).then_some((name, value))
             }));
             env.push((TRACING_ENV.to_owned(), "1".into()));
+            env.push((WORKSPACE_ID_ENV.to_owned(), self.workspace.clone().into()));
         }
         env
     }
@@ -596,6 +628,7 @@ impl LaunchSpec {
             args: spec.args.clone(),
             cwd: spec.cwd.clone(),
             tracing: spec.tracing.unwrap_or(config.tracing),
+            workspace: String::new(),
         }
     }
 }
@@ -669,18 +702,39 @@ mod tests {
     }
 
     #[test]
-    fn tracing_passes_the_otel_variables_on() {
-        // The only test that sets an OTEL_ variable of this process.
+    fn tracing_passes_the_export_settings_on_and_no_credentials() {
+        for (name, passed) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", true),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", true),
+            ("OTEL_BSP_SCHEDULE_DELAY", true),
+            ("OTEL_TRACES_SAMPLER", true),
+            ("OTEL_EXPORTER_OTLP_HEADERS", false),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", false),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", false),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", false),
+            ("OTEL_SERVICE_NAME", false),
+            ("OTEL_LOGS_EXPORTER", false),
+        ] {
+            assert_eq!(otel_passed_on(name), passed, "{name}");
+        }
+        // The only test that sets OTEL_ variables of this process; they are
+        // removed before it asserts.
         std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret");
         let config = BridgeConfig { tracing: true, ..with([("a", hub("/a")), ("b", WorkspaceSpec { tracing: Some(false), ..hub("/b") })]) };
-        let names = |id: &str| -> Vec<String> {
-            LaunchSpec::new(&config, &config.workspaces[id]).inherited_env().into_iter().map(|(name, _)| name).collect()
+        let env = |id: &str| -> Vec<(String, String)> {
+            let mut spec = LaunchSpec::new(&config, &config.workspaces[id]);
+            spec.workspace = id.to_owned();
+            spec.inherited_env().into_iter().map(|(name, value)| (name, value.to_string_lossy().into_owned())).collect()
         };
-        let a = names("a");
-        assert!(a.contains(&"OTEL_EXPORTER_OTLP_ENDPOINT".to_owned()), "{a:?}");
-        assert!(a.contains(&TRACING_ENV.to_owned()), "{a:?}");
-        let b = names("b");
-        assert!(!b.iter().any(|name| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
+        let (a, b) = (env("a"), env("b"));
+        std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT");
+        std::env::remove_var("OTEL_EXPORTER_OTLP_HEADERS");
+        let has = |env: &[(String, String)], name: &str, value: &str| env.iter().any(|(n, v)| n == name && v == value);
+        assert!(has(&a, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), "{a:?}");
+        assert!(has(&a, TRACING_ENV, "1") && has(&a, WORKSPACE_ID_ENV, "a"), "{a:?}");
+        assert!(!a.iter().any(|(name, _)| name == "OTEL_EXPORTER_OTLP_HEADERS"), "{a:?}");
+        assert!(!b.iter().any(|(name, _)| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
     }
 
     #[test]

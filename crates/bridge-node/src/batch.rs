@@ -300,7 +300,12 @@ where
         if cancellable {
             cancels.lock().expect("cancel map").remove(&call_id);
         }
-        let queue_ms = queue_wait.map(|micros| micros.load(Ordering::Relaxed) as f64 / 1000.0);
+        // Still unset when the call failed before reaching a workspace
+        // (`UNKNOWN_WORKSPACE`, `CLOSED`): no queue wait then.
+        let queue_ms = queue_wait
+            .map(|micros| micros.load(Ordering::Relaxed))
+            .filter(|&micros| micros != u64::MAX)
+            .map(|micros| micros as f64 / 1000.0);
         Settle { outcome: raw_outcome(result), queue_ms }
     })
 }

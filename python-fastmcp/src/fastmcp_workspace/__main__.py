@@ -281,11 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     if "FASTMCP_TELEMETRY_MODE" not in os.environ:
         fastmcp.settings.telemetry_mode = "off"
-    shutdown_tracing = tracing.configure()
     # uvicorn's handler only runs once serving started; before that, SIGTERM
     # must still end the process (quietly, as from KeyboardInterrupt).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    shutdown_tracing = None
     try:
+        shutdown_tracing = tracing.configure()
         return _run(_serve(args))
     except ConfigError as exc:
         message = " ".join(str(exc).split())

@@ -94,15 +94,14 @@ def register(mcp: FastMCP) -> None:
 
     @mcp.tool
     def trace_context(ctx: Context) -> dict[str, Any]:
-        """The W3C Trace Context keys the request carried in ``params._meta``
-        (``meta``), and the OpenTelemetry span the tool runs in (``traceId``,
-        ``spanId`` in hex; null without a valid span)."""
+        """The request's ``params._meta`` (``meta``, W3C Trace Context keys
+        and any other), and the OpenTelemetry span the tool runs in
+        (``traceId``, ``spanId`` in hex; null without a valid span)."""
         meta = ctx.request_context.meta if ctx.request_context is not None else None
-        fields = meta if isinstance(meta, dict) else meta.model_dump() if meta is not None else {}
-        keys = ("traceparent", "tracestate", "baggage")
+        fields = meta if isinstance(meta, dict) else meta.model_dump(exclude_none=True) if meta is not None else {}
         span = trace.get_current_span().get_span_context()
         return {
-            "meta": {key: fields[key] for key in keys if key in fields},
+            "meta": dict(fields),
             "traceId": format(span.trace_id, "032x") if span.is_valid else None,
             "spanId": format(span.span_id, "016x") if span.is_valid else None,
         }

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::call::CallTags;
-use crate::request_log::{self, Outcome, RequestEntry, RequestLog};
+use crate::request_log::{self, RequestEntry, RequestLog};
 use crate::fleet::Fleet;
 use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
@@ -222,6 +222,13 @@ impl Workspace {
     /// The last `lines` lines the workspace's processes wrote, oldest first.
     pub fn logs(&self, lines: usize) -> Vec<LogLine> {
         self.logs.tail(lines)
+    }
+
+    /// Calls `watcher` with each line the workspace's processes write from
+    /// now on, across restarts, until the watch ends; returns the last
+    /// `tail` lines before them (see [`crate::logs::LogBuffer::watch`]).
+    pub fn watch_logs(&self, tail: usize, watcher: crate::logs::LogWatcher) -> (Vec<LogLine>, crate::logs::LogWatch) {
+        self.logs.watch(tail, watcher)
     }
 
     /// Sends a JSON-RPC request and resolves with its `result`.
@@ -786,7 +793,7 @@ impl Logged {
     }
 
     fn finish(self, log: &RequestLog, workspace: &str, method: String, result: &Result<Box<RawValue>>, duration: Duration, queue: Duration) {
-        let (outcome, error_code) = Outcome::of(result);
+        let (outcome, error_code) = request_log::outcome_of_call(&method, result);
         let response_bytes = result.as_ref().map_or(0, |r| r.get().len());
         let response_body = log.captures_bodies().then(|| match result {
             Ok(raw) => log.body(raw.get()),
