@@ -14,6 +14,8 @@ const require = createRequire(import.meta.url);
 
 /** The page's own files. */
 export const DASHBOARD_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'dashboard');
+/** The files of DASHBOARD_DIR served as they are (the page itself is served with its bases filled in). */
+const OWN_FILES = ['app.js', 'charts.js', 'mcp-client.js', 'style.css'];
 
 /**
  * The Content-Security-Policy of every dashboard response: nothing but this
@@ -28,6 +30,7 @@ export const DASHBOARD_CSP = [
   "img-src 'self' data:",
   "object-src 'none'",
   "base-uri 'none'",
+  "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
 
@@ -75,16 +78,20 @@ function escapeAttribute(text) {
 export const DEFAULT_API_BASE = '..';
 
 /**
- * Checks `apiBase`: a path (absolute, or relative to the page's URL
- * `<mount>/dashboard/`) without a scheme, host, query or fragment.
- * @returns {string} without a trailing slash (`'/'` stays)
+ * Checks a base path of the page's routes (`apiBase`, `mcpBase`): a path
+ * (absolute, or relative to the page's URL `<mount>/dashboard/`) without a
+ * scheme, host, query or fragment.
+ * @param {unknown} base
+ * @param {string} where the option's owner, for the error
+ * @param {string} name the option's name, for the error
+ * @returns {string} without a trailing slash (`'/'` stays); `'..'` when undefined
  */
-export function checkApiBase(apiBase, where) {
-  if (apiBase === undefined) return DEFAULT_API_BASE;
-  if (typeof apiBase !== 'string' || apiBase === '' || /^[a-z][a-z0-9+.-]*:|^\/\/|[?#\\\s]/i.test(apiBase)) {
-    throw new TypeError(`${where}: apiBase must be a path where bridgeRouter's routes are mounted, e.g. "/api" or ".." (relative to the page, <mount>/dashboard/), got ${JSON.stringify(apiBase)}`);
+export function checkApiBase(base, where, name) {
+  if (base === undefined) return DEFAULT_API_BASE;
+  if (typeof base !== 'string' || base === '' || /^[a-z][a-z0-9+.-]*:|^\/\/|[?#\\\s]/i.test(base)) {
+    throw new TypeError(`${where}: ${name} must be a path where bridgeRouter's routes are mounted, e.g. "/api" or ".." (relative to the page, <mount>/dashboard/), got ${JSON.stringify(base)}`);
   }
-  return apiBase.length > 1 ? apiBase.replace(/\/+$/, '') || '/' : apiBase;
+  return base.length > 1 ? base.replace(/\/+$/, '') || '/' : base;
 }
 
 /**
@@ -94,10 +101,12 @@ export function checkApiBase(apiBase, where) {
  * Origin, `authenticate`) and, with `authorize`, served only to a principal
  * that may reach at least one workspace.
  * @param {import('express').Router} router
- * @param {{ guards: ReturnType<import('./security.js').guards>, authorize?: Function, apiBase: string }} options
+ * @param {{ guards: ReturnType<import('./security.js').guards>, authorize?: Function, apiBase: string, mcpBase: string }} options
  */
-export function dashboardRoutes(router, { guards, authorize, apiBase }) {
-  const page = readFileSync(path.join(DASHBOARD_DIR, 'index.html'), 'utf8').replace('%API_BASE%', escapeAttribute(apiBase));
+export function dashboardRoutes(router, { guards, authorize, apiBase, mcpBase }) {
+  const page = readFileSync(path.join(DASHBOARD_DIR, 'index.html'), 'utf8')
+    .replace('%API_BASE%', () => escapeAttribute(apiBase))
+    .replace('%MCP_BASE%', () => escapeAttribute(mcpBase));
   const vendor = vendorFiles();
 
   function headers(_req, res, next) {
@@ -132,9 +141,12 @@ export function dashboardRoutes(router, { guards, authorize, apiBase }) {
     }
     res.set('Cache-Control', 'no-store').type('html').send(page);
   });
-  for (const [name, file] of Object.entries(vendor)) {
-    dashboard.get(`/vendor/${name}`, (_req, res, next) => res.sendFile(file, (err) => err && next(err)));
+  const files = {
+    ...Object.fromEntries(OWN_FILES.map((name) => [name, path.join(DASHBOARD_DIR, name)])),
+    ...Object.fromEntries(Object.entries(vendor).map(([name, file]) => [`vendor/${name}`, file])),
+  };
+  for (const [name, file] of Object.entries(files)) {
+    dashboard.get(`/${name}`, (_req, res, next) => res.sendFile(file, (err) => err && next(err)));
   }
-  dashboard.use(express.static(DASHBOARD_DIR, { index: false, redirect: false, fallthrough: true }));
   router.use('/dashboard', dashboard);
 }

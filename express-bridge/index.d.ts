@@ -108,11 +108,13 @@ export interface BridgeRouterOptions extends ManagementOptions {
   management?: boolean;
   /**
    * Serves the operator dashboard at `/dashboard/` under this router's
-   * guards (see {@link bridgeDashboard}): `true`, or `{ apiBase }` when the
-   * routes the page calls are mounted elsewhere (required with
-   * `management: false`, else a TypeError). Default: `false`.
+   * guards (see {@link bridgeDashboard}): `true`, or `{ apiBase, mcpBase }`
+   * when the REST routes the page calls are mounted elsewhere (`apiBase`,
+   * required with `management: false`, else a TypeError). `mcpBase`
+   * defaults to this router's own mount, whose MCP endpoints the tool
+   * console uses. Default: `false`.
    */
-  dashboard?: boolean | { apiBase?: string };
+  dashboard?: boolean | { apiBase?: string; mcpBase?: string };
 }
 
 /** Options of {@link bridgeDashboard}. */
@@ -125,6 +127,11 @@ export interface DashboardOptions extends SecurityOptions {
    * `connect-src 'self'`). Default: `'..'`, the dashboard's own mount.
    */
   apiBase?: string;
+  /**
+   * Where the MCP endpoints (`/workspaces/:id/mcp`) the tool console uses
+   * are mounted, in the same form as `apiBase`. Default: `apiBase`.
+   */
+  mcpBase?: string;
 }
 
 /** The router of {@link bridgeRouter}. */

@@ -25,7 +25,7 @@ const DEFAULTS = Object.freeze({
 const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize', 'allowUnauthenticatedRemote'];
 const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'rateLimit', 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes', 'dashboard']);
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
-const DASHBOARD_KEYS = new Set([...SECURITY_KEYS, 'apiBase']);
+const DASHBOARD_KEYS = new Set([...SECURITY_KEYS, 'apiBase', 'mcpBase']);
 
 function checkBridge(bridge, where) {
   if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function' || typeof bridge.hasWorkspace !== 'function') {
@@ -98,7 +98,8 @@ function checkOptions(options, known, where) {
 
 /**
  * The `dashboard` option of bridgeRouter: null when off, else the page's
- * `apiBase`. Without the management routes the page needs them elsewhere.
+ * `{ apiBase, mcpBase }`. Without the management routes the page needs them
+ * elsewhere; the MCP endpoints are this router's (`..` from the page).
  */
 function checkDashboard(options) {
   const { dashboard } = options;
@@ -108,12 +109,17 @@ function checkDashboard(options) {
   }
   const given = dashboard === true ? {} : dashboard;
   for (const key of Object.keys(given)) {
-    if (key !== 'apiBase') throw new TypeError(`bridgeRouter: dashboard: unknown option ${JSON.stringify(key)} (known: apiBase)`);
+    if (key !== 'apiBase' && key !== 'mcpBase') {
+      throw new TypeError(`bridgeRouter: dashboard: unknown option ${JSON.stringify(key)} (known: apiBase, mcpBase)`);
+    }
   }
   if (options.management === false && given.apiBase === undefined) {
     throw new TypeError('bridgeRouter: the dashboard needs the management routes: drop management: false, or set dashboard.apiBase to where managementRouter is mounted');
   }
-  return checkApiBase(given.apiBase, 'bridgeRouter: dashboard');
+  return {
+    apiBase: checkApiBase(given.apiBase, 'bridgeRouter: dashboard', 'apiBase'),
+    mcpBase: checkApiBase(given.mcpBase, 'bridgeRouter: dashboard', 'mcpBase'),
+  };
 }
 
 /** Answers the router's own errors (JSON-RPC on the MCP endpoint, REST elsewhere); passes the rest on. */
@@ -152,7 +158,7 @@ function errorHandler(maxBodyBytes) {
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
   const allowed = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
-  const dashboardApiBase = checkDashboard(options);
+  const dashboard = checkDashboard(options);
   // `??` per key: an option given as undefined takes its default too.
   const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs, maxStreamBufferBytes } = Object.fromEntries(
     Object.entries(DEFAULTS).map(([key, value]) => [key, options[key] ?? value]),
@@ -167,7 +173,7 @@ export function bridgeRouter(bridge, options = {}) {
   const management = options.management === false
     ? null
     : managementRoutes(router, { bridge, guards: shared, metrics, authorize: options.authorize, eventsKeepAliveMs, maxStreamBufferBytes });
-  if (dashboardApiBase !== null) dashboardRoutes(router, { guards: shared, authorize: options.authorize, apiBase: dashboardApiBase });
+  if (dashboard !== null) dashboardRoutes(router, { guards: shared, authorize: options.authorize, ...dashboard });
   router.use(errorHandler(maxBodyBytes));
 
   /** Ends every MCP session of this router (their upstream sessions too) and its event streams. */
@@ -221,10 +227,11 @@ export function managementRouter(bridge, options = {}) {
 export function bridgeDashboard(bridge, options = {}) {
   checkBridge(bridge, 'bridgeDashboard');
   const allowed = checkOptions(options, DASHBOARD_KEYS, 'bridgeDashboard');
-  const apiBase = checkApiBase(options.apiBase, 'bridgeDashboard');
+  const apiBase = checkApiBase(options.apiBase, 'bridgeDashboard', 'apiBase');
+  const mcpBase = options.mcpBase === undefined ? apiBase : checkApiBase(options.mcpBase, 'bridgeDashboard', 'mcpBase');
   const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
   const router = express.Router();
-  dashboardRoutes(router, { guards: shared, authorize: options.authorize, apiBase });
+  dashboardRoutes(router, { guards: shared, authorize: options.authorize, apiBase, mcpBase });
   router.use(errorHandler(DEFAULTS.maxBodyBytes));
   return router;
 }

@@ -7,8 +7,11 @@ import { html, render, useCallback, useEffect, useMemo, useRef, useState } from 
 import { ErrorRateChart, LatencyChart } from './charts.js';
 import { McpClient } from './mcp-client.js';
 
-/** Where the router's routes are, from the page's `fastmcp-bridge-api` meta element (relative to the page). */
-const API = new URL(`${document.querySelector('meta[name="fastmcp-bridge-api"]').content.replace(/\/?$/, '/')}`, document.baseURI);
+/** A base URL from one of the page's meta elements (a path relative to the page). */
+const base = (name) => new URL(`${document.querySelector(`meta[name="${name}"]`).content.replace(/\/?$/, '/')}`, document.baseURI);
+/** Where the router's REST and SSE routes are, and where its MCP endpoints are. */
+const API = base('fastmcp-bridge-api');
+const MCP = base('fastmcp-bridge-mcp');
 const api = (path) => new URL(path, API).href;
 const workspacePath = (id, rest = '') => `workspaces/${encodeURIComponent(id)}${rest}`;
 
@@ -250,15 +253,20 @@ function ToolConsole({ id, onCalled }) {
   const abort = useRef(null);
 
   useEffect(() => {
-    client.current = new McpClient(api(workspacePath(id, '/mcp')));
+    const mcp = new McpClient(new URL(workspacePath(id, '/mcp'), MCP).href);
+    client.current = mcp;
     setTools(null);
     setSelected(null);
     setOutcome(null);
     setProgress([]);
     setError(null);
+    // The MCP session ends with the page too, not only with a change of workspace.
+    const onPageHide = () => mcp.close({ keepalive: true });
+    window.addEventListener('pagehide', onPageHide);
     return () => {
+      window.removeEventListener('pagehide', onPageHide);
       abort.current?.abort();
-      client.current.close();
+      mcp.close();
     };
   }, [id]);
 
@@ -488,9 +496,15 @@ function App() {
   const [version, setVersion] = useState(0);
   const bump = useCallback(() => setVersion((v) => v + 1), []);
 
+  // Refreshes overlap (the poll, each event): only a newer one's answer is shown.
+  const asked = useRef(0);
+  const shown = useRef(0);
   const refresh = useCallback(async () => {
+    const ask = ++asked.current;
     try {
       const body = await rest('workspaces');
+      if (ask < shown.current) return;
+      shown.current = ask;
       setWorkspaces(body.workspaces);
       setLoadError(null);
       setFocus((f) => (f && body.workspaces.some((w) => w.id === f) ? f : (body.workspaces[0]?.id ?? null)));

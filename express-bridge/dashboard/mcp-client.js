@@ -79,12 +79,16 @@ export class McpClient {
     });
   }
 
-  /** Ends the session (DELETE); errors are ignored, the server ends idle sessions anyway. */
-  async close() {
+  /**
+   * Ends the session (DELETE); errors are ignored, the server ends idle
+   * sessions anyway. `keepalive` lets the request outlive the page (on
+   * `pagehide`).
+   */
+  async close({ keepalive = false } = {}) {
     if (!this.#sessionId) return;
     const headers = { 'mcp-session-id': this.#sessionId };
     this.#sessionId = null;
-    await fetch(this.#endpoint, { method: 'DELETE', headers, credentials: 'same-origin' }).catch(() => {});
+    await fetch(this.#endpoint, { method: 'DELETE', headers, credentials: 'same-origin', keepalive }).catch(() => {});
   }
 
   /** A request in the session; an ended session (404) is opened again once. */
@@ -98,6 +102,14 @@ export class McpClient {
       await this.connect();
       return this.#request(method, params, options);
     }
+  }
+
+  /** Answers a server request in the session: `ping` with `{}`, others with -32601. */
+  #answer(request) {
+    const answer = request.method === 'ping'
+      ? { jsonrpc: '2.0', id: request.id, result: {} }
+      : { jsonrpc: '2.0', id: request.id, error: { code: -32601, message: `Method not found: ${request.method}` } };
+    return this.#send(answer);
   }
 
   async #request(method, params, { onMessage, signal } = {}) {
@@ -126,7 +138,7 @@ export class McpClient {
     const session = response.headers.get('mcp-session-id');
     if (session) this.#sessionId = session;
     if (id === undefined) {
-      if (!response.ok) throw new Error(`${message.method}: HTTP ${response.status}`);
+      if (!response.ok) throw new Error(`${message.method ?? 'response'}: HTTP ${response.status}`);
       await response.text(); // read to its end: a cancelled body counts as a failed request
       return undefined;
     }
@@ -146,6 +158,12 @@ export class McpClient {
               while (!(await reader.read()).done);
             })().catch(() => {});
             return { ...received, status: response.status };
+          }
+          if (typeof received.method === 'string' && received.id !== undefined) {
+            // A request of the server's (ping, sampling, elicitation, roots):
+            // this console declares no capability, so only ping is served.
+            this.#answer(received).catch(() => {});
+            continue;
           }
           onMessage?.(received);
         }

@@ -218,14 +218,15 @@ describe('REST lifecycle, logs, events and metrics on real workspaces', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await stream.close();
     for (const event of stream.events) {
-      assert.equal(event.type, undefined, 'the default type, message');
+      assert.equal(event.type, 'message', 'the default type, named');
       assert.equal(event.sseId, undefined, 'no ids');
       assert.deepEqual(Object.keys(event.data).sort(), ['at', 'line', 'stream']);
     }
     // Every line the stream sent is one the bridge kept, each once: the
     // tail and the live lines overlap nowhere.
-    const kept = bridge.logs('lab', { lines: 100000 }).map((l) => JSON.stringify(l));
-    const sent = stream.events.map((e) => JSON.stringify(e.data));
+    const text = ({ at, stream, line }) => JSON.stringify([at, stream, line]);
+    const kept = bridge.logs('lab', { lines: 100000 }).map(text);
+    const sent = stream.events.map((e) => text(e.data));
     assert.equal(new Set(sent).size, sent.length, 'a line sent twice');
     assert.deepEqual([...sent].sort(), kept.slice(-sent.length).sort());
   });
