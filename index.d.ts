@@ -332,7 +332,11 @@ export interface RequestEntry {
   /** Of which waiting in the workspace's queue, in ms. */
   queueMs: number;
   outcome: RequestOutcome;
-  /** The bridge's code (`'TIMEOUT'`, `'ABORTED'`, ...) or the server's JSON-RPC code as text (`'-32601'`). */
+  /**
+   * The bridge's code (`'TIMEOUT'`, `'ABORTED'`, ...), the server's JSON-RPC
+   * code as text (`'-32601'`), or `'TOOL_ERROR'` for a `tools/call` result
+   * with `isError: true` (outcome `'error'`).
+   */
   errorCode: string | null;
   /** Bytes of the params sent and of the result received. */
   requestBytes: number;
@@ -498,6 +502,14 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   workspaces(): WorkspaceStatus[];
   /** The last `lines` (default 100) output lines of a workspace's processes, oldest first. */
   logs(workspaceId: string, options?: { lines?: number }): LogLine[];
+  /**
+   * Calls `listener` with each line a workspace's processes write from now
+   * on, across restarts; first, before returning, with the last `lines`
+   * (default 0) lines before them (each line comes once). Returns the
+   * function that ends the watch (idempotent). Throws `UNKNOWN_WORKSPACE`.
+   * A listener that throws gets a process warning.
+   */
+  watchLogs(workspaceId: string, listener: (line: LogLine) => void, options?: { lines?: number }): () => void;
   /** The last supervision events (at most 500), of one workspace or all, oldest first. */
   events(workspaceId?: string): BridgeEvent[];
 

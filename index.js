@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
+import { endCall, startCall } from './tracing.js';
 
 export { BridgeError, errorCodes };
 
@@ -112,9 +113,10 @@ function checkHandler(method, handler) {
 
 /**
  * Runs one call on the native side: checks arguments, wires the abort
- * signal, progress and request handlers, and unwraps the outcome.
+ * signal, progress and request handlers, and unwraps the outcome; traced
+ * (tracing.js) when the app's OpenTelemetry SDK records or propagates.
  */
-async function runCall(bridge, start, method, params, options) {
+async function runCall(bridge, start, workspaceId, method, params, options) {
   if (typeof method !== 'string' || method === '') {
     throw bridgeError('INVALID_ARGUMENT', 'method must be a non-empty string');
   }
@@ -126,7 +128,15 @@ async function runCall(bridge, start, method, params, options) {
   if (signal?.aborted) {
     throw new BridgeError('ABORTED', 'request aborted', { cause: signal.reason });
   }
-  const paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
+  const traced = startCall(workspaceId, method, params);
+  let paramsJson;
+  try {
+    if (traced !== undefined) params = traced.params;
+    paramsJson = params === undefined || params === null ? undefined : JSON.stringify(params);
+  } catch (err) {
+    if (traced !== undefined) endCall(traced, { method, error: err });
+    throw err;
+  }
   const onProgress = options?.onProgress && progressCallback(options.onProgress);
   const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), options.onRequest));
   const callId = bridge.nextCallId();
@@ -135,13 +145,21 @@ async function runCall(bridge, start, method, params, options) {
     onAbort = () => bridge.cancel(callId);
     signal.addEventListener('abort', onAbort, { once: true });
   }
+  const timing = traced?.timed ? {} : undefined;
   try {
-    const outcome = await bridge.submit(callId, (id) => start(id, paramsJson, native, signal !== undefined, onProgress, onRequest));
-    return options?.raw ? settledText(outcome) : settledValue(outcome);
+    const outcome = await bridge.submit(
+      callId,
+      (id) => start(id, paramsJson, native, signal !== undefined, onProgress, onRequest, timing !== undefined),
+      timing,
+    );
+    const result = options?.raw ? settledText(outcome) : settledValue(outcome);
+    if (traced !== undefined) endCall(traced, { method, result, queueMs: timing?.queueMs });
+    return result;
   } catch (err) {
     if (err instanceof BridgeError && err.code === 'ABORTED' && signal?.reason !== undefined) {
       err.cause ??= signal.reason;
     }
+    if (traced !== undefined) endCall(traced, { method, error: err, queueMs: timing?.queueMs });
     throw err;
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
@@ -264,12 +282,12 @@ export class Bridge extends EventEmitter {
     // The native side rings when settled calls wait (see the binding's
     // crate docs, "calls cross in batches"); this takes them all.
     const onSettle = () => {
-      const { ids, outcomes } = this.#native.takeSettled();
+      const { ids, outcomes, queueMs } = this.#native.takeSettled();
       for (let i = 0; i < ids.length; i++) {
         const resolve = this.#pending.get(ids[i]);
         if (!resolve) continue;
         this.#pending.delete(ids[i]);
-        resolve(outcomes[i]);
+        resolve(outcomes[i], queueMs?.[i]);
       }
       if (this.#pending.size === 0) this.#keepAlive.unref();
     };
@@ -308,8 +326,9 @@ export class Bridge extends EventEmitter {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, cancellable, onProgress, onRequest) =>
-        this.#native.call(callId, workspaceId, method, paramsJson, native, cancellable, onProgress, onRequest),
+      (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
+        this.#native.call(callId, workspaceId, method, paramsJson, native, cancellable, onProgress, onRequest, timed),
+      workspaceId,
       method,
       params,
       options,
@@ -320,7 +339,8 @@ export class Bridge extends EventEmitter {
    * Call ids, cancellation and settlement, shared with sessions: `submit`
    * registers the call's promise under its id, then starts it (the first
    * call since the last flush schedules one); the native side rings the
-   * constructor's `onSettle` when settled calls wait to be taken.
+   * constructor's `onSettle` when settled calls wait to be taken. A timed
+   * call's queue wait (ms) lands in `timing.queueMs` as it settles.
    */
   #calls = {
     nextCallId: () => {
@@ -329,10 +349,18 @@ export class Bridge extends EventEmitter {
       return callId;
     },
     cancel: (callId) => this.#native.cancel(callId),
-    submit: (callId, start) =>
+    submit: (callId, start, timing) =>
       new Promise((resolve, reject) => {
         if (this.#pending.size === 0) this.#keepAlive.ref();
-        this.#pending.set(callId, resolve);
+        this.#pending.set(
+          callId,
+          timing === undefined
+            ? resolve
+            : (outcome, queueMs) => {
+                timing.queueMs = queueMs;
+                resolve(outcome);
+              },
+        );
         try {
           // The first call since the last flush owes one: made once the
           // JS code that is making calls now has returned.
@@ -392,7 +420,7 @@ export class Bridge extends EventEmitter {
       if (!(opened instanceof loadNative().NativeSession)) throw failure(opened);
       return opened;
     };
-    return new Session(this.#calls, handlers, open);
+    return new Session(this.#calls, handlers, open, workspaceId);
   }
 
   /**
@@ -473,6 +501,36 @@ export class Bridge extends EventEmitter {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     if (!Number.isSafeInteger(lines) || lines < 0) throw bridgeError('INVALID_ARGUMENT', 'logs: lines must be an integer >= 0');
     return unwrap(this.#native.logs(workspaceId, Math.min(lines, 0xffffffff)));
+  }
+
+  /**
+   * Calls `listener(line)` with each line (`{ at, stream, line }`) a
+   * workspace's processes write from now on, across restarts, until the
+   * returned function is called (idempotent) or the bridge closes; first,
+   * before returning, with the last `lines` (default 0) lines before them
+   * (each line comes once: in that tail or live). A listener that throws
+   * gets a warning, not the bridge's error.
+   * @param {string} workspaceId
+   * @param {(line: import('./index.js').LogLine) => void} listener
+   * @param {{ lines?: number }} [options]
+   * @returns {() => void} ends the watch
+   */
+  watchLogs(workspaceId, listener, { lines = 0 } = {}) {
+    if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    if (typeof listener !== 'function') throw bridgeError('INVALID_ARGUMENT', 'watchLogs: listener must be a function');
+    if (!Number.isSafeInteger(lines) || lines < 0) throw bridgeError('INVALID_ARGUMENT', 'watchLogs: lines must be an integer >= 0');
+    const deliver = (line) => {
+      try {
+        listener(line);
+      } catch (err) {
+        process.emitWarning(`watchLogs listener threw: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      }
+    };
+    const watch = this.#native.watchLogs(workspaceId, Math.min(lines, 0xffffffff), (json) => deliver(JSON.parse(json)));
+    if (!(watch instanceof loadNative().NativeLogWatch)) throw failure(watch);
+    // The tail first, now: live lines reach JS only from a later turn of the event loop.
+    for (const line of JSON.parse(watch.tail)) deliver(line);
+    return () => watch.close();
   }
 
   /**
@@ -559,11 +617,13 @@ export class Session extends EventEmitter {
   #calls;
   #handlers;
   #closing;
+  #workspaceId;
 
   /** @internal Use `bridge.session()`. */
-  constructor(calls, handlers, open) {
+  constructor(calls, handlers, open, workspaceId) {
     super();
     this.#calls = calls;
+    this.#workspaceId = workspaceId;
     this.#handlers = handlers;
     this.#native = open((_workspaceId, json) => this.emit('notification', JSON.parse(json)));
   }
@@ -572,8 +632,9 @@ export class Session extends EventEmitter {
   call(method, params, options) {
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, cancellable, onProgress, onRequest) =>
-        this.#native.call(callId, method, paramsJson, native, cancellable, onProgress, onRequest),
+      (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
+        this.#native.call(callId, method, paramsJson, native, cancellable, onProgress, onRequest, timed),
+      this.#workspaceId,
       method,
       params,
       options,

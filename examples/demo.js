@@ -15,6 +15,7 @@ const { values } = parseArgs({
 
 const server = await startServer({ port: Number(values.port) });
 console.log(`Express app on ${server.url}; MCP endpoints: ${server.url}/workspaces/{alpha,beta}/mcp`);
+console.log(`dashboard: ${server.url}/dashboard/`);
 try {
   await runDemoClient(`${server.url}/workspaces/alpha/mcp`);
 } catch (err) {

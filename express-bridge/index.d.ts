@@ -106,6 +106,32 @@ export interface BridgeRouterOptions extends ManagementOptions {
   sessionIdleMs?: number;
   /** `false` leaves the management routes out (see {@link managementRouter}). Default: `true`. */
   management?: boolean;
+  /**
+   * Serves the operator dashboard at `/dashboard/` under this router's
+   * guards (see {@link bridgeDashboard}): `true`, or `{ apiBase, mcpBase }`
+   * when the REST routes the page calls are mounted elsewhere (`apiBase`,
+   * required with `management: false`, else a TypeError). `mcpBase`
+   * defaults to this router's own mount, whose MCP endpoints the tool
+   * console uses. Default: `false`.
+   */
+  dashboard?: boolean | { apiBase?: string; mcpBase?: string };
+}
+
+/** Options of {@link bridgeDashboard}. */
+export interface DashboardOptions extends SecurityOptions {
+  /**
+   * Where the routes of a {@link bridgeRouter} are mounted, which the page
+   * calls: an absolute path (`'/api'`) or one relative to the page's URL,
+   * `<mount>/dashboard/` (`'..'` is `<mount>`). No scheme or host: the page
+   * talks to its own origin only (its Content-Security-Policy says
+   * `connect-src 'self'`). Default: `'..'`, the dashboard's own mount.
+   */
+  apiBase?: string;
+  /**
+   * Where the MCP endpoints (`/workspaces/:id/mcp`) the tool console uses
+   * are mounted, in the same form as `apiBase`. Default: `apiBase`.
+   */
+  mcpBase?: string;
 }
 
 /** The router of {@link bridgeRouter}. */
@@ -221,6 +247,40 @@ export function bridgeRouter(bridge: Bridge, options?: BridgeRouterOptions): Bri
  * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
  */
 export function managementRouter(bridge: Bridge, options?: ManagementOptions): ManagementRouter;
+
+/**
+ * The operator dashboard: one page at `/dashboard/` (and `/dashboard/index.html`;
+ * `/dashboard` redirects there) with its ES modules and stylesheet, and the
+ * browser libraries it imports at `/dashboard/vendor/` (preact with htm,
+ * uPlot, eventsource-parser), served from the installed npm packages; no
+ * build step, no CDN. The page shows every workspace the principal may
+ * reach (state, pid, uptime, restarts, RSS, CPU, in-flight and queued
+ * calls) with start / stop / restart buttons, the live `GET /events` feed,
+ * the log tail of one workspace (`GET /workspaces/:id/logs`, every 2 s), a
+ * tool console over the workspace's MCP endpoint (tools, JSON arguments,
+ * progress, result), and with the bridge's `requestLog` the recent calls
+ * with filters, their durations over time, failures per minute, and p50,
+ * p95 and failure rate per workspace and tool. It calls only the routes of
+ * a {@link bridgeRouter} at `options.apiBase`, with the browser's
+ * credentials (cookies, HTTP authentication) on the same origin.
+ *
+ * Every response carries {@link DASHBOARD_CSP}, `X-Content-Type-Options:
+ * nosniff` and `Referrer-Policy: no-referrer`, and passes the same guards
+ * as the routes: Host and Origin, `authenticate` (401) and, with
+ * `authorize`, a principal that may reach no workspace gets 403
+ * `FORBIDDEN`. Other paths under `/dashboard/` fall through (the app's 404).
+ *
+ * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
+ * @throws {Error} when a browser library is missing from node_modules.
+ */
+export function bridgeDashboard(bridge: Bridge, options?: DashboardOptions): Router;
+
+/**
+ * The Content-Security-Policy of the dashboard's responses:
+ * `default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:;
+ * object-src 'none'; base-uri 'none'; frame-ancestors 'none'`.
+ */
+export const DASHBOARD_CSP: string;
 
 /** The router's own error codes with their HTTP status and JSON-RPC code. */
 export const routerErrorCodes: Readonly<Record<RouterErrorCode, { httpStatus: number; rpcCode: number }>>;

@@ -4,6 +4,7 @@
 // Prometheus metrics. Uses nothing of fastmcp-bridge but its public API.
 import express from 'express';
 
+import { checkApiBase, DASHBOARD_CSP, dashboardRoutes } from './dashboard.js';
 import { fromBodyParser, isAnswerable, restErrorFor, RouterError, routerErrorCodes, rpcErrorFor, statusCode } from './errors.js';
 import { principalLimits } from './limits.js';
 import { EVENTS_KEEPALIVE_MS, managementRoutes } from './management.js';
@@ -12,7 +13,7 @@ import { mcpRoutes, SUPPORTED_PROTOCOL_VERSIONS } from './mcp.js';
 import { MAX_BUFFERED_BYTES } from './sse.js';
 import { guards, normalizeHost, normalizeOrigin, WORKSPACE_ID_PATTERN } from './security.js';
 
-export { RouterError, routerErrorCodes, statusCode, SUPPORTED_PROTOCOL_VERSIONS, WORKSPACE_ID_PATTERN };
+export { DASHBOARD_CSP, RouterError, routerErrorCodes, statusCode, SUPPORTED_PROTOCOL_VERSIONS, WORKSPACE_ID_PATTERN };
 
 const DEFAULTS = Object.freeze({
   maxBodyBytes: 4 * 1024 * 1024,
@@ -22,8 +23,9 @@ const DEFAULTS = Object.freeze({
   maxStreamBufferBytes: MAX_BUFFERED_BYTES,
 });
 const SECURITY_KEYS = ['allowedOrigins', 'allowedHosts', 'authenticate', 'authorize', 'allowUnauthenticatedRemote'];
-const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'rateLimit', 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
+const ROUTER_KEYS = new Set([...SECURITY_KEYS, 'rateLimit', 'maxBodyBytes', 'maxSessions', 'sessionIdleMs', 'management', 'eventsKeepAliveMs', 'maxStreamBufferBytes', 'dashboard']);
 const MANAGEMENT_KEYS = new Set([...SECURITY_KEYS, 'eventsKeepAliveMs', 'maxStreamBufferBytes']);
+const DASHBOARD_KEYS = new Set([...SECURITY_KEYS, 'apiBase', 'mcpBase']);
 
 function checkBridge(bridge, where) {
   if (!bridge || typeof bridge.session !== 'function' || typeof bridge.metrics !== 'function' || typeof bridge.hasWorkspace !== 'function') {
@@ -94,6 +96,32 @@ function checkOptions(options, known, where) {
   };
 }
 
+/**
+ * The `dashboard` option of bridgeRouter: null when off, else the page's
+ * `{ apiBase, mcpBase }`. Without the management routes the page needs them
+ * elsewhere; the MCP endpoints are this router's (`..` from the page).
+ */
+function checkDashboard(options) {
+  const { dashboard } = options;
+  if (dashboard === undefined || dashboard === false) return null;
+  if (dashboard !== true && (dashboard === null || typeof dashboard !== 'object' || Array.isArray(dashboard))) {
+    throw new TypeError('bridgeRouter: dashboard must be a boolean or an object, e.g. { apiBase: "/api" }');
+  }
+  const given = dashboard === true ? {} : dashboard;
+  for (const key of Object.keys(given)) {
+    if (key !== 'apiBase' && key !== 'mcpBase') {
+      throw new TypeError(`bridgeRouter: dashboard: unknown option ${JSON.stringify(key)} (known: apiBase, mcpBase)`);
+    }
+  }
+  if (options.management === false && given.apiBase === undefined) {
+    throw new TypeError('bridgeRouter: the dashboard needs the management routes: drop management: false, or set dashboard.apiBase to where managementRouter is mounted');
+  }
+  return {
+    apiBase: checkApiBase(given.apiBase, 'bridgeRouter: dashboard', 'apiBase'),
+    mcpBase: checkApiBase(given.mcpBase, 'bridgeRouter: dashboard', 'mcpBase'),
+  };
+}
+
 /** Answers the router's own errors (JSON-RPC on the MCP endpoint, REST elsewhere); passes the rest on. */
 function errorHandler(maxBodyBytes) {
   return (raw, req, res, next) => {
@@ -120,8 +148,9 @@ function errorHandler(maxBodyBytes) {
 }
 
 /**
- * Creates the router: the MCP endpoint `/workspaces/:id/mcp` and, unless
- * `management: false`, the management routes. See index.d.ts.
+ * Creates the router: the MCP endpoint `/workspaces/:id/mcp`, unless
+ * `management: false` the management routes, and with `dashboard` the
+ * operator page at `/dashboard/`. See index.d.ts.
  * @param {import('fastmcp-bridge').Bridge} bridge
  * @param {import('./index.js').BridgeRouterOptions} [options]
  * @returns {import('express').Router & { close(): Promise<void> }}
@@ -129,6 +158,7 @@ function errorHandler(maxBodyBytes) {
 export function bridgeRouter(bridge, options = {}) {
   checkBridge(bridge, 'bridgeRouter');
   const allowed = checkOptions(options, ROUTER_KEYS, 'bridgeRouter');
+  const dashboard = checkDashboard(options);
   // `??` per key: an option given as undefined takes its default too.
   const { maxBodyBytes, maxSessions, sessionIdleMs, eventsKeepAliveMs, maxStreamBufferBytes } = Object.fromEntries(
     Object.entries(DEFAULTS).map(([key, value]) => [key, options[key] ?? value]),
@@ -143,6 +173,7 @@ export function bridgeRouter(bridge, options = {}) {
   const management = options.management === false
     ? null
     : managementRoutes(router, { bridge, guards: shared, metrics, authorize: options.authorize, eventsKeepAliveMs, maxStreamBufferBytes });
+  if (dashboard !== null) dashboardRoutes(router, { guards: shared, authorize: options.authorize, ...dashboard });
   router.use(errorHandler(maxBodyBytes));
 
   /** Ends every MCP session of this router (their upstream sessions too) and its event streams. */
@@ -181,5 +212,26 @@ export function managementRouter(bridge, options = {}) {
 
   /** Ends the open event streams of this router. */
   router.close = async () => management.close();
+  return router;
+}
+
+/**
+ * The operator dashboard alone: the page at `/dashboard/`, its modules and
+ * the browser libraries it uses, behind the same guards as the routes it
+ * calls. The page calls the routes of a `bridgeRouter` (or
+ * `managementRouter` and MCP endpoint) mounted at `apiBase`.
+ * @param {import('fastmcp-bridge').Bridge} bridge
+ * @param {import('./index.js').DashboardOptions} [options]
+ * @returns {import('express').Router}
+ */
+export function bridgeDashboard(bridge, options = {}) {
+  checkBridge(bridge, 'bridgeDashboard');
+  const allowed = checkOptions(options, DASHBOARD_KEYS, 'bridgeDashboard');
+  const apiBase = checkApiBase(options.apiBase, 'bridgeDashboard', 'apiBase');
+  const mcpBase = options.mcpBase === undefined ? apiBase : checkApiBase(options.mcpBase, 'bridgeDashboard', 'mcpBase');
+  const shared = guards({ bridge, ...allowed, authenticate: options.authenticate, authorize: options.authorize });
+  const router = express.Router();
+  dashboardRoutes(router, { guards: shared, authorize: options.authorize, apiBase, mcpBase });
+  router.use(errorHandler(DEFAULTS.maxBodyBytes));
   return router;
 }

@@ -141,7 +141,19 @@ export function managementRoutes(router, { bridge, guards, metrics, authorize, e
 
   router.get('/workspaces/:id/logs', ...workspace, (req, res) => {
     const lines = integerParam(req.query, 'lines', MAX_LOG_LINES, DEFAULT_LOG_LINES);
-    res.json({ id: req.params.id, lines: bridge.logs(req.params.id, { lines }) });
+    if (req.method === 'HEAD' || req.accepts(['application/json', 'text/event-stream']) !== 'text/event-stream') {
+      res.json({ id: req.params.id, lines: bridge.logs(req.params.id, { lines }) });
+      return;
+    }
+    // A live tail: the last `lines` lines, then each new one, one event
+    // each. Without ids: a reconnecting client gets the tail again.
+    const stream = new SseStream(res, {}, { maxBufferedBytes: maxStreamBufferBytes }).keepAlive(eventsKeepAliveMs);
+    streams.add(stream);
+    const stop = bridge.watchLogs(req.params.id, (line) => stream.sendJson(JSON.stringify(line)), { lines });
+    res.on('close', () => {
+      stop();
+      streams.delete(stream);
+    });
   });
 
   /** The request log filters of a query: the workspace's, and what the query adds. */

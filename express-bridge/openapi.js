@@ -235,7 +235,13 @@ export function openApiDocument(serverUrl) {
       '/workspaces/{id}/logs': {
         get: {
           operationId: 'getWorkspaceLogs',
-          summary: 'The last output lines of the workspace\'s processes, oldest first',
+          summary: 'The last output lines of the workspace\'s processes, oldest first; or a live tail',
+          description:
+            'With `Accept: text/event-stream` (what a browser\'s EventSource sends), a live tail as server-sent ' +
+            'events: first the last `lines` lines, then each new line as the processes write it, across restarts, ' +
+            'one event each (default event type, message) with a LogLine as JSON in one `data` line, no ids (a ' +
+            'reconnecting client gets the tail again). A comment line (`: keepalive`) goes out every ' +
+            'eventsKeepAliveMs. Otherwise JSON.',
           parameters: [
             ID_PARAMETER,
             {
@@ -259,6 +265,9 @@ export function openApiDocument(serverUrl) {
                       lines: { type: 'array', items: { $ref: '#/components/schemas/LogLine' } },
                     },
                   },
+                },
+                'text/event-stream': {
+                  schema: { type: 'string', description: 'Events whose data is a LogLine (see components).' },
                 },
               },
             },

@@ -1,6 +1,8 @@
 // The npm package as a user gets it: npm pack (with the built addon), the
 // tarball installed into a new Express app in a temporary directory, the
-// shipped Python setup, and a real workspace reached with the official MCP client.
+// shipped Python setup, a real workspace reached with the official MCP
+// client, and the dashboard's page and browser libraries served from the
+// installed packages.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,7 +23,7 @@ import { bridgeRouter } from 'fastmcp-bridge/express';
 
 const bridge = new Bridge({ workspaces: { alpha: { dir: process.argv[2] } } });
 const app = express();
-app.use('/api', bridgeRouter(bridge));
+app.use('/api', bridgeRouter(bridge, { dashboard: true }));
 const server = app.listen(0, '127.0.0.1', () => {
   console.log(JSON.stringify({ port: server.address().port }));
 });
@@ -57,8 +59,15 @@ describe('the packed package in a separate Express app', { timeout: 600_000 }, (
       'index.js',
       'index.d.ts',
       'errors.json',
+      'tracing.js',
       'protocol.json',
       'express-bridge/index.js',
+      'express-bridge/dashboard.js',
+      'express-bridge/dashboard/index.html',
+      'express-bridge/dashboard/app.js',
+      'express-bridge/dashboard/mcp-client.js',
+      'express-bridge/dashboard/charts.js',
+      'express-bridge/dashboard/style.css',
       'python-fastmcp/requirements.lock',
       'python-fastmcp/src/fastmcp_workspace/__main__.py',
       'scripts/setup-python.js',
@@ -93,6 +102,23 @@ describe('the packed package in a separate Express app', { timeout: 600_000 }, (
       assert.deepEqual(result.content, [{ type: 'text', text: 'from a packed install' }]);
     } finally {
       await client.close();
+    }
+    // The dashboard's libraries come from the app's node_modules, where npm put fastmcp-bridge's dependencies.
+    const page = await fetch(`http://127.0.0.1:${port}/api/dashboard/`);
+    assert.equal(page.status, 200);
+    assert.ok(page.headers.get('content-security-policy'));
+    for (const [name, marker] of [
+      ['app.js', 'McpClient'],
+      ['vendor/preact-htm.js', 'useState'],
+      ['vendor/uPlot.esm.js', 'export { uPlot as default }'],
+      ['vendor/uPlot.min.css', '.uplot'],
+      ['vendor/eventsource-parser/index.js', 'createParser'],
+      ['vendor/eventsource-parser/stream.js', 'EventSourceParserStream'],
+    ]) {
+      const asset = await fetch(`http://127.0.0.1:${port}/api/dashboard/${name}`);
+      assert.equal(asset.status, 200, name);
+      assert.match(asset.headers.get('content-type'), name.endsWith('.css') ? /^text\/css/ : /javascript/, name);
+      assert.ok((await asset.text()).includes(marker), `${name} does not hold ${marker}`);
     }
     app.stdin.end();
     const code = await new Promise((resolve) => app.once('exit', resolve));

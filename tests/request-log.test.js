@@ -46,6 +46,8 @@ describe('request log', () => {
     const since = Date.now();
     assert.equal(await text(bridge, 'echo', { text: 'hunter2' }, { principal: 'alice', mcpSession: 's-1' }), 'hunter2');
     await bridge.call('lab', 'tools/list', {});
+    // A tool's own failure is a result (isError), recorded as an error.
+    assert.equal((await bridge.call('lab', 'tools/call', { name: 'no_such_tool', arguments: {} })).isError, true);
     await assert.rejects(bridge.call('lab', 'no/such/method', {}), BridgeError);
     await assert.rejects(text(bridge, 'sleep', { seconds: 5 }, { timeoutMs: 200 }), (err) => err.code === 'TIMEOUT');
     const controller = new AbortController();
@@ -56,9 +58,9 @@ describe('request log', () => {
     let page;
     await eventually(async () => {
       page = await bridge.requests({ since, workspace: 'lab' });
-      return page.entries.length === 5;
+      return page.entries.length === 6;
     });
-    const [cancelled, timeout, unknown, list, echo] = page.entries;
+    const [cancelled, timeout, unknown, toolError, list, echo] = page.entries;
     assert.deepEqual(
       [echo.method, echo.name, echo.outcome, echo.errorCode, echo.principal, echo.session],
       ['tools/call', 'echo', 'ok', null, 'alice', 's-1'],
@@ -71,6 +73,7 @@ describe('request log', () => {
     // Redaction is of request bodies: the result shows what the tool returned.
     assert.ok(echo.responseBody.length <= 200 && echo.responseBody.includes('hunter2'));
     assert.deepEqual([list.method, list.name, list.outcome], ['tools/list', null, 'ok']);
+    assert.deepEqual([toolError.name, toolError.outcome, toolError.errorCode], ['no_such_tool', 'error', 'TOOL_ERROR']);
     assert.deepEqual([unknown.outcome, unknown.errorCode], ['error', '-32601']);
     assert.deepEqual([timeout.outcome, timeout.errorCode, timeout.name], ['error', 'TIMEOUT', 'sleep']);
     assert.deepEqual([cancelled.outcome, cancelled.errorCode], ['cancelled', 'ABORTED']);

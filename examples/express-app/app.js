@@ -1,7 +1,8 @@
 // An Express app serving the demo workspaces `alpha` and `beta` through
 // fastmcp-bridge: each workspace is a FastMCP process, reached by any MCP
-// client at /workspaces/<id>/mcp. With DEMO_TOKEN set, every route of the
-// bridge needs `Authorization: Bearer <DEMO_TOKEN>`.
+// client at /workspaces/<id>/mcp, with the operator dashboard at /dashboard/
+// and the request log kept in memory. With DEMO_TOKEN set, every route of
+// the bridge needs `Authorization: Bearer <DEMO_TOKEN>`.
 import { timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,9 +13,10 @@ import { bridgeRouter } from 'fastmcp-bridge/express';
 
 const workspacesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'workspaces');
 
-/** A Bridge over the demo workspaces in examples/workspaces/. */
+/** A Bridge over the demo workspaces in examples/workspaces/, recording its calls in an in-memory request log. */
 export function createBridge(options = {}) {
   return new Bridge({
+    requestLog: { path: ':memory:', captureBodies: true },
     ...options,
     workspaces: {
       alpha: { dir: path.join(workspacesDir, 'alpha') },
@@ -36,13 +38,13 @@ export function bearerAuth(token) {
   };
 }
 
-/** The Express app: the bridge's MCP endpoints, management routes and a landing route. */
+/** The Express app: the bridge's MCP endpoints, management routes, dashboard and a landing route. */
 export function createApp(bridge, { token } = {}) {
   const app = express();
   const authenticate = bearerAuth(token);
-  app.use(bridgeRouter(bridge, authenticate ? { authenticate } : {}));
+  app.use(bridgeRouter(bridge, { ...(authenticate ? { authenticate } : {}), dashboard: true }));
   app.get('/', (_req, res) => {
-    res.json({ workspaces: bridge.workspaceIds.map((id) => ({ id, mcp: `/workspaces/${id}/mcp` })) });
+    res.json({ dashboard: '/dashboard/', workspaces: bridge.workspaceIds.map((id) => ({ id, mcp: `/workspaces/${id}/mcp` })) });
   });
   return app;
 }

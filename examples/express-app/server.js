@@ -4,7 +4,7 @@
 import { startServer } from './app.js';
 
 const server = await startServer({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' });
-console.log(`fastmcp-bridge demo listening on ${server.url} (workspaces: alpha, beta)`);
+console.log(`fastmcp-bridge demo listening on ${server.url} (workspaces: alpha, beta; dashboard: ${server.url}/dashboard/)`);
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => server.close().then(() => process.exit(0)));
 }

@@ -202,6 +202,53 @@ describe('REST lifecycle, logs, events and metrics on real workspaces', () => {
     }
   });
 
+  it('streams a live log tail with Accept: text/event-stream: the last lines, then each new one once', async () => {
+    await json(post(`${api}/workspaces/lab/start`));
+    const stream = await openEvents(`${api}/workspaces/lab/logs?lines=3`);
+    assert.equal(stream.response.status, 200);
+    assert.match(stream.response.headers.get('content-type'), /^text\/event-stream/);
+    await stream.until(() => stream.events.length >= 3, 'the tail');
+    const before = bridge.logs('lab', { lines: 100000 }).length;
+    // New output: the restarted hub's start.
+    await json(post(`${api}/workspaces/lab/restart`));
+    const grown = () => bridge.logs('lab', { lines: 100000 }).length > before;
+    await eventually(grown, WAIT_MS);
+    await stream.until(() => stream.events.length > 3, 'a live line');
+    // The lines arrive as they are written; give the last ones a moment.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await stream.close();
+    for (const event of stream.events) {
+      assert.equal(event.type, 'message', 'the default type, named');
+      assert.equal(event.sseId, undefined, 'no ids');
+      assert.deepEqual(Object.keys(event.data).sort(), ['at', 'line', 'stream']);
+    }
+    // Every line the stream sent is one the bridge kept, each once: the
+    // tail and the live lines overlap nowhere.
+    const text = ({ at, stream, line }) => JSON.stringify([at, stream, line]);
+    const kept = bridge.logs('lab', { lines: 100000 }).map(text);
+    const sent = stream.events.map((e) => text(e.data));
+    assert.equal(new Set(sent).size, sent.length, 'a line sent twice');
+    assert.deepEqual([...sent].sort(), kept.slice(-sent.length).sort());
+  });
+
+  it('watches a workspace\'s output from JS: bridge.watchLogs', async () => {
+    const seen = [];
+    const stop = bridge.watchLogs('lab', (line) => seen.push(line), { lines: 2 });
+    assert.equal(seen.length, 2, 'the tail comes before watchLogs returns');
+    assert.deepEqual(seen, bridge.logs('lab', { lines: 2 }));
+    await json(post(`${api}/workspaces/lab/restart`));
+    await eventually(() => seen.length > 2, WAIT_MS);
+    stop();
+    stop(); // idempotent
+    const count = seen.length;
+    await json(post(`${api}/workspaces/lab/restart`));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(seen.length, count, 'lines after stop()');
+    assert.throws(() => bridge.watchLogs('nope', () => {}), { code: 'UNKNOWN_WORKSPACE' });
+    assert.throws(() => bridge.watchLogs('lab', () => {}, { lines: -1 }), { code: 'INVALID_ARGUMENT' });
+    assert.throws(() => bridge.watchLogs('lab', 'not a function'), { code: 'INVALID_ARGUMENT' });
+  });
+
   it('answers 404 for an unknown workspace and 400 for a malformed id or graceMs on every workspace route', async () => {
     for (const [method, path] of [['POST', 'start'], ['POST', 'stop'], ['POST', 'restart'], ['GET', 'logs']]) {
       const unknown = await json(fetch(`${api}/workspaces/nope/${path}`, { method }), 404);

@@ -2,7 +2,8 @@
 // typings must describe how the package is used.
 import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type RequestOutcome, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
 import type * as native from '../../native.js';
-import { bridgeRouter, managementRouter, statusCode } from 'fastmcp-bridge/express';
+import { bridgeDashboard, bridgeRouter, DASHBOARD_CSP, managementRouter, statusCode } from 'fastmcp-bridge/express';
+import type { DashboardOptions } from 'fastmcp-bridge/express';
 import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
 import express from 'express';
 
@@ -64,6 +65,12 @@ async function main(): Promise<void> {
   app.use(bridgeRouter(bridge, { management: false }));
   const admin = managementRouter(bridge, { eventsKeepAliveMs: 15_000, authorize: () => true });
   app.use('/admin', admin);
+  const dashboardOptions: DashboardOptions = { apiBase: '/admin', authorize: () => true };
+  app.use('/ops', bridgeDashboard(bridge, dashboardOptions));
+  app.use('/with-page', bridgeRouter(bridge, { dashboard: true }));
+  app.use('/page-elsewhere', bridgeRouter(bridge, { management: false, dashboard: { apiBase: '/admin' } }));
+  const csp: string = DASHBOARD_CSP;
+  void csp;
   const view = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/alpha')).json()) as WorkspaceView;
   const pid: number | null = view.pid;
   const logs = (await (await fetch('http://127.0.0.1:3000/admin/workspaces/alpha/logs?lines=5')).json()) as WorkspaceLogs;
@@ -77,6 +84,9 @@ async function main(): Promise<void> {
   const figures = await logged.requestStats({ method: 'tools/call' });
   void [page.entries[0]?.durationMs, page.entries[0]?.outcome satisfies RequestOutcome | undefined, older.cursor, figures[0]?.p95Ms, logged.requestLogDropped];
   await logged.close();
+  // Traces from the hubs (OTLP, by the OTEL_* variables); one workspace left out.
+  const traced = new Bridge({ tracing: true, workspaces: { alpha: { dir: 'alpha' }, quiet: { dir: 'quiet', tracing: false } } });
+  await traced.close();
   await bridge.close();
   void [status, states, lines, p99];
 }

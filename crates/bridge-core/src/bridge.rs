@@ -192,6 +192,7 @@ impl Bridge {
         command.socket_dir = self.socket_dir.clone();
         // A private process of a per-client session (`<id>~<n>`) runs as its workspace's user.
         let tenant = id.split('~').next().unwrap_or(id);
+        command.workspace = tenant.to_owned();
         command.confinement = Confinement::resolve(&spec.isolation.or(&self.config.isolation), |base| {
             let mut uids = self.uids.lock();
             let next = base + uids.len() as u32;
@@ -422,6 +423,23 @@ impl Bridge {
     /// `UNKNOWN_WORKSPACE`, `CLOSED`.
     pub fn logs(&self, workspace: &str, lines: usize) -> Result<Vec<LogLine>> {
         Ok(self.workspace(workspace)?.logs(lines))
+    }
+
+    /// Calls `watcher` with each line a workspace's processes write from now
+    /// on, until the returned watch is dropped or closed (or the workspace
+    /// removed); returns with it the last `tail` lines before them, each
+    /// line in one or the other. Also see [`Bridge::logs`].
+    ///
+    /// # Errors
+    ///
+    /// `UNKNOWN_WORKSPACE`, `CLOSED`.
+    pub fn watch_logs(
+        &self,
+        workspace: &str,
+        tail: usize,
+        watcher: crate::logs::LogWatcher,
+    ) -> Result<(Vec<LogLine>, crate::logs::LogWatch)> {
+        Ok(self.workspace(workspace)?.watch_logs(tail, watcher))
     }
 
     /// The last supervision events (at most 500), of one workspace or all,

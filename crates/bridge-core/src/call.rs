@@ -1,5 +1,6 @@
 //! Per-call options.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,6 +80,11 @@ pub struct CallOptions {
     pub on_request: Option<RequestHandler>,
     /// What the request log records of the caller.
     pub tags: CallTags,
+    /// When set, receives the time the call waited in its workspace's
+    /// queue, in µs, by the time the call settles (its whole duration when
+    /// it never left the queue). Tracing reads it (the JS binding's span
+    /// attribute `fastmcp_bridge.queue_wait_ms`).
+    pub queue_wait: Option<Arc<AtomicU64>>,
 }
 
 /// What the request log ([`crate::request_log`]) records of a call's

@@ -54,6 +54,12 @@ pub struct BridgeConfig {
     /// Records every call in SQLite; see [`crate::request_log`]. Default:
     /// off.
     pub request_log: Option<crate::request_log::RequestLogConfig>,
+    /// Asks every workspace's server for OpenTelemetry traces: its process
+    /// gets the `OTEL_*` variables of this process's environment and
+    /// `FASTMCP_WORKSPACE_TRACING=1`, on which the hub installs the
+    /// OpenTelemetry SDK with an OTLP exporter and turns FastMCP's own
+    /// telemetry on. Default: false.
+    pub tracing: bool,
 }
 
 impl Default for BridgeConfig {
@@ -71,6 +77,7 @@ impl Default for BridgeConfig {
             isolation: Isolation::default(),
             prewarm: 0,
             request_log: None,
+            tracing: false,
         }
     }
 }
@@ -201,6 +208,8 @@ pub struct WorkspaceSpec {
     pub limits: Limits,
     /// Overrides the bridge's isolation for this workspace, field by field.
     pub isolation: Isolation,
+    /// Overrides [`BridgeConfig::tracing`] for this workspace.
+    pub tracing: Option<bool>,
 }
 
 impl WorkspaceSpec {
@@ -526,18 +535,65 @@ pub(crate) struct LaunchSpec {
     pub command: Option<String>,
     pub args: Vec<String>,
     pub cwd: Option<PathBuf>,
+    /// Whether the server is asked for traces ([`BridgeConfig::tracing`]).
+    pub tracing: bool,
+    /// The workspace's id (set by the bridge), which a traced hub names in
+    /// its spans' resource.
+    pub workspace: String,
+}
+
+/// The variable that asks the hub for OpenTelemetry traces.
+pub(crate) const TRACING_ENV: &str = "FASTMCP_WORKSPACE_TRACING";
+/// The variable that tells a traced hub its workspace's id.
+pub(crate) const WORKSPACE_ID_ENV: &str = "FASTMCP_WORKSPACE_ID";
+
+/// Whether tracing passes the `OTEL_*` variable `name` of the bridge's
+/// environment on to workspace processes: what configures where and how
+/// spans are exported, the sampler, the batch processor and the limits
+/// (OpenTelemetry specification, SDK Environment Variables); never
+/// credentials (`…_HEADERS`, client keys, certificates) nor the app's
+/// `OTEL_SERVICE_NAME`, which a workspace's `env` or `inheritEnv` passes
+/// on explicitly.
+fn otel_passed_on(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "OTEL_TRACES_SAMPLER",
+        "OTEL_TRACES_SAMPLER_ARG",
+        "OTEL_PROPAGATORS",
+        "OTEL_SDK_DISABLED",
+    ];
+    const PREFIXES: &[&str] = &["OTEL_BSP_", "OTEL_SPAN_", "OTEL_ATTRIBUTE_", "OTEL_LINK_", "OTEL_EVENT_"];
+    const OTLP: &[&str] = &["ENDPOINT", "PROTOCOL", "TIMEOUT", "COMPRESSION", "INSECURE"];
+    EXACT.contains(&name)
+        || PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+        || name
+            .strip_prefix("OTEL_EXPORTER_OTLP_")
+            .map(|rest| rest.strip_prefix("TRACES_").unwrap_or(rest))
+            .is_some_and(|setting| OTLP.contains(&setting))
 }
 
 impl LaunchSpec {
     /// `PATH`, `HOME` and the `inheritEnv` variables, from this process's
-    /// environment, where set.
+    /// environment, where set; with tracing, also the `OTEL_*` variables
+    /// that configure the export (see `otel_passed_on`),
+    /// `FASTMCP_WORKSPACE_TRACING=1` and `FASTMCP_WORKSPACE_ID` (the
+    /// workspace's `env` is applied after these, so it overrides them).
     pub(crate) fn inherited_env(&self) -> Vec<(String, std::ffi::OsString)> {
-        ["PATH", "HOME"]
+        let mut env: Vec<(String, std::ffi::OsString)> = ["PATH", "HOME"]
             .into_iter()
             .map(str::to_owned)
             .chain(self.inherit_env.iter().cloned())
             .filter_map(|name| std::env::var_os(&name).map(|value| (name, value)))
-            .collect()
+            .collect();
+        if self.tracing {
+            env.extend(std::env::vars_os().filter_map(|(name, value)| {
+                let name = name.into_string().ok()?;
+                otel_passed_on(&name).then_some((name, value))
+            }));
+            env.push((TRACING_ENV.to_owned(), "1".into()));
+            env.push((WORKSPACE_ID_ENV.to_owned(), self.workspace.clone().into()));
+        }
+        env
     }
 
     /// The hub's `--dir DIR`, or nothing for a workspace configured only
@@ -571,6 +627,8 @@ impl LaunchSpec {
             command: spec.command.clone(),
             args: spec.args.clone(),
             cwd: spec.cwd.clone(),
+            tracing: spec.tracing.unwrap_or(config.tracing),
+            workspace: String::new(),
         }
     }
 }
@@ -641,6 +699,42 @@ mod tests {
         let inline: serde_json::Value = serde_json::from_str(a.inline_config.as_deref().unwrap()).unwrap();
         assert_eq!(inline, serde_json::json!({"tools": ["m"], "mcpServers": {"t": {"command": "x"}}}));
         assert!(LaunchSpec::new(&config, &config.workspaces["b"]).inline_config.is_none());
+    }
+
+    #[test]
+    fn tracing_passes_the_export_settings_on_and_no_credentials() {
+        for (name, passed) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", true),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", true),
+            ("OTEL_BSP_SCHEDULE_DELAY", true),
+            ("OTEL_TRACES_SAMPLER", true),
+            ("OTEL_EXPORTER_OTLP_HEADERS", false),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", false),
+            ("OTEL_EXPORTER_OTLP_CLIENT_KEY", false),
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", false),
+            ("OTEL_SERVICE_NAME", false),
+            ("OTEL_LOGS_EXPORTER", false),
+        ] {
+            assert_eq!(otel_passed_on(name), passed, "{name}");
+        }
+        // The only test that sets OTEL_ variables of this process; they are
+        // removed before it asserts.
+        std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        std::env::set_var("OTEL_EXPORTER_OTLP_HEADERS", "api-key=secret");
+        let config = BridgeConfig { tracing: true, ..with([("a", hub("/a")), ("b", WorkspaceSpec { tracing: Some(false), ..hub("/b") })]) };
+        let env = |id: &str| -> Vec<(String, String)> {
+            let mut spec = LaunchSpec::new(&config, &config.workspaces[id]);
+            spec.workspace = id.to_owned();
+            spec.inherited_env().into_iter().map(|(name, value)| (name, value.to_string_lossy().into_owned())).collect()
+        };
+        let (a, b) = (env("a"), env("b"));
+        std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT");
+        std::env::remove_var("OTEL_EXPORTER_OTLP_HEADERS");
+        let has = |env: &[(String, String)], name: &str, value: &str| env.iter().any(|(n, v)| n == name && v == value);
+        assert!(has(&a, "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"), "{a:?}");
+        assert!(has(&a, TRACING_ENV, "1") && has(&a, WORKSPACE_ID_ENV, "a"), "{a:?}");
+        assert!(!a.iter().any(|(name, _)| name == "OTEL_EXPORTER_OTLP_HEADERS"), "{a:?}");
+        assert!(!b.iter().any(|(name, _)| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parking_lot::{Condvar, Mutex};
 use rusqlite::{params_from_iter, Connection};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -126,8 +127,9 @@ pub struct RequestEntry {
     /// Of which waiting in the workspace's queue, in ms.
     pub queue_ms: f64,
     pub outcome: Outcome,
-    /// The bridge's error code (`TIMEOUT`, ...) or the server's JSON-RPC
-    /// code, as text.
+    /// The bridge's error code (`TIMEOUT`, ...), the server's JSON-RPC
+    /// code, as text, or [`TOOL_ERROR`] for a `tools/call` result with
+    /// `isError: true`.
     pub error_code: Option<String>,
     /// Bytes of the params sent, and of the result received.
     pub request_bytes: i64,
@@ -154,6 +156,41 @@ impl Outcome {
             ),
         }
     }
+}
+
+/// The error code recorded for a `tools/call` whose result says the tool
+/// failed (`isError: true`; MCP 2025-06-18, Server Features / Tools, Error
+/// Handling): the call is an [`Outcome::Error`] though its JSON-RPC response
+/// is a result.
+pub const TOOL_ERROR: &str = "TOOL_ERROR";
+
+/// How a call of `method` ended, from its `result` as the server wrote it:
+/// [`Outcome::of`], except that a `tools/call` result with `isError: true`
+/// is an error ([`TOOL_ERROR`]).
+pub fn outcome_of_call(method: &str, result: &Result<Box<RawValue>>) -> (Outcome, Option<String>) {
+    match result {
+        Ok(raw) if method == "tools/call" && tool_failed(raw.get()) => (Outcome::Error, Some(TOOL_ERROR.to_owned())),
+        _ => Outcome::of(result),
+    }
+}
+
+/// Whether a `tools/call` result's text has `isError: true` at its top
+/// level. Parsed only when the text holds `"isError"` followed by `true`
+/// somewhere (FastMCP writes `"isError":false` on every other result), and
+/// then only that member is built.
+fn tool_failed(result: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Failed {
+        #[serde(rename = "isError")]
+        is_error: Option<bool>,
+    }
+    let says_true = result.match_indices("\"isError\"").any(|(at, key)| {
+        result[at + key.len()..]
+            .trim_start()
+            .strip_prefix(':')
+            .is_some_and(|value| value.trim_start().starts_with("true"))
+    });
+    says_true && serde_json::from_str::<Failed>(result).is_ok_and(|r| r.is_error == Some(true))
 }
 
 /// The tool or prompt name (`tools/call`, `prompts/get`) or resource URI
@@ -743,6 +780,23 @@ mod tests {
             ..Default::default()
         })
         .unwrap()
+    }
+
+    #[test]
+    fn a_tool_result_with_is_error_is_an_error() {
+        let raw = |text: &str| Ok(RawValue::from_string(text.to_owned()).unwrap());
+        let failed = raw(r#"{"content":[{"type":"text","text":"boom"}],"isError":true}"#);
+        assert_eq!(outcome_of_call("tools/call", &failed), (Outcome::Error, Some(TOOL_ERROR.to_owned())));
+        // Only tools/call results, and only the top level's member.
+        assert_eq!(outcome_of_call("prompts/get", &failed).0, Outcome::Ok);
+        let nested = raw(r#"{"content":[],"structuredContent":{"isError":true},"isError":false}"#);
+        assert_eq!(outcome_of_call("tools/call", &nested).0, Outcome::Ok);
+        let quoted = raw(r#"{"content":[{"type":"text","text":"\"isError\":true"}]}"#);
+        assert_eq!(outcome_of_call("tools/call", &quoted).0, Outcome::Ok);
+        let clean = raw(r#"{"content":[],"isError":false}"#);
+        assert_eq!(outcome_of_call("tools/call", &clean).0, Outcome::Ok);
+        let spaced = raw(r#"{"content": [], "isError" : true}"#);
+        assert_eq!(outcome_of_call("tools/call", &spaced).0, Outcome::Error);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use bridge_core::{Bridge, BridgeConfig, CallOptions, Error, WorkspaceSpec};
+use bridge_core::{Bridge, BridgeConfig, CallOptions, Error, LauncherKind, WorkspaceSpec};
 use serde_json::json;
 
 fn repo() -> PathBuf {
@@ -96,7 +96,11 @@ async fn start_timeout_kills_a_silent_process() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("workspace.json"), r#"{"tools": ["slow"]}"#).unwrap();
     std::fs::write(dir.join("slow.py"), "import time\ntime.sleep(60)\n").unwrap();
-    let bridge = bridge([("slow", WorkspaceSpec { start_timeout_ms: Some(1500), ..hub(&dir) })]);
+    // Spawned: a fork server's own cold start (importing the hub, seconds on
+    // a loaded machine) would count against the 1.5 s too, and end the
+    // start with its own reason before the workspace's silence is seen.
+    let silent = WorkspaceSpec { start_timeout_ms: Some(1500), launcher: Some(LauncherKind::Spawn), ..hub(&dir) };
+    let bridge = bridge([("slow", silent)]);
     let started = std::time::Instant::now();
     let err = bridge.call("slow", "tools/list", None, CallOptions::default()).await.unwrap_err();
     assert!(matches!(err, Error::StartFailed { ref reason, .. } if reason.contains("ready line")), "{err:?}");

@@ -35,6 +35,7 @@
 //! bridge's lists, flush and doorbell.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,7 +59,7 @@ use crate::BoxFuture;
 /// the cancellation tokens of calls that may be aborted, by call id.
 pub(crate) struct Batch {
     /// Calls admitted since the last [`Batch::flush`].
-    submitted: Mutex<Vec<(u32, BoxFuture<'static, Outcome>)>>,
+    submitted: Mutex<Vec<(u32, BoxFuture<'static, Settle>)>>,
     settled: Arc<Settled>,
     cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
 }
@@ -79,7 +80,8 @@ impl Batch {
     /// Checks a call's arguments and admits it (`make` queues it in its
     /// workspace), then parks the rest of its work until the next flush.
     /// Returns `true` when the submitted list was empty: the caller then
-    /// owes one flush.
+    /// owes one flush. A `timed` call's queue wait comes back with its
+    /// outcome ([`SettledCalls::queue_ms`]).
     #[allow(clippy::too_many_arguments)] // the arguments of one JS call, as JS passes them
     pub(crate) fn submit<F>(
         &self,
@@ -89,6 +91,7 @@ impl Batch {
         cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
+        timed: bool,
         make: impl FnOnce(Option<Params>, CallOptions) -> F,
     ) -> bool
     where
@@ -104,6 +107,7 @@ impl Batch {
             cancellable,
             on_progress,
             on_request,
+            timed,
             make,
         );
         self.park(call_id, outcome)
@@ -114,7 +118,7 @@ impl Batch {
         self.park(call_id, ready(failure(error)))
     }
 
-    fn park(&self, call_id: u32, outcome: BoxFuture<'static, Outcome>) -> bool {
+    fn park(&self, call_id: u32, outcome: BoxFuture<'static, Settle>) -> bool {
         let mut submitted = self.submitted.lock().expect("submitted list");
         submitted.push((call_id, outcome));
         submitted.len() == 1
@@ -144,8 +148,13 @@ impl Batch {
         let mut calls = SettledCalls {
             ids: Vec::with_capacity(outcomes.len()),
             outcomes: Vec::with_capacity(outcomes.len()),
+            queue_ms: None,
         };
-        for (call_id, outcome) in outcomes {
+        let timed = outcomes.iter().any(|(_, settle)| settle.queue_ms.is_some());
+        if timed {
+            calls.queue_ms = Some(outcomes.iter().map(|(_, settle)| settle.queue_ms.unwrap_or(f64::NAN)).collect());
+        }
+        for (call_id, Settle { outcome, .. }) in outcomes {
             calls.ids.push(call_id);
             calls.outcomes.push(match outcome {
                 Outcome {
@@ -171,8 +180,14 @@ impl Batch {
     }
 }
 
-fn ready(outcome: Outcome) -> BoxFuture<'static, Outcome> {
-    Box::pin(std::future::ready(outcome))
+fn ready(outcome: Outcome) -> BoxFuture<'static, Settle> {
+    Box::pin(std::future::ready(Settle { outcome, queue_ms: None }))
+}
+
+/// A settled call: its outcome and, when it was timed, its queue wait (ms).
+pub(crate) struct Settle {
+    outcome: Outcome,
+    queue_ms: Option<f64>,
 }
 
 fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
@@ -198,8 +213,9 @@ fn start_call<F>(
     cancellable: bool,
     on_progress: Option<ProgressCallback>,
     on_request: Option<CallRequestCallback>,
+    timed: bool,
     make: impl FnOnce(Option<Params>, CallOptions) -> F,
-) -> BoxFuture<'static, Outcome>
+) -> BoxFuture<'static, Settle>
 where
     F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
         + Send
@@ -249,6 +265,7 @@ where
             (Some(handler), Some(rx))
         }
     };
+    let queue_wait = timed.then(|| Arc::new(AtomicU64::new(u64::MAX)));
     let call_options = CallOptions {
         priority,
         timeout,
@@ -261,6 +278,7 @@ where
             principal: options.principal.clone(),
             session: options.mcpSession.clone(),
         },
+        queue_wait: queue_wait.clone(),
     };
     let call = make(params, call_options);
     let cancels = cancels.clone();
@@ -282,20 +300,26 @@ where
         if cancellable {
             cancels.lock().expect("cancel map").remove(&call_id);
         }
-        raw_outcome(result)
+        // Still unset when the call failed before reaching a workspace
+        // (`UNKNOWN_WORKSPACE`, `CLOSED`): no queue wait then.
+        let queue_ms = queue_wait
+            .map(|micros| micros.load(Ordering::Relaxed))
+            .filter(|&micros| micros != u64::MAX)
+            .map(|micros| micros as f64 / 1000.0);
+        Settle { outcome: raw_outcome(result), queue_ms }
     })
 }
 
 /// Outcomes settled on the runtime and not yet taken by JS, with the
 /// doorbell that tells JS to take them (see the crate docs).
 struct Settled {
-    outcomes: Mutex<Vec<(u32, Outcome)>>,
+    outcomes: Mutex<Vec<(u32, Settle)>>,
     doorbell: SettleCallback,
 }
 
 impl Settled {
     /// Adds the outcome of call `call_id`; rings when the list was empty.
-    fn push(&self, call_id: u32, outcome: Outcome) {
+    fn push(&self, call_id: u32, outcome: Settle) {
         let was_empty = {
             let mut outcomes = self.outcomes.lock().expect("settled list");
             outcomes.push((call_id, outcome));
@@ -316,4 +340,8 @@ pub struct SettledCalls {
     pub ids: Vec<u32>,
     /// JSON text of the result (as the server wrote it), or the failure.
     pub outcomes: Vec<Either<String, NativeError>>,
+    /// When a call of the batch was timed: `queueMs[i]` is the time the
+    /// call `ids[i]` waited in its workspace's queue, in ms (`NaN` for a
+    /// call that was not timed). Absent otherwise.
+    pub queue_ms: Option<Vec<f64>>,
 }

@@ -13,7 +13,7 @@ use napi_derive::napi;
 use crate::batch::{Batch, SettledCalls};
 use crate::callbacks::{
     bridge_request_handler, notification_handler, session_request_handler, BridgeRequestCallback,
-    CallRequestCallback, EventCallback, NotificationCallback, ProgressCallback,
+    CallRequestCallback, EventCallback, LogCallback, NotificationCallback, ProgressCallback,
     SessionRequestCallback, SettleCallback,
 };
 use crate::error::{error, json_outcome, outcome, NativeError, Outcome};
@@ -23,6 +23,24 @@ use crate::session::NativeSession;
 /// A grace period given in ms from JS (negative counts as 0).
 fn grace(ms: f64) -> Duration {
     Duration::from_millis(ms.max(0.0) as u64)
+}
+
+/// A watch of a workspace's output lines (`NativeBridge::watchLogs`).
+#[napi]
+pub struct NativeLogWatch {
+    /// JSON text of the lines before the watch began (`[{ at, stream, line }]`).
+    #[napi(readonly)]
+    pub tail: String,
+    watch: Option<bridge_core::logs::LogWatch>,
+}
+
+#[napi]
+impl NativeLogWatch {
+    /// Ends the watch; idempotent.
+    #[napi]
+    pub fn close(&mut self) {
+        self.watch.take();
+    }
 }
 
 /// The native bridge; use the `Bridge` class of the JS package instead.
@@ -72,7 +90,8 @@ impl NativeBridge {
     /// [`NativeBridge::flush`], and its outcome, under `call_id`, comes from
     /// [`NativeBridge::take_settled`]; a cancellable call is aborted by
     /// [`NativeBridge::cancel`] with the same id. Progress updates reach
-    /// `on_progress` before the call settles.
+    /// `on_progress` before the call settles. A `timed` call's queue wait
+    /// comes with its outcome (`SettledCalls.queueMs`).
     ///
     /// Returns `true` when this call is the first since the last flush:
     /// the caller must then arrange one `flush()`.
@@ -88,6 +107,7 @@ impl NativeBridge {
         cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
+        timed: Option<bool>,
     ) -> bool {
         let bridge = self.inner.clone();
         self.batch.submit(
@@ -97,6 +117,7 @@ impl NativeBridge {
             cancellable,
             on_progress,
             on_request,
+            timed.unwrap_or(false),
             |params, options| bridge.call_raw(&workspace_id, &method, params, options),
         )
     }
@@ -212,6 +233,26 @@ impl NativeBridge {
     #[napi]
     pub fn logs(&self, workspace_id: String, lines: u32) -> Outcome {
         json_outcome(self.inner.logs(&workspace_id, lines as usize))
+    }
+
+    /// Calls `on_line` with the JSON text of each line the workspace's
+    /// processes write from now on, until the watch is closed (or
+    /// collected); the watch holds the last `tail` lines before them. The
+    /// failure (`UNKNOWN_WORKSPACE`) otherwise.
+    #[napi]
+    pub fn watch_logs(&self, workspace_id: String, tail: u32, on_line: LogCallback) -> Either<NativeLogWatch, NativeError> {
+        let on_line = Arc::new(on_line);
+        let watcher = Arc::new(move |line: &bridge_core::logs::LogLine| {
+            let json = serde_json::to_string(line).expect("serializable");
+            on_line.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        match self.inner.watch_logs(&workspace_id, tail as usize, watcher) {
+            Ok((tail, watch)) => Either::A(NativeLogWatch {
+                tail: serde_json::to_string(&tail).expect("serializable"),
+                watch: Some(watch),
+            }),
+            Err(e) => Either::B(error(e)),
+        }
     }
 
     /// JSON text of the last supervision events, of one workspace or all.

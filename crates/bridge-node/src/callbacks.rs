@@ -65,6 +65,11 @@ pub type BridgeRequestCallback = ThreadsafeFunction<
 #[napi]
 pub type EventCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
 
+/// Called with the JSON text of each output line of a watched workspace
+/// (`{ at, stream, line }`); weak.
+#[napi]
+pub type LogCallback = ThreadsafeFunction<String, (), String, Status, false, true>;
+
 /// Reads a JS handler's answer envelope.
 fn answer(envelope: napi::Result<String>) -> Result<serde_json::Value, Error> {
     let text = envelope.map_err(|e| Error::JsonRpc {

@@ -280,6 +280,14 @@ options! {
         prewarm: Option<f64>,
         /// Records every call in SQLite (`bridge.requests()`). Default: off.
         requestLog: Option<RequestLogOptions>,
+        /// Asks every workspace's server for OpenTelemetry traces: its
+        /// process gets this process's `OTEL_*` environment variables and
+        /// `FASTMCP_WORKSPACE_TRACING=1`, on which the hub installs the
+        /// OpenTelemetry SDK with an OTLP/HTTP exporter (configured by those
+        /// variables) and turns FastMCP's own spans on. The bridge's own
+        /// spans need no option: they follow the app's OpenTelemetry SDK.
+        /// See docs/tracing.md. Default: false.
+        tracing: Option<bool>,
     } limits
 }
 
@@ -371,6 +379,8 @@ options! {
         session: Option<String>,
         /// Overrides the bridge's `isolation`, field by field.
         isolation: Option<IsolationOptions>,
+        /// Overrides the bridge's `tracing` for this workspace.
+        tracing: Option<bool>,
     } limits
 }
 
@@ -496,6 +506,7 @@ pub(crate) fn bridge_config(env: &Env, object: &Object) -> napi::Result<BridgeCo
         isolation: isolation(options.isolation.as_ref(), wherein)?,
         prewarm: whole!(options, prewarm, wherein).unwrap_or(defaults.prewarm),
         request_log: options.requestLog.as_ref().map(|log| request_log(log, wherein)).transpose()?,
+        tracing: options.tracing.unwrap_or(defaults.tracing),
     };
     config.validate().map_err(refused)?;
     Ok(config)
@@ -540,6 +551,7 @@ impl WorkspaceOptions {
             session: name(self.session.as_deref(), "session", wherein)?,
             limits: self.limits(wherein)?,
             isolation: isolation(self.isolation.as_ref(), wherein)?,
+            tracing: self.tracing,
         })
     }
 }

@@ -52,6 +52,7 @@ impl NativeSession {
         cancellable: bool,
         on_progress: Option<ProgressCallback>,
         on_request: Option<CallRequestCallback>,
+        timed: Option<bool>,
     ) -> bool {
         if self.closed.load(Ordering::Acquire) {
             return self.batch.reject(call_id, Error::Closed);
@@ -64,6 +65,7 @@ impl NativeSession {
             cancellable,
             on_progress,
             on_request,
+            timed.unwrap_or(false),
             |params, options| handle.call_raw(&method, params, options),
         )
     }

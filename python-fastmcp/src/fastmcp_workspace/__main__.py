@@ -37,8 +37,9 @@ overridable by an environment variable:
 - ``FASTMCP_TELEMETRY_MODE`` (FastMCP's own setting; the hub's default is
   ``off``, FastMCP's is ``native``): the hub configures no OpenTelemetry SDK,
   so FastMCP's spans would not be recorded, yet creating them costs about 6%
-  of the Python calls per tool call. Set it to ``native`` or
-  ``propagation_only`` when the hub's environment installs an SDK.
+  of the Python calls per tool call. ``FASTMCP_WORKSPACE_TRACING=1`` (the
+  bridge's ``tracing`` option) installs the SDK with an OTLP exporter and
+  makes it ``native`` (:mod:`fastmcp_workspace.tracing`).
 - ``FASTMCP_WORKSPACE_LOOP`` (default ``uvloop`` when installed, else
   ``asyncio``).
 - ``FASTMCP_WORKSPACE_HTTP`` (default ``httptools`` when installed, else
@@ -73,6 +74,7 @@ from typing import Any
 import fastmcp
 import uvicorn
 
+from fastmcp_workspace import tracing
 from fastmcp_workspace.backoff import Backoff
 from fastmcp_workspace.config import ConfigError, load_config
 from fastmcp_workspace.server import build_hub
@@ -282,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     # uvicorn's handler only runs once serving started; before that, SIGTERM
     # must still end the process (quietly, as from KeyboardInterrupt).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    shutdown_tracing = None
     try:
+        shutdown_tracing = tracing.configure()
         return _run(_serve(args))
     except ConfigError as exc:
         message = " ".join(str(exc).split())
@@ -290,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+    finally:
+        if shutdown_tracing is not None:
+            shutdown_tracing()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import asyncio
 from typing import Annotated, Any
 
 from fastmcp import Context, FastMCP
+from opentelemetry import trace
 from pydantic import Field
 
 _order: list[str] = []
@@ -90,6 +91,20 @@ def register(mcp: FastMCP) -> None:
     def echo(text: str) -> str:
         """Returns the text unchanged."""
         return text
+
+    @mcp.tool
+    def trace_context(ctx: Context) -> dict[str, Any]:
+        """The request's ``params._meta`` (``meta``, W3C Trace Context keys
+        and any other), and the OpenTelemetry span the tool runs in
+        (``traceId``, ``spanId`` in hex; null without a valid span)."""
+        meta = ctx.request_context.meta if ctx.request_context is not None else None
+        fields = meta if isinstance(meta, dict) else meta.model_dump(exclude_none=True) if meta is not None else {}
+        span = trace.get_current_span().get_span_context()
+        return {
+            "meta": dict(fields),
+            "traceId": format(span.trace_id, "032x") if span.is_valid else None,
+            "spanId": format(span.span_id, "016x") if span.is_valid else None,
+        }
 
     @mcp.tool
     def routed(

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::call::CallTags;
-use crate::request_log::{self, Outcome, RequestEntry, RequestLog};
+use crate::request_log::{self, RequestEntry, RequestLog};
 use crate::fleet::Fleet;
 use crate::call::{CallOptions, NotificationHandler, Progress, RequestHandler};
 use crate::config::{LaunchSpec, ResolvedLimits, TransportKind};
@@ -224,6 +224,13 @@ impl Workspace {
         self.logs.tail(lines)
     }
 
+    /// Calls `watcher` with each line the workspace's processes write from
+    /// now on, across restarts, until the watch ends; returns the last
+    /// `tail` lines before them (see [`crate::logs::LogBuffer::watch`]).
+    pub fn watch_logs(&self, tail: usize, watcher: crate::logs::LogWatcher) -> (Vec<LogLine>, crate::logs::LogWatch) {
+        self.logs.watch(tail, watcher)
+    }
+
     /// Sends a JSON-RPC request and resolves with its `result`.
     ///
     /// The call takes its place in the queue when this function is called,
@@ -296,6 +303,7 @@ impl Workspace {
         let this = self.clone();
         let method = method.to_owned();
         let logged = self.request_log.as_ref().map(|log| Logged::new(log, &method, params.as_ref(), &options.tags));
+        let queue_wait = options.queue_wait.clone();
         async move {
             // Set when the call leaves the queue (µs from its start).
             let waited = AtomicU64::new(u64::MAX);
@@ -311,6 +319,13 @@ impl Workspace {
             };
             let elapsed = started.elapsed();
             this.metrics.settled(result.as_ref().map(|_| ()), elapsed);
+            if let Some(queue_wait) = queue_wait {
+                let micros = match waited.load(Ordering::Relaxed) {
+                    u64::MAX => u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX - 1),
+                    micros => micros,
+                };
+                queue_wait.store(micros, Ordering::Relaxed);
+            }
             if let (Some(logged), Some(log)) = (logged, &this.request_log) {
                 let queue = match waited.load(Ordering::Relaxed) {
                     u64::MAX => elapsed,
@@ -778,7 +793,7 @@ impl Logged {
     }
 
     fn finish(self, log: &RequestLog, workspace: &str, method: String, result: &Result<Box<RawValue>>, duration: Duration, queue: Duration) {
-        let (outcome, error_code) = Outcome::of(result);
+        let (outcome, error_code) = request_log::outcome_of_call(&method, result);
         let response_bytes = result.as_ref().map_or(0, |r| r.get().len());
         let response_body = log.captures_bodies().then(|| match result {
             Ok(raw) => log.body(raw.get()),
