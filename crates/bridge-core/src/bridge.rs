@@ -14,7 +14,7 @@ use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, SessionMode, Trans
 use crate::config::LauncherKind;
 #[cfg(target_os = "linux")]
 use crate::launcher::{ForkLauncher, ForkServers};
-use crate::launcher::{Launcher, LocalProcess};
+use crate::launcher::{Launcher, LocalProcess, RemoteLauncher};
 use crate::request_log::RequestLog;
 use crate::error::{Error, Result};
 use crate::isolation::Confinement;
@@ -164,6 +164,9 @@ impl Bridge {
     /// How `command`'s server comes to exist: forked from the fork server
     /// of its interpreter, or spawned.
     fn launcher(&self, command: &LaunchSpec) -> Box<dyn Launcher> {
+        if let Some(remote) = &command.remote {
+            return Box::new(RemoteLauncher::new(remote.clone()));
+        }
         #[cfg(target_os = "linux")]
         if command.launcher == LauncherKind::Fork && command.transport != TransportKind::Stdio {
             return Box::new(ForkLauncher::new(self.fork_servers.of(&command.python), command.clone()));

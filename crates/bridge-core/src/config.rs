@@ -210,7 +210,37 @@ pub struct WorkspaceSpec {
     pub isolation: Isolation,
     /// Overrides [`BridgeConfig::tracing`] for this workspace.
     pub tracing: Option<bool>,
+    /// A remote workspace: the URL of an MCP streamable HTTP endpoint
+    /// someone else runs (`http://host:port/path`); the bridge runs no
+    /// process for it ([`crate::launcher::remote`]).
+    pub url: Option<String>,
+    /// With `url`: headers sent with every request (e.g. `Authorization`).
+    pub headers: BTreeMap<String, String>,
 }
+
+/// A remote workspace's endpoint, checked ([`WorkspaceSpec::validate`]).
+#[derive(Debug, Clone)]
+pub struct RemoteSpec {
+    /// `http://host:port/path`.
+    pub url: String,
+    /// Sent with every request.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers the transport sets itself, which a remote workspace's `headers`
+/// may not (MCP 2025-06-18, Basic / Transports / Streamable HTTP, and
+/// HTTP's own).
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "content-type",
+    "content-length",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "last-event-id",
+];
 
 impl WorkspaceSpec {
     /// Checks one workspace's options: a non-empty id, positive limits, and
@@ -228,6 +258,9 @@ impl WorkspaceSpec {
             return Err(Error::InvalidArgument(format!("{wherein}: startTimeoutMs must be at least 1")));
         }
         self.limits.validate(&wherein)?;
+        if self.url.is_some() || !self.headers.is_empty() {
+            return self.validate_remote(&wherein);
+        }
         if self.mcp_servers.as_ref().is_some_and(|s| !s.is_object()) {
             return Err(Error::InvalidArgument(format!("{wherein}: mcpServers must be an object")));
         }
@@ -252,6 +285,62 @@ impl WorkspaceSpec {
             )));
         }
         Ok(())
+    }
+
+    /// Checks a remote workspace: an `http://` URL with a host, headers
+    /// that are valid and not the transport's own, and none of the options
+    /// of a process the bridge runs.
+    fn validate_remote(&self, wherein: &str) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidArgument(format!("{wherein}: {message}")));
+        let Some(url) = &self.url else {
+            return invalid("headers applies to remote workspaces (with \"url\")".into());
+        };
+        match url.parse::<hyper::Uri>() {
+            Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some_and(|h| !h.is_empty()) => {}
+            Ok(uri) if uri.scheme_str() == Some("https") => {
+                return invalid(format!(
+                    "url {url:?}: https is not supported yet; reach the endpoint over http (e.g. through a TLS-terminating proxy or a service mesh)"
+                ))
+            }
+            _ => return invalid(format!("url must be an http:// URL with a host, e.g. \"http://10.0.0.5:8000/mcp\", got {url:?}")),
+        }
+        let local = [
+            ("dir", !self.dir.as_os_str().is_empty()),
+            ("command", self.command.is_some()),
+            ("mcpServers", self.mcp_servers.is_some()),
+            ("tools", self.tools.is_some()),
+            ("python", self.python.is_some()),
+            ("launcher", self.launcher.is_some()),
+            ("session", self.session.is_some()),
+            ("env", !self.env.is_empty()),
+            ("inheritEnv", !self.inherit_env.is_empty()),
+            ("isolation", self.isolation != Isolation::default()),
+            ("tracing", self.tracing.is_some()),
+            ("transport", self.transport.is_some_and(|t| t != TransportKind::Http)),
+        ];
+        if let Some((name, _)) = local.iter().find(|(_, given)| *given) {
+            return invalid(format!("{name} applies to workspaces the bridge runs; a remote workspace (\"url\") takes none"));
+        }
+        for (name, value) in &self.headers {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return invalid(format!("headers: {name:?} is not a valid header name"));
+            }
+            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+                return invalid(format!("headers: {name:?} is set by the transport itself"));
+            }
+            if hyper::header::HeaderValue::from_str(value).is_err() {
+                return invalid(format!("headers: the value of {name:?} is not a valid header value"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The remote endpoint of a remote workspace.
+    pub(crate) fn remote(&self) -> Option<RemoteSpec> {
+        self.url.as_ref().map(|url| RemoteSpec {
+            url: url.clone(),
+            headers: self.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+        })
     }
 
     /// The hub configuration given inline, as `workspace.json` would hold it.
@@ -540,6 +629,8 @@ pub(crate) struct LaunchSpec {
     /// The workspace's id (set by the bridge), which a traced hub names in
     /// its spans' resource.
     pub workspace: String,
+    /// A remote workspace's endpoint: then nothing is launched.
+    pub remote: Option<RemoteSpec>,
 }
 
 /// The variable that asks the hub for OpenTelemetry traces.
@@ -629,6 +720,7 @@ impl LaunchSpec {
             cwd: spec.cwd.clone(),
             tracing: spec.tracing.unwrap_or(config.tracing),
             workspace: String::new(),
+            remote: spec.remote(),
         }
     }
 }
@@ -735,6 +827,32 @@ mod tests {
         assert!(has(&a, TRACING_ENV, "1") && has(&a, WORKSPACE_ID_ENV, "a"), "{a:?}");
         assert!(!a.iter().any(|(name, _)| name == "OTEL_EXPORTER_OTLP_HEADERS"), "{a:?}");
         assert!(!b.iter().any(|(name, _)| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
+    }
+
+    #[test]
+    fn a_remote_workspace_is_an_http_url_with_headers_and_nothing_to_run() {
+        let remote = |url: &str| WorkspaceSpec { url: Some(url.into()), ..Default::default() };
+        remote("http://10.0.0.5:8000/mcp").validate("r").unwrap();
+        let with_headers = WorkspaceSpec {
+            headers: [("Authorization".to_owned(), "Bearer t".to_owned())].into(),
+            ..remote("http://svc.tenant.svc.cluster.local/mcp")
+        };
+        with_headers.validate("r").unwrap();
+        assert_eq!(with_headers.remote().unwrap().headers, [("Authorization".to_owned(), "Bearer t".to_owned())]);
+        for (spec, says) in [
+            (remote("https://example.com/mcp"), "https is not supported"),
+            (remote("ftp://example.com/mcp"), "http:// URL"),
+            (remote("/mcp"), "http:// URL"),
+            (WorkspaceSpec { dir: "/w".into(), ..remote("http://h/mcp") }, "dir applies"),
+            (WorkspaceSpec { transport: Some(TransportKind::Stdio), ..remote("http://h/mcp") }, "transport applies"),
+            (WorkspaceSpec { headers: [("Mcp-Session-Id".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("bad name".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header name"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "a\nb".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header value"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "a".to_owned())].into(), ..hub("/w") }, "with \"url\""),
+        ] {
+            let err = spec.validate("r").unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains(says)), "{says}: {err}");
+        }
     }
 
     #[test]

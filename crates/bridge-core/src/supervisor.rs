@@ -548,7 +548,7 @@ impl Supervisor {
             }
             Endpoint::Http(http) => {
                 tracing::info!(workspace = self.id, pid = process.pid(), url = http.url, "workspace ready");
-                let connect = http_connect(&http.url, http.connector.clone(), max, self.session.state.clone());
+                let connect = http_connect(&http.url, http.connector.clone(), &http.headers, max, self.session.state.clone());
                 (self.open_default(connect).await, Some(http))
             }
         };
@@ -642,13 +642,13 @@ impl Supervisor {
             self.watch_idle(running, idle);
         }
         let probe = match &running.http {
-            None => Some(Probe::Ping(
+            Some(http) if http.health_route => HealthCheck::new(&http.url, http.connector.clone(), self.limits.health_timeout)
+                .map(|check| Probe::Http(Box::new(check))),
+            _ => Some(Probe::Ping(
                 Arc::downgrade(&running.default),
                 self.limits.health_timeout,
                 self.session.ids.clone(),
             )),
-            Some(http) => HealthCheck::new(&http.url, http.connector.clone(), self.limits.health_timeout)
-                .map(|check| Probe::Http(Box::new(check))),
         };
         if let Some(health) = probe {
             self.watch_health(running, health);
