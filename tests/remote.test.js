@@ -110,6 +110,7 @@ describe('remote workspaces', { timeout: 180_000 }, () => {
   before(async () => {
     hub = await handStartedHub(labDir);
     bridge = new Bridge({
+      capabilities: { sampling: {} },
       workspaces: {
         remote: { url: hub.url },
         sessionless: { url: hub.url, protocol: 'sessionless' },
@@ -122,7 +123,7 @@ describe('remote workspaces', { timeout: 180_000 }, () => {
     await hub?.kill();
   });
 
-  it('calls a hub started by hand: results, progress, cancellation, sessions; no process of its own', async () => {
+  it('calls a hub started by hand: results, progress, cancellation, sessions, server requests; no process of its own', async () => {
     assert.equal(await echo(bridge, 'remote', 'hi'), 'hi');
     const status = bridge.status('remote');
     assert.equal(status.state, 'ready');
@@ -150,7 +151,12 @@ describe('remote workspaces', { timeout: 180_000 }, () => {
     } finally {
       await session.close();
     }
-    assert.ok(bridge.metrics('remote').requests >= 4);
+    // A server request of the remote server's, answered by the call's handler.
+    const sampled = await bridge.call('remote', 'tools/call', { name: 'sample', arguments: { prompt: 'far?' } }, {
+      onRequest: (request) => ({ role: 'assistant', content: { type: 'text', text: `near: ${request.params.messages[0].content.text}` }, model: 'test' }),
+    });
+    assert.equal(sampled.content[0].text, 'near: far?');
+    assert.ok(bridge.metrics('remote').requests >= 5);
   });
 
   it('speaks the sessionless revision to it too', async () => {
