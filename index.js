@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
+import { checkClusterOptions, Cluster } from './cluster.js';
 import { endCall, inSpan, startCall } from './tracing.js';
 
 export { BridgeError, errorCodes };
@@ -254,6 +255,9 @@ function requestFilterJson(filter) {
 export class Bridge extends EventEmitter {
   #native;
   #closing;
+  /** With the `cluster` option: this node's part of it. */
+  #cluster;
+  #clusterReady = false;
   #nextCallId = 1;
   #requestHandlers = new Map();
   /** Promises of calls the native side has not settled yet, by call id. */
@@ -269,6 +273,17 @@ export class Bridge extends EventEmitter {
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
     super();
+    let clusterOptions;
+    let clusterWorkspaces;
+    if (isPlainObject(options) && options.cluster !== undefined) {
+      // The workspaces are the cluster's: placed on this bridge once the members are known.
+      clusterOptions = checkClusterOptions(options.cluster);
+      const { cluster: _cluster, workspaces = {}, ...rest } = options;
+      if (!isPlainObject(workspaces)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options: workspaces must be an object');
+      Object.keys(workspaces).forEach(checkWorkspaceId);
+      clusterWorkspaces = workspaces;
+      options = { ...rest, workspaces: {} };
+    }
     const config = nativeOptions(options);
     const { NativeBridge } = loadNative();
     const onNotification = (workspaceId, json) => {
@@ -298,6 +313,20 @@ export class Bridge extends EventEmitter {
     } catch (err) {
       throw refused(err);
     }
+    if (clusterOptions !== undefined) {
+      this.#cluster = new Cluster(this, clusterOptions, clusterWorkspaces);
+      this.#cluster.ready.then(() => (this.#clusterReady = true), () => {});
+    }
+  }
+
+  /**
+   * With the `cluster` option, this node's part of the cluster: `ready`
+   * (resolves once the workspaces are placed), `nodeId`, `members()`,
+   * `owner(workspaceId)`, `authenticate(req)`; else null.
+   * @returns {Cluster | null}
+   */
+  get cluster() {
+    return this.#cluster ?? null;
   }
 
   /** The configured workspace ids, sorted. */
@@ -326,6 +355,8 @@ export class Bridge extends EventEmitter {
    */
   async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    // A cluster node places its workspaces once it knows the members.
+    if (this.#cluster !== undefined && !this.#clusterReady) await this.#cluster.ready;
     return runCall(
       this.#calls,
       (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
@@ -597,9 +628,16 @@ export class Bridge extends EventEmitter {
     unwrap(await this.#native.restart(workspaceId, graceMs));
   }
 
-  /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */
+  /**
+   * Stops every process this bridge started (a cluster node leaves the
+   * cluster first); pending and later calls reject with `CLOSED`.
+   * Idempotent.
+   */
   close() {
-    this.#closing ??= this.#native.close();
+    this.#closing ??= (async () => {
+      await this.#cluster?.close();
+      await this.#native.close();
+    })();
     return this.#closing;
   }
 

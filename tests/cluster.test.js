@@ -1,0 +1,168 @@
+// Bridge nodes sharing workspaces through etcd (option `cluster`): a real
+// etcd (the system's package, started here on loopback), three nodes each
+// with its Express router on loopback, 30 workspaces. Every workspace
+// answers on every node, exactly one node runs its process, and a node that
+// leaves hands its workspaces to the others.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import express from 'express';
+import { Bridge } from 'fastmcp-bridge';
+import { bridgeRouter } from 'fastmcp-bridge/express';
+
+import { ownerOf } from '../cluster.js';
+import { eventually, labDir } from './helpers.js';
+
+const WAIT_MS = 60_000;
+const SECRET = 'a-shared-secret-of-this-test';
+const WORKSPACES = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`ws-${i}`, { dir: labDir }]));
+
+async function freePort() {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** etcd on loopback, in a temporary data directory; it dies with this process's stdin. */
+async function startEtcd() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-etcd-'));
+  const [client, peer] = [await freePort(), await freePort()];
+  const url = `http://127.0.0.1:${client}`;
+  const child = spawn('etcd', [
+    '--data-dir', dir, '--listen-client-urls', url, '--advertise-client-urls', url,
+    '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
+    '--initial-cluster', `default=http://127.0.0.1:${peer}`,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (chunk) => (log += chunk));
+  await eventually(() => log.includes('ready to serve client requests') || child.exitCode !== null, 20_000);
+  assert.equal(child.exitCode, null, `etcd exited: ${log.slice(-2000)}`);
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One node: an Express app on loopback with the router, and its Bridge in the cluster. */
+async function startNode(id, etcd) {
+  const app = express();
+  const server = await new Promise((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${server.address().port}`;
+  const bridge = new Bridge({
+    cluster: { etcd: { endpoints: [etcd.url] }, node: { id, url }, secret: SECRET, leaseTtlS: 3, graceMs: 1000 },
+    workspaces: WORKSPACES,
+  });
+  // Other nodes come with the cluster's secret; the test's own client with its token.
+  const authenticate = (req) => bridge.cluster.authenticate(req) ?? (req.get('authorization') === 'Bearer public' ? { user: 'public' } : null);
+  app.use(bridgeRouter(bridge, { authenticate }));
+  return {
+    id,
+    url,
+    bridge,
+    async close() {
+      await bridge.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** The ids of the nodes running `workspaceId`'s process (a pid of their own). */
+const runners = (nodes, workspaceId) => nodes.filter((n) => n.bridge.hasWorkspace(workspaceId) && n.bridge.status(workspaceId).pid !== null).map((n) => n.id);
+
+/** Whether every node sees exactly `ids` as members and has placed every workspace by them. */
+function settled(nodes) {
+  const ids = nodes.map((n) => n.id).sort();
+  return nodes.every((n) => {
+    const seen = n.bridge.cluster.members().map((m) => m.id);
+    return JSON.stringify(seen) === JSON.stringify(ids) && Object.keys(WORKSPACES).every((ws) => n.bridge.hasWorkspace(ws));
+  });
+}
+
+const echo = async (bridge, id, text) => (await bridge.call(id, 'tools/call', { name: 'echo', arguments: { text } })).content[0].text;
+
+describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
+  let etcd;
+  let nodes = [];
+
+  before(async () => {
+    etcd = await startEtcd();
+    nodes = [];
+    for (const id of ['n1', 'n2', 'n3']) nodes.push(await startNode(id, etcd));
+    await Promise.all(nodes.map((n) => n.bridge.cluster.ready));
+    await eventually(() => settled(nodes), WAIT_MS);
+  });
+
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+    await etcd?.stop();
+  });
+
+  it('places each workspace on one owner that every node agrees on, spread over the nodes', () => {
+    const ids = nodes.map((n) => n.id);
+    const owners = Object.keys(WORKSPACES).map((ws) => ownerOf(ws, ids));
+    for (const node of nodes) {
+      assert.deepEqual(Object.keys(WORKSPACES).map((ws) => node.bridge.cluster.owner(ws)), owners, node.id);
+    }
+    for (const id of ids) assert.ok(owners.includes(id), `${id} owns none of 30 workspaces`);
+  });
+
+  it('reaches every workspace from every node; exactly one node runs each one\'s process', async () => {
+    for (const node of nodes) {
+      await Promise.all(Object.keys(WORKSPACES).map(async (ws) => assert.equal(await echo(node.bridge, ws, `${node.id}:${ws}`), `${node.id}:${ws}`)));
+    }
+    for (const ws of Object.keys(WORKSPACES)) {
+      assert.deepEqual(runners(nodes, ws), [nodes[0].bridge.cluster.owner(ws)], ws);
+    }
+  });
+
+  it('serves an MCP client on any node\'s endpoint, relaying to the owner', async () => {
+    const ws = Object.keys(WORKSPACES).find((id) => nodes[0].bridge.cluster.owner(id) !== 'n2');
+    const client = new Client({ name: 'cluster-test', version: '1.0.0' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${nodes[1].url}/workspaces/${ws}/mcp`), {
+      requestInit: { headers: { authorization: 'Bearer public' } },
+    }));
+    try {
+      const result = await client.callTool({ name: 'echo', arguments: { text: 'via n2' } });
+      assert.equal(result.content[0].text, 'via n2');
+    } finally {
+      await client.close();
+    }
+    // Without the secret another node's endpoint is no way in.
+    const refused = await fetch(`${nodes[1].url}/workspaces/${ws}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(refused.status, 401);
+  });
+
+  it('hands a leaving node\'s workspaces to the others, and only those', async () => {
+    const [n1, n2, n3] = nodes;
+    const before = Object.fromEntries(Object.keys(WORKSPACES).map((ws) => [ws, n1.bridge.cluster.owner(ws)]));
+    await n3.close();
+    nodes = [n1, n2];
+    await eventually(() => settled(nodes), WAIT_MS);
+    for (const [ws, owner] of Object.entries(before)) {
+      const now = n1.bridge.cluster.owner(ws);
+      if (owner !== 'n3') assert.equal(now, owner, `${ws} moved though its owner stayed`);
+      assert.equal(await echo(n2.bridge, ws, 'after'), 'after');
+      assert.equal(await echo(n1.bridge, ws, 'after'), 'after');
+      assert.deepEqual(runners(nodes, ws), [now], ws);
+    }
+  });
+});
