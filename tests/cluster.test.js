@@ -19,7 +19,8 @@ import { Bridge } from 'fastmcp-bridge';
 import { bridgeRouter } from 'fastmcp-bridge/express';
 
 import { ownerOf } from '../cluster.js';
-import { eventually, labDir } from './helpers.js';
+import { eventually, isAlive, labDir, repoDir } from './helpers.js';
+import readline from 'node:readline';
 
 const WAIT_MS = 60_000;
 const SECRET = 'a-shared-secret-of-this-test';
@@ -164,5 +165,83 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
       assert.equal(await echo(n1.bridge, ws, 'after'), 'after');
       assert.deepEqual(runners(nodes, ws), [now], ws);
     }
+  });
+});
+
+/** A node in a process of its own: its URL, and its process to kill. */
+async function startNodeProcess(id, etcd) {
+  const child = spawn(process.execPath, [path.join(repoDir, 'tests', 'fixtures', 'cluster-node.js'), id, etcd.url, SECRET, JSON.stringify(WORKSPACES)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const { url } = await new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`node ${id} exited (${code})`)));
+    readline.createInterface({ input: child.stdout }).once('line', (line) => resolve(JSON.parse(line)));
+  });
+  return { id, url, child };
+}
+
+describe('a cluster node killed under load', { timeout: 300_000 }, () => {
+  let etcd;
+  let nodes = [];
+  let killed;
+
+  before(async () => {
+    etcd = await startEtcd();
+    nodes = [await startNode('n1', etcd), await startNode('n2', etcd)];
+    killed = await startNodeProcess('n3', etcd);
+    await eventually(() => nodes.every((n) => n.bridge.cluster.members().length === 3), WAIT_MS);
+    await eventually(() => nodes.every((n) => Object.keys(WORKSPACES).every((ws) => n.bridge.hasWorkspace(ws))), WAIT_MS);
+  });
+
+  after(async () => {
+    killed?.child.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.close()));
+    await etcd?.stop();
+  });
+
+  it('fails only calls on the dead node\'s workspaces, which answer again on the survivors after the lease TTL; nothing orphaned', async () => {
+    const [n1, n2] = nodes;
+    const ids = Object.keys(WORKSPACES);
+    const onN3 = ids.filter((ws) => n1.bridge.cluster.owner(ws) === 'n3');
+    assert.ok(onN3.length > 0, 'n3 owns none');
+    // Every workspace answers, n3's through it; its processes are n3's.
+    for (const ws of ids) assert.equal(await echo(n1.bridge, ws, 'before'), 'before');
+    const view = await (await fetch(`${killed.url}/workspaces`, { headers: { authorization: `Bearer ${SECRET}` } })).json();
+    const n3Pids = view.workspaces.filter((w) => w.pid !== null).map((w) => w.pid);
+    assert.equal(n3Pids.length, onN3.length);
+
+    // Load through both survivors, on every workspace, while n3 dies.
+    let stop = false;
+    const failures = { own: 0, moved: 0 };
+    let calls = 0;
+    const loops = Array.from({ length: 8 }, (_, i) => (async () => {
+      for (let k = i; !stop; k += 8) {
+        const ws = ids[k % ids.length];
+        const node = k % 2 ? n1 : n2;
+        try {
+          await echo(node.bridge, ws, 'load');
+        } catch {
+          failures[onN3.includes(ws) ? 'moved' : 'own'] += 1;
+        }
+        calls += 1;
+      }
+    })());
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const killedAt = Date.now();
+    killed.child.kill('SIGKILL');
+    await eventually(() => nodes.every((n) => n.bridge.cluster.members().length === 2), WAIT_MS);
+    let recovered;
+    await eventually(async () => {
+      for (const ws of onN3) await echo(n1.bridge, ws, 'back');
+      recovered = Date.now();
+      return true;
+    }, WAIT_MS);
+    stop = true;
+    await Promise.all(loops);
+    console.log(`cluster kill: ${calls} calls, ${failures.moved} failed on the dead node's ${onN3.length} workspaces, ${failures.own} on the others; answered again ${((recovered - killedAt) / 1000).toFixed(1)} s after the kill (lease TTL 3 s)`);
+    assert.equal(failures.own, 0, 'calls on the survivors\' own workspaces failed');
+    for (const ws of ids) assert.deepEqual(runners(nodes, ws), [n1.bridge.cluster.owner(ws)], ws);
+    // The dead node's workspace processes ended with it.
+    await eventually(() => n3Pids.every((pid) => !isAlive(pid)), WAIT_MS);
   });
 });
