@@ -99,6 +99,10 @@ export class Cluster {
   /** Reconciliations run one after another. */
   #reconciling = Promise.resolve();
   #closed = false;
+  /** The timer that fences this node when its lease may be expiring (see #join). */
+  #fence;
+  /** Fenced: no keepalive succeeded lately; nothing is placed here. */
+  #fenced = false;
   /** Resolves once the first placement is done. */
   ready;
 
@@ -158,19 +162,53 @@ export class Cluster {
     await this.#refresh();
   }
 
-  /** Puts this node's key under a new lease; a lost lease (etcd unreachable for its TTL) stops what this node owns and joins again. */
+  /**
+   * Puts this node's key under a new lease, kept alive every TTL/3.
+   *
+   * Fencing: etcd may expire the lease TTL after the last keepalive it
+   * answered, and then the other nodes take this node's workspaces. So this
+   * node stops running them first: when no keepalive has succeeded for
+   * TTL minus a margin (a quarter of the TTL, at most 1 s) it places
+   * nothing on itself ('cluster_fenced' event) until a keepalive succeeds
+   * again. A lease etcd did expire is 'lost' (the client says so after 2
+   * TTLs without answer, or at once when etcd says so): this node then
+   * joins again under a new lease, with backoff.
+   */
   async #join(ttl, node) {
     const lease = this.#etcd.lease(ttl);
     this.#lease = lease;
+    const fenceMs = ttl * 1000 - Math.min(1000, ttl * 250);
+    const arm = () => {
+      clearTimeout(this.#fence);
+      this.#fence = setTimeout(() => {
+        if (this.#closed || this.#lease !== lease) return;
+        this.#fenced = true;
+        this.#bridge.emit('event', { type: 'cluster_fenced', nodeId: node.id, at: Date.now() });
+        this.#members.clear();
+        this.#reconcile();
+      }, fenceMs);
+      this.#fence.unref?.();
+    };
+    lease.on('keepaliveSucceeded', () => {
+      if (this.#closed || this.#lease !== lease) return;
+      arm();
+      if (this.#fenced) {
+        this.#fenced = false;
+        this.#refresh();
+      }
+    });
     lease.on('lost', () => {
       if (this.#closed || this.#lease !== lease) return;
+      clearTimeout(this.#fence);
+      this.#fenced = true;
       this.#bridge.emit('event', { type: 'cluster_lease_lost', nodeId: node.id, at: Date.now() });
-      // Beyond the lease's TTL another node may own what this one ran: stop it all.
       this.#members.clear();
       this.#reconcile();
       this.#rejoin(ttl, node);
     });
     await lease.put(`${this.#options.prefix}nodes/${node.id}`).value(JSON.stringify(node));
+    this.#fenced = false;
+    arm();
   }
 
   async #rejoin(ttl, node) {
@@ -187,7 +225,7 @@ export class Cluster {
 
   /** Reads the members again and places the workspaces by them. */
   async #refresh() {
-    if (this.#closed) return this.#reconciling;
+    if (this.#closed || this.#fenced) return this.#reconciling;
     try {
       const nodes = await this.#etcd.getAll().prefix(`${this.#options.prefix}nodes/`).strings();
       this.#members = new Map(
@@ -245,6 +283,7 @@ export class Cluster {
   async close() {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#fence);
     await this.ready.catch(() => {});
     await this.#watcher?.cancel().catch(() => {});
     await this.#lease?.revoke().catch(() => {});

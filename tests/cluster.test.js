@@ -50,6 +50,7 @@ async function startEtcd() {
   assert.equal(child.exitCode, null, `etcd exited: ${log.slice(-2000)}`);
   return {
     url,
+    child,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');
@@ -58,6 +59,13 @@ async function startEtcd() {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Pauses etcd (SIGSTOP) for `ms`: no answer, as when the network to it is down. */
+async function pauseEtcd(etcd, ms) {
+  etcd.child.kill('SIGSTOP');
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  etcd.child.kill('SIGCONT');
 }
 
 /** One node: an Express app on loopback with the router, and its Bridge in the cluster. */
@@ -152,6 +160,21 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
     assert.equal(refused.status, 401);
   });
 
+  it('moves nothing when etcd is away for less than the lease TTL', async () => {
+    const placed = [];
+    const record = (event) => event.type?.startsWith('cluster_') && placed.push(event);
+    for (const n of nodes) n.bridge.on('event', record);
+    try {
+      await pauseEtcd(etcd, 500); // TTL 3 s; the fence falls 2.25 s after the last keepalive, at most 1 s before the pause
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.deepEqual(placed, []);
+      assert.ok(settled(nodes));
+      for (const n of nodes) assert.equal(await echo(n.bridge, 'ws-0', 'still'), 'still');
+    } finally {
+      for (const n of nodes) n.bridge.off('event', record);
+    }
+  });
+
   it('hands a leaving node\'s workspaces to the others, and only those', async () => {
     const [n1, n2, n3] = nodes;
     const before = Object.fromEntries(Object.keys(WORKSPACES).map((ws) => [ws, n1.bridge.cluster.owner(ws)]));
@@ -164,6 +187,45 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
       assert.equal(await echo(n2.bridge, ws, 'after'), 'after');
       assert.equal(await echo(n1.bridge, ws, 'after'), 'after');
       assert.deepEqual(runners(nodes, ws), [now], ws);
+    }
+  });
+
+  it('gives a node that joins again its share back, and only that', async () => {
+    const [n1, n2] = nodes;
+    const n3 = await startNode('n3', etcd);
+    nodes = [n1, n2, n3];
+    await n3.bridge.cluster.ready;
+    await eventually(() => settled(nodes), WAIT_MS);
+    const ids = nodes.map((n) => n.id);
+    for (const ws of Object.keys(WORKSPACES)) {
+      const owner = ownerOf(ws, ids);
+      assert.equal(n1.bridge.cluster.owner(ws), owner);
+      assert.equal(await echo(n3.bridge, ws, 'rejoined'), 'rejoined');
+      assert.equal(await echo(n1.bridge, ws, 'rejoined'), 'rejoined');
+      await eventually(() => JSON.stringify(runners(nodes, ws)) === JSON.stringify([owner]), WAIT_MS);
+    }
+  });
+
+  it('stops what it runs when etcd is away beyond the lease TTL, and places it all again once etcd is back', async () => {
+    const lost = [];
+    const record = (event) => event.type === 'cluster_fenced' && lost.push(event.nodeId);
+    for (const n of nodes) n.bridge.on('event', record);
+    try {
+      const pausedAt = Date.now();
+      const paused = pauseEtcd(etcd, 8000); // TTL 3 s
+      await eventually(() => lost.length === nodes.length, 10_000);
+      const fencedAfter = Date.now() - pausedAt;
+      // A node that may have lost its lease runs nothing: another may own it by then.
+      await eventually(() => Object.keys(WORKSPACES).every((ws) => runners(nodes, ws).length === 0), 5000);
+      const stoppedAfter = Date.now() - pausedAt;
+      console.log(`cluster etcd away: fenced ${fencedAfter} ms, every process stopped ${stoppedAfter} ms after etcd stopped answering (TTL 3000 ms)`);
+      // Before etcd could expire a lease (TTL after the last keepalive, at most TTL/3 before the pause).
+      assert.ok(fencedAfter < 3000, `fenced only after ${fencedAfter} ms`);
+      await paused;
+      await eventually(() => settled(nodes), WAIT_MS);
+      for (const n of nodes) assert.equal(await echo(n.bridge, 'ws-1', 'back'), 'back');
+    } finally {
+      for (const n of nodes) n.bridge.off('event', record);
     }
   });
 });
