@@ -4,7 +4,7 @@
 // answers on every node, exactly one node runs its process, and a node that
 // leaves hands its workspaces to the others.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -34,8 +34,10 @@ async function freePort() {
   return port;
 }
 
-/** etcd on loopback, in a temporary data directory; it dies with this process's stdin. */
+/** etcd on loopback, in a temporary data directory, killed by `stop()`. */
 async function startEtcd() {
+  const probe = spawnSync('etcd', ['--version']);
+  assert.equal(probe.error, undefined, 'the cluster tests need etcd: apt-get install etcd-server (npm test installs it when run as root)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-etcd-'));
   const [client, peer] = [await freePort(), await freePort()];
   const url = `http://127.0.0.1:${client}`;
