@@ -436,7 +436,7 @@ export interface RequestStats {
 export interface LogLine {
   /** When it was read, in ms since the epoch. */
   at: number;
-  stream: 'stdout' | 'stderr';
+  stream: 'stdout' | 'stderr' | 'bridge';
   line: string;
 }
 

@@ -232,15 +232,28 @@ pub struct RemoteSpec {
 /// HTTP's own).
 const RESERVED_HEADERS: &[&str] = &[
     "accept",
+    "accept-encoding",
     "content-type",
     "content-length",
+    "content-encoding",
     "host",
     "connection",
+    "keep-alive",
+    "proxy-connection",
     "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
     "mcp-session-id",
     "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
     "last-event-id",
 ];
+/// The prefix of the sessionless revision's `Mcp-Param-*` headers, which the
+/// transport sets from a call's arguments.
+const RESERVED_PREFIX: &str = "mcp-param-";
 
 impl WorkspaceSpec {
     /// Checks one workspace's options: a non-empty id, positive limits, and
@@ -296,6 +309,12 @@ impl WorkspaceSpec {
             return invalid("headers applies to remote workspaces (with \"url\")".into());
         };
         match url.parse::<hyper::Uri>() {
+            Ok(uri) if uri.authority().is_some_and(|a| a.as_str().contains('@')) => {
+                return invalid(format!(
+                    "url {:?}: credentials in the URL are not sent; give them in \"headers\" (e.g. authorization)",
+                    url.split('@').next_back().unwrap_or_default()
+                ))
+            }
             Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some_and(|h| !h.is_empty()) => {}
             Ok(uri) if uri.scheme_str() == Some("https") => {
                 return invalid(format!(
@@ -307,6 +326,9 @@ impl WorkspaceSpec {
         let local = [
             ("dir", !self.dir.as_os_str().is_empty()),
             ("command", self.command.is_some()),
+            ("args", !self.args.is_empty()),
+            ("cwd", self.cwd.is_some()),
+            ("maxMemoryMb", self.limits.max_memory_mb.is_some()),
             ("mcpServers", self.mcp_servers.is_some()),
             ("tools", self.tools.is_some()),
             ("python", self.python.is_some()),
@@ -321,18 +343,32 @@ impl WorkspaceSpec {
         if let Some((name, _)) = local.iter().find(|(_, given)| *given) {
             return invalid(format!("{name} applies to workspaces the bridge runs; a remote workspace (\"url\") takes none"));
         }
+        let mut seen = std::collections::BTreeSet::new();
         for (name, value) in &self.headers {
             if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                 return invalid(format!("headers: {name:?} is not a valid header name"));
             }
-            if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with(RESERVED_PREFIX) {
                 return invalid(format!("headers: {name:?} is set by the transport itself"));
+            }
+            if !seen.insert(lower) {
+                return invalid(format!("headers: {name:?} is given twice (names are case-insensitive)"));
             }
             if hyper::header::HeaderValue::from_str(value).is_err() {
                 return invalid(format!("headers: the value of {name:?} is not a valid header value"));
             }
         }
         Ok(())
+    }
+
+    /// How this workspace is reached, given the bridge's `transport`: a
+    /// remote workspace over HTTP whatever the bridge's.
+    pub(crate) fn transport_in(&self, bridge: Option<TransportKind>) -> TransportKind {
+        if self.url.is_some() {
+            return TransportKind::Http;
+        }
+        self.transport.or(bridge).unwrap_or_default()
     }
 
     /// The remote endpoint of a remote workspace.
@@ -386,7 +422,7 @@ impl BridgeConfig {
     /// Checks a workspace's isolation, the bridge's overridden by its own,
     /// against its transport.
     pub(crate) fn validate_isolation(&self, id: &str, spec: &WorkspaceSpec) -> Result<()> {
-        let transport = spec.transport.or(self.transport).unwrap_or_default();
+        let transport = spec.transport_in(self.transport);
         spec.isolation.or(&self.isolation).validate(&format!("workspace {id:?}"), Some(transport))
     }
 }
@@ -704,7 +740,7 @@ impl LaunchSpec {
                 spec.start_timeout_ms.unwrap_or(config.start_timeout_ms),
             ),
             inline_config: spec.inline_config(),
-            transport: spec.transport.or(config.transport).unwrap_or_default(),
+            transport: spec.transport_in(config.transport),
             protocol: spec.protocol.or(config.protocol).unwrap_or_default(),
             // A sandboxed process is bwrap's child: bwrap must exec the interpreter.
             launcher: match spec.launcher.or(config.launcher).unwrap_or_default() {
@@ -847,6 +883,10 @@ mod tests {
             (WorkspaceSpec { transport: Some(TransportKind::Stdio), ..remote("http://h/mcp") }, "transport applies"),
             (WorkspaceSpec { headers: [("Mcp-Session-Id".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
             (WorkspaceSpec { headers: [("bad name".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header name"),
+            (WorkspaceSpec { headers: [("Mcp-Param-Region".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("Accept-Encoding".to_owned(), "gzip".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "1".to_owned()), ("x-a".to_owned(), "2".to_owned())].into(), ..remote("http://h/mcp") }, "given twice"),
+            (remote("http://user:token@h/mcp"), "credentials in the URL"),
             (WorkspaceSpec { headers: [("X-A".to_owned(), "a\nb".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header value"),
             (WorkspaceSpec { headers: [("X-A".to_owned(), "a".to_owned())].into(), ..hub("/w") }, "with \"url\""),
         ] {

@@ -386,9 +386,10 @@ options! {
         /// supported yet). The bridge runs no process for it: `start`
         /// connects and initializes, health checks are MCP `ping`, `stop`
         /// ends its MCP sessions. It takes none of `dir`, `command`,
-        /// `python`, `env`, `inheritEnv`, `mcpServers`, `tools`,
-        /// `launcher`, `session`, `isolation`, `tracing` (the bridge's own
-        /// spans still carry their context). See docs/workspaces.md.
+        /// `args`, `cwd`, `python`, `env`, `inheritEnv`, `mcpServers`,
+        /// `tools`, `launcher`, `session`, `isolation`, `tracing` (the
+        /// bridge's own spans still carry their context), `maxMemoryMb`.
+        /// See docs/workspaces.md.
         url: Option<String>,
         /// With `url`: headers sent with every request (e.g.
         /// `{ authorization: 'Bearer …' }`); not the transport's own

@@ -40,8 +40,9 @@ impl RemoteLauncher {
 impl Launcher for RemoteLauncher {
     fn launch<'a>(&'a self, _workspace: &'a str, logs: &'a LogBuffer) -> BoxFuture<'a, Result<Launched>> {
         async move {
-            // The workspace's log tells its operator where it went.
-            logs.push("stderr", format!("fastmcp-bridge: connecting to {}", self.remote.url));
+            // The workspace's log tells its operator where it went (a line
+            // of the bridge's, not the server's stderr).
+            logs.push("bridge", format!("connecting to {}", self.remote.url));
             Ok(Launched {
                 endpoint: Endpoint::Http(HttpEndpoint {
                     url: self.remote.url.clone(),
@@ -112,6 +113,13 @@ impl Process for Connection {
     fn stop(&self, _grace: Duration) -> BoxFuture<'_, ()> {
         self.end("disconnected");
         async {}.boxed()
+    }
+
+    /// At once: a connection has no exit to wait for (a failed call is the
+    /// server's, not the end of a process).
+    fn exit_status(&self) -> BoxFuture<'_, Option<String>> {
+        let status = self.exit_now();
+        async move { status }.boxed()
     }
 }
 
