@@ -183,7 +183,7 @@ export class Cluster {
       this.#fence = setTimeout(() => {
         if (this.#closed || this.#lease !== lease) return;
         this.#fenced = true;
-        this.#bridge.emit('event', { type: 'cluster_fenced', nodeId: node.id, at: Date.now() });
+        this.#bridge.emit('cluster', { type: 'cluster_fenced', nodeId: node.id, at: Date.now() });
         this.#members.clear();
         this.#reconcile();
       }, fenceMs);
@@ -201,7 +201,7 @@ export class Cluster {
       if (this.#closed || this.#lease !== lease) return;
       clearTimeout(this.#fence);
       this.#fenced = true;
-      this.#bridge.emit('event', { type: 'cluster_lease_lost', nodeId: node.id, at: Date.now() });
+      this.#bridge.emit('cluster', { type: 'cluster_lease_lost', nodeId: node.id, at: Date.now() });
       this.#members.clear();
       this.#reconcile();
       this.#rejoin(ttl, node);
@@ -243,7 +243,7 @@ export class Cluster {
   /** Places every workspace by the current members (serialized). */
   #reconcile() {
     this.#reconciling = this.#reconciling.then(() => this.#place()).catch((err) => {
-      this.#bridge.emit('event', { type: 'cluster_error', nodeId: this.nodeId, error: String(err?.message ?? err), at: Date.now() });
+      this.#bridge.emit('cluster', { type: 'cluster_error', nodeId: this.nodeId, error: String(err?.message ?? err), at: Date.now() });
     });
     return this.#reconciling;
   }
@@ -267,7 +267,7 @@ export class Cluster {
         } else {
           this.#bridge.addWorkspace(id, this.#remote(id, options, this.#members.get(owner)));
         }
-        this.#bridge.emit('event', { type: 'cluster_placed', workspaceId: id, owner, nodeId: this.nodeId, at: Date.now() });
+        this.#bridge.emit('cluster', { type: 'cluster_placed', workspaceId: id, owner, nodeId: this.nodeId, at: Date.now() });
       }),
     );
   }

@@ -637,4 +637,23 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   on(event: 'event', listener: (event: BridgeEvent) => void): this;
   once(event: 'event', listener: (event: BridgeEvent) => void): this;
   off(event: 'event', listener: (event: BridgeEvent) => void): this;
+  /** `'removed'`: a workspace was removed (`removeWorkspace`, or moved away by the cluster). */
+  on(event: 'removed', listener: (workspaceId: string) => void): this;
+  once(event: 'removed', listener: (workspaceId: string) => void): this;
+  off(event: 'removed', listener: (workspaceId: string) => void): this;
+  /** `'cluster'`: with the `cluster` option, this node's placements and lease (docs/cluster.md). */
+  on(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  once(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  off(event: 'cluster', listener: (event: ClusterEvent) => void): this;
 }
+
+/**
+ * What a cluster node reports (`bridge.on('cluster', …)`): a workspace
+ * placed on an owner (`cluster_placed`; `owner` undefined while fenced),
+ * this node fenced (no keepalive for its lease's TTL minus a margin: it runs
+ * nothing), its lease lost (it joins again), or an error while placing.
+ */
+export type ClusterEvent =
+  | { type: 'cluster_placed'; nodeId: string; workspaceId: string; owner: string | undefined; at: number }
+  | { type: 'cluster_fenced' | 'cluster_lease_lost'; nodeId: string; at: number }
+  | { type: 'cluster_error'; nodeId: string; error: string; at: number };

@@ -601,6 +601,8 @@ export class Bridge extends EventEmitter {
   async removeWorkspace(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     unwrap(await this.#native.removeWorkspace(workspaceId, graceMs));
+    // Its MCP sessions are gone with it: the Express endpoint ends its clients' (404 from then on).
+    this.emit('removed', workspaceId);
   }
 
   /** Starts a workspace's process now (it would start on its first call). */

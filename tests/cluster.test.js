@@ -165,7 +165,7 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
   it('moves nothing when etcd is away for less than the lease TTL', async () => {
     const placed = [];
     const record = (event) => event.type?.startsWith('cluster_') && placed.push(event);
-    for (const n of nodes) n.bridge.on('event', record);
+    for (const n of nodes) n.bridge.on('cluster', record);
     try {
       await pauseEtcd(etcd, 500); // TTL 3 s; the fence falls 2.25 s after the last keepalive, at most 1 s before the pause
       await new Promise((resolve) => setTimeout(resolve, 3000));
@@ -173,13 +173,21 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
       assert.ok(settled(nodes));
       for (const n of nodes) assert.equal(await echo(n.bridge, 'ws-0', 'still'), 'still');
     } finally {
-      for (const n of nodes) n.bridge.off('event', record);
+      for (const n of nodes) n.bridge.off('cluster', record);
     }
   });
 
   it('hands a leaving node\'s workspaces to the others, and only those', async () => {
     const [n1, n2, n3] = nodes;
     const before = Object.fromEntries(Object.keys(WORKSPACES).map((ws) => [ws, n1.bridge.cluster.owner(ws)]));
+    // A client of n2's endpoint on a workspace n3 owns: its MCP session ends with the move (404).
+    const moving = Object.keys(WORKSPACES).find((ws) => before[ws] === 'n3');
+    const url = `${n2.url}/workspaces/${moving}/mcp`;
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: 'Bearer public' };
+    const init = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }) });
+    assert.equal(init.status, 200);
+    const sessionId = init.headers.get('mcp-session-id');
+    await init.text();
     await n3.close();
     nodes = [n1, n2];
     await eventually(() => settled(nodes), WAIT_MS);
@@ -190,6 +198,9 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
       assert.equal(await echo(n1.bridge, ws, 'after'), 'after');
       assert.deepEqual(runners(nodes, ws), [now], ws);
     }
+    const lost = await fetch(url, { method: 'POST', headers: { ...headers, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) });
+    assert.equal(lost.status, 404, 'the moved workspace\'s MCP session is not lost');
+    await lost.text();
   });
 
   it('gives a node that joins again its share back, and only that', async () => {
@@ -211,7 +222,7 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
   it('stops what it runs when etcd is away beyond the lease TTL, and places it all again once etcd is back', async () => {
     const lost = [];
     const record = (event) => event.type === 'cluster_fenced' && lost.push(event.nodeId);
-    for (const n of nodes) n.bridge.on('event', record);
+    for (const n of nodes) n.bridge.on('cluster', record);
     try {
       const pausedAt = Date.now();
       const paused = pauseEtcd(etcd, 8000); // TTL 3 s
@@ -227,7 +238,7 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
       await eventually(() => settled(nodes), WAIT_MS);
       for (const n of nodes) assert.equal(await echo(n.bridge, 'ws-1', 'back'), 'back');
     } finally {
-      for (const n of nodes) n.bridge.off('event', record);
+      for (const n of nodes) n.bridge.off('cluster', record);
     }
   });
 });
