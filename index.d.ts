@@ -55,11 +55,32 @@ export type McpServerConfig =
   | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string }
   | { url: string; headers?: Record<string, string> };
 
-/** Options of one workspace: a FastMCP hub, or any MCP server over stdio. */
-export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
+/** Options of one workspace: a FastMCP hub, any MCP server over stdio, or a remote MCP endpoint. */
+export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions | RemoteWorkspaceOptions;
 
 /** The fields of which one kind of workspace narrows the type or the presence. */
-type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd' | 'session';
+type KindFields =
+  | 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd' | 'session' | 'url' | 'headers';
+
+/**
+ * An MCP streamable HTTP endpoint someone else runs (a Kubernetes Service,
+ * another host, another bridge's Express endpoint): everything a local
+ * workspace gets (queue, priorities, deadlines, cancellation, progress,
+ * sessions, server requests, metrics, events, both MCP revisions) but its
+ * process. `start` connects and initializes (`START_FAILED`, retried with
+ * backoff, when it cannot); health checks are MCP `ping`, and
+ * `maxHealthFailures` failed ones reconnect it; `stop` ends its MCP
+ * sessions. `status().pid` is null. See docs/workspaces.md, "Remote
+ * workspaces".
+ */
+export interface RemoteWorkspaceOptions
+  extends Omit<native.WorkspaceOptions, KindFields | 'env' | 'inheritEnv' | 'isolation' | 'tracing'> {
+  /** `http://host:port/path` (https is not supported yet). */
+  url: string;
+  /** Sent with every request (e.g. `{ authorization: 'Bearer …' }`); not the transport's own headers. Default: none. */
+  headers?: Record<string, string>;
+  transport?: 'http';
+}
 
 /**
  * Any MCP server command reached over stdio (e.g. `npx -y
@@ -128,6 +149,54 @@ export interface HubWorkspaceFields extends Omit<native.WorkspaceOptions, KindFi
 export interface BridgeOptions extends Omit<native.BridgeOptions, 'workspaces'> {
   /** Workspaces by id ({@link WORKSPACE_ID_PATTERN}). Default: none. */
   workspaces?: Record<string, WorkspaceOptions>;
+  /**
+   * Makes this bridge a node of a cluster that shares `workspaces` through
+   * etcd (each runs on one node; every node reaches every one). Needs the
+   * `etcd3` package. See docs/cluster.md. Default: none.
+   */
+  cluster?: ClusterOptions;
+}
+
+/** Options of a cluster node (docs/cluster.md). */
+export interface ClusterOptions {
+  /** etcd's client URLs, e.g. `['http://etcd-0.etcd:2379']`. */
+  etcd: { endpoints: string[] };
+  /**
+   * This node: `id` (unique, 1-64 of `A-Z a-z 0-9 _ . -`) and `url`, where
+   * the other nodes reach this node's `bridgeRouter` (`http://10.0.0.7:3000`,
+   * its mount path included).
+   */
+  node: { id: string; url: string };
+  /**
+   * The secret every node of the cluster shares (at least 16 characters):
+   * nodes send it as `Authorization: Bearer <secret>` to each other;
+   * {@link Cluster.authenticate} recognizes it.
+   */
+  secret: string;
+  /** etcd key prefix, ending in `/`. Default: `'/fastmcp-bridge/'`. */
+  prefix?: string;
+  /** The TTL of this node's lease, in s (at least 2). Default: 10. */
+  leaseTtlS?: number;
+  /** How long a workspace moving away may finish its calls in flight, in ms. Default: 10000. */
+  graceMs?: number;
+}
+
+/** A bridge's part of its cluster ({@link Bridge.cluster}). */
+export interface Cluster {
+  /** Resolves once this node joined and placed the workspaces; rejects when it cannot join. */
+  readonly ready: Promise<void>;
+  /** This node's id. */
+  readonly nodeId: string;
+  /** The live members, sorted by id. */
+  members(): { id: string; url: string }[];
+  /** The node that owns a workspace now (rendezvous hashing over the members). */
+  owner(workspaceId: string): string | undefined;
+  /**
+   * `{ clusterNode: true }` for a request another node sent (its bearer
+   * token is the cluster's secret), else null: compose it into the
+   * `authenticate` option of the router the nodes reach.
+   */
+  authenticate(req: { get(name: string): string | undefined }): { clusterNode: true } | null;
 }
 
 /** Symbolic codes of the bridge's own errors (see `errors.json`). */
@@ -367,7 +436,7 @@ export interface RequestStats {
 export interface LogLine {
   /** When it was read, in ms since the epoch. */
   at: number;
-  stream: 'stdout' | 'stderr';
+  stream: 'stdout' | 'stderr' | 'bridge';
   line: string;
 }
 
@@ -450,6 +519,9 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
 
   /** The configured workspace ids, sorted. */
   readonly workspaceIds: string[];
+
+  /** With the `cluster` option, this node's part of the cluster; else null. */
+  readonly cluster: Cluster | null;
 
   /** Whether `workspaceId` is configured (added and not removed): one lookup, where {@link Bridge.workspaceIds} copies every id. */
   hasWorkspace(workspaceId: string): boolean;
@@ -565,4 +637,23 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   on(event: 'event', listener: (event: BridgeEvent) => void): this;
   once(event: 'event', listener: (event: BridgeEvent) => void): this;
   off(event: 'event', listener: (event: BridgeEvent) => void): this;
+  /** `'removed'`: a workspace was removed (`removeWorkspace`, or moved away by the cluster). */
+  on(event: 'removed', listener: (workspaceId: string) => void): this;
+  once(event: 'removed', listener: (workspaceId: string) => void): this;
+  off(event: 'removed', listener: (workspaceId: string) => void): this;
+  /** `'cluster'`: with the `cluster` option, this node's placements and lease (docs/cluster.md). */
+  on(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  once(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  off(event: 'cluster', listener: (event: ClusterEvent) => void): this;
 }
+
+/**
+ * What a cluster node reports (`bridge.on('cluster', …)`): a workspace
+ * placed on an owner (`cluster_placed`; `owner` undefined while fenced),
+ * this node fenced (no keepalive for its lease's TTL minus a margin: it runs
+ * nothing), its lease lost (it joins again), or an error while placing.
+ */
+export type ClusterEvent =
+  | { type: 'cluster_placed'; nodeId: string; workspaceId: string; owner: string | undefined; at: number }
+  | { type: 'cluster_fenced' | 'cluster_lease_lost'; nodeId: string; at: number }
+  | { type: 'cluster_error'; nodeId: string; error: string; at: number };

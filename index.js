@@ -5,7 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
-import { endCall, startCall } from './tracing.js';
+import { checkClusterOptions, Cluster } from './cluster.js';
+import { endCall, inSpan, startCall } from './tracing.js';
 
 export { BridgeError, errorCodes };
 
@@ -137,8 +138,10 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
     if (traced !== undefined) endCall(traced, { method, error: err });
     throw err;
   }
-  const onProgress = options?.onProgress && progressCallback(options.onProgress);
-  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), options.onRequest));
+  // A traced call's handlers run in its span's context: their own spans are its children.
+  const inCall = traced === undefined ? (fn) => fn : (fn) => inSpan(traced, fn);
+  const onProgress = options?.onProgress && progressCallback(inCall(options.onProgress));
+  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), inCall(options.onRequest)));
   const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {
@@ -252,6 +255,9 @@ function requestFilterJson(filter) {
 export class Bridge extends EventEmitter {
   #native;
   #closing;
+  /** With the `cluster` option: this node's part of it. */
+  #cluster;
+  #clusterReady = false;
   #nextCallId = 1;
   #requestHandlers = new Map();
   /** Promises of calls the native side has not settled yet, by call id. */
@@ -267,6 +273,17 @@ export class Bridge extends EventEmitter {
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
     super();
+    let clusterOptions;
+    let clusterWorkspaces;
+    if (isPlainObject(options) && options.cluster !== undefined) {
+      // The workspaces are the cluster's: placed on this bridge once the members are known.
+      clusterOptions = checkClusterOptions(options.cluster);
+      const { cluster: _cluster, workspaces = {}, ...rest } = options;
+      if (!isPlainObject(workspaces)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options: workspaces must be an object');
+      Object.keys(workspaces).forEach(checkWorkspaceId);
+      clusterWorkspaces = workspaces;
+      options = { ...rest, workspaces: {} };
+    }
     const config = nativeOptions(options);
     const { NativeBridge } = loadNative();
     const onNotification = (workspaceId, json) => {
@@ -296,6 +313,20 @@ export class Bridge extends EventEmitter {
     } catch (err) {
       throw refused(err);
     }
+    if (clusterOptions !== undefined) {
+      this.#cluster = new Cluster(this, clusterOptions, clusterWorkspaces);
+      this.#cluster.ready.then(() => (this.#clusterReady = true), () => {});
+    }
+  }
+
+  /**
+   * With the `cluster` option, this node's part of the cluster: `ready`
+   * (resolves once the workspaces are placed), `nodeId`, `members()`,
+   * `owner(workspaceId)`, `authenticate(req)`; else null.
+   * @returns {Cluster | null}
+   */
+  get cluster() {
+    return this.#cluster ?? null;
   }
 
   /** The configured workspace ids, sorted. */
@@ -324,6 +355,8 @@ export class Bridge extends EventEmitter {
    */
   async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    // A cluster node places its workspaces once it knows the members.
+    if (this.#cluster !== undefined && !this.#clusterReady) await this.#cluster.ready;
     return runCall(
       this.#calls,
       (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
@@ -568,6 +601,8 @@ export class Bridge extends EventEmitter {
   async removeWorkspace(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     unwrap(await this.#native.removeWorkspace(workspaceId, graceMs));
+    // Its MCP sessions are gone with it: the Express endpoint ends its clients' (404 from then on).
+    this.emit('removed', workspaceId);
   }
 
   /** Starts a workspace's process now (it would start on its first call). */
@@ -595,9 +630,16 @@ export class Bridge extends EventEmitter {
     unwrap(await this.#native.restart(workspaceId, graceMs));
   }
 
-  /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */
+  /**
+   * Stops every process this bridge started (a cluster node leaves the
+   * cluster first); pending and later calls reject with `CLOSED`.
+   * Idempotent.
+   */
   close() {
-    this.#closing ??= this.#native.close();
+    this.#closing ??= (async () => {
+      await this.#cluster?.close();
+      await this.#native.close();
+    })();
     return this.#closing;
   }
 
