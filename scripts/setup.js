@@ -79,4 +79,3 @@ if (process.argv.includes('--tests') && process.platform === 'linux' && process.
     }
   }
 }
-}
