@@ -10,7 +10,7 @@
 // The owner runs the workspace as configured; every other node reaches it
 // as a remote workspace whose URL is the owner's MCP endpoint, with the
 // cluster's secret as a bearer token. See docs/cluster.md.
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createRequire } from 'node:module';
 
 import { bridgeError } from './errors.js';
@@ -94,15 +94,23 @@ export class Cluster {
   #watcher;
   /** Live members: node id → `{ id, url }`. */
   #members = new Map();
-  /** Where each workspace runs, as placed on this bridge: node id. */
+  /** Where each workspace is placed on this bridge: `<owner id> <owner url>`. */
   #placed = new Map();
-  /** Reconciliations run one after another. */
+  /** Reconciliations run one after another; how many are queued or running. */
   #reconciling = Promise.resolve();
+  #queued = 0;
   #closed = false;
-  /** The timer that fences this node when its lease may be expiring (see #join). */
-  #fence;
-  /** Fenced: no keepalive succeeded lately; nothing is placed here. */
-  #fenced = false;
+  /** Joined: this node's key is in etcd under its lease (or was, until fenced). */
+  #joined = false;
+  /** Fenced: nothing runs here until a keepalive succeeds again (see #armFence). */
+  #fenced = true;
+  #fenceTimer;
+  /** Bumped when the placement must not go on (fence, lost lease, close). */
+  #epoch = 0;
+  #rejoining = false;
+  #refreshes = 0;
+  #applied = 0;
+  #secretDigest;
   /** Resolves once the first placement is done. */
   ready;
 
@@ -115,6 +123,22 @@ export class Cluster {
     this.#bridge = bridge;
     this.#options = options;
     this.#workspaces = workspaces;
+    this.#secretDigest = createHash('sha256').update(options.secret).digest();
+    let Etcd3;
+    try {
+      ({ Etcd3 } = require('etcd3'));
+    } catch (err) {
+      throw bridgeError('INVALID_ARGUMENT', `cluster: the etcd3 package is not installed (npm install etcd3): ${err.message}`);
+    }
+    const { etcd, leaseTtlS } = options;
+    // Every unary request has a deadline: a paused etcd must not hang a refresh or a close.
+    const deadlineMs = Math.max(1000, leaseTtlS * 500);
+    this.#etcd = new Etcd3({
+      hosts: etcd.endpoints,
+      auth: etcd.auth,
+      credentials: etcd.credentials,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + deadlineMs }),
+    });
     this.ready = this.#start();
     // A start that fails is reported by `ready` (and by calls, which wait on it).
     this.ready.catch(() => {});
@@ -136,140 +160,235 @@ export class Cluster {
   }
 
   /**
+   * Whether every workspace is placed as the current members say, with no
+   * placement under way (for tests and readiness probes).
+   */
+  settled() {
+    if (this.#queued > 0 || this.#fenced) return false;
+    return Object.keys(this.#workspaces).every((id) => {
+      const want = this.#want(id);
+      return this.#placed.get(id) === want && this.#bridge.hasWorkspace(id) === (want !== undefined);
+    });
+  }
+
+  /**
    * The principal of a request from another node of the cluster (its
-   * `Authorization: Bearer <secret>`), else null: for the `authenticate`
-   * hook of the router the other nodes reach.
+   * `Authorization: Bearer <secret>`, compared in constant time), else
+   * null: for the `authenticate` hook of the router the other nodes reach.
    * @param {import('express').Request} req
    */
   authenticate(req) {
-    const header = req.get?.('authorization') ?? req.headers?.authorization;
-    return header === `Bearer ${this.#options.secret}` ? { clusterNode: true } : null;
+    const header = req.get?.('authorization') ?? req.headers?.authorization ?? '';
+    const digest = createHash('sha256').update(header.startsWith('Bearer ') ? header.slice(7) : '').digest();
+    return timingSafeEqual(digest, this.#secretDigest) ? { clusterNode: true } : null;
   }
 
   async #start() {
-    let Etcd3;
-    try {
-      ({ Etcd3 } = require('etcd3'));
-    } catch (err) {
-      throw bridgeError('INVALID_ARGUMENT', `cluster: the etcd3 package is not installed (npm install etcd3): ${err.message}`);
-    }
-    const { etcd, node, prefix, leaseTtlS } = this.#options;
-    this.#etcd = new Etcd3({ hosts: etcd.endpoints });
-    this.#watcher = await this.#etcd.watch().prefix(`${prefix}nodes/`).create();
-    this.#watcher.on('put', () => this.#refresh());
-    this.#watcher.on('delete', () => this.#refresh());
-    await this.#join(leaseTtlS, node);
+    // The first join proves etcd answers; then the watch, then the placement.
+    await this.#rejoin();
+    if (this.#closed) return;
+    await this.#watch();
     await this.#refresh();
+  }
+
+  /** Watches the members' keys; a watch etcd cancels (e.g. compacted) is made again. */
+  async #watch() {
+    for (let delay = 200; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+      try {
+        const watcher = await this.#etcd.watch().prefix(`${this.#options.prefix}nodes/`).create();
+        this.#watcher = watcher;
+        watcher.on('put', () => this.#refresh());
+        watcher.on('delete', () => this.#refresh());
+        // Events missed while disconnected: read the members again.
+        watcher.on('connected', () => this.#refresh());
+        watcher.on('error', (err) => {
+          this.#report(err);
+          if (this.#watcher === watcher && !this.#closed) {
+            watcher.cancel().catch(() => {});
+            this.#watch();
+          }
+        });
+        return;
+      } catch (err) {
+        this.#report(err);
+        await sleep(delay);
+      }
+    }
+  }
+
+  /**
+   * Joins, retrying with backoff until it has (one loop at a time), then
+   * places the workspaces again.
+   */
+  async #rejoin() {
+    if (this.#rejoining) return;
+    this.#rejoining = true;
+    try {
+      for (let delay = 200; !this.#closed; delay = Math.min(delay * 2, 5000)) {
+        try {
+          await this.#join();
+          break;
+        } catch (err) {
+          this.#report(err);
+          await sleep(delay);
+        }
+      }
+    } finally {
+      this.#rejoining = false;
+    }
+    if (this.#joined) await this.#refresh();
   }
 
   /**
    * Puts this node's key under a new lease, kept alive every TTL/3.
    *
-   * Fencing: etcd may expire the lease TTL after the last keepalive it
-   * answered, and then the other nodes take this node's workspaces. So this
-   * node stops running them first: when no keepalive has succeeded for
-   * TTL minus a margin (a quarter of the TTL, at most 1 s) it places
-   * nothing on itself ('cluster_fenced' event) until a keepalive succeeds
-   * again. A lease etcd did expire is 'lost' (the client says so after 2
-   * TTLs without answer, or at once when etcd says so): this node then
-   * joins again under a new lease, with backoff.
+   * Fencing: etcd may expire the lease TTL after it last renewed it, and the
+   * other nodes then take this node's workspaces. So this node stops
+   * running them first: `fenceMs` after the last keepalive it sent that
+   * etcd answered (see #armFence).
    */
-  async #join(ttl, node) {
-    const lease = this.#etcd.lease(ttl);
-    this.#lease = lease;
-    const fenceMs = ttl * 1000 - Math.min(1000, ttl * 250);
-    const arm = () => {
-      clearTimeout(this.#fence);
-      this.#fence = setTimeout(() => {
-        if (this.#closed || this.#lease !== lease) return;
-        this.#fenced = true;
-        this.#bridge.emit('cluster', { type: 'cluster_fenced', nodeId: node.id, at: Date.now() });
-        this.#members.clear();
-        this.#reconcile();
-      }, fenceMs);
-      this.#fence.unref?.();
-    };
+  async #join() {
+    const { node, prefix, leaseTtlS } = this.#options;
+    const lease = this.#etcd.lease(leaseTtlS);
+    const sent = [];
+    lease.on('keepaliveFired', () => sent.push(performance.now()));
+    lease.on('keepaliveEstablished', () => (sent.length = 0));
     lease.on('keepaliveSucceeded', () => {
-      if (this.#closed || this.#lease !== lease) return;
-      arm();
+      const at = sent.shift() ?? performance.now();
+      if (this.#lease !== lease || this.#closed) return;
+      this.#armFence(at);
       if (this.#fenced) {
         this.#fenced = false;
         this.#refresh();
       }
     });
+    // A failed grant emits 'lost' before the put rejects: only a joined lease counts.
     lease.on('lost', () => {
-      if (this.#closed || this.#lease !== lease) return;
-      clearTimeout(this.#fence);
-      this.#fenced = true;
-      this.#bridge.emit('cluster', { type: 'cluster_lease_lost', nodeId: node.id, at: Date.now() });
-      this.#members.clear();
-      this.#reconcile();
-      this.#rejoin(ttl, node);
+      if (this.#lease !== lease || this.#closed) return;
+      this.#fence('cluster_lease_lost');
+      this.#rejoin();
     });
-    await lease.put(`${this.#options.prefix}nodes/${node.id}`).value(JSON.stringify(node));
+    const granted = performance.now();
+    await lease.put(`${prefix}nodes/${node.id}`).value(JSON.stringify(node));
+    this.#lease = lease;
+    this.#joined = true;
     this.#fenced = false;
-    arm();
+    this.#armFence(granted);
   }
 
-  async #rejoin(ttl, node) {
-    for (let delay = 200; !this.#closed; delay = Math.min(delay * 2, 5000)) {
-      try {
-        await this.#join(ttl, node);
-        await this.#refresh();
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
+  /**
+   * Fences this node `ttl - margin` after `sentAt` (a quarter of the TTL, at
+   * most 1 s): when no keepalive sent later has been answered by then, the
+   * lease may be about to expire in etcd.
+   */
+  #armFence(sentAt) {
+    const ttlMs = this.#options.leaseTtlS * 1000;
+    const due = sentAt + ttlMs - Math.min(1000, ttlMs / 4) - performance.now();
+    clearTimeout(this.#fenceTimer);
+    this.#fenceTimer = setTimeout(() => this.#fence('cluster_fenced'), Math.max(0, due));
+    this.#fenceTimer.unref?.();
+  }
+
+  /**
+   * Stops everything this node runs, at once and without grace (another node
+   * may own it by now), and places nothing until a keepalive succeeds again
+   * or the node has joined again.
+   */
+  #fence(type) {
+    clearTimeout(this.#fenceTimer);
+    this.#bridge.emit('cluster', { type, nodeId: this.nodeId, at: Date.now() });
+    if (this.#fenced) return;
+    this.#fenced = true;
+    this.#epoch += 1;
+    this.#members = new Map();
+    for (const [id, placed] of [...this.#placed]) {
+      this.#placed.delete(id);
+      if (placed.startsWith(`${this.nodeId} `)) this.#bridge.removeWorkspace(id, { graceMs: 0 }).catch(() => {});
     }
+    this.#reconcile();
   }
 
-  /** Reads the members again and places the workspaces by them. */
+  /** Reads the members again and places the workspaces by them; a failed read is tried again. */
   async #refresh() {
-    if (this.#closed || this.#fenced) return this.#reconciling;
+    if (this.#closed || this.#fenced) return;
+    const seq = ++this.#refreshes;
+    const epoch = this.#epoch;
+    let nodes;
     try {
-      const nodes = await this.#etcd.getAll().prefix(`${this.#options.prefix}nodes/`).strings();
-      this.#members = new Map(
-        Object.values(nodes)
-          .map((text) => JSON.parse(text))
-          .filter((member) => typeof member?.id === 'string' && typeof member.url === 'string')
-          .map((member) => [member.id, member]),
-      );
-    } catch {
-      return this.#reconciling; // etcd unreachable: keep the placement until the lease is lost
+      nodes = await this.#etcd.getAll().prefix(`${this.#options.prefix}nodes/`).strings();
+    } catch (err) {
+      // Until the lease fences this node, the placement stands; read again soon.
+      this.#report(err);
+      setTimeout(() => this.#refresh(), 1000).unref?.();
+      return;
     }
-    return this.#reconcile();
+    // Only the newest answer counts, and none after a fence or a close.
+    if (seq < this.#applied || epoch !== this.#epoch || this.#closed || this.#fenced) return;
+    this.#applied = seq;
+    const members = new Map();
+    for (const [key, text] of Object.entries(nodes)) {
+      let member;
+      try {
+        member = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      const id = key.slice(`${this.#options.prefix}nodes/`.length);
+      if (member?.id === id && typeof member.url === 'string' && /^http:\/\/[^/?#@]+(\/[^?#]*)?$/.test(member.url)) members.set(id, member);
+    }
+    if (!members.has(this.nodeId)) {
+      // Our key is gone: etcd expired the lease (a keepalive answer may still be on its way).
+      this.#fence('cluster_lease_lost');
+      this.#rejoin();
+      return;
+    }
+    this.#members = members;
+    this.#reconcile();
   }
 
   /** Places every workspace by the current members (serialized). */
   #reconcile() {
-    this.#reconciling = this.#reconciling.then(() => this.#place()).catch((err) => {
-      this.#bridge.emit('cluster', { type: 'cluster_error', nodeId: this.nodeId, error: String(err?.message ?? err), at: Date.now() });
-    });
+    this.#queued += 1;
+    this.#reconciling = this.#reconciling
+      .then(() => this.#place())
+      .catch((err) => this.#report(err))
+      .finally(() => (this.#queued -= 1));
     return this.#reconciling;
   }
 
+  /** `<owner> <url>` of a workspace by the current members; undefined without any. */
+  #want(id) {
+    const owner = ownerOf(id, this.#members.keys());
+    return owner === undefined ? undefined : `${owner} ${this.#members.get(owner).url}`;
+  }
+
   async #place() {
-    const { graceMs } = this.#options;
-    // Moves first away (graceful: in-flight calls finish within graceMs), then in.
+    const epoch = this.#epoch;
+    const members = this.#members;
     const moves = [];
     for (const [id, options] of Object.entries(this.#workspaces)) {
-      const owner = this.owner(id);
-      if (this.#placed.get(id) === owner && (owner !== undefined || !this.#bridge.hasWorkspace(id))) continue;
-      moves.push([id, options, owner]);
+      const want = this.#want(id);
+      const placed = this.#placed.get(id);
+      if (placed === want && this.#bridge.hasWorkspace(id) === (want !== undefined)) continue;
+      moves.push({ id, options, want, placed });
     }
-    await Promise.all(
-      moves.map(async ([id, options, owner]) => {
-        if (this.#bridge.hasWorkspace(id)) await this.#bridge.removeWorkspace(id, { graceMs });
-        this.#placed.set(id, owner);
-        if (owner === undefined) return; // no member known (lease lost): nothing runs it here
-        if (owner === this.nodeId) {
-          this.#bridge.addWorkspace(id, options);
-        } else {
-          this.#bridge.addWorkspace(id, this.#remote(id, options, this.#members.get(owner)));
+    const outcomes = await Promise.allSettled(
+      moves.map(async ({ id, options, want, placed }) => {
+        if (this.#bridge.hasWorkspace(id)) {
+          // A workspace run here moves away gracefully; a relay is replaced at once.
+          const local = placed?.startsWith(`${this.nodeId} `);
+          this.#placed.delete(id);
+          await this.#bridge.removeWorkspace(id, { graceMs: local ? this.#options.graceMs : 0 });
         }
+        if (want === undefined || this.#closed || this.#fenced || epoch !== this.#epoch) return;
+        const [owner] = want.split(' ');
+        const spec = owner === this.nodeId ? options : this.#remote(id, options, members.get(owner));
+        this.#bridge.addWorkspace(id, spec);
+        this.#placed.set(id, want);
         this.#bridge.emit('cluster', { type: 'cluster_placed', workspaceId: id, owner, nodeId: this.nodeId, at: Date.now() });
       }),
     );
+    for (const outcome of outcomes) if (outcome.status === 'rejected') this.#report(outcome.reason);
   }
 
   /** The remote workspace through which this node reaches `id` on `owner`. */
@@ -279,15 +398,30 @@ export class Cluster {
     return remote;
   }
 
-  /** Leaves the cluster: the lease revoked (the others take this node's workspaces at once), etcd closed. */
+  #report(err) {
+    this.#bridge.emit('cluster', { type: 'cluster_error', nodeId: this.nodeId, error: String(err?.message ?? err), at: Date.now() });
+  }
+
+  /**
+   * Leaves the cluster: the workspaces run here are stopped (their calls in
+   * flight finish within `graceMs`), then the lease is revoked (the others
+   * take them at once) and etcd closed. Bounded: a paused etcd does not
+   * hold it past its request deadlines.
+   */
   async close() {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#fence);
-    await this.ready.catch(() => {});
-    await this.#watcher?.cancel().catch(() => {});
-    await this.#lease?.revoke().catch(() => {});
-    await this.#reconciling;
-    this.#etcd?.close();
+    this.#epoch += 1;
+    clearTimeout(this.#fenceTimer);
+    const local = [...this.#placed].filter(([, placed]) => placed.startsWith(`${this.nodeId} `)).map(([id]) => id);
+    await Promise.allSettled(local.map((id) => this.#bridge.removeWorkspace(id, { graceMs: this.#options.graceMs })));
+    const bounded = (promise) => Promise.race([promise.catch(() => {}), sleep(2000)]);
+    await bounded(this.#watcher?.cancel() ?? Promise.resolve());
+    await bounded(this.#lease?.revoke() ?? Promise.resolve());
+    this.#etcd.close();
   }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref?.());
 }

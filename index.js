@@ -169,6 +169,36 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
   }
 }
 
+/**
+ * Waits for a cluster node to have joined, at most the call's `timeoutMs`
+ * (default 30000) and until its `signal` aborts.
+ */
+async function clusterReady(ready, options) {
+  const ms = Number.isFinite(options?.timeoutMs) ? options.timeoutMs : 30_000;
+  const signal = options?.signal;
+  let timer;
+  let onAbort;
+  try {
+    await Promise.race([
+      ready.catch((err) => {
+        throw new BridgeError('START_FAILED', `cluster: this node could not join: ${err?.message ?? err}`, { cause: err });
+      }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new BridgeError('TIMEOUT', `cluster: this node has not joined within ${ms} ms (etcd unreachable?)`)), ms);
+      }),
+      new Promise((_, reject) => {
+        if (!signal) return;
+        onAbort = () => reject(new BridgeError('ABORTED', 'request aborted', { cause: signal.reason }));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Wraps a user's onProgress so that a throwing handler cannot break the call. */
 function progressCallback(onProgress) {
   return (update) => {
@@ -355,8 +385,9 @@ export class Bridge extends EventEmitter {
    */
   async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
-    // A cluster node places its workspaces once it knows the members.
-    if (this.#cluster !== undefined && !this.#clusterReady) await this.#cluster.ready;
+    // A cluster node places its workspaces once it has joined: the call
+    // waits for that within its timeout and signal.
+    if (this.#cluster !== undefined && !this.#clusterReady) await clusterReady(this.#cluster.ready, options);
     return runCall(
       this.#calls,
       (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
@@ -637,8 +668,11 @@ export class Bridge extends EventEmitter {
    */
   close() {
     this.#closing ??= (async () => {
-      await this.#cluster?.close();
-      await this.#native.close();
+      try {
+        await this.#cluster?.close();
+      } finally {
+        await this.#native.close();
+      }
     })();
     return this.#closing;
   }

@@ -26,12 +26,16 @@ const WAIT_MS = 60_000;
 const SECRET = 'a-shared-secret-of-this-test';
 const WORKSPACES = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`ws-${i}`, { dir: labDir }]));
 
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** `n` distinct free TCP ports on loopback (all bound at once, then released). */
+async function freePorts(n) {
+  const servers = await Promise.all(Array.from({ length: n }, async () => {
+    const server = net.createServer().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return server;
+  }));
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 /** etcd on loopback, in a temporary data directory, killed by `stop()`. */
@@ -39,7 +43,7 @@ async function startEtcd() {
   const probe = spawnSync('etcd', ['--version']);
   assert.equal(probe.error, undefined, 'the cluster tests need etcd: apt-get install etcd-server (npm test installs it when run as root)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fastmcp-bridge-etcd-'));
-  const [client, peer] = [await freePort(), await freePort()];
+  const [client, peer] = await freePorts(2);
   const url = `http://127.0.0.1:${client}`;
   const child = spawn('etcd', [
     '--data-dir', dir, '--listen-client-urls', url, '--advertise-client-urls', url,
@@ -48,14 +52,19 @@ async function startEtcd() {
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr.on('data', (chunk) => (log += chunk));
+  // Never outlive the test process, even killed by a failed assertion's aftermath.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   await eventually(() => log.includes('ready to serve client requests') || child.exitCode !== null, 20_000);
   assert.equal(child.exitCode, null, `etcd exited: ${log.slice(-2000)}`);
   return {
     url,
     child,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
+      process.off('exit', killOnExit);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT'); // a paused etcd acts on nothing else
+        child.kill('SIGKILL');
         await once(child, 'exit');
       }
       rmSync(dir, { recursive: true, force: true });
@@ -99,14 +108,23 @@ async function startNode(id, etcd) {
 /** The ids of the nodes running `workspaceId`'s process (a pid of their own). */
 const runners = (nodes, workspaceId) => nodes.filter((n) => n.bridge.hasWorkspace(workspaceId) && n.bridge.status(workspaceId).pid !== null).map((n) => n.id);
 
-/** Whether every node sees exactly `ids` as members and has placed every workspace by them. */
+/** Whether every node sees exactly these nodes as members and has placed every workspace by them. */
 function settled(nodes) {
   const ids = nodes.map((n) => n.id).sort();
   return nodes.every((n) => {
     const seen = n.bridge.cluster.members().map((m) => m.id);
-    return JSON.stringify(seen) === JSON.stringify(ids) && Object.keys(WORKSPACES).every((ws) => n.bridge.hasWorkspace(ws));
+    return JSON.stringify(seen) === JSON.stringify(ids) && n.bridge.cluster.settled();
   });
 }
+
+/** `check` true within `ms`, an exception counting as false (e.g. a call during a move). */
+const eventuallyOk = (check, ms) => eventually(async () => {
+  try {
+    return await check();
+  } catch {
+    return false;
+  }
+}, ms);
 
 const echo = async (bridge, id, text) => (await bridge.call(id, 'tools/call', { name: 'echo', arguments: { text } })).content[0].text;
 
@@ -226,7 +244,7 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
     try {
       const pausedAt = Date.now();
       const paused = pauseEtcd(etcd, 8000); // TTL 3 s
-      await eventually(() => lost.length === nodes.length, 10_000);
+      await eventually(() => new Set(lost).size === nodes.length, 10_000);
       const fencedAfter = Date.now() - pausedAt;
       // A node that may have lost its lease runs nothing: another may own it by then.
       await eventually(() => Object.keys(WORKSPACES).every((ws) => runners(nodes, ws).length === 0), 5000);
@@ -245,8 +263,9 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
 
 /** A node in a process of its own: its URL, and its process to kill. */
 async function startNodeProcess(id, etcd) {
-  const child = spawn(process.execPath, [path.join(repoDir, 'tests', 'fixtures', 'cluster-node.js'), id, etcd.url, SECRET, JSON.stringify(WORKSPACES)], {
+  const child = spawn(process.execPath, [path.join(repoDir, 'tests', 'fixtures', 'cluster-node.js'), id, etcd.url, JSON.stringify(WORKSPACES)], {
     stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, CLUSTER_SECRET: SECRET },
   });
   const { url } = await new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`node ${id} exited (${code})`)));
@@ -306,7 +325,7 @@ describe('a cluster node killed under load', { timeout: 300_000 }, () => {
     killed.child.kill('SIGKILL');
     await eventually(() => nodes.every((n) => n.bridge.cluster.members().length === 2), WAIT_MS);
     let recovered;
-    await eventually(async () => {
+    await eventuallyOk(async () => {
       for (const ws of onN3) await echo(n1.bridge, ws, 'back');
       recovered = Date.now();
       return true;
