@@ -55,11 +55,32 @@ export type McpServerConfig =
   | { command: string; args?: string[]; env?: Record<string, string>; cwd?: string }
   | { url: string; headers?: Record<string, string> };
 
-/** Options of one workspace: a FastMCP hub, or any MCP server over stdio. */
-export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions;
+/** Options of one workspace: a FastMCP hub, any MCP server over stdio, or a remote MCP endpoint. */
+export type WorkspaceOptions = HubWorkspaceOptions | StdioWorkspaceOptions | RemoteWorkspaceOptions;
 
 /** The fields of which one kind of workspace narrows the type or the presence. */
-type KindFields = 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd' | 'session';
+type KindFields =
+  | 'transport' | 'dir' | 'python' | 'mcpServers' | 'tools' | 'launcher' | 'command' | 'args' | 'cwd' | 'session' | 'url' | 'headers';
+
+/**
+ * An MCP streamable HTTP endpoint someone else runs (a Kubernetes Service,
+ * another host, another bridge's Express endpoint): everything a local
+ * workspace gets (queue, priorities, deadlines, cancellation, progress,
+ * sessions, server requests, metrics, events, both MCP revisions) but its
+ * process. `start` connects and initializes (`START_FAILED`, retried with
+ * backoff, when it cannot); health checks are MCP `ping`, and
+ * `maxHealthFailures` failed ones reconnect it; `stop` ends its MCP
+ * sessions. `status().pid` is null. See docs/workspaces.md, "Remote
+ * workspaces".
+ */
+export interface RemoteWorkspaceOptions
+  extends Omit<native.WorkspaceOptions, KindFields | 'env' | 'inheritEnv' | 'isolation' | 'tracing'> {
+  /** `http://host:port/path` (https is not supported yet). */
+  url: string;
+  /** Sent with every request (e.g. `{ authorization: 'Bearer …' }`); not the transport's own headers. Default: none. */
+  headers?: Record<string, string>;
+  transport?: 'http';
+}
 
 /**
  * Any MCP server command reached over stdio (e.g. `npx -y
@@ -367,7 +388,7 @@ export interface RequestStats {
 export interface LogLine {
   /** When it was read, in ms since the epoch. */
   at: number;
-  stream: 'stdout' | 'stderr';
+  stream: 'stdout' | 'stderr' | 'bridge';
   line: string;
 }
 

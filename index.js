@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
-import { endCall, startCall } from './tracing.js';
+import { endCall, inSpan, startCall } from './tracing.js';
 
 export { BridgeError, errorCodes };
 
@@ -137,8 +137,10 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
     if (traced !== undefined) endCall(traced, { method, error: err });
     throw err;
   }
-  const onProgress = options?.onProgress && progressCallback(options.onProgress);
-  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), options.onRequest));
+  // A traced call's handlers run in its span's context: their own spans are its children.
+  const inCall = traced === undefined ? (fn) => fn : (fn) => inSpan(traced, fn);
+  const onProgress = options?.onProgress && progressCallback(inCall(options.onProgress));
+  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), inCall(options.onRequest)));
   const callId = bridge.nextCallId();
   let onAbort;
   if (signal) {

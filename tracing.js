@@ -109,6 +109,18 @@ export function startCall(workspaceId, method, params) {
 }
 
 /**
+ * `fn` bound to the context of a call's span (`context.bind`): spans the
+ * call's `onProgress` and `onRequest` handlers make are its children.
+ * @template {Function} F
+ * @param {{ span: import('@opentelemetry/api').Span }} traced
+ * @param {F} fn
+ * @returns {F}
+ */
+export function inSpan(traced, fn) {
+  return api.context.bind(api.trace.setSpan(api.context.active(), traced.span), fn);
+}
+
+/**
  * Ends a call's span; never throws. `queueMs` (from the native side; absent
  * for a call that reached no workspace) and the rest of the call's time
  * become `fastmcp_bridge.queue_wait_ms` and `fastmcp_bridge.transport_ms`.

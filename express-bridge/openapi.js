@@ -408,7 +408,7 @@ export function openApiDocument(serverUrl) {
           required: ['at', 'stream', 'line'],
           properties: {
             at: { type: 'integer', description: 'When it was read, in ms since the epoch.' },
-            stream: { type: 'string', enum: ['stdout', 'stderr'] },
+            stream: { type: 'string', enum: ['stdout', 'stderr', 'bridge'], description: 'bridge: a line of the bridge\'s own about the workspace (a remote workspace\'s connection attempts)' },
             line: { type: 'string' },
           },
         },

@@ -125,6 +125,20 @@ describe('tracing', { timeout: 120_000 }, () => {
     assert.match(server.name, /trace_context/);
   });
 
+  it('runs the call\'s handlers in its span: their spans are its children', async () => {
+    exporter.reset();
+    await tracer.startActiveSpan('app work', async (parent) => {
+      await bridge.call('lab', 'tools/call', { name: 'progress', arguments: { steps: 1, delay: 0 } }, {
+        onProgress: () => tracer.startSpan('handling progress').end(),
+      });
+      parent.end();
+    });
+    const [call] = bridgeSpans('tools/call progress');
+    const handled = exporter.getFinishedSpans().find((s) => s.name === 'handling progress');
+    assert.ok(handled, 'the handler made no span');
+    assert.equal(handled.parentSpanContext?.spanId, call.spanContext().spanId);
+  });
+
   it('traces calls of a further MCP session too', async () => {
     exporter.reset();
     const session = bridge.session('lab');

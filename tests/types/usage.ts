@@ -1,6 +1,6 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
-import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type RequestOutcome, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
+import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type RemoteWorkspaceOptions, type RequestOutcome, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
 import type * as native from '../../native.js';
 import { bridgeDashboard, bridgeRouter, DASHBOARD_CSP, managementRouter, statusCode } from 'fastmcp-bridge/express';
 import type { DashboardOptions } from 'fastmcp-bridge/express';
@@ -86,6 +86,9 @@ async function main(): Promise<void> {
   await logged.close();
   // Traces from the hubs (OTLP, by the OTEL_* variables); one workspace left out.
   const traced = new Bridge({ tracing: true, workspaces: { alpha: { dir: 'alpha' }, quiet: { dir: 'quiet', tracing: false } } });
+  // A remote workspace: an MCP endpoint someone else runs.
+  const remote = new Bridge({ workspaces: { far: { url: 'http://10.0.0.5:8000/mcp', headers: { authorization: 'Bearer t' }, timeoutMs: 5000 } } });
+  await remote.close();
   await traced.close();
   await bridge.close();
   void [status, states, lines, p99];
@@ -97,9 +100,10 @@ void main;
 // binding's option structs (native.d.ts): it narrows them, and must neither
 // drop a generated field nor add one the native side would refuse.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
-const sameWorkspaceFields: Equal<keyof HubWorkspaceOptions | keyof StdioWorkspaceOptions, keyof native.WorkspaceOptions> = true;
+const sameWorkspaceFields: Equal<keyof HubWorkspaceOptions | keyof StdioWorkspaceOptions | keyof RemoteWorkspaceOptions, keyof native.WorkspaceOptions> = true;
 const sameBridgeFields: Equal<keyof BridgeOptions, keyof native.BridgeOptions> = true;
 const hubFits: HubWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
 const stdioFits: StdioWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
+const remoteFits: RemoteWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
 const callFits: Equal<Exclude<keyof CallOptions, 'signal' | 'onProgress' | 'onRequest' | 'raw'>, keyof native.NativeCallOptions> = true;
-void [sameWorkspaceFields, sameBridgeFields, hubFits, stdioFits, callFits];
+void [sameWorkspaceFields, sameBridgeFields, hubFits, stdioFits, remoteFits, callFits];

@@ -14,7 +14,7 @@ use crate::config::{BridgeConfig, LaunchSpec, ResolvedLimits, SessionMode, Trans
 use crate::config::LauncherKind;
 #[cfg(target_os = "linux")]
 use crate::launcher::{ForkLauncher, ForkServers};
-use crate::launcher::{Launcher, LocalProcess};
+use crate::launcher::{Launcher, LocalProcess, RemoteLauncher};
 use crate::request_log::RequestLog;
 use crate::error::{Error, Result};
 use crate::isolation::Confinement;
@@ -129,7 +129,7 @@ impl Bridge {
         let uses_unix = config
             .workspaces
             .values()
-            .any(|spec| spec.transport.or(config.transport) == Some(TransportKind::Unix));
+            .any(|spec| spec.transport_in(config.transport) == TransportKind::Unix);
         let socket_dir = if uses_unix { private_socket_dir() } else { None };
         let prewarm = config.prewarm;
         let request_log = config.request_log.clone().map(RequestLog::open).transpose()?;
@@ -164,6 +164,9 @@ impl Bridge {
     /// How `command`'s server comes to exist: forked from the fork server
     /// of its interpreter, or spawned.
     fn launcher(&self, command: &LaunchSpec) -> Box<dyn Launcher> {
+        if let Some(remote) = &command.remote {
+            return Box::new(RemoteLauncher::new(remote.clone()));
+        }
         #[cfg(target_os = "linux")]
         if command.launcher == LauncherKind::Fork && command.transport != TransportKind::Stdio {
             return Box::new(ForkLauncher::new(self.fork_servers.of(&command.python), command.clone()));
@@ -193,11 +196,15 @@ impl Bridge {
         // A private process of a per-client session (`<id>~<n>`) runs as its workspace's user.
         let tenant = id.split('~').next().unwrap_or(id);
         command.workspace = tenant.to_owned();
-        command.confinement = Confinement::resolve(&spec.isolation.or(&self.config.isolation), |base| {
-            let mut uids = self.uids.lock();
-            let next = base + uids.len() as u32;
-            *uids.entry(tenant.to_owned()).or_insert(next)
-        });
+        // A remote workspace runs no process here: nothing to confine.
+        command.confinement = match command.remote {
+            Some(_) => None,
+            None => Confinement::resolve(&spec.isolation.or(&self.config.isolation), |base| {
+                let mut uids = self.uids.lock();
+                let next = base + uids.len() as u32;
+                *uids.entry(tenant.to_owned()).or_insert(next)
+            }),
+        };
         let launcher = self.launcher(&command);
         Arc::new(Workspace::new(
             id.to_owned(),
@@ -235,7 +242,7 @@ impl Bridge {
         }
         spec.validate(id)?;
         self.config.validate_isolation(id, &spec)?;
-        if spec.transport.or(self.config.transport) == Some(TransportKind::Unix) && self.socket_dir.is_none() {
+        if spec.transport_in(self.config.transport) == TransportKind::Unix && self.socket_dir.is_none() {
             return Err(Error::InvalidArgument(
                 "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),
             ));

@@ -210,7 +210,50 @@ pub struct WorkspaceSpec {
     pub isolation: Isolation,
     /// Overrides [`BridgeConfig::tracing`] for this workspace.
     pub tracing: Option<bool>,
+    /// A remote workspace: the URL of an MCP streamable HTTP endpoint
+    /// someone else runs (`http://host:port/path`); the bridge runs no
+    /// process for it ([`crate::launcher::remote`]).
+    pub url: Option<String>,
+    /// With `url`: headers sent with every request (e.g. `Authorization`).
+    pub headers: BTreeMap<String, String>,
 }
+
+/// A remote workspace's endpoint, checked ([`WorkspaceSpec::validate`]).
+#[derive(Debug, Clone)]
+pub struct RemoteSpec {
+    /// `http://host:port/path`.
+    pub url: String,
+    /// Sent with every request.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Headers the transport sets itself, which a remote workspace's `headers`
+/// may not (MCP 2025-06-18, Basic / Transports / Streamable HTTP, and
+/// HTTP's own).
+const RESERVED_HEADERS: &[&str] = &[
+    "accept",
+    "accept-encoding",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "last-event-id",
+];
+/// The prefix of the sessionless revision's `Mcp-Param-*` headers, which the
+/// transport sets from a call's arguments.
+const RESERVED_PREFIX: &str = "mcp-param-";
 
 impl WorkspaceSpec {
     /// Checks one workspace's options: a non-empty id, positive limits, and
@@ -228,6 +271,9 @@ impl WorkspaceSpec {
             return Err(Error::InvalidArgument(format!("{wherein}: startTimeoutMs must be at least 1")));
         }
         self.limits.validate(&wherein)?;
+        if self.url.is_some() || !self.headers.is_empty() {
+            return self.validate_remote(&wherein);
+        }
         if self.mcp_servers.as_ref().is_some_and(|s| !s.is_object()) {
             return Err(Error::InvalidArgument(format!("{wherein}: mcpServers must be an object")));
         }
@@ -252,6 +298,85 @@ impl WorkspaceSpec {
             )));
         }
         Ok(())
+    }
+
+    /// Checks a remote workspace: an `http://` URL with a host, headers
+    /// that are valid and not the transport's own, and none of the options
+    /// of a process the bridge runs.
+    fn validate_remote(&self, wherein: &str) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidArgument(format!("{wherein}: {message}")));
+        let Some(url) = &self.url else {
+            return invalid("headers applies to remote workspaces (with \"url\")".into());
+        };
+        match url.parse::<hyper::Uri>() {
+            Ok(uri) if uri.authority().is_some_and(|a| a.as_str().contains('@')) => {
+                return invalid(format!(
+                    "url {:?}: credentials in the URL are not sent; give them in \"headers\" (e.g. authorization)",
+                    url.split('@').next_back().unwrap_or_default()
+                ))
+            }
+            Ok(uri) if uri.scheme_str() == Some("http") && uri.host().is_some_and(|h| !h.is_empty()) => {}
+            Ok(uri) if uri.scheme_str() == Some("https") => {
+                return invalid(format!(
+                    "url {url:?}: https is not supported yet; reach the endpoint over http (e.g. through a TLS-terminating proxy or a service mesh)"
+                ))
+            }
+            _ => return invalid(format!("url must be an http:// URL with a host, e.g. \"http://10.0.0.5:8000/mcp\", got {url:?}")),
+        }
+        let local = [
+            ("dir", !self.dir.as_os_str().is_empty()),
+            ("command", self.command.is_some()),
+            ("args", !self.args.is_empty()),
+            ("cwd", self.cwd.is_some()),
+            ("maxMemoryMb", self.limits.max_memory_mb.is_some()),
+            ("mcpServers", self.mcp_servers.is_some()),
+            ("tools", self.tools.is_some()),
+            ("python", self.python.is_some()),
+            ("launcher", self.launcher.is_some()),
+            ("session", self.session.is_some()),
+            ("env", !self.env.is_empty()),
+            ("inheritEnv", !self.inherit_env.is_empty()),
+            ("isolation", self.isolation != Isolation::default()),
+            ("tracing", self.tracing.is_some()),
+            ("transport", self.transport.is_some_and(|t| t != TransportKind::Http)),
+        ];
+        if let Some((name, _)) = local.iter().find(|(_, given)| *given) {
+            return invalid(format!("{name} applies to workspaces the bridge runs; a remote workspace (\"url\") takes none"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, value) in &self.headers {
+            if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return invalid(format!("headers: {name:?} is not a valid header name"));
+            }
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with(RESERVED_PREFIX) {
+                return invalid(format!("headers: {name:?} is set by the transport itself"));
+            }
+            if !seen.insert(lower) {
+                return invalid(format!("headers: {name:?} is given twice (names are case-insensitive)"));
+            }
+            if hyper::header::HeaderValue::from_str(value).is_err() {
+                return invalid(format!("headers: the value of {name:?} is not a valid header value"));
+            }
+        }
+        Ok(())
+    }
+
+    /// How this workspace is reached, given the bridge's `transport`: a
+    /// remote workspace over HTTP whatever the bridge's.
+    pub(crate) fn transport_in(&self, bridge: Option<TransportKind>) -> TransportKind {
+        if self.url.is_some() {
+            return TransportKind::Http;
+        }
+        self.transport.or(bridge).unwrap_or_default()
+    }
+
+    /// The remote endpoint of a remote workspace.
+    pub(crate) fn remote(&self) -> Option<RemoteSpec> {
+        self.url.as_ref().map(|url| RemoteSpec {
+            url: url.clone(),
+            headers: self.headers.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+        })
     }
 
     /// The hub configuration given inline, as `workspace.json` would hold it.
@@ -297,7 +422,7 @@ impl BridgeConfig {
     /// Checks a workspace's isolation, the bridge's overridden by its own,
     /// against its transport.
     pub(crate) fn validate_isolation(&self, id: &str, spec: &WorkspaceSpec) -> Result<()> {
-        let transport = spec.transport.or(self.transport).unwrap_or_default();
+        let transport = spec.transport_in(self.transport);
         spec.isolation.or(&self.isolation).validate(&format!("workspace {id:?}"), Some(transport))
     }
 }
@@ -540,6 +665,8 @@ pub(crate) struct LaunchSpec {
     /// The workspace's id (set by the bridge), which a traced hub names in
     /// its spans' resource.
     pub workspace: String,
+    /// A remote workspace's endpoint: then nothing is launched.
+    pub remote: Option<RemoteSpec>,
 }
 
 /// The variable that asks the hub for OpenTelemetry traces.
@@ -613,7 +740,7 @@ impl LaunchSpec {
                 spec.start_timeout_ms.unwrap_or(config.start_timeout_ms),
             ),
             inline_config: spec.inline_config(),
-            transport: spec.transport.or(config.transport).unwrap_or_default(),
+            transport: spec.transport_in(config.transport),
             protocol: spec.protocol.or(config.protocol).unwrap_or_default(),
             // A sandboxed process is bwrap's child: bwrap must exec the interpreter.
             launcher: match spec.launcher.or(config.launcher).unwrap_or_default() {
@@ -629,6 +756,7 @@ impl LaunchSpec {
             cwd: spec.cwd.clone(),
             tracing: spec.tracing.unwrap_or(config.tracing),
             workspace: String::new(),
+            remote: spec.remote(),
         }
     }
 }
@@ -735,6 +863,36 @@ mod tests {
         assert!(has(&a, TRACING_ENV, "1") && has(&a, WORKSPACE_ID_ENV, "a"), "{a:?}");
         assert!(!a.iter().any(|(name, _)| name == "OTEL_EXPORTER_OTLP_HEADERS"), "{a:?}");
         assert!(!b.iter().any(|(name, _)| name.starts_with("OTEL_") || name == TRACING_ENV), "{b:?}");
+    }
+
+    #[test]
+    fn a_remote_workspace_is_an_http_url_with_headers_and_nothing_to_run() {
+        let remote = |url: &str| WorkspaceSpec { url: Some(url.into()), ..Default::default() };
+        remote("http://10.0.0.5:8000/mcp").validate("r").unwrap();
+        let with_headers = WorkspaceSpec {
+            headers: [("Authorization".to_owned(), "Bearer t".to_owned())].into(),
+            ..remote("http://svc.tenant.svc.cluster.local/mcp")
+        };
+        with_headers.validate("r").unwrap();
+        assert_eq!(with_headers.remote().unwrap().headers, [("Authorization".to_owned(), "Bearer t".to_owned())]);
+        for (spec, says) in [
+            (remote("https://example.com/mcp"), "https is not supported"),
+            (remote("ftp://example.com/mcp"), "http:// URL"),
+            (remote("/mcp"), "http:// URL"),
+            (WorkspaceSpec { dir: "/w".into(), ..remote("http://h/mcp") }, "dir applies"),
+            (WorkspaceSpec { transport: Some(TransportKind::Stdio), ..remote("http://h/mcp") }, "transport applies"),
+            (WorkspaceSpec { headers: [("Mcp-Session-Id".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("bad name".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header name"),
+            (WorkspaceSpec { headers: [("Mcp-Param-Region".to_owned(), "x".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("Accept-Encoding".to_owned(), "gzip".to_owned())].into(), ..remote("http://h/mcp") }, "set by the transport"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "1".to_owned()), ("x-a".to_owned(), "2".to_owned())].into(), ..remote("http://h/mcp") }, "given twice"),
+            (remote("http://user:token@h/mcp"), "credentials in the URL"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "a\nb".to_owned())].into(), ..remote("http://h/mcp") }, "not a valid header value"),
+            (WorkspaceSpec { headers: [("X-A".to_owned(), "a".to_owned())].into(), ..hub("/w") }, "with \"url\""),
+        ] {
+            let err = spec.validate("r").unwrap_err();
+            assert!(matches!(err, Error::InvalidArgument(ref m) if m.contains(says)), "{says}: {err}");
+        }
     }
 
     #[test]

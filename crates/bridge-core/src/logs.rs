@@ -14,7 +14,9 @@ use serde::Serialize;
 pub struct LogLine {
     /// When it was read, in ms since the Unix epoch.
     pub at: u64,
-    /// `"stdout"` or `"stderr"`.
+    /// `"stdout"` or `"stderr"` of the process, or `"bridge"` for a line of
+    /// the bridge's own about the workspace (a remote workspace's
+    /// connection attempts).
     pub stream: &'static str,
     /// The line, without its newline.
     pub line: String,

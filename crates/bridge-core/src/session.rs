@@ -59,15 +59,19 @@ use crate::transport::{Inbox, SendError, Transport};
 pub use crate::protocol::handshake::ClientIdentity;
 pub(crate) use crate::protocol::replay::SessionState;
 
-/// Connects a session to a process's streamable HTTP endpoint.
-pub(crate) fn http_connect(
-    url: &str,
+/// Connects a session to a server's streamable HTTP endpoint, sending
+/// `headers` with every request.
+pub(crate) fn http_connect<'a>(
+    url: &'a str,
     connector: crate::transport::connect::Connector,
+    headers: &'a [(String, String)],
     max_message_bytes: usize,
     state: Arc<SessionState>,
-) -> impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>> + '_ {
+) -> impl FnOnce(Arc<dyn Inbox>) -> Result<Arc<dyn Transport>> + 'a {
     move |inbox| {
-        let transport = HttpTransport::new(url, connector, inbox, max_message_bytes)?.renewing(Arc::new(Renewer { state }));
+        let transport = HttpTransport::new(url, connector, inbox, max_message_bytes)?
+            .with_headers(headers)?
+            .renewing(Arc::new(Renewer { state }));
         Ok(Arc::new(transport) as Arc<dyn Transport>)
     }
 }

@@ -30,7 +30,8 @@
 //! (a caller that gives up does not cancel it). When the server becomes
 //! ready, two watchers start: one waits for its exit, which the
 //! [`Process`] reports at once, and one runs the health check every
-//! `healthIntervalMs` (`GET /health` over HTTP, MCP `ping` over stdio) and
+//! `healthIntervalMs` (the hub's `GET /health`; MCP `ping` over stdio and to
+//! a remote workspace) and
 //! samples the process's resident memory and CPU. An exit that nobody asked
 //! for is a crash: every call in flight on the server (all its MCP
 //! sessions) fails at once with `WORKSPACE_CRASHED`, and a restart is
@@ -111,8 +112,8 @@ pub(crate) struct DefaultSession {
     pub start_timeout: Duration,
 }
 
-/// How a server's health is checked: `GET /health` over HTTP, MCP `ping`
-/// over stdio.
+/// How a server's health is checked: the hub's `GET /health`, MCP `ping`
+/// over stdio and to a remote workspace.
 enum Probe {
     Http(Box<HealthCheck>),
     Ping(Weak<Session>, Duration, Arc<AtomicU64>),
@@ -548,7 +549,7 @@ impl Supervisor {
             }
             Endpoint::Http(http) => {
                 tracing::info!(workspace = self.id, pid = process.pid(), url = http.url, "workspace ready");
-                let connect = http_connect(&http.url, http.connector.clone(), max, self.session.state.clone());
+                let connect = http_connect(&http.url, http.connector.clone(), &http.headers, max, self.session.state.clone());
                 (self.open_default(connect).await, Some(http))
             }
         };
@@ -562,8 +563,11 @@ impl Supervisor {
                 stopping: AtomicBool::new(false),
             })),
             Err(e) => {
-                // Let the process's last words reach the log buffer.
-                let _ = tokio::time::timeout(Duration::from_millis(300), process.exited()).await;
+                // Let the process's last words reach the log buffer (a
+                // remote server has no process, and no last words).
+                if process.pid().is_some() {
+                    let _ = tokio::time::timeout(Duration::from_millis(300), process.exited()).await;
+                }
                 let stderr = self.logs.stderr_tail(STDERR_LINES);
                 process.stop(SUPERSEDED_GRACE).await;
                 Err(Error::StartFailed {
@@ -642,13 +646,13 @@ impl Supervisor {
             self.watch_idle(running, idle);
         }
         let probe = match &running.http {
-            None => Some(Probe::Ping(
+            Some(http) if http.health_route => HealthCheck::new(&http.url, http.connector.clone(), self.limits.health_timeout)
+                .map(|check| Probe::Http(Box::new(check))),
+            _ => Some(Probe::Ping(
                 Arc::downgrade(&running.default),
                 self.limits.health_timeout,
                 self.session.ids.clone(),
             )),
-            Some(http) => HealthCheck::new(&http.url, http.connector.clone(), self.limits.health_timeout)
-                .map(|check| Probe::Http(Box::new(check))),
         };
         if let Some(health) = probe {
             self.watch_health(running, health);
@@ -802,9 +806,22 @@ impl Supervisor {
         self.emit("crash", event);
         running.fail_all(|| self.crash_error(&status, limit));
         running.stop_listening();
-        let reason = match limit {
-            Some(limit) => format!("process exited ({status}, {})", limit.as_str()),
-            None => format!("process exited ({status})"),
+        let remote = running.process.pid().is_none() && running.http.is_some();
+        if remote {
+            // A server that is still there (slow, not gone) keeps its MCP
+            // sessions unless told: end them, best effort, in the background.
+            let sessions = running.all_sessions();
+            let id = self.id.clone();
+            tokio::spawn(async move {
+                let closed = || Error::WorkspaceStopped { workspace: id.clone() };
+                let deletes = sessions.iter().map(|s| s.close(closed));
+                let _ = tokio::time::timeout(SESSION_CLOSE_TIMEOUT, futures_util::future::join_all(deletes)).await;
+            });
+        }
+        let reason = match (limit, remote) {
+            (Some(limit), _) => format!("process exited ({status}, {})", limit.as_str()),
+            (None, true) => format!("connection dropped ({status})"),
+            (None, false) => format!("process exited ({status})"),
         };
         sup.last_error.get_or_insert_with(|| reason.clone());
         self.on_failure(sup, reason);

@@ -381,6 +381,20 @@ options! {
         isolation: Option<IsolationOptions>,
         /// Overrides the bridge's `tracing` for this workspace.
         tracing: Option<bool>,
+        /// A remote workspace: the URL of an MCP streamable HTTP endpoint
+        /// someone else runs (`http://host:port/path`; https is not
+        /// supported yet). The bridge runs no process for it: `start`
+        /// connects and initializes, health checks are MCP `ping`, `stop`
+        /// ends its MCP sessions. It takes none of `dir`, `command`,
+        /// `args`, `cwd`, `python`, `env`, `inheritEnv`, `mcpServers`,
+        /// `tools`, `launcher`, `session`, `isolation`, `tracing` (the
+        /// bridge's own spans still carry their context), `maxMemoryMb`.
+        /// See docs/workspaces.md.
+        url: Option<String>,
+        /// With `url`: headers sent with every request (e.g.
+        /// `{ authorization: 'Bearer …' }`); not the transport's own
+        /// (`Mcp-Session-Id`, `Accept`, ...). Default: none.
+        headers: Option<HashMap<String, String>>,
     } limits
 }
 
@@ -552,6 +566,8 @@ impl WorkspaceOptions {
             limits: self.limits(wherein)?,
             isolation: isolation(self.isolation.as_ref(), wherein)?,
             tracing: self.tracing,
+            url: self.url.clone(),
+            headers: self.headers.clone().unwrap_or_default().into_iter().collect(),
         })
     }
 }

@@ -194,7 +194,7 @@ pub(super) fn hub_endpoint(ready: ReadyLine, socket: Option<PathBuf>) -> (Endpoi
         Some(path) => Connector::unix(path.clone()),
         None => Connector::tcp(),
     };
-    (Endpoint::Http(HttpEndpoint { url: ready.url, connector }), socket)
+    (Endpoint::Http(HttpEndpoint { url: ready.url, connector, headers: Vec::new(), health_route: true }), socket)
 }
 
 /// Where a hub serves on a Unix socket: the socket's path, and the

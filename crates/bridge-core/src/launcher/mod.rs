@@ -12,13 +12,14 @@
 //! [`LocalProcess`] spawns the workspace's hub (or, with the stdio transport,
 //! its MCP server command) as a child process; [`ForkLauncher`] (Linux)
 //! forks a hub from a fork server that has already imported the hub's
-//! modules. Other ways of bringing a server up fit the same trait, e.g.
-//! reaching a server that runs elsewhere, whose `Process` then ends when
-//! the server is no longer there to reach.
+//! modules; [`RemoteLauncher`] reaches a server that runs elsewhere (an MCP
+//! streamable HTTP endpoint someone else runs), whose `Process` ends when
+//! the supervisor gives up on it.
 
 #[cfg(target_os = "linux")]
 pub mod fork;
 pub mod local;
+pub mod remote;
 
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ use crate::transport::connect::Connector;
 #[cfg(target_os = "linux")]
 pub use fork::{ForkLauncher, ForkServer, ForkServers};
 pub use local::LocalProcess;
+pub use remote::RemoteLauncher;
 
 /// Brings up a workspace's MCP server.
 pub trait Launcher: Send + Sync + 'static {
@@ -82,6 +84,13 @@ pub struct HttpEndpoint {
     pub url: String,
     /// How connections reach it: TCP, or a Unix socket.
     pub connector: Connector,
+    /// Headers sent with every request to it, besides the transport's own
+    /// (a remote workspace's `headers`, e.g. `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// Whether `GET /health` beside the endpoint answers health checks (the
+    /// hub); otherwise they are MCP `ping` requests (MCP 2025-06-18, Basic /
+    /// Utilities / Ping).
+    pub health_route: bool,
 }
 
 /// A launched server's lifetime, as the supervisor sees it.

@@ -88,7 +88,7 @@ impl SessionHandle {
                 let session = Arc::new(
                     Session::open(
                         self.workspace.id(),
-                        http_connect(&http.url, http.connector.clone(), self.workspace.max_message_bytes(), self.state.clone()),
+                        http_connect(&http.url, http.connector.clone(), &http.headers, self.workspace.max_message_bytes(), self.state.clone()),
                         &self.identity,
                         // The revision the default session settled on (`auto`
                         // resolved once per process).

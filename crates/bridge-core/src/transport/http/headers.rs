@@ -19,6 +19,9 @@ impl Inner {
             .uri(self.url.clone())
             .header(ACCEPT, ACCEPT_BOTH)
             .header(CONTENT_TYPE, "application/json");
+        for (name, value) in &self.headers {
+            builder = builder.header(name, value.clone());
+        }
         for (name, value) in routing {
             builder = builder.header(name, value.clone());
         }

@@ -7,7 +7,9 @@ use crate::backoff::Backoff;
 pub(super) enum Listen {
     /// 405, or no session: the server offers no stream; stop trying.
     NotOffered,
-    /// The connection was refused: the process is gone; stop trying.
+    /// The connection was refused: the server is gone, for now (a remote
+    /// one may come back; a local process's transport is closed by its
+    /// supervisor): try again with backoff.
     Unreachable,
     /// 404 for this session id.
     SessionGone(HeaderValue),
@@ -39,7 +41,7 @@ impl Inner {
                     tracing::debug!(url = %self.url, "the server offers no GET stream");
                     return;
                 }
-                Listen::Unreachable => return,
+                Listen::Unreachable => {}
                 Listen::SessionGone(stale) => {
                     let reinitialize = tokio::select! {
                         _ = self.closed.cancelled() => return,

@@ -145,6 +145,8 @@ struct Inner {
     /// Checks and sets up each session that re-initializing starts; without
     /// it, any `protocolVersion` is taken and nothing is set again.
     renewal: Option<Arc<dyn Renewal>>,
+    /// Sent with every request ([`HttpTransport::with_headers`]).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl HttpTransport {
@@ -185,8 +187,27 @@ impl HttpTransport {
                 listening: AtomicBool::new(false),
                 closed: CancellationToken::new(),
                 renewal: None,
+                headers: Vec::new(),
             }),
         })
+    }
+
+    /// Sends `headers` (name, value) with every request, before the
+    /// transport's own.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a name or value HTTP does not allow.
+    pub fn with_headers(mut self, headers: &[(String, String)]) -> Result<Self> {
+        let inner = Arc::get_mut(&mut self.inner).expect("a new transport has one owner");
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| Error::InvalidArgument(format!("header {name:?}: {e}")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|e| Error::InvalidArgument(format!("header {name}: {e}")))?;
+            inner.headers.push((name, value));
+        }
+        Ok(self)
     }
 
     /// Sets up each session that re-initializing starts (after an HTTP 404)
