@@ -18,6 +18,10 @@ use tokio::net::TcpStream;
 #[cfg(unix)]
 use tokio::net::UnixStream;
 
+/// How long a TCP connection attempt may take (a remote workspace's host
+/// may drop packets rather than refuse).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Connects to TCP `host:port` from the URI, or to a fixed Unix socket.
 #[derive(Debug, Clone, Default)]
 pub struct Connector {
@@ -110,7 +114,12 @@ impl tower_service::Service<Uri> for Connector {
                 .host()
                 .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URI has no host"))?;
             let port = uri.port_u16().unwrap_or(80);
-            let stream = TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port)).await?;
+            // A host that drops packets would otherwise hold a connection
+            // attempt for the kernel's SYN retries (about 2 minutes).
+            let connecting = TcpStream::connect((host.trim_matches(|c| c == '[' || c == ']'), port));
+            let stream = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+                .await
+                .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, format!("connecting to {host}:{port} timed out")))??;
             stream.set_nodelay(true)?;
             Ok(TokioIo::new(Stream::Tcp(stream)))
         })

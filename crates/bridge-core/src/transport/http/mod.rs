@@ -98,6 +98,11 @@ const SSE_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// starts over after a stream that carried a message (a server that closes
 /// every stream at once is not polled fast).
 const STREAM_RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Idle pooled connections are dropped after this: below the 5 s keep-alive
+/// of uvicorn (the hub) and of Node's HTTP server (another bridge's Express
+/// endpoint), so a request is never written onto a connection the server is
+/// closing.
+const POOL_IDLE: Duration = Duration::from_secs(4);
 /// Longest delay before the `GET` stream is opened again.
 const STREAM_RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -168,7 +173,7 @@ impl HttpTransport {
         if url.scheme_str() != Some("http") {
             return Err(Error::InvalidArgument(format!("endpoint URL {url} is not http://")));
         }
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).pool_idle_timeout(POOL_IDLE).build(connector);
         Ok(HttpTransport {
             inner: Arc::new(Inner {
                 client,
