@@ -19,11 +19,15 @@ const require = createRequire(import.meta.url);
 
 /** Defaults of the `cluster` option. */
 const DEFAULTS = { prefix: '/fastmcp-bridge/', leaseTtlS: 10, graceMs: 10_000 };
-/** The workspace options a remote copy keeps: the request limits and the protocol. */
+/** The workspace options a relay keeps: the request limits and the protocol. */
 const REMOTE_KEYS = [
-  'maxConcurrent', 'maxQueue', 'timeoutMs', 'maxRetries', 'maxMessageBytes', 'healthIntervalMs', 'healthTimeoutMs',
-  'maxHealthFailures', 'maxRestarts', 'restartWindowMs', 'logLines', 'startTimeoutMs', 'protocol',
+  'maxConcurrent', 'maxQueue', 'maxRetries', 'maxMessageBytes', 'healthIntervalMs', 'healthTimeoutMs', 'maxHealthFailures',
+  'logLines', 'protocol',
 ];
+/** A relay's timeout past the owner's own (ms): the owner answers its own timeout in time. */
+const RELAY_TIMEOUT_MARGIN_MS = 5000;
+/** The workspaces' default `timeoutMs` (docs/configuration.md). */
+const DEFAULT_TIMEOUT_MS = 30_000;
 const CLUSTER_KEYS = new Set(['etcd', 'node', 'secret', 'prefix', 'leaseTtlS', 'graceMs']);
 
 function isPlainObject(value) {
@@ -393,7 +397,14 @@ export class Cluster {
 
   /** The remote workspace through which this node reaches `id` on `owner`. */
   #remote(id, options, owner) {
-    const remote = { url: `${owner.url}/workspaces/${encodeURIComponent(id)}/mcp`, headers: { authorization: `Bearer ${this.#options.secret}` } };
+    const remote = {
+      url: `${owner.url}/workspaces/${encodeURIComponent(id)}/mcp`,
+      headers: { authorization: `Bearer ${this.#options.secret}` },
+      // The owner's start and call count in its own timeout; the relay waits a little longer.
+      timeoutMs: (options.timeoutMs ?? DEFAULT_TIMEOUT_MS) + RELAY_TIMEOUT_MARGIN_MS,
+      // A relay is never left `failed`: while its owner is away, the lease moves the workspace.
+      maxRestarts: 1_000_000,
+    };
     for (const key of REMOTE_KEYS) if (options[key] !== undefined) remote[key] = options[key];
     return remote;
   }

@@ -344,6 +344,21 @@ export class Bridge extends EventEmitter {
       throw refused(err);
     }
     if (clusterOptions !== undefined) {
+      // Every node checks every workspace now, as its owner would on placing it.
+      try {
+        for (const [id, spec] of Object.entries(clusterWorkspaces)) {
+          let outcome;
+          try {
+            outcome = this.#native.checkWorkspace(id, spec);
+          } catch (err) {
+            throw refused(err);
+          }
+          unwrap(outcome);
+        }
+      } catch (err) {
+        this.#native.close().catch(() => {});
+        throw err;
+      }
       this.#cluster = new Cluster(this, clusterOptions, clusterWorkspaces);
       this.#cluster.ready.then(() => (this.#clusterReady = true), () => {});
     }
