@@ -187,6 +187,19 @@ export class Cluster {
     return timingSafeEqual(digest, this.#secretDigest) ? { clusterNode: true } : null;
   }
 
+  /**
+   * For the router's `authorize` hook: whether `principal` may reach
+   * `workspaceId` as far as the cluster is concerned. Another node (the
+   * principal `authenticate` gives it) may reach only the workspaces this
+   * node runs, so that two nodes with stale views never relay to each other
+   * in a loop: a relay refused (403) starts again with backoff until the
+   * views agree. Any other principal: true (the app's own checks apply).
+   */
+  accepts(principal, workspaceId) {
+    if (principal?.clusterNode !== true) return true;
+    return !this.#fenced && this.#placed.get(workspaceId) === `${this.nodeId} ${this.#options.node.url}`;
+  }
+
   async #start() {
     // The first join proves etcd answers; then the watch, then the placement.
     await this.#rejoin();
@@ -273,7 +286,15 @@ export class Cluster {
       this.#rejoin();
     });
     const granted = performance.now();
-    await lease.put(`${prefix}nodes/${node.id}`).value(JSON.stringify(node));
+    const leaseId = await lease.grant();
+    // Create-only: a node id in use (another node's, or this node's previous
+    // run until its lease expires) is not taken over.
+    const key = `${prefix}nodes/${node.id}`;
+    const created = await this.#etcd.if(key, 'Create', '==', 0).then(this.#etcd.put(key).value(JSON.stringify(node)).lease(leaseId)).commit();
+    if (!created.succeeded) {
+      lease.revoke().catch(() => {});
+      throw new Error(`node id ${JSON.stringify(node.id)} is in use (by another node, or by this node's previous run until its lease expires)`);
+    }
     this.#lease = lease;
     this.#joined = true;
     this.#fenced = false;

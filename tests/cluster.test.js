@@ -92,7 +92,7 @@ async function startNode(id, etcd) {
   });
   // Other nodes come with the cluster's secret; the test's own client with its token.
   const authenticate = (req) => bridge.cluster.authenticate(req) ?? (req.get('authorization') === 'Bearer public' ? { user: 'public' } : null);
-  app.use(bridgeRouter(bridge, { authenticate }));
+  app.use(bridgeRouter(bridge, { authenticate, authorize: (principal, workspaceId) => bridge.cluster.accepts(principal, workspaceId) }));
   return {
     id,
     url,
@@ -106,7 +106,13 @@ async function startNode(id, etcd) {
 }
 
 /** The ids of the nodes running `workspaceId`'s process (a pid of their own). */
-const runners = (nodes, workspaceId) => nodes.filter((n) => n.bridge.hasWorkspace(workspaceId) && n.bridge.status(workspaceId).pid !== null).map((n) => n.id);
+const runners = (nodes, workspaceId) => nodes.filter((n) => {
+  try {
+    return n.bridge.status(workspaceId).pid !== null;
+  } catch {
+    return false; // not (or no longer) placed there
+  }
+}).map((n) => n.id);
 
 /** Whether every node sees exactly these nodes as members and has placed every workspace by them. */
 function settled(nodes) {
@@ -154,6 +160,22 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
     }
   });
 
+  it('refuses a second node with an id in use, until that id is free', async () => {
+    const errors = [];
+    const twin = new Bridge({
+      cluster: { etcd: { endpoints: [etcd.url] }, node: { id: 'n1', url: 'http://127.0.0.1:1' }, secret: SECRET, leaseTtlS: 3 },
+      workspaces: WORKSPACES,
+    });
+    twin.on('cluster', (event) => event.type === 'cluster_error' && errors.push(event.error));
+    try {
+      await eventually(() => errors.some((e) => /in use/.test(e)), WAIT_MS);
+      assert.equal(twin.workspaceIds.length, 0, 'the twin placed workspaces');
+      assert.ok(settled(nodes), 'the twin moved something');
+    } finally {
+      await twin.close();
+    }
+  });
+
   it('places each workspace on one owner that every node agrees on, spread over the nodes', () => {
     const ids = nodes.map((n) => n.id);
     const owners = Object.keys(WORKSPACES).map((ws) => ownerOf(ws, ids));
@@ -184,6 +206,15 @@ describe('cluster of bridge nodes over etcd', { timeout: 300_000 }, () => {
     } finally {
       await client.close();
     }
+    // Another node may reach only what this node runs: no relay loops.
+    const notHere = Object.keys(WORKSPACES).find((id) => nodes[0].bridge.cluster.owner(id) !== 'n2');
+    const relayed = await fetch(`${nodes[1].url}/workspaces/${notHere}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${SECRET}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    });
+    assert.equal(relayed.status, 403);
+    await relayed.text();
     // Without the secret another node's endpoint is no way in.
     const refused = await fetch(`${nodes[1].url}/workspaces/${ws}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(refused.status, 401);
