@@ -191,6 +191,14 @@ export interface Cluster {
   members(): { id: string; url: string }[];
   /** The node that owns a workspace now (rendezvous hashing over the members). */
   owner(workspaceId: string): string | undefined;
+  /** Whether every workspace is placed as the current members say, with no placement under way. */
+  settled(): boolean;
+  /**
+   * For the router's `authorize`: another node (the principal of
+   * `authenticate`) may reach only the workspaces this node runs; any
+   * other principal, true.
+   */
+  accepts(principal: unknown, workspaceId: string): boolean;
   /**
    * `{ clusterNode: true }` for a request another node sent (its bearer
    * token is the cluster's secret), else null: compose it into the
