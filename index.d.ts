@@ -149,6 +149,62 @@ export interface HubWorkspaceFields extends Omit<native.WorkspaceOptions, KindFi
 export interface BridgeOptions extends Omit<native.BridgeOptions, 'workspaces'> {
   /** Workspaces by id ({@link WORKSPACE_ID_PATTERN}). Default: none. */
   workspaces?: Record<string, WorkspaceOptions>;
+  /**
+   * Makes this bridge a node of a cluster that shares `workspaces` through
+   * etcd (each runs on one node; every node reaches every one). Needs the
+   * `etcd3` package. See docs/cluster.md. Default: none.
+   */
+  cluster?: ClusterOptions;
+}
+
+/** Options of a cluster node (docs/cluster.md). */
+export interface ClusterOptions {
+  /** etcd's client URLs, e.g. `['http://etcd-0.etcd:2379']`. */
+  etcd: { endpoints: string[] };
+  /**
+   * This node: `id` (unique, 1-64 of `A-Z a-z 0-9 _ . -`) and `url`, where
+   * the other nodes reach this node's `bridgeRouter` (`http://10.0.0.7:3000`,
+   * its mount path included).
+   */
+  node: { id: string; url: string };
+  /**
+   * The secret every node of the cluster shares (at least 16 characters):
+   * nodes send it as `Authorization: Bearer <secret>` to each other;
+   * {@link Cluster.authenticate} recognizes it.
+   */
+  secret: string;
+  /** etcd key prefix, ending in `/`. Default: `'/fastmcp-bridge/'`. */
+  prefix?: string;
+  /** The TTL of this node's lease, in s (at least 2). Default: 10. */
+  leaseTtlS?: number;
+  /** How long a workspace moving away may finish its calls in flight, in ms. Default: 10000. */
+  graceMs?: number;
+}
+
+/** A bridge's part of its cluster ({@link Bridge.cluster}). */
+export interface Cluster {
+  /** Resolves once this node joined and placed the workspaces; rejects when it cannot join. */
+  readonly ready: Promise<void>;
+  /** This node's id. */
+  readonly nodeId: string;
+  /** The live members, sorted by id. */
+  members(): { id: string; url: string }[];
+  /** The node that owns a workspace now (rendezvous hashing over the members). */
+  owner(workspaceId: string): string | undefined;
+  /** Whether every workspace is placed as the current members say, with no placement under way. */
+  settled(): boolean;
+  /**
+   * For the router's `authorize`: another node (the principal of
+   * `authenticate`) may reach only the workspaces this node runs; any
+   * other principal, true.
+   */
+  accepts(principal: unknown, workspaceId: string): boolean;
+  /**
+   * `{ clusterNode: true }` for a request another node sent (its bearer
+   * token is the cluster's secret), else null: compose it into the
+   * `authenticate` option of the router the nodes reach.
+   */
+  authenticate(req: { get(name: string): string | undefined }): { clusterNode: true } | null;
 }
 
 /** Symbolic codes of the bridge's own errors (see `errors.json`). */
@@ -472,6 +528,9 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   /** The configured workspace ids, sorted. */
   readonly workspaceIds: string[];
 
+  /** With the `cluster` option, this node's part of the cluster; else null. */
+  readonly cluster: Cluster | null;
+
   /** Whether `workspaceId` is configured (added and not removed): one lookup, where {@link Bridge.workspaceIds} copies every id. */
   hasWorkspace(workspaceId: string): boolean;
 
@@ -586,4 +645,23 @@ export class Bridge extends EventEmitter implements AsyncDisposable {
   on(event: 'event', listener: (event: BridgeEvent) => void): this;
   once(event: 'event', listener: (event: BridgeEvent) => void): this;
   off(event: 'event', listener: (event: BridgeEvent) => void): this;
+  /** `'removed'`: a workspace was removed (`removeWorkspace`, or moved away by the cluster). */
+  on(event: 'removed', listener: (workspaceId: string) => void): this;
+  once(event: 'removed', listener: (workspaceId: string) => void): this;
+  off(event: 'removed', listener: (workspaceId: string) => void): this;
+  /** `'cluster'`: with the `cluster` option, this node's placements and lease (docs/cluster.md). */
+  on(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  once(event: 'cluster', listener: (event: ClusterEvent) => void): this;
+  off(event: 'cluster', listener: (event: ClusterEvent) => void): this;
 }
+
+/**
+ * What a cluster node reports (`bridge.on('cluster', …)`): a workspace
+ * placed on an owner (`cluster_placed`; `owner` undefined while fenced),
+ * this node fenced (no keepalive for its lease's TTL minus a margin: it runs
+ * nothing), its lease lost (it joins again), or an error while placing.
+ */
+export type ClusterEvent =
+  | { type: 'cluster_placed'; nodeId: string; workspaceId: string; owner: string | undefined; at: number }
+  | { type: 'cluster_fenced' | 'cluster_lease_lost'; nodeId: string; at: number }
+  | { type: 'cluster_error'; nodeId: string; error: string; at: number };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
+import { checkClusterOptions, Cluster } from './cluster.js';
 import { endCall, inSpan, startCall } from './tracing.js';
 
 export { BridgeError, errorCodes };
@@ -168,6 +169,36 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
   }
 }
 
+/**
+ * Waits for a cluster node to have joined, at most the call's `timeoutMs`
+ * (default 30000) and until its `signal` aborts.
+ */
+async function clusterReady(ready, options) {
+  const ms = Number.isFinite(options?.timeoutMs) ? options.timeoutMs : 30_000;
+  const signal = options?.signal;
+  let timer;
+  let onAbort;
+  try {
+    await Promise.race([
+      ready.catch((err) => {
+        throw new BridgeError('START_FAILED', `cluster: this node could not join: ${err?.message ?? err}`, { cause: err });
+      }),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new BridgeError('TIMEOUT', `cluster: this node has not joined within ${ms} ms (etcd unreachable?)`)), ms);
+      }),
+      new Promise((_, reject) => {
+        if (!signal) return;
+        onAbort = () => reject(new BridgeError('ABORTED', 'request aborted', { cause: signal.reason }));
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** Wraps a user's onProgress so that a throwing handler cannot break the call. */
 function progressCallback(onProgress) {
   return (update) => {
@@ -254,6 +285,9 @@ function requestFilterJson(filter) {
 export class Bridge extends EventEmitter {
   #native;
   #closing;
+  /** With the `cluster` option: this node's part of it. */
+  #cluster;
+  #clusterReady = false;
   #nextCallId = 1;
   #requestHandlers = new Map();
   /** Promises of calls the native side has not settled yet, by call id. */
@@ -269,6 +303,17 @@ export class Bridge extends EventEmitter {
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
     super();
+    let clusterOptions;
+    let clusterWorkspaces;
+    if (isPlainObject(options) && options.cluster !== undefined) {
+      // The workspaces are the cluster's: placed on this bridge once the members are known.
+      clusterOptions = checkClusterOptions(options.cluster);
+      const { cluster: _cluster, workspaces = {}, ...rest } = options;
+      if (!isPlainObject(workspaces)) throw bridgeError('INVALID_ARGUMENT', 'Bridge options: workspaces must be an object');
+      Object.keys(workspaces).forEach(checkWorkspaceId);
+      clusterWorkspaces = workspaces;
+      options = { ...rest, workspaces: {} };
+    }
     const config = nativeOptions(options);
     const { NativeBridge } = loadNative();
     const onNotification = (workspaceId, json) => {
@@ -298,6 +343,35 @@ export class Bridge extends EventEmitter {
     } catch (err) {
       throw refused(err);
     }
+    if (clusterOptions !== undefined) {
+      // Every node checks every workspace now, as its owner would on placing it.
+      try {
+        for (const [id, spec] of Object.entries(clusterWorkspaces)) {
+          let outcome;
+          try {
+            outcome = this.#native.checkWorkspace(id, spec);
+          } catch (err) {
+            throw refused(err);
+          }
+          unwrap(outcome);
+        }
+      } catch (err) {
+        this.#native.close().catch(() => {});
+        throw err;
+      }
+      this.#cluster = new Cluster(this, clusterOptions, clusterWorkspaces);
+      this.#cluster.ready.then(() => (this.#clusterReady = true), () => {});
+    }
+  }
+
+  /**
+   * With the `cluster` option, this node's part of the cluster: `ready`
+   * (resolves once the workspaces are placed), `nodeId`, `members()`,
+   * `owner(workspaceId)`, `authenticate(req)`; else null.
+   * @returns {Cluster | null}
+   */
+  get cluster() {
+    return this.#cluster ?? null;
   }
 
   /** The configured workspace ids, sorted. */
@@ -326,6 +400,9 @@ export class Bridge extends EventEmitter {
    */
   async call(workspaceId, method, params, options) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    // A cluster node places its workspaces once it has joined: the call
+    // waits for that within its timeout and signal.
+    if (this.#cluster !== undefined && !this.#clusterReady) await clusterReady(this.#cluster.ready, options);
     return runCall(
       this.#calls,
       (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
@@ -570,6 +647,8 @@ export class Bridge extends EventEmitter {
   async removeWorkspace(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     unwrap(await this.#native.removeWorkspace(workspaceId, graceMs));
+    // Its MCP sessions are gone with it: the Express endpoint ends its clients' (404 from then on).
+    this.emit('removed', workspaceId);
   }
 
   /** Starts a workspace's process now (it would start on its first call). */
@@ -597,9 +676,19 @@ export class Bridge extends EventEmitter {
     unwrap(await this.#native.restart(workspaceId, graceMs));
   }
 
-  /** Stops every process this bridge started; pending and later calls reject with `CLOSED`. Idempotent. */
+  /**
+   * Stops every process this bridge started (a cluster node leaves the
+   * cluster first); pending and later calls reject with `CLOSED`.
+   * Idempotent.
+   */
   close() {
-    this.#closing ??= this.#native.close();
+    this.#closing ??= (async () => {
+      try {
+        await this.#cluster?.close();
+      } finally {
+        await this.#native.close();
+      }
+    })();
     return this.#closing;
   }
 

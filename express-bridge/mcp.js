@@ -264,6 +264,16 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     sessionless.sweep(now);
   }, Math.max(1000, Math.min(sessionIdleMs / 2, 60_000))).unref();
 
+  // A workspace removed from the bridge (e.g. moved to another node of a
+  // cluster) takes its upstream sessions along: its clients' MCP sessions
+  // end, so their next request gets 404 and they initialize again (MCP
+  // 2025-06-18, Basic / Transports / Streamable HTTP, Session Management).
+  const onRemoved = (workspaceId) => {
+    for (const session of [...sessions.values()]) if (session.workspaceId === workspaceId) session.close();
+    sessionless.forget(workspaceId);
+  };
+  bridge.on('removed', onRemoved);
+
   function markMcp(_req, res, next) {
     res.locals.fastmcpBridgeApi = 'mcp';
     next();
@@ -474,6 +484,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     },
     async close() {
       clearInterval(sweep);
+      bridge.off('removed', onRemoved);
       await Promise.all([...sessions.values()].map((session) => session.close()).concat(sessionless.close()));
     },
   };

@@ -793,6 +793,11 @@ export function sessionlessEndpoint({ bridge, maxSessions, sessionIdleMs, maxStr
       return count;
     },
 
+    /** Closes the upstream sessions of a workspace that was removed (a new one is opened on the next request). */
+    forget(workspaceId) {
+      for (const upstream of [...upstreams.values()]) if (upstream.workspaceId === workspaceId) closeUpstream(upstream);
+    },
+
     /** Cancels held calls and closes every upstream session. */
     async close() {
       for (const state of [...parked.keys()]) unpark(state)?.abort(new Error('the MCP endpoint closed'));

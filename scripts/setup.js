@@ -60,19 +60,22 @@ if (process.platform === 'linux' && process.getuid() === 0 && existsSync(ISOLATI
   }
 }
 
-// The dashboard's browser test (tests/express/dashboard.test.js) and
-// `npm run screenshots` drive headless Chromium, the system's package,
-// installed for them only (`--browser`: `npm test`, `npm run screenshots`).
-// A failed install leaves those to say so (scripts/lib/chromium.js), and
-// the other suites run.
-if (
-  process.argv.includes('--browser') && process.platform === 'linux' && process.getuid() === 0 && onPath('apt-get') &&
-  !process.env.CHROMIUM_PATH && !existsSync('/usr/bin/chromium')
-) {
-  console.error('setup: installing chromium (apt-get)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const apt = (args) => spawnSync('apt-get', args, { cwd: root, stdio: 'inherit', env }).status === 0;
-  if (!apt(['update', '-qq']) || !apt(['install', '-y', '-qq', 'chromium'])) {
-    console.error('setup: installing chromium failed; the dashboard\'s browser tests will fail (set CHROMIUM_PATH to a Chromium)');
+// System packages that tests drive, installed for them only (`--tests`:
+// `npm test`, `npm run screenshots`), as root with apt-get: Chromium for
+// the dashboard's browser test (tests/express/dashboard.test.js) and
+// `npm run screenshots`; etcd for the cluster tests (tests/cluster.test.js).
+// A failed install leaves those tests to say so, and the other suites run.
+if (process.argv.includes('--tests') && process.platform === 'linux' && process.getuid() === 0 && onPath('apt-get')) {
+  const missing = [
+    !process.env.CHROMIUM_PATH && !existsSync('/usr/bin/chromium') && 'chromium',
+    !onPath('etcd') && 'etcd-server',
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    console.error(`setup: installing ${missing.join(', ')} (apt-get)`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const apt = (args) => spawnSync('apt-get', args, { cwd: root, stdio: 'inherit', env }).status === 0;
+    if (!apt(['update', '-qq']) || !apt(['install', '-y', '-qq', ...missing])) {
+      console.error(`setup: installing ${missing.join(', ')} failed; the tests that drive them will fail (CHROMIUM_PATH names another Chromium)`);
+    }
   }
 }

@@ -60,6 +60,7 @@ describe('the packed package in a separate Express app', { timeout: 600_000 }, (
       'index.d.ts',
       'errors.json',
       'tracing.js',
+      'cluster.js',
       'protocol.json',
       'express-bridge/index.js',
       'express-bridge/dashboard.js',

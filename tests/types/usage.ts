@@ -89,6 +89,15 @@ async function main(): Promise<void> {
   // A remote workspace: an MCP endpoint someone else runs.
   const remote = new Bridge({ workspaces: { far: { url: 'http://10.0.0.5:8000/mcp', headers: { authorization: 'Bearer t' }, timeoutMs: 5000 } } });
   await remote.close();
+  // A node of a cluster sharing its workspaces through etcd.
+  const node = new Bridge({
+    cluster: { etcd: { endpoints: ['http://127.0.0.1:2379'] }, node: { id: 'n1', url: 'http://10.0.0.7:3000' }, secret: 'a-secret-of-16-chars+', leaseTtlS: 10 },
+    workspaces: { alpha: { dir: 'alpha' } },
+  });
+  await node.cluster?.ready;
+  const owner: string | undefined = node.cluster?.owner('alpha');
+  void [owner, node.cluster?.members()[0]?.url];
+  await node.close();
   await traced.close();
   await bridge.close();
   void [status, states, lines, p99];
@@ -101,7 +110,7 @@ void main;
 // drop a generated field nor add one the native side would refuse.
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const sameWorkspaceFields: Equal<keyof HubWorkspaceOptions | keyof StdioWorkspaceOptions | keyof RemoteWorkspaceOptions, keyof native.WorkspaceOptions> = true;
-const sameBridgeFields: Equal<keyof BridgeOptions, keyof native.BridgeOptions> = true;
+const sameBridgeFields: Equal<Exclude<keyof BridgeOptions, 'cluster'>, keyof native.BridgeOptions> = true;
 const hubFits: HubWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
 const stdioFits: StdioWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;
 const remoteFits: RemoteWorkspaceOptions extends native.WorkspaceOptions ? true : false = true;

@@ -230,6 +230,24 @@ impl Bridge {
         self.workspaces.read().values().cloned().collect()
     }
 
+    /// Whether [`Bridge::add_workspace`] would take `spec` under `id` (an id
+    /// already in use aside): its options, its isolation against the
+    /// bridge's, a Unix socket directory for a unix workspace.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGUMENT` naming the workspace and the option.
+    pub fn check_workspace(&self, id: &str, spec: &WorkspaceSpec) -> Result<()> {
+        spec.validate(id)?;
+        self.config.validate_isolation(id, spec)?;
+        if spec.transport_in(self.config.transport) == TransportKind::Unix && self.socket_dir.is_none() {
+            return Err(Error::InvalidArgument(
+                "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds a workspace at run time; it starts on its first call.
     ///
     /// # Errors
@@ -240,13 +258,7 @@ impl Bridge {
         if self.closing.is_cancelled() {
             return Err(Error::Closed);
         }
-        spec.validate(id)?;
-        self.config.validate_isolation(id, &spec)?;
-        if spec.transport_in(self.config.transport) == TransportKind::Unix && self.socket_dir.is_none() {
-            return Err(Error::InvalidArgument(
-                "transport 'unix' needs a bridge created with a unix workspace or transport: 'unix'".into(),
-            ));
-        }
+        self.check_workspace(id, &spec)?;
         let workspace = self.make_workspace(id, &spec);
         let mut workspaces = self.workspaces.write();
         if workspaces.contains_key(id) {

@@ -206,6 +206,20 @@ impl NativeBridge {
         Ok(json_outcome(self.inner.add_workspace(&workspace_id, spec)))
     }
 
+    /// Checks a workspace's options as `addWorkspace` would, adding nothing.
+    /// Throws `INVALID_ARGUMENT: …` when they are malformed; the outcome
+    /// holds the other refusals.
+    #[napi]
+    pub fn check_workspace(
+        &self,
+        env: Env,
+        workspace_id: String,
+        #[napi(ts_arg_type = "WorkspaceOptions")] spec: Object,
+    ) -> napi::Result<Outcome> {
+        let spec = workspace_spec(&env, &workspace_id, &spec)?;
+        Ok(json_outcome(self.inner.check_workspace(&workspace_id, &spec).map(|()| serde_json::Value::Null)))
+    }
+
     /// Removes a workspace, stopping its process with a grace period in ms.
     #[napi]
     pub async fn remove_workspace(&self, workspace_id: String, grace_ms: f64) -> Outcome {
