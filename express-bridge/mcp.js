@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
 
+import { parseBytes, readBytes, readsAsBytes } from './body.js';
 import { RouterError, rpcError, rpcErrorFor } from './errors.js';
 import { principalOption } from './limits.js';
 import { isSessionless, SESSIONLESS_PROTOCOL_VERSION, sessionlessEndpoint } from './sessionless.js';
@@ -35,6 +36,9 @@ const DEFAULT_PROTOCOL_VERSION = '2025-03-26';
 /** Server-to-client requests relayed to the MCP client. */
 const SERVER_REQUESTS = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
 
+/** `Accept` values of MCP clients that list both types a POST's answer may have. */
+const COMMON_ACCEPT = new Set(['application/json, text/event-stream', 'text/event-stream, application/json', 'application/json,text/event-stream']);
+
 const METHOD_NOT_FOUND = -32601;
 const INTERNAL_ERROR = -32603;
 
@@ -44,9 +48,12 @@ function negotiate(requested) {
   return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0];
 }
 
-/** JSON-RPC ids may be numbers or strings: keep them apart as map keys. */
+/**
+ * A JSON-RPC id (a number or a string) as a map key: its JSON text, which
+ * keeps `1` and `"1"` apart and is the `id` that `session.forward` gives.
+ */
 function idKey(id) {
-  return typeof id === 'string' ? `s:${id}` : `n:${id}`;
+  return JSON.stringify(id);
 }
 
 /** `params` without the client's progress token; the core asks for progress with its own. */
@@ -129,7 +136,7 @@ export class PostReply {
 class McpSession {
   /** @type {SseStream | null} the GET stream */
   stream = null;
-  /** In-flight client requests by id: `{ controller, reply, cancelled }`. */
+  /** In-flight client requests by id (`idKey`): `{ abort(reason), reply, cancelled }`. */
   inflight = new Map();
   /** Server requests relayed to the client, by the id the client sees. */
   serverRequests = new Map();
@@ -224,7 +231,7 @@ class McpSession {
     const entry = this.inflight.get(idKey(requestId));
     if (!entry) return;
     entry.cancelled = true;
-    entry.controller.abort(new Error('cancelled by the MCP client'));
+    entry.abort(new Error('cancelled by the MCP client'));
   }
 
   /** Ends the session and its upstream session; idempotent. */
@@ -232,7 +239,7 @@ class McpSession {
     if (this.closed) return;
     this.closed = true;
     this.onClose(this);
-    for (const entry of this.inflight.values()) entry.controller.abort(new Error('MCP session ended'));
+    for (const entry of this.inflight.values()) entry.abort(new Error('MCP session ended'));
     for (const pending of this.serverRequests.values()) {
       pending.reject(Object.assign(new Error('MCP session ended'), { code: INTERNAL_ERROR }));
     }
@@ -301,11 +308,14 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
   }
 
   function checkPostHeaders(req, _res, next) {
-    const accept = req.get('accept');
-    if (!accept || !req.accepts('application/json') || !req.accepts('text/event-stream')) {
+    const accept = req.headers.accept;
+    // The values MCP clients send are taken as they are; any other goes
+    // through content negotiation (q-values, wildcards).
+    if (!COMMON_ACCEPT.has(accept) && (!accept || !req.accepts('application/json') || !req.accepts('text/event-stream'))) {
       return next(new RouterError('NOT_ACCEPTABLE', 'Accept must list application/json and text/event-stream'));
     }
-    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    const header = req.headers['content-type'];
+    const type = header === 'application/json' ? header : (header ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json') {
       return next(new RouterError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
     }
@@ -341,12 +351,13 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     const { id, method } = message;
     const key = idKey(id);
     const reply = new PostReply(res, { 'Mcp-Session-Id': session.id });
-    const entry = { controller: new AbortController(), reply, cancelled: false };
+    const controller = new AbortController();
+    const entry = { abort: (reason) => controller.abort(reason), reply, cancelled: false };
     session.inflight.set(key, entry);
     // Without an event store a response can never be redelivered, so a
     // client that went away no longer needs the call.
     res.on('close', () => {
-      if (!reply.done) entry.controller.abort(new Error('MCP client disconnected'));
+      if (!reply.done) entry.abort(new Error('MCP client disconnected'));
       session.abandon(reply);
     });
     let params = message.params;
@@ -354,7 +365,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     // `raw`: the result goes out as the text the workspace wrote, spliced
     // into the response, without a parse and a re-serialization here.
     const options = {
-      signal: entry.controller.signal,
+      signal: controller.signal,
       onRequest: (request) => session.relay(request, reply),
       raw: true,
       mcpSession: session.id,
@@ -385,6 +396,116 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
       if (session.inflight.get(key) === entry) session.inflight.delete(key);
       metrics.observe(session.workspaceId, method, (performance.now() - started) / 1000, outcome);
     }
+  }
+
+  /**
+   * The fast path of a POST in an MCP session: the body's bytes go to the
+   * native core (`session.forward`), which checks the request and relays
+   * it upstream as it came, and the JSON-RPC response's text comes back to
+   * be written as it is. Nothing of the message is parsed here. Returns
+   * false, having done nothing, for a message the core leaves to `post`
+   * (not one plain request: see `Session.forward`).
+   */
+  function forwardBytes(req, res, session, body) {
+    const reply = new PostReply(res, { 'Mcp-Session-Id': session.id });
+    const principal = req.auth;
+    const options = {
+      onRequest: (request) => session.relay(request, reply),
+      mcpSession: session.id,
+    };
+    if (typeof principal === 'string' || typeof principal === 'number') options.principal = String(principal);
+    const forwarded = session.upstream.forward(body, options);
+    if (forwarded === null) return false;
+    const { id: key, method } = forwarded;
+    const entry = { abort: forwarded.cancel, reply, cancelled: false };
+    session.inflight.set(key, entry);
+    // As in `forward`: a client that went away no longer needs the call.
+    res.on('close', () => {
+      if (!reply.done) forwarded.cancel();
+      session.abandon(reply);
+    });
+    const started = performance.now();
+    forwarded.response.then(
+      (response) => {
+        reply.finish(response);
+        settle('ok');
+      },
+      (err) => {
+        reply.finish(entry.cancelled ? undefined : rpcErrorFor(JSON.parse(key), err));
+        settle(entry.cancelled ? 'cancelled' : 'error');
+      },
+    );
+    function settle(outcome) {
+      if (session.inflight.get(key) === entry) session.inflight.delete(key);
+      metrics.observe(session.workspaceId, method, (performance.now() - started) / 1000, outcome);
+    }
+    return true;
+  }
+
+  /**
+   * POST: the guards, the limits and the header checks, then the body: as
+   * bytes for the fast path when it is a plain request in an MCP session,
+   * else parsed (`post`). One handler rather than a chain of middlewares,
+   * each a dispatch of Express's router, in the same order and with the
+   * same errors.
+   */
+  function postMcp(req, res, next) {
+    res.locals.fastmcpBridgeApi = 'mcp';
+    const checked = guards.checkRequest(req);
+    if (checked === undefined) return limited(req, res, next);
+    if (checked instanceof Promise) return void checked.then((err) => (err ? next(err) : limited(req, res, next)), next);
+    next(checked);
+  }
+
+  function limited(req, res, next) {
+    if (limits.length === 0) return checked(req, res, next);
+    let i = 0;
+    const step = (err) => {
+      if (err) return next(err);
+      if (i === limits.length) return checked(req, res, next);
+      const limit = limits[i++];
+      try {
+        limit(req, res, step);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  }
+
+  function checked(req, res, next) {
+    checkPostHeaders(req, res, (err) => {
+      if (err) return next(err);
+      if (!readsAsBytes(req)) {
+        return parseJson(req, res, (parseErr) => (parseErr ? next(parseErr) : post(req, res).catch(next)));
+      }
+      readBytes(req, maxBodyBytes, (readErr, body) => {
+        if (readErr) return next(readErr);
+        try {
+          if (inSessionRequest(req, res, body)) return;
+          req.body = parseBytes(body);
+        } catch (thrown) {
+          return next(thrown);
+        }
+        post(req, res).catch(next);
+      });
+    });
+  }
+
+  /**
+   * Takes the fast path when the request is in a known MCP session with a
+   * supported protocol version and its body a plain request; false to
+   * leave it to `post`, which checks all of that again in its own order.
+   */
+  function inSessionRequest(req, res, body) {
+    const sessionId = req.headers['mcp-session-id'];
+    if (sessionId === undefined) return false;
+    const version = req.headers['mcp-protocol-version'];
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return false;
+    const session = sessions.get(sessionId);
+    if (!session || session.workspaceId !== req.params.id) return false;
+    session.touch();
+    return forwardBytes(req, res, session, body);
   }
 
   async function post(req, res) {
@@ -470,7 +591,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
 
   // The per-principal limits (rateLimit) count POSTed requests only: a GET
   // stream lasts, and a DELETE ends a session.
-  router.post(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, ...limits, checkPostHeaders, parseJson, post);
+  router.post(MCP_PATH, postMcp);
   router.get(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, get);
   router.delete(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, remove);
   router.all(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, methodNotAllowed);
