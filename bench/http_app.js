@@ -1,5 +1,5 @@
 // The lower bound for an Express-free front door (phase `peers`, proxy
-// `node-http`): node bench/http_app.js '{"port":P,"command":...,"args":[...],"dir":...,"maxConcurrent":N}'
+// `node-http`): node bench/http_app.js '{"port":P,"command":...,"args":[...],"dir":...,"maxConcurrent":N,"express":false}'
 //
 // The same Bridge as bench/express_app.js (one stdio workspace `echo`)
 // behind a bare `node:http` server doing the least an MCP streamable HTTP
@@ -9,10 +9,15 @@
 // `bridge.call(..., { raw: true })`, splicing the result's text into the
 // response as the Express endpoint does. No Host, Origin or session
 // checks, no metrics, no SSE: not a usable endpoint, a floor to measure
-// the Express router against. DELETE answers 200. Exits on SIGTERM or
-// when stdin closes.
+// the Express router against. DELETE answers 200.
+//
+// With `"express": true` (proxy `express-bare`) the same handler is the one
+// route of an Express app (`app.all(path, handler)`): what Express's own
+// dispatch costs, the floor of any endpoint mounted in an Express app.
+// Exits on SIGTERM or when stdin closes.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 
 import { Bridge } from '../index.js';
 
@@ -47,7 +52,7 @@ async function handle(req, res, text) {
   }
 }
 
-const server = http.createServer((req, res) => {
+function handler(req, res) {
   if (req.url !== PATH) return reply(res, 404, '{}');
   if (req.method === 'DELETE') return reply(res, 200, '');
   if (req.method !== 'POST') return reply(res, 405, '{}');
@@ -56,7 +61,16 @@ const server = http.createServer((req, res) => {
   req.on('end', () => {
     handle(req, res, Buffer.concat(chunks).toString('utf8')).catch((err) => reply(res, 400, JSON.stringify({ error: String(err.message) })));
   });
-});
+}
+
+let listener = handler;
+if (spec.express) {
+  // The project's Express (a root devDependency), as bench/express_app.js.
+  const express = createRequire(new URL('../package.json', import.meta.url))('express');
+  listener = express();
+  listener.all(PATH, handler);
+}
+const server = http.createServer(listener);
 server.keepAliveTimeout = 60_000;
 server.listen(spec.port, '127.0.0.1');
 

@@ -32,6 +32,18 @@ async function main(): Promise<void> {
   session.on('notification', (message) => message.method);
   await session.call('tools/list');
   (await session.call('tools/list', {}, { raw: true, timeoutMs: 100 })).charAt(0);
+  const forwarded = session.forward(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'), {
+    mcpSession: 'client-1',
+    principal: 'alice',
+    onRequest: (request) => ({ method: request.method }),
+  });
+  if (forwarded !== null) {
+    const response: string = await forwarded.response;
+    response.charAt(0) + forwarded.id + forwarded.method;
+    forwarded.cancel();
+  }
+  // @ts-expect-error a forwarded request is cancelled with cancel(), not a signal
+  session.forward(new Uint8Array(0), { signal: new AbortController().signal });
   await session.close();
   bridge.onRequest('roots/list', (workspaceId, request) => ({ roots: [], workspaceId, id: request.id }));
   bridge.on('event', (event: BridgeEvent) => event.type);
