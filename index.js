@@ -526,11 +526,12 @@ export class Bridge extends EventEmitter {
               },
         );
         try {
-          // The first call since the last flush owes one: made once the
-          // JS code that is making calls now has returned.
+          // The first call since the last flush owes one: made after the
+          // current phase of the event loop, so that every call of its I/O
+          // callbacks shares it (the binding's `batch` module).
           if (start(callId) && !this.#flushDue) {
             this.#flushDue = true;
-            queueMicrotask(this.#flush);
+            setImmediate(this.#flush);
           }
         } catch (err) {
           this.#pending.delete(callId);
@@ -549,7 +550,7 @@ export class Bridge extends EventEmitter {
         this.#pending.set(callId, resolve);
         if (!this.#flushDue) {
           this.#flushDue = true;
-          queueMicrotask(this.#flush);
+          setImmediate(this.#flush);
         }
       }),
   };

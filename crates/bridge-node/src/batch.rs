@@ -15,10 +15,15 @@
 //!   call), then parks the rest of its work in the *submitted* list. It
 //!   returns `true` when the list was empty: the caller then owes one
 //!   [`NativeBridge::flush`](crate::NativeBridge::flush), which the JS
-//!   wrapper makes in a microtask, after the JS code that made the calls has
-//!   returned. The flush spawns a task per call, in call order, back to
-//!   back: the first wakes the parked worker, and the rest find it awake
-//!   (one wake-up per batch rather than per call).
+//!   wrapper makes in a `setImmediate` callback: after the phase of Node's
+//!   event loop that made the calls, so that the calls of every I/O
+//!   callback of one poll (e.g. every HTTP request that arrived together)
+//!   share it. A microtask would flush after each callback: under load,
+//!   one wake-up per call, which measured 12 µs more tokio CPU and 15 µs
+//!   more JS CPU per call behind the Express endpoint (BENCHMARKS.md, "The
+//!   MCP endpoint's own cost"). The flush spawns a task per call, in call
+//!   order, back to back: the first wakes the parked worker, and the rest
+//!   find it awake (one wake-up per batch rather than per call).
 //! - **Back.** A settled call's outcome goes into the *settled* list; when
 //!   that list was empty, the runtime rings the constructor's `on_settle`
 //!   doorbell (a threadsafe function without arguments). JS answers the
