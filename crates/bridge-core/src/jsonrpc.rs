@@ -760,12 +760,16 @@ fn canonical_id(id: &str) -> bool {
 /// proxy must replace with its own), and whose method the proxy does not
 /// answer itself (`initialize`, `ping`, `server/discover`).
 ///
-/// `None` for everything else: not JSON, not one object (a batch), a
+/// `None` for everything else: not JSON (or not UTF-8), not one object (a batch), a
 /// notification or response, duplicate members, any other id or params.
 /// The caller then reads the message itself; `None` never means the
 /// message is wrong.
 pub fn relayable(message: &[u8]) -> Option<Relayable<'_>> {
-    let envelope: Envelope<'_> = serde_json::from_slice(message).ok()?;
+    // UTF-8 checked as a whole: serde_json skips the members it does not
+    // read without checking their text, and a message is JSON only in
+    // UTF-8 (RFC 8259, section 8.1).
+    let text = std::str::from_utf8(message).ok()?;
+    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
     let (Some(id), Some(method)) = (envelope.id, envelope.method) else {
         return None;
     };
@@ -857,5 +861,7 @@ mod relayable_tests {
         ] {
             assert!(relays(message).is_none(), "{message}");
         }
+        // Text that is not UTF-8 in a member the check does not read.
+        assert!(relayable(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"other\":\"\x9d\"}").is_none());
     }
 }
