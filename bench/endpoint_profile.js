@@ -1,5 +1,5 @@
 // Where the JS time of the Express endpoint goes: node
-// bench/endpoint_profile.js [--proxy express|node-http|express-bare] [--ms 8000]
+// bench/endpoint_profile.js [--proxy express|express-fast|node-http|express-bare] [--ms 8000]
 // [--concurrency 32] [--top 25] [--backend stdio-echo|fastmcp]
 //
 // Starts the proxy of the `peers` phase (bench/express_app.js, or the bare
@@ -36,13 +36,13 @@ const concurrency = Number(args.concurrency);
 const python = defaultPython();
 const dir = path.join(benchDir, 'echo-workspace');
 const backendArgs = args.backend === 'fastmcp' ? [path.join(benchDir, 'echo_server.py'), '--dir', dir] : [path.join(benchDir, 'stdio_echo.py')];
-const apps = { express: 'express_app.js', 'node-http': 'http_app.js', 'express-bare': 'http_app.js' };
+const apps = { express: 'express_app.js', 'express-fast': 'express_app.js', 'node-http': 'http_app.js', 'express-bare': 'http_app.js' };
 if (!apps[args.proxy]) throw new Error(`--proxy: one of ${Object.keys(apps).join(', ')}`);
 
 const profileDir = path.join(benchDir, '.peers', 'profiles', `${args.proxy}-${Date.now()}`);
 mkdirSync(profileDir, { recursive: true });
 const port = await freePort();
-const spec = { port, dir, command: python, args: backendArgs, maxConcurrent: 2 * concurrency, express: args.proxy === 'express-bare' };
+const spec = { port, dir, command: python, args: backendArgs, maxConcurrent: 2 * concurrency, express: args.proxy === 'express-bare', fastPath: args.proxy === 'express-fast' };
 const proxy = spawnProxy(process.execPath, ['--cpu-prof', '--cpu-prof-dir', profileDir, path.join(benchDir, apps[args.proxy]), JSON.stringify(spec)]);
 const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
 const client = await openWhenReady(() => undiciClient({ url, concurrency }), proxy);

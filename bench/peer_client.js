@@ -1,7 +1,7 @@
 // One measurement of the `peers` phase in a process of its own:
 // node bench/peer_client.js '<json spec>' prints one JSON line.
 //
-// spec: { peer: 'express' | 'node-http' | 'express-bare' | 'supergateway' | 'mcp-proxy' | 'mcp-hub' | 'floor',
+// spec: { peer: 'express' | 'express-fast' | 'node-http' | 'express-bare' | 'supergateway' | 'mcp-proxy' | 'mcp-hub' | 'floor',
 //         backend: 'fastmcp' | 'stdio-echo', python, echoServer, stdioEcho, dir,
 //         latency: { warmup, calls },
 //         throughput: { concurrency, warmupMs, ms },
@@ -14,7 +14,8 @@
 // reached on loopback by the same load generator (the raw undici MCP client
 // of lib/clients.js; mcp-hub, which serves only the HTTP+SSE transport of
 // MCP 2024-11-05, through lib/peers.js's legacySseClient). `floor` is the
-// backend's own stdio, no proxy. `node-http` and `express-bare` are no
+// backend's own stdio, no proxy. `express-fast` is the Express endpoint
+// behind `withMcpFastPath`. `node-http` and `express-bare` are no
 // peers but lower bounds (bench/http_app.js): bridge.call() behind a bare
 // node:http server, and the same handler as the one route of an Express app. The proxy's RSS (VmRSS of the proxy process
 // and its node helpers, backend excluded) is read after the warm-up and
@@ -39,8 +40,10 @@ async function startPeer(scratch) {
   const port = await freePort();
   const node = process.execPath;
   switch (spec.peer) {
-    case 'express': {
-      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify({ port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency })];
+    case 'express':
+    case 'express-fast': {
+      const app = { port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency, fastPath: spec.peer === 'express-fast' };
+      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify(app)];
       const proxy = spawnProxy(node, args);
       const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
       return { proxy, makeClient: () => undiciClient({ url, concurrency }) };

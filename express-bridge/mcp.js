@@ -17,8 +17,10 @@ import { performance } from 'node:perf_hooks';
 import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
 
+import onFinished from 'on-finished';
+
 import { parseBytes, readBytes, readsAsBytes } from './body.js';
-import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { fromBodyParser, isAnswerable, RouterError, rpcError, rpcErrorFor, statusCode } from './errors.js';
 import { principalOption } from './limits.js';
 import { isSessionless, SESSIONLESS_PROTOCOL_VERSION, sessionlessEndpoint } from './sessionless.js';
 import { SseStream } from './sse.js';
@@ -43,6 +45,9 @@ const METHOD_NOT_FOUND = -32601;
 const INTERNAL_ERROR = -32603;
 
 export const MCP_PATH = '/workspaces/:id/mcp';
+
+/** Marks a request the front door (`withMcpFastPath`) checked, read and handed on to the app. */
+const HANDED_ON = Symbol('fastmcp-bridge.handedOn');
 
 function negotiate(requested) {
   return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0];
@@ -451,6 +456,8 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
    */
   function postMcp(req, res, next) {
     res.locals.fastmcpBridgeApi = 'mcp';
+    // Checked and parsed by the front door already, which left it to `post`.
+    if (req[HANDED_ON]) return void post(req, res).catch(next);
     const checked = guards.checkRequest(req);
     if (checked === undefined) return limited(req, res, next);
     if (checked instanceof Promise) return void checked.then((err) => (err ? next(err) : limited(req, res, next)), next);
@@ -476,7 +483,9 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
   function checked(req, res, next) {
     checkPostHeaders(req, res, (err) => {
       if (err) return next(err);
-      if (!readsAsBytes(req)) {
+      // A body an app-level parser (e.g. `app.use(express.json())`) has
+      // read already is taken as it parsed it, as express.json() does.
+      if (!readsAsBytes(req) || onFinished.isFinished(req)) {
         return parseJson(req, res, (parseErr) => (parseErr ? next(parseErr) : post(req, res).catch(next)));
       }
       readBytes(req, maxBodyBytes, (readErr, body) => {
@@ -506,6 +515,70 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     if (!session || session.workspaceId !== req.params.id) return false;
     session.touch();
     return forwardBytes(req, res, session, body);
+  }
+
+  /**
+   * The front door's part (`withMcpFastPath`): a POST to workspace `id`'s
+   * endpoint with an `Mcp-Session-Id`, outside Express. The guards run,
+   * then the body is read and relayed as on the fast path; the guards'
+   * and the body's errors are answered here as the router's error handler
+   * answers them. Handed to the app as it came (`handOn`) when the router
+   * has limits, or the headers are not the plain ones; after the body was
+   * read, parsed and marked, when the core leaves the message to `post`.
+   */
+  function direct(req, res, id, handOn) {
+    const type = req.headers['content-type'];
+    if (limits.length > 0 || !COMMON_ACCEPT.has(req.headers.accept) || (type !== 'application/json' && type !== 'application/json; charset=utf-8') || !readsAsBytes(req)) {
+      return handOn();
+    }
+    req.params = { id };
+    const checkedRequest = guards.checkRequest(req);
+    if (checkedRequest === undefined) return directBody(req, res, handOn);
+    if (checkedRequest instanceof Promise) {
+      return void checkedRequest.then((err) => (err ? fail(req, res, err) : directBody(req, res, handOn)), (err) => fail(req, res, err));
+    }
+    fail(req, res, checkedRequest);
+  }
+
+  function directBody(req, res, handOn) {
+    readBytes(req, maxBodyBytes, (readErr, body) => {
+      if (readErr) return fail(req, res, readErr);
+      try {
+        if (inSessionRequest(req, res, body)) return;
+        req.body = parseBytes(body);
+      } catch (thrown) {
+        return fail(req, res, thrown);
+      }
+      req[HANDED_ON] = true;
+      handOn();
+    });
+  }
+
+  /**
+   * The front door's answer to an error: what the router's error handler
+   * answers on the MCP endpoint; 500 with -32603 for an error it would
+   * pass on to the app's handler (e.g. a throwing `authenticate`).
+   */
+  function fail(req, res, raw) {
+    const err = fromBodyParser(raw, maxBodyBytes);
+    const body = req.body;
+    const id = body && typeof body === 'object' && !Array.isArray(body) ? body.id : null;
+    if (res.headersSent) return void res.end();
+    const headers = { 'Content-Type': 'application/json; charset=utf-8' };
+    let status = 500;
+    let answer;
+    if (isAnswerable(err)) {
+      status = statusCode(err);
+      if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+      answer = rpcErrorFor(id, err);
+    } else {
+      process.emitWarning(`fastmcp-bridge/express: a request of the MCP fast path failed: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      answer = rpcError(id, INTERNAL_ERROR, 'internal error');
+    }
+    const text = JSON.stringify(answer);
+    headers['Content-Length'] = Buffer.byteLength(text);
+    res.writeHead(status, headers);
+    res.end(text);
   }
 
   async function post(req, res) {
@@ -597,6 +670,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
   router.all(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, methodNotAllowed);
 
   return {
+    direct,
     sessionCount(workspaceId) {
       if (workspaceId === undefined) return sessions.size;
       let count = 0;
