@@ -845,10 +845,10 @@ export class Session extends EventEmitter {
    * `initialize`, `ping` or `server/discover`, a progress token, an id it
    * cannot key, or a traced call); parse it and use `call` then.
    * Otherwise `{ id, method, response, cancel }`: `response` resolves with
-   * the JSON-RPC response's text, the client's id in it (a JSON-RPC error
-   * of the server included), and rejects with a `BridgeError` for the
-   * bridge's own failures (as `call` does); `cancel()` aborts the request
-   * as an `AbortSignal` would.
+   * the JSON-RPC response's text, the client's id in it, and rejects with
+   * a `BridgeError` as `call` does (the bridge's own failures, and the
+   * server's JSON-RPC error with its code in `rpcCode`); `cancel()` aborts
+   * the request as an `AbortSignal` would.
    * @param {Uint8Array} message
    * @param {import('./index.js').ForwardOptions} [options]
    * @returns {import('./index.js').ForwardedRequest | null}

@@ -10,13 +10,18 @@
 // such a message comes before the result. It also converts every Node
 // request to a Web Request (through @hono/node-server), which costs CPU the
 // workspace processes need on small machines.
+//
+// A POSTed request in an MCP session takes the fast path: its body's bytes
+// go to the native core (`session.forward`), which checks and relays the
+// request as it came, and the response's text is written as it comes back;
+// nothing is parsed here. What the core leaves to JS goes to `post`, which
+// parses (see the package README, "The fast path").
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
-
 import onFinished from 'on-finished';
 
 import { parseBytes, readBytes, readsAsBytes } from './body.js';
