@@ -317,6 +317,43 @@ export interface CallOptions extends native.NativeCallOptions {
 /** {@link CallOptions} of a call that resolves with the result's JSON text. */
 export type RawCallOptions = CallOptions & { raw: true };
 
+/**
+ * Options of {@link Session.forward}: the native call options (`priority`,
+ * `timeoutMs`, `principal`, `mcpSession`, ...) and `onRequest`. No
+ * `signal` (use {@link ForwardedRequest.cancel}), `onProgress` or `raw`: a
+ * request asking for progress is left to {@link Session.call}, and the
+ * response is always text.
+ */
+export interface ForwardOptions extends native.NativeCallOptions {
+  /** Answers server requests sent in the context of this request, as {@link CallOptions.onRequest}. */
+  onRequest?: RequestHandler;
+}
+
+/** A request {@link Session.forward} relayed. */
+export interface ForwardedRequest {
+  /**
+   * The request's id as JSON text: `"abc"` (quotes included) or `17`,
+   * which is what `JSON.stringify(id)` gives; a key to find the request by.
+   */
+  readonly id: string;
+  /** The request's method. */
+  readonly method: string;
+  /**
+   * Resolves with the JSON-RPC response's text,
+   * `{"jsonrpc":"2.0","id":<id>,"result":<the server's result, as it wrote it>}`.
+   * Rejects with a {@link BridgeError} as {@link Bridge.call} does: the
+   * bridge's own failures (`TIMEOUT`, `QUEUE_FULL`, `ABORTED`, `CLOSED`,
+   * ...) and the server's JSON-RPC error (its code in `rpcCode`).
+   */
+  readonly response: Promise<string>;
+  /**
+   * Aborts the request, as an aborted `AbortSignal` would: `response`
+   * rejects with `ABORTED`, and the server gets `notifications/cancelled`
+   * if the request was sent. Does nothing once it has settled.
+   */
+  cancel(): void;
+}
+
 /** Counters, gauges and latency of one workspace's calls. */
 export interface Metrics {
   /** Calls made. */
@@ -491,6 +528,26 @@ export class Session extends EventEmitter implements AsyncDisposable {
   /** As {@link Bridge.call}, on this session; `CLOSED` after {@link Session.close}. */
   call(method: string, params: Record<string, unknown> | unknown[] | undefined, options: RawCallOptions): Promise<string>;
   call<T = any>(method: string, params?: Record<string, unknown> | unknown[], options?: CallOptions): Promise<T>;
+  /**
+   * Relays one JSON-RPC request of an MCP client as it came: `message` is
+   * its UTF-8 JSON (e.g. a streamable HTTP POST's body, unparsed). The
+   * native core checks it and sends it upstream on this session's queue,
+   * params untouched, and hands back the whole response's text: no parse
+   * or serialization in JS (the Express endpoint's fast path).
+   *
+   * Returns `null`, having sent nothing, for a message it does not relay
+   * as it came; parse it and use {@link Session.call} then: anything but
+   * one JSON-RPC 2.0 request (a batch, a notification, a response, not
+   * JSON); an `initialize`, `ping` or `server/discover` (an MCP endpoint
+   * answers those itself); params that are not an object or an array, or
+   * carry `_meta.progressToken` (the proxy must put its own); an id other
+   * than a string without escapes or a plainly written safe integer; and
+   * any request while the app's OpenTelemetry SDK traces calls (the trace
+   * context goes into params, which takes a parse).
+   * @throws {BridgeError} `INVALID_ARGUMENT` when `message` is not a
+   *   `Uint8Array` or an option is unknown or of the wrong type
+   */
+  forward(message: Uint8Array, options?: ForwardOptions): ForwardedRequest | null;
   /** This session's server `InitializeResult`. */
   serverInfo(): Promise<Record<string, any>>;
   /** Answers this session's server requests of `method`; falls back to the bridge's handlers. */

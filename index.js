@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BridgeError, bridgeError, errorCodes } from './errors.js';
 import { checkClusterOptions, Cluster } from './cluster.js';
-import { endCall, inSpan, startCall } from './tracing.js';
+import { endCall, inSpan, startCall, tracesCalls } from './tracing.js';
 
 export { BridgeError, errorCodes };
 
@@ -141,8 +141,12 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
   // A traced call's handlers run in its span's context: their own spans are its children.
   const inCall = traced === undefined ? (fn) => fn : (fn) => inSpan(traced, fn);
   const onProgress = options?.onProgress && progressCallback(inCall(options.onProgress));
-  const onRequest = options?.onRequest && ((json) => answer(JSON.parse(json), inCall(options.onRequest)));
+  const onRequest = options?.onRequest && inCall(options.onRequest);
   const callId = bridge.nextCallId();
+  // Progress and server requests of the call reach the bridge's shared
+  // handlers, which look them up by call id (the binding's `batch` module).
+  if (onProgress) bridge.progress.set(callId, onProgress);
+  if (onRequest) bridge.requests.set(callId, onRequest);
   let onAbort;
   if (signal) {
     onAbort = () => bridge.cancel(callId);
@@ -152,7 +156,7 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
   try {
     const outcome = await bridge.submit(
       callId,
-      (id) => start(id, paramsJson, native, signal !== undefined, onProgress, onRequest, timing !== undefined),
+      (id) => start(id, paramsJson, native, signal !== undefined, onProgress !== undefined, onRequest !== undefined, timing !== undefined),
       timing,
     );
     const result = options?.raw ? settledText(outcome) : settledValue(outcome);
@@ -166,7 +170,72 @@ async function runCall(bridge, start, workspaceId, method, params, options) {
     throw err;
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
+    if (onProgress) bridge.progress.delete(callId);
+    if (onRequest) bridge.requests.delete(callId);
   }
+}
+
+/**
+ * Options of `session.forward` (the native call options and `onRequest`),
+ * checked: `{ onRequest, principal, mcpSession, rest }`, `rest` holding
+ * any other native option (else undefined).
+ */
+function forwardOptions(options) {
+  if (options === undefined) return {};
+  if (!isPlainObject(options)) throw bridgeError('INVALID_ARGUMENT', 'forward options must be an object');
+  loadNative();
+  const { onRequest, principal, mcpSession } = options;
+  let rest;
+  for (const key of Object.keys(options)) {
+    if (key === 'onRequest' || key === 'principal' || key === 'mcpSession') continue;
+    if (key === 'signal' || key === 'onProgress' || key === 'raw') {
+      throw bridgeError('INVALID_ARGUMENT', `forward options: ${key} is not one (cancel with the returned cancel(); progress and parsed results need call())`);
+    }
+    if (!callKeys.has(key)) throw bridgeError('INVALID_ARGUMENT', `forward options: unknown option ${JSON.stringify(key)}`);
+    rest = options;
+  }
+  if (onRequest !== undefined && typeof onRequest !== 'function') {
+    throw bridgeError('INVALID_ARGUMENT', 'forward options: onRequest must be a function');
+  }
+  for (const [name, value] of [['principal', principal], ['mcpSession', mcpSession]]) {
+    if (value !== undefined && typeof value !== 'string') throw bridgeError('INVALID_ARGUMENT', `forward options: ${name} must be a string`);
+  }
+  return { onRequest, principal, mcpSession, rest };
+}
+
+/**
+ * Relays one request of an MCP client as it came (`Session.forward`):
+ * `null` when the native side leaves it to the caller.
+ */
+function forwardRequest(calls, forward, message, options) {
+  if (!(message instanceof Uint8Array)) throw bridgeError('INVALID_ARGUMENT', 'forward: message must be a Uint8Array (e.g. a Buffer)');
+  const { onRequest, principal, mcpSession, rest } = forwardOptions(options);
+  // A traced call gets its trace context injected into params, which
+  // only call() does (it parses them).
+  if (tracesCalls()) return null;
+  const callId = calls.nextCallId();
+  let forwarded;
+  try {
+    forwarded = forward(callId, message, principal, mcpSession, rest, onRequest !== undefined);
+  } catch (err) {
+    throw refused(err);
+  }
+  if (forwarded === null) return null;
+  if (onRequest) calls.requests.set(callId, onRequest);
+  let settled = false;
+  const response = calls.started(callId).then((outcome) => {
+    settled = true;
+    if (onRequest) calls.requests.delete(callId);
+    return settledText(outcome);
+  });
+  return {
+    id: forwarded[0],
+    method: forwarded[1],
+    response,
+    cancel() {
+      if (!settled) calls.cancel(callId);
+    },
+  };
 }
 
 /**
@@ -297,8 +366,13 @@ export class Bridge extends EventEmitter {
    * settle callback does not): referenced only while `#pending` is not empty.
    */
   #keepAlive = setInterval(() => {}, 0x7fffffff).unref();
+  /** Whether a flush is arranged and not yet made. */
+  #flushDue = false;
   /** Hands the calls made since the last flush to the native runtime. */
-  #flush = () => this.#native.flush();
+  #flush = () => {
+    this.#flushDue = false;
+    this.#native.flush();
+  };
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
@@ -338,8 +412,15 @@ export class Bridge extends EventEmitter {
       }
       if (this.#pending.size === 0) this.#keepAlive.unref();
     };
+    // A call's progress and server requests, by call id (see `#calls`).
+    const onCallProgress = (callId, update) => this.#calls.progress.get(callId)?.(update);
+    const onCallRequest = (callId, json) => {
+      // undefined for a call that has settled meanwhile: -32601, as its
+      // server no longer waits for the answer.
+      return answer(JSON.parse(json), this.#calls.requests.get(callId));
+    };
     try {
-      this.#native = new NativeBridge(config, onSettle, onNotification, onRequest, onEvent);
+      this.#native = new NativeBridge(config, onSettle, onNotification, onRequest, onEvent, onCallProgress, onCallRequest);
     } catch (err) {
       throw refused(err);
     }
@@ -405,8 +486,8 @@ export class Bridge extends EventEmitter {
     if (this.#cluster !== undefined && !this.#clusterReady) await clusterReady(this.#cluster.ready, options);
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
-        this.#native.call(callId, workspaceId, method, paramsJson, native, cancellable, onProgress, onRequest, timed),
+      (callId, paramsJson, native, cancellable, progress, requests, timed) =>
+        this.#native.call(callId, workspaceId, method, paramsJson, native, cancellable, progress, requests, timed),
       workspaceId,
       method,
       params,
@@ -428,6 +509,10 @@ export class Bridge extends EventEmitter {
       return callId;
     },
     cancel: (callId) => this.#native.cancel(callId),
+    /** Progress handlers of calls in flight, by call id. */
+    progress: new Map(),
+    /** Server-request handlers of calls in flight, by call id. */
+    requests: new Map(),
     submit: (callId, start, timing) =>
       new Promise((resolve, reject) => {
         if (this.#pending.size === 0) this.#keepAlive.ref();
@@ -441,13 +526,31 @@ export class Bridge extends EventEmitter {
               },
         );
         try {
-          // The first call since the last flush owes one: made once the
-          // JS code that is making calls now has returned.
-          if (start(callId)) queueMicrotask(this.#flush);
+          // The first call since the last flush owes one: made after the
+          // current phase of the event loop, so that every call of its I/O
+          // callbacks shares it (the binding's `batch` module).
+          if (start(callId) && !this.#flushDue) {
+            this.#flushDue = true;
+            setImmediate(this.#flush);
+          }
         } catch (err) {
           this.#pending.delete(callId);
           if (this.#pending.size === 0) this.#keepAlive.unref();
           reject(refused(err));
+        }
+      }),
+    /**
+     * The outcome of a call the native side has just admitted without
+     * saying whether it owes a flush (`forward`): one is arranged unless
+     * one is already due.
+     */
+    started: (callId) =>
+      new Promise((resolve) => {
+        if (this.#pending.size === 0) this.#keepAlive.ref();
+        this.#pending.set(callId, resolve);
+        if (!this.#flushDue) {
+          this.#flushDue = true;
+          setImmediate(this.#flush);
         }
       }),
   };
@@ -723,13 +826,35 @@ export class Session extends EventEmitter {
   call(method, params, options) {
     return runCall(
       this.#calls,
-      (callId, paramsJson, native, cancellable, onProgress, onRequest, timed) =>
-        this.#native.call(callId, method, paramsJson, native, cancellable, onProgress, onRequest, timed),
+      (callId, paramsJson, native, cancellable, progress, requests, timed) =>
+        this.#native.call(callId, method, paramsJson, native, cancellable, progress, requests, timed),
       this.#workspaceId,
       method,
       params,
       options,
     );
+  }
+
+  /**
+   * Relays one JSON-RPC request of an MCP client as it came: `message` is
+   * its UTF-8 JSON (e.g. a streamable HTTP POST's body, unparsed), checked
+   * and sent upstream by the native core with its params untouched, on
+   * this session's queue like `call`. Returns `null`, having done
+   * nothing, for a message it does not relay that way (see
+   * `ForwardedRequest` in index.d.ts: not one JSON-RPC request, an
+   * `initialize`, `ping` or `server/discover`, a progress token, an id it
+   * cannot key, or a traced call); parse it and use `call` then.
+   * Otherwise `{ id, method, response, cancel }`: `response` resolves with
+   * the JSON-RPC response's text, the client's id in it, and rejects with
+   * a `BridgeError` as `call` does (the bridge's own failures, and the
+   * server's JSON-RPC error with its code in `rpcCode`); `cancel()` aborts
+   * the request as an `AbortSignal` would.
+   * @param {Uint8Array} message
+   * @param {import('./index.js').ForwardOptions} [options]
+   * @returns {import('./index.js').ForwardedRequest | null}
+   */
+  forward(message, options) {
+    return forwardRequest(this.#calls, (callId, bytes, principal, mcpSession, rest, requests) => this.#native.forward(callId, bytes, principal, mcpSession, rest, requests), message, options);
   }
 
   /** This session's server `InitializeResult`. */

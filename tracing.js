@@ -22,6 +22,21 @@ const api = (() => {
 const { version } = require('./package.json');
 const tracer = api?.trace.getTracer('fastmcp-bridge', version);
 
+/** The API's no-op provider, which a registered SDK replaces. */
+const NOOP_PROVIDER = api && new api.ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether a call made now might be traced: the app has registered an SDK,
+ * or the active context carries a span (which even the no-op tracer
+ * propagates). Cheap, and false without the API; `startCall` decides.
+ */
+export function tracesCalls() {
+  if (tracer === undefined) return false;
+  const provider = api.trace.getTracerProvider();
+  if ((provider.getDelegate?.() ?? provider) !== NOOP_PROVIDER) return true;
+  return api.trace.getSpanContext(api.context.active()) !== undefined;
+}
+
 function isObject(value) {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

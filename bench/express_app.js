@@ -1,16 +1,20 @@
 // The Express endpoint as a proxy of the `peers` benchmark:
-// node bench/express_app.js '{"port":P,"command":...,"args":[...],"dir":...,"maxConcurrent":N}'
+// node bench/express_app.js '{"port":P,"command":...,"args":[...],"dir":...,"maxConcurrent":N,"fastPath":false}'
 //
 // Mounted the way examples/express-app mounts it (`app.use(bridgeRouter(bridge))`,
 // no authentication), with one workspace `echo` whose process is the same
 // stdio echo server every other proxy runs (`transport: 'stdio'`), on
 // http://127.0.0.1:P/workspaces/echo/mcp. maxConcurrent is raised to the
 // benchmark's concurrency (the default, 20, would queue a 32-way load).
+// With `"fastPath": true` (proxy `express-fast`) the server's listener is
+// `withMcpFastPath(app, router)`: the calls of MCP sessions are served
+// before Express's dispatch.
 // Exits on SIGTERM or when stdin closes.
+import http from 'node:http';
 import { createRequire } from 'node:module';
 
 import { Bridge } from '../index.js';
-import { bridgeRouter } from '../express-bridge/index.js';
+import { bridgeRouter, withMcpFastPath } from '../express-bridge/index.js';
 
 // The project's Express (a root devDependency), not the older one a peer
 // brings into bench/node_modules.
@@ -25,8 +29,9 @@ const bridge = new Bridge({
   },
 });
 const app = express();
-app.use(bridgeRouter(bridge));
-const server = app.listen(spec.port, '127.0.0.1');
+const router = bridgeRouter(bridge);
+app.use(router);
+const server = http.createServer(spec.fastPath ? withMcpFastPath(app, router) : app).listen(spec.port, '127.0.0.1');
 
 let closing = false;
 async function shutdown() {

@@ -29,8 +29,9 @@ const repeats = spec.repeats ?? 5;
 
 const dir = path.resolve(spec.dir ?? 'examples/workspaces/alpha');
 const settling = new Map();
-// The wrapper's protocol without the wrapper: a flush in a microtask after
-// the first call since the last one, every settled call taken on a ring.
+// The wrapper's protocol without the wrapper: a flush with setImmediate
+// after the first call since the last one, every settled call taken on a
+// ring.
 const native = new NativeBridge({ python: 'python3', workspaces: { ws: { dir } } }, () => {
   const { ids, outcomes } = native.takeSettled();
   for (let i = 0; i < ids.length; i++) {
@@ -45,7 +46,7 @@ function rawCall(workspaceId) {
   return new Promise((resolve) => {
     const id = nextId++;
     settling.set(id, resolve);
-    if (native.call(id, workspaceId, 'tools/call', params, undefined, false)) queueMicrotask(flush);
+    if (native.call(id, workspaceId, 'tools/call', params, undefined, false, false, false)) setImmediate(flush);
   });
 }
 // The settle callback does not keep the event loop alive (the wrapper refs

@@ -1,17 +1,23 @@
 // One measurement of the `peers` phase in a process of its own:
 // node bench/peer_client.js '<json spec>' prints one JSON line.
 //
-// spec: { peer: 'express' | 'supergateway' | 'mcp-proxy' | 'mcp-hub' | 'floor',
-//         python, echoServer, dir, latency: { warmup, calls },
+// spec: { peer: 'express' | 'express-fast' | 'node-http' | 'express-bare' | 'supergateway' | 'mcp-proxy' | 'mcp-hub' | 'floor',
+//         backend: 'fastmcp' | 'stdio-echo', python, echoServer, stdioEcho, dir,
+//         latency: { warmup, calls },
 //         throughput: { concurrency, warmupMs, ms },
 //         payload?: { sizes: [{ size, calls }], warmup } }
 //
-// Every proxy runs the same backend, `<python> bench/echo_server.py --dir
-// bench/echo-workspace`, over stdio, spawned by the proxy itself, and is
+// Every proxy runs the same backend over stdio, spawned by the proxy
+// itself: `<python> bench/echo_server.py --dir bench/echo-workspace` (the
+// FastMCP echo server, `fastmcp`) or `<python> bench/stdio_echo.py` (a
+// minimal one costing next to nothing per call, `stdio-echo`), and is
 // reached on loopback by the same load generator (the raw undici MCP client
 // of lib/clients.js; mcp-hub, which serves only the HTTP+SSE transport of
 // MCP 2024-11-05, through lib/peers.js's legacySseClient). `floor` is the
-// backend's own stdio, no proxy. The proxy's RSS (VmRSS of the proxy process
+// backend's own stdio, no proxy. `express-fast` is the Express endpoint
+// behind `withMcpFastPath`. `node-http` and `express-bare` are no
+// peers but lower bounds (bench/http_app.js): bridge.call() behind a bare
+// node:http server, and the same handler as the one route of an Express app. The proxy's RSS (VmRSS of the proxy process
 // and its node helpers, backend excluded) is read after the warm-up and
 // after the load; its CPU and the backend's are read from /proc.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +32,7 @@ import { benchDir } from './setup.js';
 
 const spec = JSON.parse(process.argv[2]);
 const concurrency = spec.throughput?.concurrency ?? 1;
-const backend = [spec.python, spec.echoServer, '--dir', spec.dir];
+const backend = spec.backend === 'stdio-echo' ? [spec.python, spec.stdioEcho] : [spec.python, spec.echoServer, '--dir', spec.dir];
 const shellQuote = (s) => `'${s.replaceAll("'", "'\\''")}'`;
 
 /** Starts the proxy under test; resolves with `{ proxy, url, makeClient }`. */
@@ -34,9 +40,18 @@ async function startPeer(scratch) {
   const port = await freePort();
   const node = process.execPath;
   switch (spec.peer) {
-    case 'express': {
-      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify({ port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency })];
+    case 'express':
+    case 'express-fast': {
+      const app = { port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency, fastPath: spec.peer === 'express-fast' };
+      const args = [path.join(benchDir, 'express_app.js'), JSON.stringify(app)];
       const proxy = spawnProxy(node, args);
+      const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
+      return { proxy, makeClient: () => undiciClient({ url, concurrency }) };
+    }
+    case 'node-http':
+    case 'express-bare': {
+      const app = { port, dir: spec.dir, command: spec.python, args: backend.slice(1), maxConcurrent: spec.maxConcurrent ?? 2 * concurrency, express: spec.peer === 'express-bare' };
+      const proxy = spawnProxy(node, [path.join(benchDir, 'http_app.js'), JSON.stringify(app)]);
       const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
       return { proxy, makeClient: () => undiciClient({ url, concurrency }) };
     }

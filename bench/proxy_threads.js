@@ -1,10 +1,13 @@
 // Where the CPU of a call through the Express endpoint goes, thread by
 // thread: node bench/proxy_threads.js [--rounds N] [--ms MS]
-// [--max-concurrent 2,4,64].
+// [--max-concurrent 2,4,64] [--backend fastmcp|stdio-echo]
+// [--proxy express,express-fast,node-http,express-bare].
 //
 // Starts bench/express_app.js (the Express endpoint, one stdio workspace
-// running bench/echo_server.py, as the `peers` phase does) once per round and
-// maxConcurrent value, loads it at concurrency 32 with the raw undici MCP
+// running bench/echo_server.py, or with `--backend stdio-echo` the minimal
+// bench/stdio_echo.py, as the `peers` phase does; with `--proxy node-http`
+// also the bare node:http front door bench/http_app.js) once per round,
+// proxy and maxConcurrent value, loads it at concurrency 32 with the raw undici MCP
 // client of lib/clients.js for MS ms (after a 1 s warm-up), and reads every
 // thread's CPU time from /proc/<pid>/task/<tid>/stat before and after:
 // the proxy's threads (Node's main thread, V8's platform workers, the tokio
@@ -26,11 +29,17 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     ms: { type: 'string', default: '5000' },
     'max-concurrent': { type: 'string', default: '2,4,64' },
+    backend: { type: 'string', default: 'fastmcp' },
+    proxy: { type: 'string', default: 'express' },
   },
 });
 const rounds = Number(args.rounds);
 const loadMs = Number(args.ms);
-const limits = args['max-concurrent'].split(',').map(Number);
+const APPS = { express: 'express_app.js', 'express-fast': 'express_app.js', 'node-http': 'http_app.js', 'express-bare': 'http_app.js' };
+const proxies = args.proxy.split(',');
+for (const p of proxies) if (!APPS[p]) throw new Error(`--proxy: one of ${Object.keys(APPS).join(', ')}`);
+// One column per proxy and maxConcurrent value.
+const limits = proxies.flatMap((p) => args['max-concurrent'].split(',').map((n) => `${p}:${n}`));
 const CONCURRENCY = 32;
 const proxyGroup = (pid, tid, name) => {
   if (tid === pid) return 'proxy: main thread (JS)';
@@ -39,12 +48,15 @@ const proxyGroup = (pid, tid, name) => {
 };
 const backendGroup = (pid, tid) => (tid === pid ? 'backend: main thread' : 'backend: other threads');
 
-async function measure(maxConcurrent) {
+async function measure(column) {
+  const [app, n] = column.split(':');
+  const maxConcurrent = Number(n);
   const port = await freePort();
   const python = defaultPython();
   const dir = path.join(benchDir, 'echo-workspace');
-  const spec = { port, dir, command: python, args: [path.join(benchDir, 'echo_server.py'), '--dir', dir], maxConcurrent };
-  const proxy = spawnProxy(process.execPath, [path.join(benchDir, 'express_app.js'), JSON.stringify(spec)]);
+  const backendArgs = args.backend === 'stdio-echo' ? [path.join(benchDir, 'stdio_echo.py')] : [path.join(benchDir, 'echo_server.py'), '--dir', dir];
+  const spec = { port, dir, command: python, args: backendArgs, maxConcurrent, express: app === 'express-bare', fastPath: app === 'express-fast' };
+  const proxy = spawnProxy(process.execPath, [path.join(benchDir, APPS[app]), JSON.stringify(spec)]);
   const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
   const client = await openWhenReady(() => undiciClient({ url, concurrency: CONCURRENCY }), proxy);
   try {
@@ -76,7 +88,7 @@ const median = (xs) => {
 const runs = Object.fromEntries(limits.map((n) => [n, []]));
 for (let round = 0; round < rounds; round++) {
   for (const n of round % 2 ? [...limits].reverse() : limits) {
-    console.error(`proxy_threads: round ${round + 1}/${rounds}: maxConcurrent ${n}`);
+    console.error(`proxy_threads: round ${round + 1}/${rounds}: ${n}`);
     runs[n].push(await measure(n));
   }
 }
@@ -91,8 +103,8 @@ const keys = [
 ];
 const fmt = (key, v) => (key === 'calls/s' ? Math.round(v).toLocaleString('en-US') : v.toFixed(3));
 const lines = [
-  `Concurrency ${CONCURRENCY}, ${rounds} rounds of ${loadMs} ms, medians; CPU in ms per call (/proc, 10 ms ticks).\n`,
-  `| maxConcurrent | ${limits.join(' | ')} |`,
+  `Backend ${args.backend}, concurrency ${CONCURRENCY}, ${rounds} rounds of ${loadMs} ms, medians; CPU in ms per call (/proc, 10 ms ticks).\n`,
+  `| proxy:maxConcurrent | ${limits.join(' | ')} |`,
   `| --- |${limits.map(() => ' --- |').join('')}`,
 ];
 for (const key of keys) lines.push(`| ${key} | ${limits.map((n) => fmt(key, median(runs[n].map((r) => r[key] ?? 0)))).join(' | ')} |`);

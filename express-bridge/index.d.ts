@@ -1,3 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
 import type { Request, Router } from 'express';
 import type { Bridge, LogLine, Metrics, WorkspaceState } from 'fastmcp-bridge';
 
@@ -212,6 +214,41 @@ export const WORKSPACE_ID_PATTERN: RegExp;
  * @throws {TypeError} when `bridge` is not a Bridge or an option is unknown or invalid.
  */
 export function bridgeRouter(bridge: Bridge, options?: BridgeRouterOptions): BridgeRouter;
+
+/**
+ * A request listener for `http.createServer` in front of an Express `app`
+ * on which `router` (a {@link bridgeRouter}) is mounted at `prefix`
+ * (default `''`, e.g. `'/api'` for `app.use('/api', router)`). It serves the
+ * POSTs of MCP sessions to the router's MCP endpoints itself, before
+ * Express's own dispatch, with the router's fast path (the request's bytes
+ * relayed by the native core): the router's Host, Origin, `authenticate`
+ * and `authorize` checks run, and its errors are answered as the router
+ * answers them. Everything else goes to `app` as it came: other routes and
+ * methods, `initialize`, requests with uncommon `Accept` or `Content-Type`
+ * values or compressed or chunked bodies, every request when the router
+ * has `rateLimit`; and, read and checked already, requests the core leaves
+ * to the parsed path (progress tokens, notifications, responses, `ping`).
+ *
+ * The app's own middleware does not see the requests served here (an
+ * app-level logger or authentication, say): use it when the router's
+ * options hold all the checks those requests need. An error the router
+ * would pass on to the app's error handler (e.g. `authenticate` throwing
+ * something without a 401/403 `status`) is answered 500, -32603, with a
+ * process warning.
+ *
+ * @example
+ * ```js
+ * const router = bridgeRouter(bridge, { authenticate });
+ * app.use('/api', router);
+ * http.createServer(withMcpFastPath(app, router, { prefix: '/api' })).listen(3000);
+ * ```
+ * @throws {TypeError} when `app` is not a function, `router` not a {@link bridgeRouter}, or `prefix` not `''` or a path without a trailing `/`.
+ */
+export function withMcpFastPath(
+  app: (req: IncomingMessage, res: ServerResponse) => void,
+  router: BridgeRouter,
+  options?: { prefix?: string },
+): (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * The management routes alone, guarded by `allowedOrigins`, `authenticate`

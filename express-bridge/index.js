@@ -176,6 +176,8 @@ export function bridgeRouter(bridge, options = {}) {
   if (dashboard !== null) dashboardRoutes(router, { guards: shared, authorize: options.authorize, ...dashboard });
   router.use(errorHandler(maxBodyBytes));
 
+  routerDirect.set(router, mcp.direct);
+
   /** Ends every MCP session of this router (their upstream sessions too) and its event streams. */
   router.close = async () => {
     removeSource();
@@ -183,6 +185,45 @@ export function bridgeRouter(bridge, options = {}) {
     await mcp.close();
   };
   return router;
+}
+
+/** The MCP endpoint's front-door part of each `bridgeRouter`, for `withMcpFastPath`. */
+const routerDirect = new WeakMap();
+
+/**
+ * A request listener for `http.createServer` that serves the POSTs of MCP
+ * sessions to `router`'s MCP endpoints itself, before Express, and hands
+ * every other request to `app` (where `router` is mounted at `prefix`).
+ * See index.d.ts; the app's own middleware does not see the requests
+ * served here.
+ * @param {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void} app
+ * @param {import('express').Router} router a `bridgeRouter`
+ * @param {{ prefix?: string }} [options]
+ * @returns {(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void}
+ */
+export function withMcpFastPath(app, router, options = {}) {
+  if (typeof app !== 'function') throw new TypeError('withMcpFastPath(app, router): app must be a request listener, e.g. an Express app');
+  const direct = routerDirect.get(router);
+  if (!direct) throw new TypeError('withMcpFastPath(app, router): router must come from bridgeRouter(bridge)');
+  checkOptions(options, new Set(['prefix']), 'withMcpFastPath');
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string' || (prefix !== '' && (!prefix.startsWith('/') || prefix.endsWith('/')))) {
+    throw new TypeError('withMcpFastPath: prefix must be "" or a path such as "/api", where the router is mounted');
+  }
+  const escaped = prefix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const path = new RegExp(`^${escaped}/workspaces/([^/?#]+)/mcp(?:\\?|$)`);
+  return function mcpFastPath(req, res) {
+    if (req.method !== 'POST' || req.headers['mcp-session-id'] === undefined) return app(req, res);
+    const match = path.exec(req.url);
+    if (match === null) return app(req, res);
+    let id;
+    try {
+      id = decodeURIComponent(match[1]);
+    } catch {
+      return app(req, res);
+    }
+    direct(req, res, id, () => app(req, res));
+  };
 }
 
 /**

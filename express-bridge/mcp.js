@@ -10,14 +10,22 @@
 // such a message comes before the result. It also converts every Node
 // request to a Web Request (through @hono/node-server), which costs CPU the
 // workspace processes need on small machines.
+//
+// A POSTed request in an MCP session takes the fast path: its body's bytes
+// go to the native core (`session.forward`), which checks and relays the
+// request as it came, and the response's text is written as it comes back;
+// nothing is parsed here. What the core leaves to JS goes to `post`, which
+// parses (see the package README, "The fast path").
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import express from 'express';
 import { BridgeError } from 'fastmcp-bridge';
+import onFinished from 'on-finished';
 
-import { RouterError, rpcError, rpcErrorFor } from './errors.js';
+import { parseBytes, readBytes, readsAsBytes } from './body.js';
+import { fromBodyParser, isAnswerable, RouterError, rpcError, rpcErrorFor, statusCode } from './errors.js';
 import { principalOption } from './limits.js';
 import { isSessionless, SESSIONLESS_PROTOCOL_VERSION, sessionlessEndpoint } from './sessionless.js';
 import { SseStream } from './sse.js';
@@ -35,18 +43,27 @@ const DEFAULT_PROTOCOL_VERSION = '2025-03-26';
 /** Server-to-client requests relayed to the MCP client. */
 const SERVER_REQUESTS = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
 
+/** `Accept` values of MCP clients that list both types a POST's answer may have. */
+const COMMON_ACCEPT = new Set(['application/json, text/event-stream', 'text/event-stream, application/json', 'application/json,text/event-stream']);
+
 const METHOD_NOT_FOUND = -32601;
 const INTERNAL_ERROR = -32603;
 
 export const MCP_PATH = '/workspaces/:id/mcp';
 
+/** Marks a request the front door (`withMcpFastPath`) checked, read and handed on to the app. */
+const HANDED_ON = Symbol('fastmcp-bridge.handedOn');
+
 function negotiate(requested) {
   return SUPPORTED_PROTOCOL_VERSIONS.includes(requested) ? requested : SUPPORTED_PROTOCOL_VERSIONS[0];
 }
 
-/** JSON-RPC ids may be numbers or strings: keep them apart as map keys. */
+/**
+ * A JSON-RPC id (a number or a string) as a map key: its JSON text, which
+ * keeps `1` and `"1"` apart and is the `id` that `session.forward` gives.
+ */
 function idKey(id) {
-  return typeof id === 'string' ? `s:${id}` : `n:${id}`;
+  return JSON.stringify(id);
 }
 
 /** `params` without the client's progress token; the core asks for progress with its own. */
@@ -129,7 +146,7 @@ export class PostReply {
 class McpSession {
   /** @type {SseStream | null} the GET stream */
   stream = null;
-  /** In-flight client requests by id: `{ controller, reply, cancelled }`. */
+  /** In-flight client requests by id (`idKey`): `{ abort(reason), reply, cancelled }`. */
   inflight = new Map();
   /** Server requests relayed to the client, by the id the client sees. */
   serverRequests = new Map();
@@ -224,7 +241,7 @@ class McpSession {
     const entry = this.inflight.get(idKey(requestId));
     if (!entry) return;
     entry.cancelled = true;
-    entry.controller.abort(new Error('cancelled by the MCP client'));
+    entry.abort(new Error('cancelled by the MCP client'));
   }
 
   /** Ends the session and its upstream session; idempotent. */
@@ -232,7 +249,7 @@ class McpSession {
     if (this.closed) return;
     this.closed = true;
     this.onClose(this);
-    for (const entry of this.inflight.values()) entry.controller.abort(new Error('MCP session ended'));
+    for (const entry of this.inflight.values()) entry.abort(new Error('MCP session ended'));
     for (const pending of this.serverRequests.values()) {
       pending.reject(Object.assign(new Error('MCP session ended'), { code: INTERNAL_ERROR }));
     }
@@ -301,11 +318,14 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
   }
 
   function checkPostHeaders(req, _res, next) {
-    const accept = req.get('accept');
-    if (!accept || !req.accepts('application/json') || !req.accepts('text/event-stream')) {
+    const accept = req.headers.accept;
+    // The values MCP clients send are taken as they are; any other goes
+    // through content negotiation (q-values, wildcards).
+    if (!COMMON_ACCEPT.has(accept) && (!accept || !req.accepts('application/json') || !req.accepts('text/event-stream'))) {
       return next(new RouterError('NOT_ACCEPTABLE', 'Accept must list application/json and text/event-stream'));
     }
-    const type = (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+    const header = req.headers['content-type'];
+    const type = header === 'application/json' ? header : (header ?? '').split(';')[0].trim().toLowerCase();
     if (type !== 'application/json') {
       return next(new RouterError('UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json'));
     }
@@ -341,12 +361,13 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     const { id, method } = message;
     const key = idKey(id);
     const reply = new PostReply(res, { 'Mcp-Session-Id': session.id });
-    const entry = { controller: new AbortController(), reply, cancelled: false };
+    const controller = new AbortController();
+    const entry = { abort: (reason) => controller.abort(reason), reply, cancelled: false };
     session.inflight.set(key, entry);
     // Without an event store a response can never be redelivered, so a
     // client that went away no longer needs the call.
     res.on('close', () => {
-      if (!reply.done) entry.controller.abort(new Error('MCP client disconnected'));
+      if (!reply.done) entry.abort(new Error('MCP client disconnected'));
       session.abandon(reply);
     });
     let params = message.params;
@@ -354,7 +375,7 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     // `raw`: the result goes out as the text the workspace wrote, spliced
     // into the response, without a parse and a re-serialization here.
     const options = {
-      signal: entry.controller.signal,
+      signal: controller.signal,
       onRequest: (request) => session.relay(request, reply),
       raw: true,
       mcpSession: session.id,
@@ -385,6 +406,184 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
       if (session.inflight.get(key) === entry) session.inflight.delete(key);
       metrics.observe(session.workspaceId, method, (performance.now() - started) / 1000, outcome);
     }
+  }
+
+  /**
+   * The fast path of a POST in an MCP session: the body's bytes go to the
+   * native core (`session.forward`), which checks the request and relays
+   * it upstream as it came, and the JSON-RPC response's text comes back to
+   * be written as it is. Nothing of the message is parsed here. Returns
+   * false, having done nothing, for a message the core leaves to `post`
+   * (not one plain request: see `Session.forward`).
+   */
+  function forwardBytes(req, res, session, body) {
+    const reply = new PostReply(res, { 'Mcp-Session-Id': session.id });
+    const principal = req.auth;
+    const options = {
+      onRequest: (request) => session.relay(request, reply),
+      mcpSession: session.id,
+    };
+    if (typeof principal === 'string' || typeof principal === 'number') options.principal = String(principal);
+    const forwarded = session.upstream.forward(body, options);
+    if (forwarded === null) return false;
+    const { id: key, method } = forwarded;
+    const entry = { abort: forwarded.cancel, reply, cancelled: false };
+    session.inflight.set(key, entry);
+    // As in `forward`: a client that went away no longer needs the call.
+    res.on('close', () => {
+      if (!reply.done) forwarded.cancel();
+      session.abandon(reply);
+    });
+    const started = performance.now();
+    forwarded.response.then(
+      (response) => {
+        reply.finish(response);
+        settle('ok');
+      },
+      (err) => {
+        reply.finish(entry.cancelled ? undefined : rpcErrorFor(JSON.parse(key), err));
+        settle(entry.cancelled ? 'cancelled' : 'error');
+      },
+    );
+    function settle(outcome) {
+      if (session.inflight.get(key) === entry) session.inflight.delete(key);
+      metrics.observe(session.workspaceId, method, (performance.now() - started) / 1000, outcome);
+    }
+    return true;
+  }
+
+  /**
+   * POST: the guards, the limits and the header checks, then the body: as
+   * bytes for the fast path when it is a plain request in an MCP session,
+   * else parsed (`post`). One handler rather than a chain of middlewares,
+   * each a dispatch of Express's router, in the same order and with the
+   * same errors.
+   */
+  function postMcp(req, res, next) {
+    res.locals.fastmcpBridgeApi = 'mcp';
+    // Checked and parsed by the front door already, which left it to `post`.
+    if (req[HANDED_ON]) return void post(req, res).catch(next);
+    const checked = guards.checkRequest(req);
+    if (checked === undefined) return limited(req, res, next);
+    if (checked instanceof Promise) return void checked.then((err) => (err ? next(err) : limited(req, res, next)), next);
+    next(checked);
+  }
+
+  function limited(req, res, next) {
+    if (limits.length === 0) return checked(req, res, next);
+    let i = 0;
+    const step = (err) => {
+      if (err) return next(err);
+      if (i === limits.length) return checked(req, res, next);
+      const limit = limits[i++];
+      try {
+        limit(req, res, step);
+      } catch (thrown) {
+        next(thrown);
+      }
+    };
+    step();
+  }
+
+  function checked(req, res, next) {
+    checkPostHeaders(req, res, (err) => {
+      if (err) return next(err);
+      // A body an app-level parser (e.g. `app.use(express.json())`) has
+      // read already is taken as it parsed it, as express.json() does.
+      if (!readsAsBytes(req) || onFinished.isFinished(req)) {
+        return parseJson(req, res, (parseErr) => (parseErr ? next(parseErr) : post(req, res).catch(next)));
+      }
+      readBytes(req, maxBodyBytes, (readErr, body) => {
+        if (readErr) return next(readErr);
+        try {
+          if (inSessionRequest(req, res, body)) return;
+          req.body = parseBytes(body);
+        } catch (thrown) {
+          return next(thrown);
+        }
+        post(req, res).catch(next);
+      });
+    });
+  }
+
+  /**
+   * Takes the fast path when the request is in a known MCP session with a
+   * supported protocol version and its body a plain request; false to
+   * leave it to `post`, which checks all of that again in its own order.
+   */
+  function inSessionRequest(req, res, body) {
+    const sessionId = req.headers['mcp-session-id'];
+    if (sessionId === undefined) return false;
+    const version = req.headers['mcp-protocol-version'];
+    if (version !== undefined && !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) return false;
+    const session = sessions.get(sessionId);
+    if (!session || session.workspaceId !== req.params.id) return false;
+    session.touch();
+    return forwardBytes(req, res, session, body);
+  }
+
+  /**
+   * The front door's part (`withMcpFastPath`): a POST to workspace `id`'s
+   * endpoint with an `Mcp-Session-Id`, outside Express. The guards run,
+   * then the body is read and relayed as on the fast path; the guards'
+   * and the body's errors are answered here as the router's error handler
+   * answers them. Handed to the app as it came (`handOn`) when the router
+   * has limits, or the headers are not the plain ones; after the body was
+   * read, parsed and marked, when the core leaves the message to `post`.
+   */
+  function direct(req, res, id, handOn) {
+    const type = req.headers['content-type'];
+    if (limits.length > 0 || !COMMON_ACCEPT.has(req.headers.accept) || (type !== 'application/json' && type !== 'application/json; charset=utf-8') || !readsAsBytes(req)) {
+      return handOn();
+    }
+    req.params = { id };
+    const checkedRequest = guards.checkRequest(req);
+    if (checkedRequest === undefined) return directBody(req, res, handOn);
+    if (checkedRequest instanceof Promise) {
+      return void checkedRequest.then((err) => (err ? fail(req, res, err) : directBody(req, res, handOn)), (err) => fail(req, res, err));
+    }
+    fail(req, res, checkedRequest);
+  }
+
+  function directBody(req, res, handOn) {
+    readBytes(req, maxBodyBytes, (readErr, body) => {
+      if (readErr) return fail(req, res, readErr);
+      try {
+        if (inSessionRequest(req, res, body)) return;
+        req.body = parseBytes(body);
+      } catch (thrown) {
+        return fail(req, res, thrown);
+      }
+      req[HANDED_ON] = true;
+      handOn();
+    });
+  }
+
+  /**
+   * The front door's answer to an error: what the router's error handler
+   * answers on the MCP endpoint; 500 with -32603 for an error it would
+   * pass on to the app's handler (e.g. a throwing `authenticate`).
+   */
+  function fail(req, res, raw) {
+    const err = fromBodyParser(raw, maxBodyBytes);
+    const body = req.body;
+    const id = body && typeof body === 'object' && !Array.isArray(body) ? body.id : null;
+    if (res.headersSent) return void res.end();
+    const headers = { 'Content-Type': 'application/json; charset=utf-8' };
+    let status = 500;
+    let answer;
+    if (isAnswerable(err)) {
+      status = statusCode(err);
+      if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+      answer = rpcErrorFor(id, err);
+    } else {
+      process.emitWarning(`fastmcp-bridge/express: a request of the MCP fast path failed: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      answer = rpcError(id, INTERNAL_ERROR, 'internal error');
+    }
+    const text = JSON.stringify(answer);
+    headers['Content-Length'] = Buffer.byteLength(text);
+    res.writeHead(status, headers);
+    res.end(text);
   }
 
   async function post(req, res) {
@@ -470,12 +669,13 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
 
   // The per-principal limits (rateLimit) count POSTed requests only: a GET
   // stream lasts, and a DELETE ends a session.
-  router.post(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, ...limits, checkPostHeaders, parseJson, post);
+  router.post(MCP_PATH, postMcp);
   router.get(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, get);
   router.delete(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, remove);
   router.all(MCP_PATH, markMcp, ...guards.common, guards.checkWorkspace, methodNotAllowed);
 
   return {
+    direct,
     sessionCount(workspaceId) {
       if (workspaceId === undefined) return sessions.size;
       let count = 0;

@@ -105,69 +105,110 @@ export function isLoopbackPeer(address) {
  */
 export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, authorize, allowUnauthenticatedRemote = false }) {
   let warned = false;
-  function checkHost(req, _res, next) {
-    const host = req.get('host');
-    if (isAllowedHost(host, allowedHosts)) return next();
-    next(new RouterError('FORBIDDEN_HOST', 'Host not allowed', { details: { host: host ?? null } }));
+
+  function hostError(req) {
+    const host = req.headers.host;
+    if (isAllowedHost(host, allowedHosts)) return undefined;
+    return new RouterError('FORBIDDEN_HOST', 'Host not allowed', { details: { host: host ?? null } });
   }
 
-  function checkOrigin(req, _res, next) {
-    const origin = req.get('origin');
-    if (isAllowedOrigin(origin, allowedOrigins)) return next();
-    next(new RouterError('FORBIDDEN_ORIGIN', 'Origin not allowed', { details: { origin } }));
+  function originError(req) {
+    const origin = req.headers.origin;
+    if (isAllowedOrigin(origin, allowedOrigins)) return undefined;
+    return new RouterError('FORBIDDEN_ORIGIN', 'Origin not allowed', { details: { origin } });
   }
 
-  async function checkAuth(req, _res, next) {
-    if (!authenticate) {
-      const peer = req.socket.remoteAddress;
-      if (allowUnauthenticatedRemote || isLoopbackPeer(peer)) return next();
-      if (!warned) {
-        warned = true;
-        process.emitWarning(
-          `fastmcp-bridge/express: refused a request from ${peer}: without authenticate, only loopback peers are served. ` +
-            'Set authenticate (see SECURITY.md), or allowUnauthenticatedRemote: true to serve every peer without it.',
-          'FastMcpBridgeWarning',
-        );
-      }
-      return next(new RouterError('FORBIDDEN', 'not a loopback peer, and no authenticate hook is set', { details: { peer: peer ?? null } }));
+  /** Without `authenticate`: the loopback check, at once. */
+  function peerError(req) {
+    const peer = req.socket.remoteAddress;
+    if (allowUnauthenticatedRemote || isLoopbackPeer(peer)) return undefined;
+    if (!warned) {
+      warned = true;
+      process.emitWarning(
+        `fastmcp-bridge/express: refused a request from ${peer}: without authenticate, only loopback peers are served. ` +
+          'Set authenticate (see SECURITY.md), or allowUnauthenticatedRemote: true to serve every peer without it.',
+        'FastMcpBridgeWarning',
+      );
     }
+    return new RouterError('FORBIDDEN', 'not a loopback peer, and no authenticate hook is set', { details: { peer: peer ?? null } });
+  }
+
+  /** With `authenticate`: its principal into `req.auth`, or the error. */
+  async function authError(req) {
     let principal;
     try {
       principal = await authenticate(req);
     } catch (err) {
       const status = err?.status ?? err?.statusCode;
       if (status === 401 || status === 403) {
-        return next(new RouterError(status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', err.message || 'not authorized', { cause: err }));
+        return new RouterError(status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', err.message || 'not authorized', { cause: err });
       }
-      return next(err);
+      return err;
     }
     if (principal === undefined || principal === null || principal === false) {
-      return next(new RouterError('UNAUTHORIZED', 'authentication required'));
+      return new RouterError('UNAUTHORIZED', 'authentication required');
     }
     req.auth = principal;
-    next();
+    return undefined;
+  }
+
+  /** The workspace id's shape (400), then existence (404); `authorize` (403) comes between, in `workspaceError`. */
+  function idError(id) {
+    if (WORKSPACE_ID_PATTERN.test(id)) return undefined;
+    return new RouterError('INVALID_WORKSPACE_ID', `workspace ids match ${WORKSPACE_ID_PATTERN}`, { details: { workspace: id } });
+  }
+
+  function existenceError(id) {
+    if (bridge.hasWorkspace(id)) return undefined;
+    return new BridgeError('UNKNOWN_WORKSPACE', `unknown workspace ${JSON.stringify(id)}`, { data: { workspace: id } });
+  }
+
+  async function authorizedError(req, id) {
+    let allowed;
+    try {
+      allowed = await authorize(req.auth, id, req);
+    } catch (err) {
+      return err;
+    }
+    if (!allowed) return new RouterError('FORBIDDEN', 'not allowed to reach this workspace', { details: { workspace: id } });
+    return existenceError(id);
   }
 
   /** Checks `req.params.id`: shape (400), authorization (403), then existence (404). */
-  async function checkWorkspace(req, _res, next) {
+  function workspaceError(req) {
     const { id } = req.params;
-    if (!WORKSPACE_ID_PATTERN.test(id)) {
-      return next(new RouterError('INVALID_WORKSPACE_ID', `workspace ids match ${WORKSPACE_ID_PATTERN}`, { details: { workspace: id } }));
-    }
-    if (authorize) {
-      let allowed;
-      try {
-        allowed = await authorize(req.auth, id, req);
-      } catch (err) {
-        return next(err);
-      }
-      if (!allowed) return next(new RouterError('FORBIDDEN', 'not allowed to reach this workspace', { details: { workspace: id } }));
-    }
-    if (!bridge.hasWorkspace(id)) {
-      return next(new BridgeError('UNKNOWN_WORKSPACE', `unknown workspace ${JSON.stringify(id)}`, { data: { workspace: id } }));
-    }
-    next();
+    const shape = idError(id);
+    if (shape !== undefined) return shape;
+    return authorize ? authorizedError(req, id) : existenceError(id);
   }
+
+  /**
+   * Every guard of a route with `:id`, in the order the middlewares run
+   * them (Host, Origin, authentication, then the workspace): `undefined`
+   * when the request passes, the error when it does not, or, while
+   * `authenticate` or `authorize` runs, a promise of either. Synchronous
+   * without those hooks, for the MCP endpoint's POSTs.
+   * @returns {Error | undefined | Promise<Error | undefined>}
+   */
+  function checkRequest(req) {
+    const early = hostError(req) ?? originError(req);
+    if (early !== undefined) return early;
+    if (!authenticate) return peerError(req) ?? workspaceError(req);
+    return authError(req).then((err) => err ?? workspaceError(req));
+  }
+
+  /** A guard as a middleware. */
+  const middleware = (check) => (req, _res, next) => {
+    const outcome = check(req);
+    if (outcome === undefined) return next();
+    if (outcome instanceof Promise) return outcome.then((err) => next(err), next);
+    next(outcome);
+  };
+
+  const checkHost = middleware(hostError);
+  const checkOrigin = middleware(originError);
+  const checkAuth = middleware((req) => (authenticate ? authError(req) : peerError(req)));
+  const checkWorkspace = middleware(workspaceError);
 
   /** The workspace ids the request's principal may see. */
   async function visibleWorkspaces(req) {
@@ -177,5 +218,5 @@ export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, aut
     return ids.filter((_id, i) => allowed[i]);
   }
 
-  return { common: [checkHost, checkOrigin, checkAuth], checkWorkspace, visibleWorkspaces };
+  return { common: [checkHost, checkOrigin, checkAuth], checkWorkspace, checkRequest, visibleWorkspaces };
 }

@@ -26,6 +26,10 @@ const raw = [
   '{ "jsonrpc" : "2.0" ,\n "id" : null , "result" : "\\u00e9\\ud83d\\ude00\\n" }',
   // serde_json's reserved key, not first in its object (encoding sorts it first).
   '{"jsonrpc":"2.0","id":1,"result":{"schema":{"type":"object","$serde_json::private::RawValue":true}}}',
+  // Client requests as the Express endpoint's fast path reads them (relayable).
+  '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"},"_meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}}}',
+  '{"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"slow","arguments":{},"_meta":{"progressToken":"p"}}}',
+  '{"method":"resources/read","params":{"uri":"file:///a"},"id":9007199254740991,"jsonrpc":"2.0"}',
 ];
 const json = [...messages.map((m) => JSON.stringify(m)), ...raw];
 

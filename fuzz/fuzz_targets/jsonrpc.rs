@@ -3,10 +3,13 @@
 //! decodes reads as serde_json reads the whole message, with a response's
 //! `result` kept as the server's text; a message that decodes round-trips
 //! through encoding and through the core's constructors; a response's
-//! `into_result` agrees with its `result` / `error`.
+//! `into_result` agrees with its `result` / `error`. And what `relayable`
+//! (the Express endpoint's fast path, on every client POST) lets through
+//! is a request a full parse agrees with, its id text the one JSON
+//! writers give, without a progress token or a locally answered method.
 #![no_main]
 
-use bridge_core::jsonrpc::{decode, into_result, notification, request, Message, Outgoing, Params};
+use bridge_core::jsonrpc::{decode, into_result, notification, relayable, request, Message, Outgoing, Params};
 use bridge_core::Error;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -14,7 +17,38 @@ use serde_json::Value;
 /// The map key serde_json reserves for its RawValue.
 const RESERVED_KEY: &[u8] = b"\"$serde_json::private::RawValue\"";
 
+/// Checks what `relayable` lets through against a full parse.
+fn check_relayable(data: &[u8]) {
+    let Some(relayed) = relayable(data) else {
+        return;
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(data) else {
+        // A number a Value cannot hold (beyond an f64) in a member the fast
+        // path does not read: still JSON syntax.
+        let skipped = serde_json::from_slice::<Box<serde_json::value::RawValue>>(data);
+        assert!(skipped.is_ok(), "relayable but not JSON: {}", String::from_utf8_lossy(data));
+        return;
+    };
+    assert_eq!(value.get("jsonrpc"), Some(&Value::from("2.0")));
+    assert_eq!(value.get("method").and_then(Value::as_str), Some(relayed.method.as_ref()));
+    assert!(!["initialize", "ping", "server/discover"].contains(&relayed.method.as_ref()));
+    let id: Value = serde_json::from_str(relayed.id.get()).expect("the id is JSON");
+    assert_eq!(value.get("id"), Some(&id));
+    assert!(id.is_string() || id.as_i64().is_some_and(|n| n.unsigned_abs() < 1 << 53));
+    assert_eq!(serde_json::to_string(&id).unwrap(), relayed.id.get(), "the id's text is a writer's");
+    match relayed.params {
+        None => assert!(value.get("params").is_none_or(Value::is_null)),
+        Some(params) => {
+            let parsed: Value = serde_json::from_str(params.get()).expect("params are JSON");
+            assert_eq!(value.get("params"), Some(&parsed));
+            assert!(parsed.is_object() || parsed.is_array());
+            assert!(parsed.pointer("/_meta/progressToken").is_none());
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_relayable(data);
     let Ok(incoming) = decode(data) else {
         return;
     };

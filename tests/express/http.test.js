@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import os from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 
@@ -119,6 +120,65 @@ describe('MCP endpoint status codes', () => {
     assert.equal((await bad.json()).error.code, -32700);
     const big = await postMcp(url, { ...LIST, params: { pad: 'x'.repeat(20_000) } });
     assert.equal(big.status, 413);
+  });
+
+  it('answers 400 with -32700 and 413 in a session too, whether the body is read as bytes or parsed', async () => {
+    const session = await initialize(url);
+    const headers = { 'mcp-session-id': session };
+    const bad = await postMcp(url, '{"jsonrpc": "2.0", ', headers);
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, -32700);
+    const big = await postMcp(url, { ...LIST, params: { pad: 'x'.repeat(20_000) } }, headers);
+    assert.equal(big.status, 413);
+    assert.equal((await big.json()).error.data.code, 'PAYLOAD_TOO_LARGE');
+    // Chunked, without Content-Length: parsed by express.json(), same limit.
+    const chunked = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: MCP_ACCEPT, ...headers },
+      body: new Blob([JSON.stringify({ ...LIST, params: { pad: 'x'.repeat(20_000) } })]).stream(),
+      duplex: 'half',
+    });
+    assert.equal(chunked.status, 413);
+  });
+
+  it('answers requests the fast path leaves to the parser: gzip, UTF-16, chunked, odd ids', async () => {
+    const session = await initialize(url);
+    const headers = { 'mcp-session-id': session };
+    const call = (id) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: { text: `t${id}` } } });
+    const answer = async (response, id) => {
+      assert.equal(response.status, 200);
+      const body = await response.json();
+      assert.deepEqual(body.id, id);
+      assert.equal(body.result.content[0].text, `t${id}`);
+    };
+    const postBytes = (body, extra) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: MCP_ACCEPT, ...headers, ...extra }, body });
+    await answer(await postMcp(url, JSON.stringify(call('plain')), headers), 'plain');
+    await answer(await postBytes(gzipSync(JSON.stringify(call('gz'))), { 'content-encoding': 'gzip' }), 'gz');
+    const utf16 = Buffer.from(`\ufeff${JSON.stringify(call('u16'))}`, 'utf16le');
+    await answer(await postBytes(utf16, { 'content-type': 'application/json; charset=utf-16le' }), 'u16');
+    const stream = new Blob([JSON.stringify(call('chunked'))]).stream();
+    await answer(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: MCP_ACCEPT, ...headers }, body: stream, duplex: 'half' }), 'chunked');
+    // Ids the core does not key (escapes, a fraction) get the parsed path, and their id back as sent.
+    await answer(await postMcp(url, JSON.stringify(call('a"b')), headers), 'a"b');
+    const fraction = await postMcp(url, '{"jsonrpc":"2.0","id":1.5,"method":"tools/call","params":{"name":"echo","arguments":{"text":"t1.5"}}}', headers);
+    await answer(fraction, 1.5);
+    // A charset JSON cannot have: 415, as express.json() answers it.
+    assert.equal((await postMcp(url, JSON.stringify(call('x')), { ...headers, 'content-type': 'application/json; charset=latin-9' })).status, 415);
+  });
+
+  it("cancels a request on the client's notifications/cancelled: its POST ends without a response", async () => {
+    const session = await initialize(url);
+    const headers = { 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
+    const pending = postMcp(url, { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'sleep', arguments: { seconds: 10, tag: 'http-cancel' } } }, headers);
+    await delay(300);
+    const cancel = await postMcp(url, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1' } }, headers);
+    assert.equal(cancel.status, 202);
+    const response = await pending;
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), 'text/event-stream');
+    assert.equal((await response.text()).includes('"id":"slow-1"'), false);
+    const check = { jsonrpc: '2.0', id: 'c', method: 'tools/call', params: { name: 'cancelled', arguments: {} } };
+    await eventually(async () => JSON.stringify(await (await postMcp(url, check, headers)).json()).includes('http-cancel'));
   });
 
   it('answers 400 for a malformed workspace id and 404 with UNKNOWN_WORKSPACE for an unknown one', async () => {

@@ -1,8 +1,10 @@
 // Compiled by tests/types.test.js with `tsc --noEmit --strict`: the public
 // typings must describe how the package is used.
+import http from 'node:http';
+
 import { Bridge, BridgeError, errorCodes, type BridgeEvent, type BridgeOptions, type CallOptions, type HubWorkspaceOptions, type IsolationOptions, type Progress, type RemoteWorkspaceOptions, type RequestOutcome, type StdioWorkspaceOptions, type WorkspaceState, type WorkspaceStatus } from 'fastmcp-bridge';
 import type * as native from '../../native.js';
-import { bridgeDashboard, bridgeRouter, DASHBOARD_CSP, managementRouter, statusCode } from 'fastmcp-bridge/express';
+import { bridgeDashboard, bridgeRouter, DASHBOARD_CSP, managementRouter, statusCode, withMcpFastPath } from 'fastmcp-bridge/express';
 import type { DashboardOptions } from 'fastmcp-bridge/express';
 import type { RestError, WorkspaceLogs, WorkspaceView } from 'fastmcp-bridge/express';
 import express from 'express';
@@ -32,6 +34,18 @@ async function main(): Promise<void> {
   session.on('notification', (message) => message.method);
   await session.call('tools/list');
   (await session.call('tools/list', {}, { raw: true, timeoutMs: 100 })).charAt(0);
+  const forwarded = session.forward(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/list"}'), {
+    mcpSession: 'client-1',
+    principal: 'alice',
+    onRequest: (request) => ({ method: request.method }),
+  });
+  if (forwarded !== null) {
+    const response: string = await forwarded.response;
+    response.charAt(0) + forwarded.id + forwarded.method;
+    forwarded.cancel();
+  }
+  // @ts-expect-error a forwarded request is cancelled with cancel(), not a signal
+  session.forward(new Uint8Array(0), { signal: new AbortController().signal });
   await session.close();
   bridge.onRequest('roots/list', (workspaceId, request) => ({ roots: [], workspaceId, id: request.id }));
   bridge.on('event', (event: BridgeEvent) => event.type);
@@ -62,7 +76,9 @@ async function main(): Promise<void> {
     }
   }
   const app = express();
-  app.use(bridgeRouter(bridge, { management: false }));
+  const mcpRouter = bridgeRouter(bridge, { management: false });
+  app.use('/api', mcpRouter);
+  http.createServer(withMcpFastPath(app, mcpRouter, { prefix: '/api' }));
   const admin = managementRouter(bridge, { eventsKeepAliveMs: 15_000, authorize: () => true });
   app.use('/admin', admin);
   const dashboardOptions: DashboardOptions = { apiBase: '/admin', authorize: () => true };

@@ -8,8 +8,11 @@
 //! response's `result` as the server's JSON text ([`RawValue`]), which the
 //! core passes through untouched.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
-use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -667,5 +670,198 @@ mod tests {
     fn request_omits_absent_params() {
         assert!(request(1, "ping", None).get("params").is_none());
         assert_eq!(request(1, "x", Some(json!({"a": 1})))["params"], json!({"a": 1}));
+    }
+}
+
+/// The members of a JSON-RPC message that decide whether it is relayed as
+/// it came; the others are ignored, as the JS endpoint ignores them.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    method: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    params: Option<&'a RawValue>,
+}
+
+/// A request's params, read only for a progress token.
+#[derive(Deserialize)]
+struct ParamsMeta {
+    #[serde(rename = "_meta")]
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(rename = "progressToken", default)]
+    progress_token: Present,
+}
+
+/// Whether a member is there, whatever its value (`null` included).
+#[derive(Default)]
+struct Present(bool);
+
+impl<'de> Deserialize<'de> for Present {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        IgnoredAny::deserialize(deserializer).map(|_| Present(true))
+    }
+}
+
+/// A JSON-RPC request a proxy may relay as it came (see [`relayable`]),
+/// borrowed from the message's bytes.
+#[derive(Debug)]
+pub struct Relayable<'a> {
+    /// The id's JSON text, as [`relayable`] checked it.
+    pub id: &'a RawValue,
+    /// The method.
+    pub method: Cow<'a, str>,
+    /// The params' JSON text (an object or array), when there are any.
+    pub params: Option<&'a RawValue>,
+}
+
+/// Methods an MCP endpoint answers itself (MCP 2025-06-18, Basic /
+/// Lifecycle and Utilities / Ping; `server/discover` of the sessionless
+/// revision).
+const ANSWERED_LOCALLY: [&str; 3] = ["initialize", "ping", "server/discover"];
+
+/// The largest integer JS's numbers hold exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// Whether an id's JSON text is the one `JSON.stringify` writes for it: a
+/// string without escapes, or a safe integer without sign, exponent or
+/// leading zero but for `-`.
+fn canonical_id(id: &str) -> bool {
+    let bytes = id.as_bytes();
+    if let Some(inner) = id.strip_prefix('"') {
+        return !inner.contains('\\');
+    }
+    let digits = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    !digits.is_empty()
+        && digits.iter().all(u8::is_ascii_digit)
+        && (digits.len() == 1 || digits[0] != b'0')
+        && digits.len() <= 16
+        && std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+            .is_some_and(|n| n <= MAX_SAFE_INTEGER)
+        && id != "-0"
+}
+
+/// The request in `message` (JSON bytes, as an MCP client sent them) when a
+/// proxy may relay it as it came, params untouched, and answer it with the
+/// upstream result under the same id: a JSON-RPC 2.0 request (MCP
+/// 2025-06-18, Basic, "Requests") whose id is a string without escapes or
+/// a safe integer written plainly (the text `JSON.stringify` writes for
+/// it, so the caller may key it), whose params, if any, are an object or
+/// an array without a progress token (`_meta.progressToken`, which the
+/// proxy must replace with its own), and whose method the proxy does not
+/// answer itself (`initialize`, `ping`, `server/discover`).
+///
+/// `None` for everything else: not JSON (or not UTF-8), not one object (a batch), a
+/// notification or response, duplicate members, any other id or params.
+/// The caller then reads the message itself; `None` never means the
+/// message is wrong.
+pub fn relayable(message: &[u8]) -> Option<Relayable<'_>> {
+    // UTF-8 checked as a whole: serde_json skips the members it does not
+    // read without checking their text, and a message is JSON only in
+    // UTF-8 (RFC 8259, section 8.1).
+    let text = std::str::from_utf8(message).ok()?;
+    let envelope: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let (Some(id), Some(method)) = (envelope.id, envelope.method) else {
+        return None;
+    };
+    if envelope.jsonrpc.as_deref() != Some("2.0")
+        || !canonical_id(id.get())
+        || ANSWERED_LOCALLY.contains(&method.as_ref())
+    {
+        return None;
+    }
+    if let Some(params) = envelope.params {
+        match params.get().as_bytes().first() {
+            Some(b'[') => {}
+            Some(b'{') => {
+                let read: ParamsMeta = serde_json::from_str(params.get()).ok()?;
+                if read.meta.is_some_and(|meta| meta.progress_token.0) {
+                    return None;
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(Relayable {
+        id,
+        method,
+        params: envelope.params,
+    })
+}
+
+#[cfg(test)]
+mod relayable_tests {
+    use super::*;
+
+    fn relays(message: &str) -> Option<(String, String, Option<String>)> {
+        relayable(message.as_bytes()).map(|r| {
+            (
+                r.id.get().to_owned(),
+                r.method.into_owned(),
+                r.params.map(|p| p.get().to_owned()),
+            )
+        })
+    }
+
+    #[test]
+    fn relays_requests_as_they_came() {
+        assert_eq!(
+            relays(r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"a"}}}"#),
+            Some(("7".into(), "tools/call".into(), Some(r#"{"name":"echo","arguments":{"text":"a"}}"#.into())))
+        );
+        assert_eq!(
+            relays(r#" {"method":"tools/list","id":"a-1","jsonrpc":"2.0"} "#),
+            Some((r#""a-1""#.into(), "tools/list".into(), None))
+        );
+        // Other _meta members go upstream as they are.
+        assert!(relays(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"traceparent":"00-1"}}}"#).is_some());
+        assert!(relays(r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1,2]}"#).is_some());
+        assert!(relays(r#"{"jsonrpc":"2.0","id":-12,"method":"x","params":null}"#).is_some());
+        assert!(relays(r#"{"jsonrpc":"2.0","id":9007199254740991,"method":"x"}"#).is_some());
+    }
+
+    #[test]
+    fn leaves_the_rest_to_the_caller() {
+        for message in [
+            "",
+            "not json",
+            "[]",
+            r#"[{"jsonrpc":"2.0","id":1,"method":"x"}]"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"x"}"#,
+            r#"{"id":1,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1.0,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1e3,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":01,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":-0,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":9007199254740992,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":"a\"b","method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":{},"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"server/discover"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":"text"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"progressToken":"p"}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":{"progressToken":null}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x","params":{"_meta":"odd"}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"x"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"x"} trailing"#,
+        ] {
+            assert!(relays(message).is_none(), "{message}");
+        }
+        // Text that is not UTF-8 in a member the check does not read.
+        assert!(relayable(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\",\"other\":\"\x9d\"}").is_none());
     }
 }

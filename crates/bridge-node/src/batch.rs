@@ -15,10 +15,15 @@
 //!   call), then parks the rest of its work in the *submitted* list. It
 //!   returns `true` when the list was empty: the caller then owes one
 //!   [`NativeBridge::flush`](crate::NativeBridge::flush), which the JS
-//!   wrapper makes in a microtask, after the JS code that made the calls has
-//!   returned. The flush spawns a task per call, in call order, back to
-//!   back: the first wakes the parked worker, and the rest find it awake
-//!   (one wake-up per batch rather than per call).
+//!   wrapper makes in a `setImmediate` callback: after the phase of Node's
+//!   event loop that made the calls, so that the calls of every I/O
+//!   callback of one poll (e.g. every HTTP request that arrived together)
+//!   share it. A microtask would flush after each callback: under load,
+//!   one wake-up per call, which measured 12 µs more tokio CPU and 15 µs
+//!   more JS CPU per call behind the Express endpoint (BENCHMARKS.md, "The
+//!   MCP endpoint's own cost"). The flush spawns a task per call, in call
+//!   order, back to back: the first wakes the parked worker, and the rest
+//!   find it awake (one wake-up per batch rather than per call).
 //! - **Back.** A settled call's outcome goes into the *settled* list; when
 //!   that list was empty, the runtime rings the constructor's `on_settle`
 //!   doorbell (a threadsafe function without arguments). JS answers the
@@ -33,6 +38,11 @@
 //! costs the same wake-ups as an unbatched design plus one synchronous
 //! crossing (`take_settled`). A session's calls (`NativeSession`) share their
 //! bridge's lists, flush and doorbell.
+//!
+//! A call's progress and its server requests reach JS through two functions
+//! of the bridge too ([`CallHooks`]), told the call id: a threadsafe
+//! function made per call would cost its creation, and its release on the
+//! JS thread, for every call that might get one.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,15 +52,16 @@ use std::time::Duration;
 use bridge_core::jsonrpc::Params;
 use bridge_core::call::CallTags;
 use bridge_core::{CallOptions, Error, Priority, Progress};
-use napi::bindgen_prelude::Either;
+use napi::bindgen_prelude::{Either, FnArgs};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use tokio_util::sync::CancellationToken;
 
 use crate::callbacks::{
-    call_request_handler, CallRequestCallback, ProgressCallback, ProgressUpdate, SettleCallback,
+    call_request_handler, CallProgressCallback, CallRequestCallback, ProgressUpdate,
+    SettleCallback,
 };
-use crate::error::{failure, raw_outcome, NativeError, Outcome};
+use crate::error::{failure, text_outcome, NativeError, Outcome};
 use crate::options::NativeCallOptions;
 use crate::BoxFuture;
 
@@ -62,11 +73,31 @@ pub(crate) struct Batch {
     submitted: Mutex<Vec<(u32, BoxFuture<'static, Settle>)>>,
     settled: Arc<Settled>,
     cancels: Arc<Mutex<HashMap<u32, CancellationToken>>>,
+    hooks: Arc<CallHooks>,
+}
+
+/// The JS functions every call of a bridge and its sessions shares, told
+/// the call id: progress, and server requests related to a call. Absent,
+/// calls asking for them get none.
+pub(crate) struct CallHooks {
+    pub(crate) progress: Option<CallProgressCallback>,
+    pub(crate) requests: Option<Arc<CallRequestCallback>>,
+}
+
+/// What a call asks for besides its outcome: to be cancellable (by
+/// [`Batch::cancel`]), its progress, its server requests (through
+/// [`CallHooks`]), its queue wait ([`SettledCalls::queue_ms`]).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CallFlags {
+    pub(crate) cancellable: bool,
+    pub(crate) progress: bool,
+    pub(crate) requests: bool,
+    pub(crate) timed: bool,
 }
 
 impl Batch {
     /// An empty batch whose settled outcomes ring `doorbell`.
-    pub(crate) fn new(doorbell: SettleCallback) -> Self {
+    pub(crate) fn new(doorbell: SettleCallback, hooks: CallHooks) -> Self {
         Batch {
             submitted: Mutex::default(),
             settled: Arc::new(Settled {
@@ -74,24 +105,21 @@ impl Batch {
                 doorbell,
             }),
             cancels: Arc::default(),
+            hooks: Arc::new(hooks),
         }
     }
 
     /// Checks a call's arguments and admits it (`make` queues it in its
     /// workspace), then parks the rest of its work until the next flush.
     /// Returns `true` when the submitted list was empty: the caller then
-    /// owes one flush. A `timed` call's queue wait comes back with its
-    /// outcome ([`SettledCalls::queue_ms`]).
-    #[allow(clippy::too_many_arguments)] // the arguments of one JS call, as JS passes them
+    /// owes one flush. Its outcome is the result's text, as the server
+    /// wrote it.
     pub(crate) fn submit<F>(
         &self,
         call_id: u32,
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
-        cancellable: bool,
-        on_progress: Option<ProgressCallback>,
-        on_request: Option<CallRequestCallback>,
-        timed: bool,
+        flags: CallFlags,
         make: impl FnOnce(Option<Params>, CallOptions) -> F,
     ) -> bool
     where
@@ -99,18 +127,50 @@ impl Batch {
             + Send
             + 'static,
     {
-        let outcome = start_call(
-            &self.cancels,
-            call_id,
-            params_json,
-            options,
-            cancellable,
-            on_progress,
-            on_request,
-            timed,
-            make,
-        );
+        // Checked, not parsed: the text goes into the request as it is.
+        let outcome = match params_json.map(Params::from_json).transpose() {
+            Ok(params) => self.start(call_id, params, options, flags, None, make),
+            Err(e) => ready(failure(e)),
+        };
         self.park(call_id, outcome)
+    }
+
+    /// As [`Batch::submit`] for a JSON-RPC request relayed as it came
+    /// (`NativeSession::forward`): its outcome is the whole JSON-RPC
+    /// response, `{"jsonrpc":"2.0","id":<id_json>,"result":<result>}`.
+    pub(crate) fn submit_request<F>(
+        &self,
+        call_id: u32,
+        id_json: Box<str>,
+        params: Option<Params>,
+        options: Option<NativeCallOptions>,
+        flags: CallFlags,
+        make: impl FnOnce(Option<Params>, CallOptions) -> F,
+    ) -> bool
+    where
+        F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
+            + Send
+            + 'static,
+    {
+        let outcome = self.start(call_id, params, options, flags, Some(id_json), make);
+        self.park(call_id, outcome)
+    }
+
+    fn start<F>(
+        &self,
+        call_id: u32,
+        params: Option<Params>,
+        options: Option<NativeCallOptions>,
+        flags: CallFlags,
+        response_id: Option<Box<str>>,
+        make: impl FnOnce(Option<Params>, CallOptions) -> F,
+    ) -> BoxFuture<'static, Settle>
+    where
+        F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
+            + Send
+            + 'static,
+    {
+        start_call(&self.cancels, &self.hooks, call_id, params, options, flags, response_id, make)
     }
 
     /// Parks a call that failed before it was admitted.
@@ -201,19 +261,20 @@ fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
 }
 
 /// The synchronous part of a native call: checks the arguments and queues
-/// the call (`make`); the returned future does the rest. A `cancellable`
+/// the call (`make`); the returned future does the rest. A cancellable
 /// call may be aborted by [`Batch::cancel`] with its call id (JS makes a
-/// call with an `AbortSignal` cancellable).
-#[allow(clippy::too_many_arguments)] // those of Batch::submit
+/// call with an `AbortSignal` cancellable). With `response_id`, the
+/// outcome is the JSON-RPC response to a request of that id (its JSON
+/// text) rather than the result alone.
+#[allow(clippy::too_many_arguments)] // those of Batch::start
 fn start_call<F>(
     cancels: &Arc<Mutex<HashMap<u32, CancellationToken>>>,
+    hooks: &Arc<CallHooks>,
     call_id: u32,
-    params_json: Option<String>,
+    params: Option<Params>,
     options: Option<NativeCallOptions>,
-    cancellable: bool,
-    on_progress: Option<ProgressCallback>,
-    on_request: Option<CallRequestCallback>,
-    timed: bool,
+    flags: CallFlags,
+    response_id: Option<Box<str>>,
     make: impl FnOnce(Option<Params>, CallOptions) -> F,
 ) -> BoxFuture<'static, Settle>
 where
@@ -221,12 +282,6 @@ where
         + Send
         + 'static,
 {
-    // Checked, not parsed: the text goes into the request as it is.
-    let params = match params_json.map(Params::from_json) {
-        None => None,
-        Some(Ok(params)) => Some(params),
-        Some(Err(e)) => return ready(failure(e)),
-    };
     let options = options.unwrap_or_default();
     let priority = match options.priority.as_deref().map(|p| (p, Priority::parse(p))) {
         None => Priority::Normal,
@@ -244,6 +299,7 @@ where
         (Ok(t), Ok(m)) => (t, m),
         (Err(e), _) | (_, Err(e)) => return ready(failure(e)),
     };
+    let cancellable = flags.cancellable;
     let cancel = cancellable.then(|| {
         // An abort may arrive before this task runs: share its token.
         cancels
@@ -255,7 +311,7 @@ where
     });
 
     // Progress goes through a channel only when JS asked for it.
-    let (on_progress_core, mut progress_rx) = match on_progress.is_some() {
+    let (on_progress_core, mut progress_rx) = match flags.progress && hooks.progress.is_some() {
         false => (None, None),
         true => {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
@@ -265,7 +321,11 @@ where
             (Some(handler), Some(rx))
         }
     };
-    let queue_wait = timed.then(|| Arc::new(AtomicU64::new(u64::MAX)));
+    let on_request = match (&hooks.requests, flags.requests) {
+        (Some(callback), true) => Some(call_request_handler(callback.clone(), call_id)),
+        _ => None,
+    };
+    let queue_wait = flags.timed.then(|| Arc::new(AtomicU64::new(u64::MAX)));
     let call_options = CallOptions {
         priority,
         timeout,
@@ -273,7 +333,7 @@ where
         max_total_timeout,
         cancel,
         on_progress: on_progress_core,
-        on_request: on_request.map(call_request_handler),
+        on_request,
         tags: CallTags {
             principal: options.principal.clone(),
             session: options.mcpSession.clone(),
@@ -282,17 +342,18 @@ where
     };
     let call = make(params, call_options);
     let cancels = cancels.clone();
+    let hooks = hooks.clone();
     Box::pin(async move {
         // Deliver every progress update to JS, in order, before resolving.
         let deliver = async {
-            if let (Some(callback), Some(progress_rx)) = (&on_progress, progress_rx.as_mut()) {
+            if let (Some(callback), Some(progress_rx)) = (&hooks.progress, progress_rx.as_mut()) {
                 while let Some(p) = progress_rx.recv().await {
                     let update = ProgressUpdate {
                         progress: p.progress,
                         total: p.total,
                         message: p.message,
                     };
-                    let _ = callback.call_async_catch(update).await;
+                    let _ = callback.call_async_catch(FnArgs::from((call_id, update))).await;
                 }
             }
         };
@@ -306,7 +367,11 @@ where
             .map(|micros| micros.load(Ordering::Relaxed))
             .filter(|&micros| micros != u64::MAX)
             .map(|micros| micros as f64 / 1000.0);
-        Settle { outcome: raw_outcome(result), queue_ms }
+        let text = result.map(|raw| match response_id {
+            None => String::from(Box::<str>::from(raw)),
+            Some(id) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#, raw.get()),
+        });
+        Settle { outcome: text_outcome(text), queue_ms }
     })
 }
 

@@ -10,10 +10,10 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 
-use crate::batch::{Batch, SettledCalls};
+use crate::batch::{Batch, CallFlags, CallHooks, SettledCalls};
 use crate::callbacks::{
     bridge_request_handler, notification_handler, session_request_handler, BridgeRequestCallback,
-    CallRequestCallback, EventCallback, LogCallback, NotificationCallback, ProgressCallback,
+    CallProgressCallback, CallRequestCallback, EventCallback, LogCallback, NotificationCallback,
     SessionRequestCallback, SettleCallback,
 };
 use crate::error::{error, json_outcome, outcome, NativeError, Outcome};
@@ -64,6 +64,8 @@ impl NativeBridge {
         on_notification: Option<NotificationCallback>,
         on_request: Option<BridgeRequestCallback>,
         on_event: Option<EventCallback>,
+        on_call_progress: Option<CallProgressCallback>,
+        on_call_request: Option<CallRequestCallback>,
     ) -> napi::Result<Self> {
         let config = bridge_config(&env, &options)?;
         let notifications = on_notification.map(notification_handler);
@@ -80,7 +82,13 @@ impl NativeBridge {
         };
         Ok(NativeBridge {
             inner: Arc::new(Bridge::new(config, handlers).map_err(refused)?),
-            batch: Arc::new(Batch::new(on_settle)),
+            batch: Arc::new(Batch::new(
+                on_settle,
+                CallHooks {
+                    progress: on_call_progress,
+                    requests: on_call_request.map(Arc::new),
+                },
+            )),
         })
     }
 
@@ -89,9 +97,11 @@ impl NativeBridge {
     /// so calls keep their order; it is sent after the next
     /// [`NativeBridge::flush`], and its outcome, under `call_id`, comes from
     /// [`NativeBridge::take_settled`]; a cancellable call is aborted by
-    /// [`NativeBridge::cancel`] with the same id. Progress updates reach
-    /// `on_progress` before the call settles. A `timed` call's queue wait
-    /// comes with its outcome (`SettledCalls.queueMs`).
+    /// [`NativeBridge::cancel`] with the same id. With `progress`, its
+    /// progress updates reach the constructor's `on_call_progress` before
+    /// the call settles; with `requests`, server requests related to it go
+    /// to `on_call_request` (else to the bridge's handler). A `timed`
+    /// call's queue wait comes with its outcome (`SettledCalls.queueMs`).
     ///
     /// Returns `true` when this call is the first since the last flush:
     /// the caller must then arrange one `flush()`.
@@ -105,21 +115,20 @@ impl NativeBridge {
         params_json: Option<String>,
         options: Option<NativeCallOptions>,
         cancellable: bool,
-        on_progress: Option<ProgressCallback>,
-        on_request: Option<CallRequestCallback>,
+        progress: bool,
+        requests: bool,
         timed: Option<bool>,
     ) -> bool {
         let bridge = self.inner.clone();
-        self.batch.submit(
-            call_id,
-            params_json,
-            options,
+        let flags = CallFlags {
             cancellable,
-            on_progress,
-            on_request,
-            timed.unwrap_or(false),
-            |params, options| bridge.call_raw(&workspace_id, &method, params, options),
-        )
+            progress,
+            requests,
+            timed: timed.unwrap_or(false),
+        };
+        self.batch.submit(call_id, params_json, options, flags, |params, options| {
+            bridge.call_raw(&workspace_id, &method, params, options)
+        })
     }
 
     /// Hands every call submitted since the last flush, of the bridge and

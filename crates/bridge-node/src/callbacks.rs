@@ -25,9 +25,21 @@ pub struct ProgressUpdate {
     pub message: Option<String>,
 }
 
-/// Called in order with each progress notification of a call.
+/// Called with `(callId, update)`, in order, for each progress
+/// notification of a call made with progress asked for. One function
+/// serves every call of a bridge and its sessions (see the `batch` module:
+/// a threadsafe function per call would cost its creation and release on
+/// the JS thread); weak, as the JS wrapper keeps the event loop alive while
+/// calls are pending.
 #[napi]
-pub type ProgressCallback = ThreadsafeFunction<ProgressUpdate, (), ProgressUpdate, Status, false>;
+pub type CallProgressCallback = ThreadsafeFunction<
+    FnArgs<(u32, ProgressUpdate)>,
+    (),
+    FnArgs<(u32, ProgressUpdate)>,
+    Status,
+    false,
+    true,
+>;
 /// Called with `(workspaceId, messageJson)` for server notifications; weak,
 /// so that it never keeps Node's event loop alive.
 #[napi]
@@ -42,11 +54,22 @@ pub type NotificationCallback =
 #[napi]
 pub type SettleCallback = ThreadsafeFunction<(), (), (), Status, false, true>;
 
-/// Answers a server request: given its JSON text, resolves with JSON text
-/// `{"result": ...}` or `{"error": {code, message, data?}}`.
+/// Answers a server request related to a call made with its own request
+/// handler: given `(callId, requestJson)`, resolves with JSON text
+/// `{"result": ...}` or `{"error": {code, message, data?}}`. One function
+/// serves every call of a bridge and its sessions, as
+/// [`CallProgressCallback`]; weak.
 #[napi]
-pub type CallRequestCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false>;
-/// As [`CallRequestCallback`] for a session; weak.
+pub type CallRequestCallback = ThreadsafeFunction<
+    FnArgs<(u32, String)>,
+    Promise<String>,
+    FnArgs<(u32, String)>,
+    Status,
+    false,
+    true,
+>;
+/// Answers a session's server requests: given the request's JSON text,
+/// resolves as [`CallRequestCallback`] does; weak.
 #[napi]
 pub type SessionRequestCallback =
     ThreadsafeFunction<String, Promise<String>, String, Status, false, true>;
@@ -116,9 +139,19 @@ macro_rules! js_request_handler {
     }};
 }
 
-/// A call's handler of server requests.
-pub(crate) fn call_request_handler(callback: CallRequestCallback) -> RequestHandler {
-    js_request_handler!(callback, |json: String| json)
+/// The handler of server requests of call `call_id`: the bridge's shared
+/// [`CallRequestCallback`], told which call the request relates to.
+pub(crate) fn call_request_handler(callback: Arc<CallRequestCallback>, call_id: u32) -> RequestHandler {
+    Arc::new(move |request: serde_json::Value| {
+        let callback = callback.clone();
+        let args = FnArgs::from((call_id, request.to_string()));
+        Box::pin(async move {
+            match callback.call_async_catch(args).await {
+                Ok(promise) => answer(promise.await),
+                Err(e) => answer(Err(e)),
+            }
+        }) as BoxFuture<'static, Result<serde_json::Value, Error>>
+    })
 }
 
 /// A session's handler of server requests.

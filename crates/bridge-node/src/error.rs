@@ -51,11 +51,11 @@ pub(crate) fn failure(err: Error) -> Outcome {
     }
 }
 
-/// The outcome of a call: its result's text, as the server wrote it.
-pub(crate) fn raw_outcome(result: Result<Box<serde_json::value::RawValue>, Error>) -> Outcome {
+/// The outcome of a call whose result (or whole response) is JSON text.
+pub(crate) fn text_outcome(result: Result<String, Error>) -> Outcome {
     match result {
-        Ok(raw) => Outcome {
-            result: Some(String::from(Box::<str>::from(raw))),
+        Ok(text) => Outcome {
+            result: Some(text),
             error: None,
         },
         Err(err) => failure(err),
