@@ -222,8 +222,9 @@ export function bridgeRouter(bridge: Bridge, options?: BridgeRouterOptions): Bri
  * POSTs of MCP sessions to the router's MCP endpoints itself, before
  * Express's own dispatch, with the router's fast path (the request's bytes
  * relayed by the native core): the router's Host, Origin, `authenticate`
- * and `authorize` checks run, and its errors are answered as the router
- * answers them. Everything else goes to `app` as it came: other routes and
+ * and `authorize` checks run (the hooks get an Express `Request`: the
+ * app's request prototype is set for them, as Express sets it), and its
+ * errors are answered as the router answers them. Everything else goes to `app` as it came: other routes and
  * methods, `initialize`, requests with uncommon `Accept` or `Content-Type`
  * values or compressed or chunked bodies, every request when the router
  * has `rateLimit`; and, read and checked already, requests the core leaves
@@ -234,7 +235,7 @@ export function bridgeRouter(bridge: Bridge, options?: BridgeRouterOptions): Bri
  * options hold all the checks those requests need. An error the router
  * would pass on to the app's error handler (e.g. `authenticate` throwing
  * something without a 401/403 `status`) is answered 500, -32603, with a
- * process warning.
+ * process warning; a failed read of the body gets its own 4xx status.
  *
  * @example
  * ```js

@@ -222,7 +222,7 @@ export function withMcpFastPath(app, router, options = {}) {
     } catch {
       return app(req, res);
     }
-    direct(req, res, id, () => app(req, res));
+    direct(req, res, id, () => app(req, res), app);
   };
 }
 

@@ -46,6 +46,7 @@ const SERVER_REQUESTS = ['sampling/createMessage', 'elicitation/create', 'roots/
 /** `Accept` values of MCP clients that list both types a POST's answer may have. */
 const COMMON_ACCEPT = new Set(['application/json, text/event-stream', 'text/event-stream, application/json', 'application/json,text/event-stream']);
 
+const INVALID_REQUEST = -32600;
 const METHOD_NOT_FOUND = -32601;
 const INTERNAL_ERROR = -32603;
 
@@ -461,8 +462,12 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
    */
   function postMcp(req, res, next) {
     res.locals.fastmcpBridgeApi = 'mcp';
-    // Checked and parsed by the front door already, which left it to `post`.
-    if (req[HANDED_ON]) return void post(req, res).catch(next);
+    // Checked and parsed by this router's front door already, which left
+    // it to `post`. A mark of another router (a `prefix` that is not where
+    // the router is mounted) is ignored: the guards run here again, on the
+    // body it parsed.
+    const handed = req[HANDED_ON];
+    if (handed !== undefined && handed.direct === direct && handed.id === req.params.id) return void post(req, res).catch(next);
     const checked = guards.checkRequest(req);
     if (checked === undefined) return limited(req, res, next);
     if (checked instanceof Promise) return void checked.then((err) => (err ? next(err) : limited(req, res, next)), next);
@@ -531,10 +536,18 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
    * has limits, or the headers are not the plain ones; after the body was
    * read, parsed and marked, when the core leaves the message to `post`.
    */
-  function direct(req, res, id, handOn) {
+  function direct(req, res, id, handOn, app) {
     const type = req.headers['content-type'];
     if (limits.length > 0 || !COMMON_ACCEPT.has(req.headers.accept) || (type !== 'application/json' && type !== 'application/json; charset=utf-8') || !readsAsBytes(req)) {
       return handOn();
+    }
+    // `authenticate` and `authorize` are given an Express request, as on
+    // the app's routes (`req.get`, `req.ip`, ...): the app's request
+    // prototype, as Express sets it. Only then: it makes the request's
+    // own methods slower.
+    if (guards.hooked && app?.request) {
+      Object.setPrototypeOf(req, app.request);
+      req.res = res;
     }
     req.params = { id };
     const checkedRequest = guards.checkRequest(req);
@@ -554,7 +567,10 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
       } catch (thrown) {
         return fail(req, res, thrown);
       }
-      req[HANDED_ON] = true;
+      req[HANDED_ON] = { direct, id: req.params.id };
+      // Express 4's express.json() (body-parser 1) skips a body so marked;
+      // body-parser 2 sees the request has ended.
+      req._body = true;
       handOn();
     });
   }
@@ -570,14 +586,19 @@ export function mcpRoutes(router, { bridge, guards, limits = [], maxBodyBytes, m
     const id = body && typeof body === 'object' && !Array.isArray(body) ? body.id : null;
     if (res.headersSent) return void res.end();
     const headers = { 'Content-Type': 'application/json; charset=utf-8' };
-    let status = 500;
+    const status = statusCode(err);
     let answer;
     if (isAnswerable(err)) {
-      status = statusCode(err);
       if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
       answer = rpcErrorFor(id, err);
+    } else if (status < 500) {
+      // An http-error of the body's reader (an aborted upload: 400
+      // `request.aborted`): its own status, as Express answers it.
+      answer = rpcError(id, INVALID_REQUEST, err.message);
     } else {
-      process.emitWarning(`fastmcp-bridge/express: a request of the MCP fast path failed: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      if (!req.aborted && !res.destroyed) {
+        process.emitWarning(`fastmcp-bridge/express: a request of the MCP fast path failed: ${err?.stack ?? err}`, 'FastMcpBridgeWarning');
+      }
       answer = rpcError(id, INTERNAL_ERROR, 'internal error');
     }
     const text = JSON.stringify(answer);

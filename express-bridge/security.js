@@ -218,5 +218,12 @@ export function guards({ bridge, allowedOrigins, allowedHosts, authenticate, aut
     return ids.filter((_id, i) => allowed[i]);
   }
 
-  return { common: [checkHost, checkOrigin, checkAuth], checkWorkspace, checkRequest, visibleWorkspaces };
+  return {
+    common: [checkHost, checkOrigin, checkAuth],
+    checkWorkspace,
+    checkRequest,
+    visibleWorkspaces,
+    /** Whether `authenticate` or `authorize` is set (they are given the request). */
+    hooked: Boolean(authenticate || authorize),
+  };
 }

@@ -43,9 +43,10 @@ describe('withMcpFastPath', () => {
   before(async () => {
     bridge = new Bridge({ capabilities: { sampling: {} }, workspaces: { lab: { dir: labDir } } });
     router = bridgeRouter(bridge, {
+      // An Express request, on the fast path too: req.get and req.ip.
       authenticate: (req) => {
         authentications += 1;
-        return req.headers.authorization === `Bearer ${TOKEN}` ? 'alice' : null;
+        return req.get('authorization') === `Bearer ${TOKEN}` && req.ip === '127.0.0.1' ? 'alice' : null;
       },
     });
     limited = bridgeRouter(bridge, { rateLimit: { concurrentRequests: 8 }, management: false });
@@ -142,6 +143,32 @@ describe('withMcpFastPath', () => {
     const health = await fetch(`${server.base}/api/health`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(health.status, 200);
     assert.deepEqual(seen, ['POST /limited/workspaces/lab/mcp', 'GET /api/health']);
+  });
+
+  it("runs a router's guards on a request another router's front door handed on", async () => {
+    // The front door is given `open` with the wrong prefix ('' where it is
+    // mounted at /open): requests for `strict`'s endpoint match it.
+    const open = bridgeRouter(bridge, { management: false });
+    const strict = bridgeRouter(bridge, { management: false, authenticate: (req) => (req.get('authorization') === `Bearer ${TOKEN}` ? 'bob' : null) });
+    const app = express();
+    app.use('/open', open);
+    app.use(strict);
+    const misconfigured = await listen(withMcpFastPath(app, open));
+    try {
+      const url = `${misconfigured.base}/workspaces/lab/mcp`;
+      const session = await initialize(url, { authorization: `Bearer ${TOKEN}` });
+      // A progress token: `open` reads it, finds no session of its own and hands it on.
+      const call = { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'echo', arguments: { text: 'x' }, _meta: { progressToken: 't' } } };
+      const response = await postMcp(url, call, { 'mcp-session-id': session });
+      assert.equal(response.status, 401);
+      const allowed = await postMcp(url, call, { 'mcp-session-id': session, authorization: `Bearer ${TOKEN}` });
+      assert.equal(allowed.status, 200);
+      assert.match(await allowed.text(), /"id":9,"result"/);
+    } finally {
+      await misconfigured.close();
+      await open.close();
+      await strict.close();
+    }
   });
 
   it('refuses what is not an app, a bridgeRouter or a prefix', () => {

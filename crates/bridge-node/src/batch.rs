@@ -229,14 +229,14 @@ impl Batch {
         calls
     }
 
-    /// Aborts the cancellable call `call_id`, also before it has started.
+    /// Aborts the cancellable call `call_id`, also before it has started
+    /// (its token is made when it is submitted). Does nothing for a call
+    /// that has settled, or was never cancellable: a token made here would
+    /// stay in the map, and abort the next call that reuses the id.
     pub(crate) fn cancel(&self, call_id: u32) {
-        self.cancels
-            .lock()
-            .expect("cancel map")
-            .entry(call_id)
-            .or_default()
-            .cancel();
+        if let Some(token) = self.cancels.lock().expect("cancel map").get(&call_id) {
+            token.cancel();
+        }
     }
 }
 
@@ -301,7 +301,8 @@ where
     };
     let cancellable = flags.cancellable;
     let cancel = cancellable.then(|| {
-        // An abort may arrive before this task runs: share its token.
+        // An abort may arrive before this task runs: the token is made now,
+        // at submission, for `Batch::cancel` to find.
         cancels
             .lock()
             .expect("cancel map")
