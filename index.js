@@ -509,6 +509,13 @@ export class Bridge extends EventEmitter {
       return callId;
     },
     cancel: (callId) => this.#native.cancel(callId),
+    /**
+     * Makes a due flush now: a stop, restart, removal or close acts on the
+     * calls made before it, as if they had been handed over at once.
+     */
+    flushNow: () => {
+      if (this.#flushDue) this.#flush();
+    },
     /** Progress handlers of calls in flight, by call id. */
     progress: new Map(),
     /** Server-request handlers of calls in flight, by call id. */
@@ -749,6 +756,7 @@ export class Bridge extends EventEmitter {
    */
   async removeWorkspace(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
+    this.#calls.flushNow();
     unwrap(await this.#native.removeWorkspace(workspaceId, graceMs));
     // Its MCP sessions are gone with it: the Express endpoint ends its clients' (404 from then on).
     this.emit('removed', workspaceId);
@@ -769,6 +777,7 @@ export class Bridge extends EventEmitter {
   async stop(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     if (!Number.isFinite(graceMs) || graceMs < 0) throw bridgeError('INVALID_ARGUMENT', 'stop: graceMs must be a number >= 0');
+    this.#calls.flushNow();
     unwrap(await this.#native.stop(workspaceId, graceMs));
   }
 
@@ -776,6 +785,7 @@ export class Bridge extends EventEmitter {
   async restart(workspaceId, { graceMs = DEFAULT_GRACE_MS } = {}) {
     if (typeof workspaceId !== 'string') throw bridgeError('INVALID_ARGUMENT', 'workspaceId must be a string');
     if (!Number.isFinite(graceMs) || graceMs < 0) throw bridgeError('INVALID_ARGUMENT', 'restart: graceMs must be a number >= 0');
+    this.#calls.flushNow();
     unwrap(await this.#native.restart(workspaceId, graceMs));
   }
 
@@ -785,6 +795,7 @@ export class Bridge extends EventEmitter {
    * Idempotent.
    */
   close() {
+    this.#calls.flushNow();
     this.#closing ??= (async () => {
       try {
         await this.#cluster?.close();
@@ -875,6 +886,7 @@ export class Session extends EventEmitter {
 
   /** Ends the MCP session; idempotent. */
   close() {
+    this.#calls.flushNow();
     this.#closing ??= this.#native.close();
     return this.#closing;
   }
