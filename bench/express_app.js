@@ -8,7 +8,11 @@
 // benchmark's concurrency (the default, 20, would queue a 32-way load).
 // With `"fastPath": true` (proxy `express-fast`) the server's listener is
 // `withMcpFastPath(app, router)`: the calls of MCP sessions are served
-// before Express's dispatch.
+// before Express's dispatch. With `"authenticate": true` the router has an
+// `authenticate` hook that reads the request through Express's API
+// (`req.get`), as apps' hooks do: behind withMcpFastPath the request then
+// gets the app's request prototype (proxies `express-auth`, `express-fast-auth`
+// of bench/proxy_threads.js).
 // Exits on SIGTERM or when stdin closes.
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -29,7 +33,7 @@ const bridge = new Bridge({
   },
 });
 const app = express();
-const router = bridgeRouter(bridge);
+const router = bridgeRouter(bridge, spec.authenticate ? { authenticate: (req) => (req.get('host') ? 'bench' : null) } : {});
 app.use(router);
 const server = http.createServer(spec.fastPath ? withMcpFastPath(app, router) : app).listen(spec.port, '127.0.0.1');
 

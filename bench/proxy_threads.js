@@ -1,7 +1,7 @@
 // Where the CPU of a call through the Express endpoint goes, thread by
 // thread: node bench/proxy_threads.js [--rounds N] [--ms MS]
 // [--max-concurrent 2,4,64] [--backend fastmcp|stdio-echo]
-// [--proxy express,express-fast,node-http,express-bare].
+// [--proxy express,express-fast,express-auth,express-fast-auth,node-http,express-bare].
 //
 // Starts bench/express_app.js (the Express endpoint, one stdio workspace
 // running bench/echo_server.py, or with `--backend stdio-echo` the minimal
@@ -35,7 +35,7 @@ const { values: args } = parseArgs({
 });
 const rounds = Number(args.rounds);
 const loadMs = Number(args.ms);
-const APPS = { express: 'express_app.js', 'express-fast': 'express_app.js', 'node-http': 'http_app.js', 'express-bare': 'http_app.js' };
+const APPS = { express: 'express_app.js', 'express-fast': 'express_app.js', 'express-auth': 'express_app.js', 'express-fast-auth': 'express_app.js', 'node-http': 'http_app.js', 'express-bare': 'http_app.js' };
 const proxies = args.proxy.split(',');
 for (const p of proxies) if (!APPS[p]) throw new Error(`--proxy: one of ${Object.keys(APPS).join(', ')}`);
 // One column per proxy and maxConcurrent value.
@@ -55,7 +55,7 @@ async function measure(column) {
   const python = defaultPython();
   const dir = path.join(benchDir, 'echo-workspace');
   const backendArgs = args.backend === 'stdio-echo' ? [path.join(benchDir, 'stdio_echo.py')] : [path.join(benchDir, 'echo_server.py'), '--dir', dir];
-  const spec = { port, dir, command: python, args: backendArgs, maxConcurrent, express: app === 'express-bare', fastPath: app === 'express-fast' };
+  const spec = { port, dir, command: python, args: backendArgs, maxConcurrent, express: app === 'express-bare', fastPath: app.startsWith('express-fast'), authenticate: app.endsWith('-auth') };
   const proxy = spawnProxy(process.execPath, [path.join(benchDir, APPS[app]), JSON.stringify(spec)]);
   const url = `http://127.0.0.1:${port}/workspaces/echo/mcp`;
   const client = await openWhenReady(() => undiciClient({ url, concurrency: CONCURRENCY }), proxy);
