@@ -207,7 +207,7 @@ function forwardOptions(options) {
  * Relays one request of an MCP client as it came (`Session.forward`):
  * `null` when the native side leaves it to the caller.
  */
-function forwardRequest(calls, forward, message, options) {
+function forwardRequest(calls, native, message, options) {
   if (!(message instanceof Uint8Array)) throw bridgeError('INVALID_ARGUMENT', 'forward: message must be a Uint8Array (e.g. a Buffer)');
   const { onRequest, principal, mcpSession, rest } = forwardOptions(options);
   // A traced call gets its trace context injected into params, which
@@ -216,7 +216,7 @@ function forwardRequest(calls, forward, message, options) {
   const callId = calls.nextCallId();
   let forwarded;
   try {
-    forwarded = forward(callId, message, principal, mcpSession, rest, onRequest !== undefined);
+    forwarded = native.forward(callId, message, principal, mcpSession, rest, onRequest !== undefined);
   } catch (err) {
     throw refused(err);
   }
@@ -373,6 +373,13 @@ export class Bridge extends EventEmitter {
     this.#flushDue = false;
     this.#native.flush();
   };
+
+  /** Arranges a flush after the current phase of the event loop, unless one is due. */
+  #scheduleFlush() {
+    if (this.#flushDue) return;
+    this.#flushDue = true;
+    setImmediate(this.#flush);
+  }
 
   /** @param {import('./index.js').BridgeOptions} [options] */
   constructor(options = {}) {
@@ -536,10 +543,7 @@ export class Bridge extends EventEmitter {
           // The first call since the last flush owes one: made after the
           // current phase of the event loop, so that every call of its I/O
           // callbacks shares it (the binding's `batch` module).
-          if (start(callId) && !this.#flushDue) {
-            this.#flushDue = true;
-            setImmediate(this.#flush);
-          }
+          if (start(callId)) this.#scheduleFlush();
         } catch (err) {
           this.#pending.delete(callId);
           if (this.#pending.size === 0) this.#keepAlive.unref();
@@ -555,10 +559,7 @@ export class Bridge extends EventEmitter {
       new Promise((resolve) => {
         if (this.#pending.size === 0) this.#keepAlive.ref();
         this.#pending.set(callId, resolve);
-        if (!this.#flushDue) {
-          this.#flushDue = true;
-          setImmediate(this.#flush);
-        }
+        this.#scheduleFlush();
       }),
   };
 
@@ -865,7 +866,7 @@ export class Session extends EventEmitter {
    * @returns {import('./index.js').ForwardedRequest | null}
    */
   forward(message, options) {
-    return forwardRequest(this.#calls, (callId, bytes, principal, mcpSession, rest, requests) => this.#native.forward(callId, bytes, principal, mcpSession, rest, requests), message, options);
+    return forwardRequest(this.#calls, this.#native, message, options);
   }
 
   /** This session's server `InitializeResult`. */

@@ -15,38 +15,13 @@
 // of bench/proxy_threads.js).
 // Exits on SIGTERM or when stdin closes.
 import http from 'node:http';
-import { createRequire } from 'node:module';
 
-import { Bridge } from '../index.js';
 import { bridgeRouter, withMcpFastPath } from '../express-bridge/index.js';
+import { bridge, projectExpress, spec, stopWith } from './lib/proxy-app.js';
 
-// The project's Express (a root devDependency), not the older one a peer
-// brings into bench/node_modules.
-const express = createRequire(new URL('../package.json', import.meta.url))('express');
-
-const spec = JSON.parse(process.argv[2]);
-const bridge = new Bridge({
-  maxConcurrent: spec.maxConcurrent ?? 64,
-  maxQueue: 1000,
-  workspaces: {
-    echo: { dir: spec.dir, transport: 'stdio', command: spec.command, args: spec.args ?? [] },
-  },
-});
-const app = express();
+const app = projectExpress()();
 const router = bridgeRouter(bridge, spec.authenticate ? { authenticate: (req) => (req.get('host') ? 'bench' : null) } : {});
 app.use(router);
 const server = http.createServer(spec.fastPath ? withMcpFastPath(app, router) : app).listen(spec.port, '127.0.0.1');
 
-let closing = false;
-async function shutdown() {
-  if (closing) return;
-  closing = true;
-  server.closeAllConnections?.();
-  server.close();
-  await bridge.close();
-  process.exit(0);
-}
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
-process.stdin.resume();
-process.stdin.once('end', shutdown);
+stopWith(server);

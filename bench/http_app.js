@@ -17,18 +17,9 @@
 // Exits on SIGTERM or when stdin closes.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { createRequire } from 'node:module';
 
-import { Bridge } from '../index.js';
+import { bridge, projectExpress, spec, stopWith } from './lib/proxy-app.js';
 
-const spec = JSON.parse(process.argv[2]);
-const bridge = new Bridge({
-  maxConcurrent: spec.maxConcurrent ?? 64,
-  maxQueue: 1000,
-  workspaces: {
-    echo: { dir: spec.dir, transport: 'stdio', command: spec.command, args: spec.args ?? [] },
-  },
-});
 const PATH = '/workspaces/echo/mcp';
 
 function reply(res, status, body, headers = {}) {
@@ -65,25 +56,11 @@ function handler(req, res) {
 
 let listener = handler;
 if (spec.express) {
-  // The project's Express (a root devDependency), as bench/express_app.js.
-  const express = createRequire(new URL('../package.json', import.meta.url))('express');
-  listener = express();
+  listener = projectExpress()();
   listener.all(PATH, handler);
 }
 const server = http.createServer(listener);
 server.keepAliveTimeout = 60_000;
 server.listen(spec.port, '127.0.0.1');
 
-let closing = false;
-async function shutdown() {
-  if (closing) return;
-  closing = true;
-  server.closeAllConnections();
-  server.close();
-  await bridge.close();
-  process.exit(0);
-}
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
-process.stdin.resume();
-process.stdin.once('end', shutdown);
+stopWith(server);

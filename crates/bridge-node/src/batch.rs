@@ -131,7 +131,7 @@ impl Batch {
     {
         // Checked, not parsed: the text goes into the request as it is.
         let outcome = match params_json.map(Params::from_json).transpose() {
-            Ok(params) => self.start(call_id, params, options, flags, None, make),
+            Ok(params) => start_call(&self.cancels, &self.hooks, call_id, params, options, flags, None, make),
             Err(e) => ready(failure(e)),
         };
         self.park(call_id, outcome)
@@ -154,25 +154,8 @@ impl Batch {
             + Send
             + 'static,
     {
-        let outcome = self.start(call_id, params, options, flags, Some(id_json), make);
+        let outcome = start_call(&self.cancels, &self.hooks, call_id, params, options, flags, Some(id_json), make);
         self.park(call_id, outcome)
-    }
-
-    fn start<F>(
-        &self,
-        call_id: u32,
-        params: Option<Params>,
-        options: Option<NativeCallOptions>,
-        flags: CallFlags,
-        response_id: Option<Box<str>>,
-        make: impl FnOnce(Option<Params>, CallOptions) -> F,
-    ) -> BoxFuture<'static, Settle>
-    where
-        F: std::future::Future<Output = Result<Box<serde_json::value::RawValue>, Error>>
-            + Send
-            + 'static,
-    {
-        start_call(&self.cancels, &self.hooks, call_id, params, options, flags, response_id, make)
     }
 
     /// Parks a call that failed before it was admitted.
@@ -268,7 +251,7 @@ fn millis(value: Option<f64>, name: &str) -> Result<Option<Duration>, Error> {
 /// call with an `AbortSignal` cancellable). With `response_id`, the
 /// outcome is the JSON-RPC response to a request of that id (its JSON
 /// text) rather than the result alone.
-#[allow(clippy::too_many_arguments)] // those of Batch::start
+#[allow(clippy::too_many_arguments)] // a call's arguments and the batch's parts
 fn start_call<F>(
     cancels: &Arc<Mutex<HashMap<u32, CancellationToken>>>,
     hooks: &Arc<CallHooks>,
