@@ -517,8 +517,9 @@ export class Bridge extends EventEmitter {
     },
     cancel: (callId) => this.#native.cancel(callId),
     /**
-     * Makes a due flush now: a stop, restart, removal or close acts on the
-     * calls made before it, as if they had been handed over at once.
+     * Makes a due flush now: a stop, restart or removal acts on the calls
+     * made before it, as if they had been handed over at once. (A close
+     * does not: the calls it finds unflushed reject with `CLOSED`.)
      */
     flushNow: () => {
       if (this.#flushDue) this.#flush();
@@ -796,7 +797,6 @@ export class Bridge extends EventEmitter {
    * Idempotent.
    */
   close() {
-    this.#calls.flushNow();
     this.#closing ??= (async () => {
       try {
         await this.#cluster?.close();
@@ -887,7 +887,6 @@ export class Session extends EventEmitter {
 
   /** Ends the MCP session; idempotent. */
   close() {
-    this.#calls.flushNow();
     this.#closing ??= this.#native.close();
     return this.#closing;
   }

@@ -18,8 +18,8 @@
 //!   wrapper makes in a `setImmediate` callback: after the phase of Node's
 //!   event loop that made the calls, so that the calls of every I/O
 //!   callback of one poll (e.g. every HTTP request that arrived together)
-//!   share it (a stop, restart, removal or close flushes first, so that
-//!   it acts on every call made before it). A microtask would flush after
+//!   share it (a stop, restart or removal flushes first, so that it acts
+//!   on every call made before it). A microtask would flush after
 //!   each callback: under load,
 //!   one wake-up per call, which measured 12 µs more tokio CPU and 15 µs
 //!   more JS CPU per call behind the Express endpoint (BENCHMARKS.md, "The
